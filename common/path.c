@@ -1,0 +1,74 @@
+#include "path.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+char *ib_path_join(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	char *out = malloc(la + lb + 2);
+
+	if (!out)
+		return NULL;
+	if (la == 0) {
+		memcpy(out, b, lb + 1);
+		return out;
+	}
+	memcpy(out, a, la);
+	if (a[la - 1] != '/')
+		out[la++] = '/';
+	memcpy(out + la, b, lb + 1);
+	return out;
+}
+
+char *ib_path_dirname(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	size_t len;
+	char *out;
+
+	if (!slash)
+		return strdup(".");
+	len = slash == path ? 1 : (size_t)(slash - path);
+	out = malloc(len + 1);
+	if (!out)
+		return NULL;
+	memcpy(out, path, len);
+	out[len] = '\0';
+	return out;
+}
+
+const char *ib_path_basename(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+int ib_path_is_safe_relative(const char *rel)
+{
+	size_t len = strlen(rel);
+	const char *p = rel;
+
+	if (len == 0 || len > 255 || rel[0] == '/')
+		return 0;
+	if (len >= 2 && rel[1] == ':')
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)rel[i];
+		if (c < 0x20 || c == 0x7f || c == '\\')
+			return 0;
+	}
+	while (*p) {
+		size_t n = strcspn(p, "/");
+		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return 0;
+		p += n;
+		if (*p == '/')
+			p++;
+		if (*p == '\0' && p[-1] == '/')
+			return 0;
+	}
+	return 1;
+}

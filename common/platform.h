@@ -1,0 +1,63 @@
+/*
+ * platform.h - every operating-system call the project makes, behind one API.
+ *
+ * platform_posix.c implements it for Linux, platform_win32.c for Windows; no
+ * other source file includes an OS header or tests _WIN32. All functions
+ * return 0 or a negative IB_E* code and fill err, naming the path involved.
+ * Paths are UTF-8 with '/' separators; the Windows side converts.
+ */
+#ifndef IBDRV_PLATFORM_H
+#define IBDRV_PLATFORM_H
+
+#include "err.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum plat_kind { PLAT_MISSING, PLAT_REGULAR, PLAT_DIR, PLAT_SYMLINK, PLAT_OTHER };
+
+/* What path is, without following a final symlink; size is set for regular files. */
+int plat_lstat(const char *path, enum plat_kind *kind, uint64_t *size, struct ib_err *err);
+
+/* Opens an existing regular file for binary reading; refuses symlinks and devices. */
+int plat_open_read(const char *path, FILE **out, struct ib_err *err);
+
+/* Creates path exclusively (fails if it exists) with permission bits mode, for binary writing. */
+int plat_create_excl(const char *path, int mode, FILE **out, struct ib_err *err);
+
+/* Flushes f to stable storage and closes it (always closes, even on failure). */
+int plat_sync_close(FILE *f, const char *path, struct ib_err *err);
+
+/* Renames from over to atomically, replacing to if it exists. */
+int plat_rename_replace(const char *from, const char *to, struct ib_err *err);
+
+/* Removes a file; a missing file is not an error. */
+int plat_remove(const char *path, struct ib_err *err);
+
+/* Creates path and its missing parents with permission bits mode. */
+int plat_mkdir_p(const char *path, int mode, struct ib_err *err);
+
+/* Removes path and everything below it, never following symlinks; missing is fine. */
+int plat_remove_tree(const char *path, struct ib_err *err);
+
+/* The names in a folder (no "." or ".."), sorted bytewise. Caller frees with plat_free_names. */
+int plat_list_dir(const char *path, char ***names, size_t *count, struct ib_err *err);
+void plat_free_names(char **names, size_t count);
+
+/* Non-zero when f is an interactive terminal. */
+int plat_isatty(FILE *f);
+
+/* Reads a line from the terminal with echo off (prompt goes to the terminal). */
+int plat_read_passphrase(const char *prompt, char *buf, size_t cap, struct ib_err *err);
+
+/* Current UTC time as "YYYY-MM-DDTHH:MM:SSZ". */
+void plat_utc_timestamp(char out[32]);
+
+/* Milliseconds from an arbitrary fixed point, never going backwards. */
+uint64_t plat_monotonic_ms(void);
+
+/* Sleeps for ms milliseconds. */
+void plat_sleep_ms(unsigned ms);
+
+#endif

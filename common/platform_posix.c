@@ -1,0 +1,297 @@
+#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE
+
+#include "platform.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+int plat_lstat(const char *path, enum plat_kind *kind, uint64_t *size, struct ib_err *err)
+{
+	struct stat st;
+
+	if (size)
+		*size = 0;
+	if (lstat(path, &st) != 0) {
+		if (errno == ENOENT || errno == ENOTDIR) {
+			*kind = PLAT_MISSING;
+			return 0;
+		}
+		return ib_fail_errno(err, IB_EIO, errno, "%s", path);
+	}
+	if (S_ISREG(st.st_mode)) {
+		*kind = PLAT_REGULAR;
+		if (size)
+			*size = (uint64_t)st.st_size;
+	} else if (S_ISDIR(st.st_mode)) {
+		*kind = PLAT_DIR;
+	} else if (S_ISLNK(st.st_mode)) {
+		*kind = PLAT_SYMLINK;
+	} else {
+		*kind = PLAT_OTHER;
+	}
+	return 0;
+}
+
+int plat_open_read(const char *path, FILE **out, struct ib_err *err)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+
+	*out = NULL;
+	if (fd < 0) {
+		if (errno == ELOOP)
+			return ib_fail(err, IB_EINPUT, "%s: is a symbolic link", path);
+		return ib_fail_errno(err, errno == ENOENT ? IB_EINPUT : IB_EIO, errno, "%s", path);
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return ib_fail(err, IB_EINPUT, "%s: not a regular file", path);
+	}
+	/* O_NONBLOCK only kept open() from hanging on a FIFO; reads are blocking. */
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	*out = fdopen(fd, "rb");
+	if (!*out) {
+		int e = errno;
+		close(fd);
+		return ib_fail_errno(err, IB_EIO, e, "%s", path);
+	}
+	return 0;
+}
+
+int plat_create_excl(const char *path, int mode, FILE **out, struct ib_err *err)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, (mode_t)mode);
+
+	*out = NULL;
+	if (fd < 0)
+		return ib_fail_errno(err, errno == EEXIST ? IB_EEXIST : IB_EIO, errno, "%s", path);
+	/* The umask must not widen or narrow what the caller asked for (0600 keys stay 0600). */
+	if (fchmod(fd, (mode_t)mode) != 0) {
+		int e = errno;
+		close(fd);
+		unlink(path);
+		return ib_fail_errno(err, IB_EIO, e, "%s", path);
+	}
+	*out = fdopen(fd, "wb");
+	if (!*out) {
+		int e = errno;
+		close(fd);
+		unlink(path);
+		return ib_fail_errno(err, IB_EIO, e, "%s", path);
+	}
+	return 0;
+}
+
+int plat_sync_close(FILE *f, const char *path, struct ib_err *err)
+{
+	int rc = 0;
+
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+		rc = ib_fail_errno(err, IB_EIO, errno, "%s: cannot write", path);
+	if (fclose(f) != 0 && rc == 0)
+		rc = ib_fail_errno(err, IB_EIO, errno, "%s: cannot write", path);
+	return rc;
+}
+
+int plat_rename_replace(const char *from, const char *to, struct ib_err *err)
+{
+	if (rename(from, to) != 0)
+		return ib_fail_errno(err, IB_EIO, errno, "%s: cannot rename to %s", from, to);
+	return 0;
+}
+
+int plat_remove(const char *path, struct ib_err *err)
+{
+	if (unlink(path) != 0 && errno != ENOENT)
+		return ib_fail_errno(err, IB_EIO, errno, "%s: cannot remove", path);
+	return 0;
+}
+
+int plat_mkdir_p(const char *path, int mode, struct ib_err *err)
+{
+	char *copy = strdup(path);
+	int rc = 0;
+
+	if (!copy)
+		return ib_fail(err, IB_ENOMEM, "out of memory");
+	for (char *p = copy + 1;; p++) {
+		char saved = *p;
+
+		if (saved != '/' && saved != '\0')
+			continue;
+		*p = '\0';
+		if (mkdir(copy, (mode_t)mode) != 0 && errno != EEXIST) {
+			rc = ib_fail_errno(err, IB_EIO, errno, "%s: cannot create folder", copy);
+			goto out;
+		}
+		*p = saved;
+		if (saved == '\0')
+			break;
+	}
+	struct stat st;
+	if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+		rc = ib_fail(err, IB_EIO, "%s: not a folder", path);
+out:
+	free(copy);
+	return rc;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void plat_free_names(char **names, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		free(names[i]);
+	free(names);
+}
+
+int plat_list_dir(const char *path, char ***names, size_t *count, struct ib_err *err)
+{
+	DIR *dir = opendir(path);
+	char **list = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	int rc = 0;
+
+	*names = NULL;
+	*count = 0;
+	if (!dir)
+		return ib_fail_errno(err, IB_EIO, errno, "%s: cannot list folder", path);
+	while ((de = readdir(dir)) != NULL) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			char **grown = realloc(list, ncap * sizeof *grown);
+			if (!grown) {
+				rc = ib_fail(err, IB_ENOMEM, "out of memory");
+				goto out;
+			}
+			list = grown;
+			cap = ncap;
+		}
+		list[n] = strdup(de->d_name);
+		if (!list[n]) {
+			rc = ib_fail(err, IB_ENOMEM, "out of memory");
+			goto out;
+		}
+		n++;
+	}
+	qsort(list, n, sizeof *list, cmp_names);
+	*names = list;
+	*count = n;
+	list = NULL;
+out:
+	if (list)
+		plat_free_names(list, n);
+	closedir(dir);
+	return rc;
+}
+
+int plat_remove_tree(const char *path, struct ib_err *err)
+{
+	enum plat_kind kind;
+	char **names = NULL;
+	size_t count = 0;
+	int rc = plat_lstat(path, &kind, NULL, err);
+
+	if (rc || kind == PLAT_MISSING)
+		return rc;
+	if (kind != PLAT_DIR)
+		return plat_remove(path, err);
+	rc = plat_list_dir(path, &names, &count, err);
+	for (size_t i = 0; rc == 0 && i < count; i++) {
+		size_t len = strlen(path) + strlen(names[i]) + 2;
+		char *child = malloc(len);
+
+		if (!child) {
+			rc = ib_fail(err, IB_ENOMEM, "out of memory");
+			break;
+		}
+		snprintf(child, len, "%s/%s", path, names[i]);
+		rc = plat_remove_tree(child, err);
+		free(child);
+	}
+	plat_free_names(names, count);
+	if (rc == 0 && rmdir(path) != 0)
+		rc = ib_fail_errno(err, IB_EIO, errno, "%s: cannot remove folder", path);
+	return rc;
+}
+
+int plat_isatty(FILE *f)
+{
+	return isatty(fileno(f));
+}
+
+int plat_read_passphrase(const char *prompt, char *buf, size_t cap, struct ib_err *err)
+{
+	struct termios old, quiet;
+	FILE *tty = fopen("/dev/tty", "r+");
+	int rc = 0;
+	size_t len;
+
+	if (!tty)
+		return ib_fail(err, IB_EUSAGE,
+			       "no terminal to ask for the passphrase on; set IBDRV_PASSPHRASE");
+	fputs(prompt, tty);
+	fflush(tty);
+	if (tcgetattr(fileno(tty), &old) != 0) {
+		rc = ib_fail_errno(err, IB_EIO, errno, "/dev/tty");
+		goto out;
+	}
+	quiet = old;
+	quiet.c_lflag &= ~(tcflag_t)ECHO;
+	tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
+	if (!fgets(buf, (int)cap, tty))
+		rc = ib_fail(err, IB_EUSAGE, "no passphrase was entered");
+	tcsetattr(fileno(tty), TCSAFLUSH, &old);
+	fputc('\n', tty);
+	if (rc)
+		goto out;
+	len = strcspn(buf, "\r\n");
+	if (buf[len] == '\0' && len + 1 == cap) {
+		rc = ib_fail(err, IB_EUSAGE, "passphrase too long (at most %zu bytes)", cap - 2);
+		goto out;
+	}
+	buf[len] = '\0';
+out:
+	fclose(tty);
+	return rc;
+}
+
+void plat_utc_timestamp(char out[32])
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (!gmtime_r(&now, &tm) || !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		strcpy(out, "1970-01-01T00:00:00Z");
+}
+
+uint64_t plat_monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void plat_sleep_ms(unsigned ms)
+{
+	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}

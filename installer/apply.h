@@ -1,0 +1,44 @@
+/*
+ * apply.h - the installer's engine: find a bundle, verify it, choose the
+ * driver for this VM, unpack it into private staging, run its install command
+ * and record the result. `plan`, `apply` and the handler's worker all call it.
+ */
+#ifndef IBDRV_APPLY_H
+#define IBDRV_APPLY_H
+
+#include "minisign.h"
+
+#include <stddef.h>
+
+/* Called now and then with a percentage (or -1 when unknown) and what is going on. */
+typedef void (*ib_apply_progress_fn)(void *ctx, int percent, const char *what);
+
+struct ib_apply_opts {
+	const char *bundle_path;  /* NULL: search the usual places, then download */
+	const char *const *urls;  /* download mirrors, tried in order */
+	size_t n_urls;
+	const struct ib_pubkey *keys; /* trusted keys (several for rotation) */
+	size_t n_keys;
+	const char *facts_path; /* NULL: detect this VM */
+	const char *root;       /* prefix of every system path written; "" for none */
+	const char *package_dir; /* extension package folder (baked-in bundle), or NULL */
+	const char *cacert;     /* private CA for downloads, or NULL */
+	unsigned download_timeout_seconds;
+	int allow_downgrade;
+	int plan_only; /* verify and decide, change nothing */
+	ib_apply_progress_fn progress;
+	void *progress_ctx;
+};
+
+struct ib_apply_result {
+	int code; /* the extension code: 0, 3010, 100, 240, 840, -1 */
+	char driver[128]; /* chosen driver id, "" when none */
+	char kind[32];
+	char version[64];
+	char reason[1024]; /* one line: what was decided or what went wrong */
+};
+
+/* Never fails outright: the outcome, good or bad, is in *result. */
+void ib_apply(const struct ib_apply_opts *opts, struct ib_apply_result *result);
+
+#endif

@@ -1,0 +1,86 @@
+/* ibdrv-install: detects the VM, picks, verifies and applies its InfiniBand driver. */
+#include "commands.h"
+#include "err.h"
+#include "log.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *synopsis;
+} commands[] = {
+	{ "detect", cmd_detect, "detect [--json] [--sysfs-root DIR] [--imds-url URL]" },
+	{ "plan", cmd_plan, "plan [--json] --bundle B --pubkey KEY.pub [--facts F]" },
+	{ "apply", cmd_apply,
+	  "apply [--bundle B | --url URL...] --pubkey KEY.pub [--facts F] [--root DIR] "
+	  "[--allow-downgrade] [--json]" },
+	{ "install", cmd_handler, "install    (extension handler)" },
+	{ "enable", cmd_handler, "enable     (extension handler)" },
+	{ "disable", cmd_handler, "disable    (extension handler)" },
+	{ "uninstall", cmd_handler, "uninstall  (extension handler)" },
+	{ "update", cmd_handler, "update     (extension handler)" },
+	{ "worker", cmd_worker, NULL },
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: ibdrv-install COMMAND [OPTIONS]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (commands[i].synopsis)
+			fprintf(out, "  ibdrv-install %s\n", commands[i].synopsis);
+	fprintf(out, "\nexit codes: 0 success, 3010 reboot required, 100 not supported or failed,\n"
+		     "240/840 timed out, -1 unexpected error (POSIX shows 3010 as 194, 840 as 72,\n"
+		     "-1 as 255; the full code is in --json output and the status file)\n");
+}
+
+int ib_ext_code_from_err(int rc)
+{
+	switch (rc) {
+	case IB_OK:
+		return IB_EXT_SUCCESS;
+	case IB_ETIMEOUT:
+		return IB_EXT_TIMEOUT;
+	case IB_EBUSY:
+		return IB_EXT_TIMEOUT_LOCK;
+	case IB_ENOMEM:
+	case IB_EINTERNAL:
+		return IB_EXT_EXCEPTION;
+	default:
+		return IB_EXT_UNSUPPORTED;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	int code;
+
+	if (argc < 2) {
+		usage(stderr);
+		return IB_EXT_UNSUPPORTED;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("ibdrv-install %s\n", IBDRV_VERSION);
+		return 0;
+	}
+	if (sodium_init() < 0) {
+		fprintf(stderr, "ibdrv-install: cannot initialise libsodium\n");
+		return 255;
+	}
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		if (!strcmp(argv[1], commands[i].name)) {
+			code = commands[i].run(argc - 1, argv + 1);
+			ib_log_close();
+			return code & 0xff;
+		}
+	}
+	fprintf(stderr, "ibdrv-install: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return IB_EXT_UNSUPPORTED;
+}

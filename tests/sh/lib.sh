@@ -1,0 +1,57 @@
+# Shared helpers of the command-line tests; sourced, not run.
+# Environment from ctest: IBDRV_SRC (source tree), IBDRV_BIN (build tree), IBDRV_TEST_TMP.
+set -u
+BUILD="$IBDRV_BIN/ibdrv-build"
+INSTALL="$IBDRV_BIN/ibdrv-install"
+SRC="$IBDRV_SRC"
+mkdir -p "$IBDRV_TEST_TMP"
+T=$(mktemp -d "$IBDRV_TEST_TMP/$(basename "$0" .sh).XXXXXX")
+FAILS=0
+CHECKS=0
+trap 'rm -rf "$T"' EXIT
+
+fail() { echo "FAIL: $*" >&2; FAILS=$((FAILS + 1)); }
+ok() { CHECKS=$((CHECKS + 1)); }
+
+# expect_rc CODE CMD... : runs CMD, keeps its stderr in $T/err and stdout in $T/out.
+expect_rc() {
+	local want=$1 got
+	shift
+	"$@" >"$T/out" 2>"$T/err"
+	got=$?
+	if [ "$got" -ne "$want" ]; then
+		fail "expected exit $want, got $got: $*"
+		sed 's/^/    /' "$T/err" >&2
+	else
+		ok
+	fi
+}
+
+# expect_err TEXT: the last expect_rc's stderr contains TEXT.
+expect_err() {
+	if grep -qF -- "$1" "$T/err"; then ok; else
+		fail "stderr lacks '$1':"
+		sed 's/^/    /' "$T/err" >&2
+	fi
+}
+
+expect_out() {
+	if grep -qF -- "$1" "$T/out"; then ok; else
+		fail "stdout lacks '$1':"
+		sed 's/^/    /' "$T/out" >&2
+	fi
+}
+
+expect_missing() {
+	if [ -e "$1" ]; then fail "$1 should not exist"; else ok; fi
+}
+
+# No temporary files may be left beside an output that failed.
+expect_no_tmp() {
+	if ls "$1"/*.tmp-* >/dev/null 2>&1; then fail "temporary files left in $1"; else ok; fi
+}
+
+finish() {
+	echo "$CHECKS passed, $FAILS failed"
+	[ "$FAILS" -eq 0 ]
+}
