@@ -1,0 +1,531 @@
+/*
+ * Reading a bundle in one pass over the file. The signature's trusted comment
+ * is checked first, so the signed size and manifest hash can be relied on
+ * before the bundle is read; the manifest is then authenticated by that hash
+ * before it is parsed, and every entry by its manifest hash. Every raw byte
+ * goes through read_cb (no skip callback, so libarchive cannot jump over
+ * bytes) into the BLAKE2b-512 that the signature covers; whatever libarchive
+ * leaves unread after the end of the archive is hashed by drain().
+ */
+#include "bundle.h"
+
+#include "path.h"
+#include "platform.h"
+#include "progress.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define IO_CHUNK (256u << 10)
+
+struct source {
+	const char *path;
+	FILE *fp;
+	struct ib_hash whole;
+	uint64_t read;
+	uint64_t limit;
+	unsigned char *buf;   /* raw bytes handed to libarchive */
+	unsigned char *chunk; /* decompressed entry data */
+	struct ib_progress bar;
+};
+
+static la_ssize_t read_cb(struct archive *a, void *ctx, const void **out)
+{
+	struct source *s = ctx;
+	size_t n = fread(s->buf, 1, IO_CHUNK, s->fp);
+
+	if (n == 0 && ferror(s->fp)) {
+		archive_set_error(a, errno, "cannot read: %s", strerror(errno));
+		return -1;
+	}
+	s->read += n;
+	if (s->read > s->limit) {
+		archive_set_error(a, EFBIG, "longer than the %" PRIu64 " bytes its signature says",
+				  s->limit);
+		return -1;
+	}
+	ib_hash_update(&s->whole, s->buf, n);
+	ib_progress_add(&s->bar, n);
+	*out = s->buf;
+	return (la_ssize_t)n;
+}
+
+static int drain(struct source *s, struct ib_err *err)
+{
+	size_t n;
+
+	while ((n = fread(s->buf, 1, IO_CHUNK, s->fp)) > 0) {
+		s->read += n;
+		if (s->read > s->limit)
+			return ib_fail(err, IB_EVERIFY,
+				       "%s: longer than the %" PRIu64 " bytes its signature says",
+				       s->path, s->limit);
+		ib_hash_update(&s->whole, s->buf, n);
+		ib_progress_add(&s->bar, n);
+	}
+	if (ferror(s->fp))
+		return ib_fail_errno(err, IB_EIO, errno, "%s: cannot read", s->path);
+	return 0;
+}
+
+int ib_bundle_is_bundle_comment(const char *tc)
+{
+	size_t len = strlen(IB_BUNDLE_TC_TAG);
+
+	return !strncmp(tc, IB_BUNDLE_TC_TAG, len) && (tc[len] == '\t' || tc[len] == '\0');
+}
+
+static int parse_u64(const char *text, uint64_t *out)
+{
+	char *end;
+
+	if (*text < '0' || *text > '9')
+		return -1;
+	errno = 0;
+	*out = strtoull(text, &end, 10);
+	return errno || *end ? -1 : 0;
+}
+
+int ib_bundle_parse_claims(const char *tc, struct ib_bundle_claims *c, struct ib_err *err)
+{
+	char num[32];
+	int rc;
+
+	memset(c, 0, sizeof *c);
+	if (!ib_bundle_is_bundle_comment(tc))
+		return ib_fail(err, IB_EVERIFY, "trusted comment is not an ibdrv bundle's");
+	rc = ib_tc_get(tc, "name", c->name, sizeof c->name, err);
+	if (rc == 0)
+		rc = ib_tc_get(tc, "manifest-blake2b", c->manifest_hash, sizeof c->manifest_hash,
+			       err);
+	if (rc == 0)
+		rc = ib_tc_get(tc, "size", num, sizeof num, err);
+	if (rc == 0 && parse_u64(num, &c->size))
+		rc = ib_fail(err, IB_EVERIFY, "trusted comment: size '%s' is not a number", num);
+	if (rc == 0)
+		rc = ib_tc_get(tc, "sequence", num, sizeof num, err);
+	if (rc == 0 && parse_u64(num, &c->sequence))
+		rc = ib_fail(err, IB_EVERIFY, "trusted comment: sequence '%s' is not a number", num);
+	if (rc == 0 && strlen(c->manifest_hash) != IB_HASH_FILE_BYTES * 2)
+		rc = ib_fail(err, IB_EVERIFY, "trusted comment: manifest-blake2b is not a hash");
+	return rc;
+}
+
+static struct archive *open_reader(struct source *s, struct ib_err *err)
+{
+	struct archive *a = archive_read_new();
+
+	if (!a) {
+		ib_fail(err, IB_ENOMEM, "out of memory");
+		return NULL;
+	}
+	archive_read_support_filter_none(a);
+	archive_read_support_filter_gzip(a);
+	archive_read_support_filter_zstd(a);
+	archive_read_support_format_tar(a);
+	if (archive_read_open(a, s, NULL, read_cb, NULL) != ARCHIVE_OK) {
+		ib_fail(err, IB_EVERIFY, "%s: not a bundle: %s", s->path, archive_error_string(a));
+		archive_read_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+/* Next header; ARCHIVE_WARN counts as failure (e.g. an external decompressor stood in). */
+static int next_header(struct archive *a, struct source *s, struct archive_entry **e, int *eof,
+		       size_t index, struct ib_err *err)
+{
+	int r = archive_read_next_header(a, e);
+
+	*eof = r == ARCHIVE_EOF;
+	if (r == ARCHIVE_OK || r == ARCHIVE_EOF)
+		return 0;
+	return ib_fail(err, IB_EVERIFY, "%s: entry %zu: %s", s->path, index,
+		       archive_error_string(a) ? archive_error_string(a) : "unreadable");
+}
+
+/* archive_read_data may return less than asked: loop until len bytes or the entry ends. */
+static int read_exact(struct archive *a, char *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		la_ssize_t n = archive_read_data(a, buf + got, len - got);
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+static int check_regular(struct archive_entry *e, const char *path, size_t index,
+			 struct ib_err *err)
+{
+	if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e) ||
+	    archive_entry_symlink(e))
+		return ib_fail(err, IB_EVERIFY, "%s: entry %zu '%s' is not a regular file", path,
+			       index, archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
+	if (!archive_entry_size_is_set(e))
+		return ib_fail(err, IB_EVERIFY, "%s: entry %zu '%s' has no size", path, index,
+			       archive_entry_pathname(e));
+	return 0;
+}
+
+static int read_manifest(struct archive *a, struct source *s, const struct ib_bundle_claims *claims,
+			 struct ib_manifest **out, struct ib_err *err)
+{
+	struct archive_entry *e;
+	unsigned char digest[IB_HASH_FILE_BYTES];
+	char hex[IB_HASH_FILE_HEX];
+	char *json = NULL;
+	la_int64_t size;
+	int eof, rc;
+
+	rc = next_header(a, s, &e, &eof, 0, err);
+	if (rc)
+		return rc;
+	if (eof || strcmp(archive_entry_pathname(e), IB_MANIFEST_ENTRY) != 0)
+		return ib_fail(err, IB_EVERIFY, "%s: first entry is not %s", s->path,
+			       IB_MANIFEST_ENTRY);
+	rc = check_regular(e, s->path, 0, err);
+	if (rc)
+		return rc;
+	size = archive_entry_size(e);
+	if (size <= 0 || size > IB_MANIFEST_MAX_BYTES)
+		return ib_fail(err, IB_EVERIFY, "%s: %s is %" PRId64 " bytes (at most %u allowed)",
+			       s->path, IB_MANIFEST_ENTRY, (int64_t)size, IB_MANIFEST_MAX_BYTES);
+	json = malloc((size_t)size);
+	if (!json)
+		return ib_fail(err, IB_ENOMEM, "out of memory");
+	if (read_exact(a, json, (size_t)size) != 0) {
+		rc = ib_fail(err, IB_EVERIFY, "%s: %s is truncated", s->path, IB_MANIFEST_ENTRY);
+		goto out;
+	}
+	crypto_generichash(digest, sizeof digest, (unsigned char *)json, (size_t)size, NULL, 0);
+	ib_hex(hex, digest, sizeof digest);
+	if (strcmp(hex, claims->manifest_hash) != 0) {
+		rc = ib_fail(err, IB_EVERIFY,
+			     "%s: %s does not match the hash in the signed trusted comment", s->path,
+			     IB_MANIFEST_ENTRY);
+		goto out;
+	}
+	rc = ib_manifest_parse_resolved(json, (size_t)size, s->path, out, err);
+	if (rc)
+		goto out;
+	if (strcmp((*out)->name, claims->name) != 0 || (*out)->sequence != claims->sequence)
+		rc = ib_fail(err, IB_EVERIFY,
+			     "%s: manifest name/sequence differ from the signed trusted comment",
+			     s->path);
+out:
+	free(json);
+	return rc;
+}
+
+static int open_extract_target(const char *dir, const struct ib_file *f, FILE **fp,
+			       struct ib_err *err)
+{
+	char *target = ib_path_join(dir, f->path);
+	char *parent = target ? ib_path_dirname(target) : NULL;
+	int rc;
+
+	if (!target || !parent) {
+		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = plat_mkdir_p(parent, 0700, err);
+	if (rc == 0)
+		rc = plat_create_excl(target, (int)f->mode, fp, err);
+out:
+	free(parent);
+	free(target);
+	return rc;
+}
+
+/* Streams one entry's data: size and hash checked; written to extract_dir when wanted. */
+static int read_entry_data(struct archive *a, struct source *s, const char *name,
+			   const struct ib_file *f, const char *extract_dir, struct ib_err *err)
+{
+	struct ib_hash h = { 0 };
+	unsigned char digest[IB_HASH_FILE_BYTES];
+	unsigned char *chunk = s->chunk;
+	FILE *out = NULL;
+	uint64_t total = 0;
+	la_ssize_t n;
+	int rc;
+
+	rc = ib_hash_init(&h, IB_HASH_FILE_BYTES, err);
+	if (rc == 0 && extract_dir)
+		rc = open_extract_target(extract_dir, f, &out, err);
+	if (rc)
+		goto out;
+	while ((n = archive_read_data(a, chunk, IO_CHUNK)) > 0) {
+		total += (uint64_t)n;
+		if (total > f->size) {
+			rc = ib_fail(err, IB_EVERIFY, "%s: entry '%s' is larger than its manifest size",
+				     s->path, name);
+			goto out;
+		}
+		ib_hash_update(&h, chunk, (size_t)n);
+		if (out && fwrite(chunk, 1, (size_t)n, out) != (size_t)n) {
+			rc = ib_fail_errno(err, IB_EIO, errno, "%s/%s: cannot write", extract_dir,
+					   f->path);
+			goto out;
+		}
+	}
+	if (n < 0) {
+		rc = ib_fail(err, IB_EVERIFY, "%s: entry '%s': %s", s->path, name,
+			     archive_error_string(a));
+		goto out;
+	}
+	if (total != f->size) {
+		rc = ib_fail(err, IB_EVERIFY, "%s: entry '%s' is %" PRIu64 " bytes, manifest says %" PRIu64,
+			     s->path, name, total, f->size);
+		goto out;
+	}
+	ib_hash_final(&h, digest);
+	if (sodium_memcmp(digest, f->blake2b, sizeof digest) != 0)
+		rc = ib_fail(err, IB_EVERIFY, "%s: entry '%s' does not match its BLAKE2b-256 hash",
+			     s->path, name);
+out:
+	if (out) {
+		int close_rc = plat_sync_close(out, f->path, err);
+		if (rc == 0)
+			rc = close_rc;
+	}
+	ib_hash_abort(&h);
+	return rc;
+}
+
+static int in_manifest(const struct ib_manifest *m, const char *name)
+{
+	int found = !strcmp(name, IB_MANIFEST_ENTRY);
+
+	for (size_t i = 0; !found && i < m->n_drivers; i++) {
+		for (size_t j = 0; !found && j < m->drivers[i].n_files; j++) {
+			char *entry = ib_manifest_entry_name(&m->drivers[i], &m->drivers[i].files[j]);
+
+			found = entry && !strcmp(entry, name);
+			free(entry);
+		}
+	}
+	return found;
+}
+
+/* Entries must come exactly in manifest order: name by name, nothing more. */
+static int read_entries(struct archive *a, struct source *s, const struct ib_manifest *m,
+			const struct ib_driver *chosen, const char *extract_dir, struct ib_err *err)
+{
+	struct archive_entry *e;
+	size_t index = 1;
+	int eof, rc = 0;
+
+	for (size_t i = 0; i < m->n_drivers; i++) {
+		const struct ib_driver *d = &m->drivers[i];
+
+		for (size_t j = 0; j < d->n_files; j++, index++) {
+			const struct ib_file *f = &d->files[j];
+			char *name = ib_manifest_entry_name(d, f);
+
+			if (!name)
+				return ib_fail(err, IB_ENOMEM, "out of memory");
+			rc = next_header(a, s, &e, &eof, index, err);
+			if (rc == 0 && eof)
+				rc = ib_fail(err, IB_EVERIFY, "%s: entry '%s' is missing", s->path,
+					     name);
+			if (rc == 0 && strcmp(archive_entry_pathname(e), name) != 0)
+				rc = ib_fail(err, IB_EVERIFY,
+					     "%s: entry %zu is '%s', expected '%s' (extra, duplicate "
+					     "or misplaced entry)",
+					     s->path, index, archive_entry_pathname(e), name);
+			if (rc == 0)
+				rc = check_regular(e, s->path, index, err);
+			if (rc == 0 && (uint64_t)archive_entry_size(e) != f->size)
+				rc = ib_fail(err, IB_EVERIFY,
+					     "%s: entry '%s' header says %" PRId64
+					     " bytes, manifest says %" PRIu64,
+					     s->path, name, (int64_t)archive_entry_size(e), f->size);
+			if (rc == 0)
+				rc = read_entry_data(a, s, name, f, d == chosen ? extract_dir : NULL,
+						     err);
+			free(name);
+			if (rc)
+				return rc;
+		}
+	}
+	rc = next_header(a, s, &e, &eof, index, err);
+	if (rc == 0 && !eof)
+		rc = ib_fail(err, IB_EVERIFY, "%s: entry %zu '%s' is %s", s->path, index,
+			     archive_entry_pathname(e),
+			     in_manifest(m, archive_entry_pathname(e)) ? "a duplicate"
+								       : "not in the manifest");
+	return rc;
+}
+
+int ib_bundle_read(const char *path, const struct ib_read_opts *o, struct ib_bundle *b,
+		   struct ib_err *err)
+{
+	struct source s = { .path = path };
+	struct archive *a = NULL;
+	unsigned char digest[IB_HASH_SIG_BYTES];
+	char *default_sig = NULL;
+	const char *sig_file;
+	enum plat_kind kind;
+	uint64_t size;
+	int rc;
+
+	memset(b, 0, sizeof *b);
+	default_sig = malloc(strlen(path) + sizeof ".minisig");
+	if (!default_sig)
+		return ib_fail(err, IB_ENOMEM, "out of memory");
+	sprintf(default_sig, "%s.minisig", path);
+	sig_file = o->sig_path ? o->sig_path : default_sig;
+	rc = ib_sig_load(sig_file, &b->sig, err);
+	if (rc)
+		goto out;
+	rc = ib_sig_check_comment(&b->sig, o->keys, o->n_keys, &b->key_index, err);
+	if (rc == 0)
+		rc = ib_bundle_parse_claims(b->sig.trusted_comment, &b->claims, err);
+	if (rc) {
+		ib_err_prefix(err, "%s", sig_file);
+		goto out;
+	}
+	rc = plat_lstat(path, &kind, &size, err);
+	if (rc)
+		goto out;
+	if (kind != PLAT_REGULAR) {
+		rc = ib_fail(err, kind == PLAT_MISSING ? IB_EINPUT : IB_EVERIFY,
+			     "%s: %s", path, kind == PLAT_MISSING ? "no such bundle" : "not a regular file");
+		goto out;
+	}
+	if (size != b->claims.size) {
+		rc = ib_fail(err, IB_EVERIFY,
+			     "%s: is %" PRIu64 " bytes, its signature says %" PRIu64 " (%s)", path,
+			     size, b->claims.size, size < b->claims.size ? "truncated" : "extended");
+		goto out;
+	}
+	s.limit = b->claims.size;
+	s.buf = malloc(IO_CHUNK);
+	s.chunk = malloc(IO_CHUNK);
+	if (!s.buf || !s.chunk) {
+		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = plat_open_read(path, &s.fp, err);
+	if (rc == 0)
+		rc = ib_hash_init(&s.whole, IB_HASH_SIG_BYTES, err);
+	if (rc)
+		goto out;
+	ib_progress_start(&s.bar, "verifying", size, o->quiet);
+	a = open_reader(&s, err);
+	if (!a) {
+		rc = err ? err->code : IB_EVERIFY;
+		goto out;
+	}
+	rc = read_manifest(a, &s, &b->claims, &b->manifest, err);
+	if (rc == 0 && o->choose)
+		rc = o->choose(o->choose_ctx, b->manifest, &b->chosen, err);
+	if (rc == 0)
+		rc = read_entries(a, &s, b->manifest, b->chosen, o->extract_dir, err);
+	if (rc == 0)
+		rc = drain(&s, err);
+	if (rc)
+		goto out;
+	if (s.read != b->claims.size) {
+		rc = ib_fail(err, IB_EVERIFY, "%s: read %" PRIu64 " bytes, its signature says %" PRIu64,
+			     path, s.read, b->claims.size);
+		goto out;
+	}
+	ib_hash_final(&s.whole, digest);
+	rc = ib_sig_check_hash(&b->sig, &o->keys[b->key_index], digest, err);
+	if (rc)
+		ib_err_prefix(err, "%s", path);
+out:
+	ib_progress_end(&s.bar);
+	if (a)
+		archive_read_free(a);
+	ib_hash_abort(&s.whole);
+	if (s.fp)
+		fclose(s.fp);
+	free(s.buf);
+	free(s.chunk);
+	free(default_sig);
+	if (rc)
+		ib_bundle_release(b);
+	return rc;
+}
+
+int ib_bundle_peek_manifest(const char *path, struct ib_manifest **out, uint64_t *bundle_size,
+			    struct ib_err *err)
+{
+	struct source s = { .path = path, .limit = UINT64_MAX };
+	struct archive *a = NULL;
+	struct archive_entry *e;
+	char *json = NULL;
+	enum plat_kind kind;
+	la_int64_t size;
+	int eof, rc;
+
+	*out = NULL;
+	rc = plat_lstat(path, &kind, bundle_size, err);
+	if (rc == 0 && kind != PLAT_REGULAR)
+		rc = ib_fail(err, IB_EINPUT, "%s: %s", path,
+			     kind == PLAT_MISSING ? "no such bundle" : "not a regular file");
+	if (rc)
+		return rc;
+	s.buf = malloc(IO_CHUNK);
+	if (!s.buf)
+		return ib_fail(err, IB_ENOMEM, "out of memory");
+	rc = plat_open_read(path, &s.fp, err);
+	if (rc == 0)
+		rc = ib_hash_init(&s.whole, IB_HASH_SIG_BYTES, err);
+	if (rc)
+		goto out;
+	s.bar.active = 0;
+	a = open_reader(&s, err);
+	if (!a) {
+		rc = err ? err->code : IB_EINPUT;
+		goto out;
+	}
+	rc = next_header(a, &s, &e, &eof, 0, err);
+	if (rc == 0 && (eof || strcmp(archive_entry_pathname(e), IB_MANIFEST_ENTRY) != 0))
+		rc = ib_fail(err, IB_EINPUT, "%s: first entry is not %s", path, IB_MANIFEST_ENTRY);
+	if (rc == 0)
+		rc = check_regular(e, path, 0, err);
+	if (rc)
+		goto out;
+	size = archive_entry_size(e);
+	if (size <= 0 || size > IB_MANIFEST_MAX_BYTES) {
+		rc = ib_fail(err, IB_EINPUT, "%s: %s is %" PRId64 " bytes (at most %u allowed)", path,
+			     IB_MANIFEST_ENTRY, (int64_t)size, IB_MANIFEST_MAX_BYTES);
+		goto out;
+	}
+	json = malloc((size_t)size);
+	if (!json) {
+		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (read_exact(a, json, (size_t)size) != 0)
+		rc = ib_fail(err, IB_EINPUT, "%s: %s is truncated", path, IB_MANIFEST_ENTRY);
+	else
+		rc = ib_manifest_parse_resolved(json, (size_t)size, path, out, err);
+out:
+	if (a)
+		archive_read_free(a);
+	ib_hash_abort(&s.whole);
+	if (s.fp)
+		fclose(s.fp);
+	free(s.buf);
+	free(json);
+	return rc;
+}
+
+void ib_bundle_release(struct ib_bundle *b)
+{
+	ib_manifest_free(b->manifest);
+	b->manifest = NULL;
+	b->chosen = NULL;
+}
