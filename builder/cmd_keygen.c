@@ -12,6 +12,16 @@
 
 static const char synopsis[] = "keygen -p KEY.pub -s KEY.sec [-W] [-f]";
 
+static int refuse_existing(const char *path, struct ib_err *err)
+{
+	enum plat_kind kind;
+	int rc = plat_lstat(path, &kind, NULL, err);
+
+	if (rc == 0 && kind != PLAT_MISSING)
+		rc = ib_fail(err, IB_EEXIST, "%s: already exists (use -f to overwrite)", path);
+	return rc;
+}
+
 int cmd_keygen(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -59,6 +69,14 @@ int cmd_keygen(int argc, char **argv)
 	if (!pub || !sec)
 		return cli_usage("keygen: both -p and -s are required; usage: %s", synopsis);
 
+	/* Before asking for a passphrase that would go to waste. */
+	if (!force) {
+		rc = refuse_existing(pub, &err);
+		if (!rc)
+			rc = refuse_existing(sec, &err);
+		if (rc)
+			goto out;
+	}
 	if (!unencrypted) {
 		pass = sodium_malloc(PASSPHRASE_MAX);
 		if (!pass) {

@@ -108,6 +108,8 @@ static int read_small(const char *path, char *buf, size_t cap, size_t *len, cons
 
 	if (rc)
 		return rc;
+	/* Unbuffered: secret key text goes straight to buf, not through a stdio buffer. */
+	setvbuf(fp, NULL, _IONBF, 0);
 	*len = fread(buf, 1, cap - 1, fp);
 	if (ferror(fp))
 		rc = ib_fail(err, IB_EIO, "%s: read error", path);
@@ -514,7 +516,10 @@ out:
 	return rc;
 }
 
-/* Writes "untrusted comment: <comment>\n<base64 of bin>\n" to an open output. */
+/*
+ * Writes "untrusted comment: <comment>\n<base64 of bin>\n" to a freshly opened
+ * output, unbuffered so that no copy of secret key text stays in a stdio buffer.
+ */
 static int write_key_file(struct ib_outfile *of, const char *comment, const void *bin, size_t len,
                           struct ib_err *err)
 {
@@ -525,7 +530,9 @@ static int write_key_file(struct ib_outfile *of, const char *comment, const void
 	if (!b64)
 		return ib_fail(err, IB_ENOMEM, "out of memory");
 	sodium_bin2base64(b64, b64_len, bin, len, sodium_base64_VARIANT_ORIGINAL);
-	ok = fprintf(of->fp, UNTRUSTED_PREFIX "%s\n%s\n", comment, b64) > 0;
+	ok = setvbuf(of->fp, NULL, _IONBF, 0) == 0 && fputs(UNTRUSTED_PREFIX, of->fp) != EOF &&
+	     fputs(comment, of->fp) != EOF && fputc('\n', of->fp) != EOF &&
+	     fwrite(b64, 1, b64_len - 1, of->fp) == b64_len - 1 && fputc('\n', of->fp) != EOF;
 	sodium_free(b64);
 	if (!ok)
 		return ib_fail(err, IB_EIO, "%s: cannot write", of->tmp_path);

@@ -73,7 +73,7 @@ static void test_file(const char *dir)
 	struct ib_err err;
 	FILE *f;
 
-	snprintf(path, sizeof path, "%s/data.bin", dir);
+	CHECK(snprintf(path, sizeof path, "%s/data.bin", dir) < (int)sizeof path);
 	randombytes_buf(data, size);
 	f = fopen(path, "wb");
 	CHECK(f && fwrite(data, 1, size, f) == size);
@@ -84,7 +84,7 @@ static void test_file(const char *dir)
 	CHECK(memcmp(want, got, sizeof want) == 0);
 	free(data);
 
-	snprintf(path, sizeof path, "%s/missing.bin", dir);
+	CHECK(snprintf(path, sizeof path, "%s/missing.bin", dir) < (int)sizeof path);
 	CHECK(ib_hash_file(path, sizeof got, got, &err) != 0);
 	CHECK_CONTAINS(err.msg, "missing.bin");
 }
@@ -101,7 +101,7 @@ int main(void)
 	randombytes_buf(rnd, sizeof rnd);
 	ib_hex(hex, rnd, sizeof rnd);
 	CHECK(strlen(hex) == 12);
-	snprintf(dir, sizeof dir, "%s/test_hash.%s", tmp, hex);
+	CHECK(snprintf(dir, sizeof dir, "%s/test_hash.%s", tmp, hex) < (int)sizeof dir);
 	CHECK(plat_mkdir_p(dir, 0700, &err) == 0);
 
 	test_vectors();

@@ -670,7 +670,7 @@ int main(void)
 		return 1;
 	randombytes_buf(rnd, sizeof rnd);
 	ib_hex(hex, rnd, sizeof rnd);
-	snprintf(dir, sizeof dir, "%s/test_minisign.%s", tmp, hex);
+	CHECK(snprintf(dir, sizeof dir, "%s/test_minisign.%s", tmp, hex) < (int)sizeof dir);
 	CHECK(plat_mkdir_p(dir, 0700, &err) == 0);
 
 	test_keyid();
