@@ -72,8 +72,9 @@ int ib_sig_load(const char *path, struct ib_sig *out, struct ib_err *err);
  * Finds the trusted key that made sig (by key id) and checks the trusted
  * comment's signature with it, so the comment's fields can be relied on
  * before the file itself is read. *which gets the key's index.
- * Errors: IB_EVERIFY "signed by unknown key ID ...", "trusted comment has
- * been tampered with".
+ * Errors: IB_EVERIFY "signed by unknown key ID ...", "comment signature
+ * verification failed: the trusted comment or the signature has been tampered
+ * with".
  */
 int ib_sig_check_comment(const struct ib_sig *sig, const struct ib_pubkey *keys, size_t nkeys,
 			 size_t *which, struct ib_err *err);

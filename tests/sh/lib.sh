@@ -35,6 +35,22 @@ expect_err() {
 	fi
 }
 
+# expect_one_line: the last expect_rc's stderr is exactly one line (errors are one line).
+expect_one_line() {
+	if [ "$(wc -l <"$T/err")" -eq 1 ]; then ok; else
+		fail "stderr is not one line:"
+		sed 's/^/    /' "$T/err" >&2
+	fi
+}
+
+# flip_byte FILE OFFSET: inverts the lowest bit of the byte at OFFSET, in place.
+flip_byte() {
+	local b
+	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+	# shellcheck disable=SC2059
+	printf "$(printf '\\%03o' $((b ^ 1)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
 expect_out() {
 	if grep -qF -- "$1" "$T/out"; then ok; else
 		fail "stdout lacks '$1':"
