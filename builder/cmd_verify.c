@@ -1,8 +1,11 @@
-/* ibdrv-build verify: checks FILE against its minisign signature, like minisign -V. */
+/* ibdrv-build verify: checks FILE against its minisign signature, like minisign -V; a bundle
+ * (told by its signed trusted comment) also has every entry checked against its manifest. */
+#include "bundle.h"
 #include "commands.h"
 #include "hash.h"
 #include "minisign.h"
 
+#include <inttypes.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +35,29 @@ static int verify_plain(const char *file, const char *sig_path, const struct ib_
 	if (rc)
 		ib_err_prefix(err, "%s", sig_path);
 	return rc;
+}
+
+/* A bundle's signature says so in its trusted comment; then every entry is checked too. */
+static int verify_bundle(const char *file, const char *sig_path, const struct ib_pubkey *key,
+			 int quiet, struct ib_err *err)
+{
+	struct ib_read_opts o = { .keys = key, .n_keys = 1, .sig_path = sig_path, .quiet = quiet };
+	struct ib_bundle b;
+	size_t n_files = 0;
+	int rc = ib_bundle_read(file, &o, &b, err);
+
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < b.manifest->n_drivers; i++)
+		n_files += b.manifest->drivers[i].n_files;
+	if (!quiet)
+		printf("Signature and comment signature verified\nTrusted comment: %s\n"
+		       "Bundle %s, sequence %" PRIu64 ": %zu drivers, %zu files, all match the "
+		       "manifest\n",
+		       b.sig.trusted_comment, b.manifest->name, b.manifest->sequence,
+		       b.manifest->n_drivers, n_files);
+	ib_bundle_release(&b);
+	return 0;
 }
 
 int cmd_verify(int argc, char **argv)
@@ -89,8 +115,13 @@ int cmd_verify(int argc, char **argv)
 	rc = ib_pubkey_load(pub, &key, &err);
 	if (!rc)
 		rc = ib_sig_load(sig_path, sig, &err);
-	if (!rc)
-		rc = verify_plain(file, sig_path, &key, sig, &err);
+	if (rc)
+		goto out;
+	if (ib_bundle_is_bundle_comment(sig->trusted_comment)) {
+		rc = verify_bundle(file, sig_path, &key, quiet, &err);
+		goto out;
+	}
+	rc = verify_plain(file, sig_path, &key, sig, &err);
 	if (rc)
 		goto out;
 	if (!quiet)
