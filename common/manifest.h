@@ -22,6 +22,8 @@
 
 #define IB_MANIFEST_FORMAT 1
 #define IB_MANIFEST_ENTRY "manifest.json"
+/* Both forms are refused above this size (readers can cap before reading). */
+#define IB_MANIFEST_MAX_BYTES (1024 * 1024)
 /* Inside the bundle a driver's file "x/y" is stored as "drivers/<id>/x/y". */
 #define IB_DRIVER_PREFIX "drivers/"
 
@@ -83,7 +85,12 @@ int ib_manifest_load_input(const char *path, struct ib_manifest **out, struct ib
 int ib_manifest_parse_resolved(const char *json, size_t len, const char *source,
 			       struct ib_manifest **out, struct ib_err *err);
 
-/* Deterministic JSON of the resolved form (fixed key order, sorted drivers and files). */
+/*
+ * Deterministic JSON of the resolved form (fixed key order, sorted drivers and
+ * files, "\n"-terminated). Refuses (IB_EINPUT) a manifest that
+ * ib_manifest_parse_resolved would refuse. *json is malloc'd, NUL-terminated,
+ * owned by the caller; *len excludes the NUL.
+ */
 int ib_manifest_serialize(const struct ib_manifest *m, char **json, size_t *len,
 			  struct ib_err *err);
 

@@ -1,0 +1,1602 @@
+/*
+ * manifest.c - strict reading and canonical writing of bundle manifests
+ * (docs/manifest.md).
+ *
+ * cJSON does the parsing; what it lets through but the format forbids is
+ * refused here: data after the value, duplicate keys, NUL characters, control
+ * characters between tokens, numbers that are not exact integers in range.
+ * Keys are checked in a fixed order, so the one error reported for a file is
+ * always the same. The writer does not use cJSON's printer: it writes every
+ * number as an integer and every string byte-for-byte, so its output does not
+ * depend on the locale or on floating-point formatting.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "manifest.h"
+
+#include "path.h"
+#include "platform.h"
+
+#include <cJSON.h>
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_SAFE_INT 9007199254740991LL /* 2^53 - 1: every such integer is an exact double */
+#define MAX_NAME 64
+#define MAX_DESCRIPTION 1024
+#define MAX_ARG 4096
+#define MAX_DRIVERS 256
+#define MAX_OS 64
+#define MAX_FILES 10000
+#define MAX_ARGS 64
+#define MAX_CODES 64
+#define MAX_TIMEOUT 86400
+
+enum form { FORM_INPUT, FORM_RESOLVED };
+
+/* What the parser is doing: where errors go and the JSON path of the current value. */
+struct pctx {
+	const char *source;
+	enum form form;
+	const char *dir; /* input form: the manifest's folder */
+	struct ib_err *err;
+	char path[256];
+	size_t plen;
+};
+
+static const char *const platforms[] = {"windows", "linux"};
+static const char *const products[] = {"server", "workstation"};
+static const char *const modes[] = {"0644", "0755"};
+static const char *const nic_names[] = {"CX3-Pro", "CX4", "CX5", "CX6", "CX7"};
+
+/* Which platform each kind belongs to and whether it serves SR-IOV sizes. */
+static const struct {
+	const char *name;
+	const char *platform;
+	int sriov;
+} kinds[] = {
+        {"nd", "windows", 0},      {"winof", "windows", 1},   {"winof2", "windows", 1},
+        {"mlnx-ofed", "linux", 1}, {"rdma-core", "linux", 1},
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- messages ---- */
+
+/* s as a short quoted string, safe to put on one line. */
+static const char *quote(char *buf, size_t cap, const char *s)
+{
+	/* Room for one more escape, a character's last bytes, "...", the quote and NUL. */
+	size_t o = 0, limit = cap - 12;
+
+	buf[o++] = '"';
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (o >= limit && (*p & 0xc0) != 0x80) {
+			memcpy(buf + o, "...", 3);
+			o += 3;
+			break;
+		}
+		if (*p < 0x20 || *p == 0x7f) {
+			o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", *p);
+		} else {
+			if (*p == '"' || *p == '\\')
+				buf[o++] = '\\';
+			buf[o++] = (char)*p;
+		}
+	}
+	buf[o++] = '"';
+	buf[o] = '\0';
+	return buf;
+}
+
+/* What a value is, for "expected X, got Y". */
+static const char *describe(const cJSON *v, char *buf, size_t cap)
+{
+	if (cJSON_IsString(v))
+		return quote(buf, cap, v->valuestring);
+	if (cJSON_IsNumber(v)) {
+		double d = v->valuedouble;
+		int small = d >= -(double)MAX_SAFE_INT && d <= (double)MAX_SAFE_INT;
+		if (small && (double)(long long)d == d) {
+			snprintf(buf, cap, "%lld", (long long)d);
+			return buf;
+		}
+		return small ? "a fractional number" : "a number of magnitude 2^53 or more";
+	}
+	if (cJSON_IsTrue(v))
+		return "true";
+	if (cJSON_IsFalse(v))
+		return "false";
+	if (cJSON_IsNull(v))
+		return "null";
+	if (cJSON_IsArray(v))
+		return "an array";
+	return "an object";
+}
+
+static void set_plen(struct pctx *c, size_t len)
+{
+	c->plen = len < sizeof c->path ? len : sizeof c->path - 1;
+	c->path[c->plen] = '\0';
+}
+
+/* Appends ".key" (or "key" at the top) to the path; returns what pop() restores. */
+static size_t push_key(struct pctx *c, const char *key)
+{
+	size_t saved = c->plen;
+	int n = snprintf(c->path + c->plen, sizeof c->path - c->plen, "%s%s", c->plen ? "." : "",
+	                 key);
+
+	set_plen(c, c->plen + (n > 0 ? (size_t)n : 0));
+	return saved;
+}
+
+static size_t push_index(struct pctx *c, size_t i)
+{
+	size_t saved = c->plen;
+	int n = snprintf(c->path + c->plen, sizeof c->path - c->plen, "[%zu]", i);
+
+	set_plen(c, c->plen + (n > 0 ? (size_t)n : 0));
+	return saved;
+}
+
+static void pop(struct pctx *c, size_t saved)
+{
+	set_plen(c, saved);
+}
+
+__attribute__((format(printf, 2, 3))) static int fail(struct pctx *c, const char *fmt, ...)
+{
+	char msg[IB_ERR_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (c->plen)
+		return ib_fail(c->err, IB_EINPUT, "%s: %s: %s", c->source, c->path, msg);
+	return ib_fail(c->err, IB_EINPUT, "%s: %s", c->source, msg);
+}
+
+static int oom(struct ib_err *err)
+{
+	return ib_fail(err, IB_ENOMEM, "out of memory");
+}
+
+/* "byte N (line L, column C)" for a 0-based byte offset. */
+static void position(char *buf, size_t cap, const char *text, size_t off)
+{
+	size_t line = 1, col_start = 0;
+
+	for (size_t i = 0; i < off; i++) {
+		if (text[i] == '\n') {
+			line++;
+			col_start = i + 1;
+		}
+	}
+	snprintf(buf, cap, "byte %zu (line %zu, column %zu)", off, line, off - col_start + 1);
+}
+
+/* ---- values ---- */
+
+/* Well-formed UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. */
+static int utf8_valid(const unsigned char *s)
+{
+	while (*s) {
+		unsigned c = *s;
+		size_t n;
+		unsigned cp, min;
+
+		if (c < 0x80) {
+			s++;
+			continue;
+		} else if ((c & 0xe0) == 0xc0) {
+			n = 1, cp = c & 0x1f, min = 0x80;
+		} else if ((c & 0xf0) == 0xe0) {
+			n = 2, cp = c & 0x0f, min = 0x800;
+		} else if ((c & 0xf8) == 0xf0) {
+			n = 3, cp = c & 0x07, min = 0x10000;
+		} else {
+			return 0;
+		}
+		for (size_t i = 1; i <= n; i++) {
+			if ((s[i] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (s[i] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		s += n + 1;
+	}
+	return 1;
+}
+
+/* A string of 1..max bytes of UTF-8 without control characters. */
+static int get_str(struct pctx *c, const cJSON *v, size_t max, const char **out)
+{
+	char got[80];
+	size_t len;
+
+	if (!cJSON_IsString(v) || !v->valuestring)
+		return fail(c, "expected a string, got %s", describe(v, got, sizeof got));
+	len = strlen(v->valuestring);
+	if (len == 0)
+		return fail(c, "must not be empty");
+	if (len > max)
+		return fail(c, "longer than %zu bytes", max);
+	if (!utf8_valid((const unsigned char *)v->valuestring))
+		return fail(c, "not valid UTF-8");
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)v->valuestring[i];
+		if (ch < 0x20 || ch == 0x7f)
+			return fail(c, "contains a control character: %s",
+			            quote(got, sizeof got, v->valuestring));
+	}
+	*out = v->valuestring;
+	return 0;
+}
+
+static int get_int(struct pctx *c, const cJSON *v, long long lo, long long hi, long long *out)
+{
+	char got[80];
+	double d = v->valuedouble;
+
+	/* The comparisons are false for NaN; the casts are defined once d is in range. */
+	if (!cJSON_IsNumber(v) || !(d >= (double)lo && d <= (double)hi) ||
+	    (double)(long long)d != d)
+		return fail(c, "expected an integer from %lld to %lld, got %s", lo, hi,
+		            describe(v, got, sizeof got));
+	*out = (long long)d;
+	return 0;
+}
+
+static int get_bool(struct pctx *c, const cJSON *v, int *out)
+{
+	char got[80];
+
+	if (!cJSON_IsBool(v))
+		return fail(c, "expected true or false, got %s", describe(v, got, sizeof got));
+	*out = cJSON_IsTrue(v) ? 1 : 0;
+	return 0;
+}
+
+/* One of values[]; *idx is its position. */
+static int get_enum(struct pctx *c, const cJSON *v, const char *const *values, size_t n,
+                    size_t *idx)
+{
+	char list[256] = "", got[80];
+	size_t o = 0;
+
+	if (cJSON_IsString(v) && v->valuestring) {
+		for (size_t i = 0; i < n; i++) {
+			if (!strcmp(v->valuestring, values[i])) {
+				*idx = i;
+				return 0;
+			}
+		}
+	}
+	for (size_t i = 0; i < n && o < sizeof list; i++)
+		o += (size_t)snprintf(list + o, sizeof list - o, "%s\"%s\"",
+		                      i == 0       ? ""
+		                      : i + 1 == n ? (n == 2 ? " or " : ", or ")
+		                                   : ", ",
+		                      values[i]);
+	return fail(c, "expected %s%s, got %s", n > 2 ? "one of " : "", list,
+	            describe(v, got, sizeof got));
+}
+
+/* An array of min..max items; *n is its length. */
+static int get_array(struct pctx *c, const cJSON *v, size_t min, size_t max, size_t *n)
+{
+	char got[80];
+	size_t count = 0;
+
+	if (!cJSON_IsArray(v))
+		return fail(c, "expected an array, got %s", describe(v, got, sizeof got));
+	for (const cJSON *it = v->child; it; it = it->next)
+		count++;
+	if (count < min)
+		return fail(c, "must have at least %zu item%s", min, min == 1 ? "" : "s");
+	if (count > max)
+		return fail(c, "has %zu items, more than the limit of %zu", count, max);
+	*n = count;
+	return 0;
+}
+
+/* s matches [A-Za-z0-9] followed by characters of the set (plus letters and digits). */
+static int word_ok(const char *s, const char *punct, int upper)
+{
+	for (const char *p = s; *p; p++) {
+		int alnum = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		            (upper && *p >= 'A' && *p <= 'Z');
+		if (!alnum && (p == s || !strchr(punct, *p)))
+			return 0;
+	}
+	return *s != '\0';
+}
+
+/* "10", "10.0.17763": numbers separated by single dots. */
+static int dotted_ok(const char *s)
+{
+	int digits = 0;
+
+	for (const char *p = s; *p; p++) {
+		if (*p >= '0' && *p <= '9')
+			digits++;
+		else if (*p == '.' && digits)
+			digits = 0;
+		else
+			return 0;
+	}
+	return digits > 0;
+}
+
+static int dup_str(const char *s, char **out, struct ib_err *err)
+{
+	*out = strdup(s);
+	return *out ? 0 : oom(err);
+}
+
+/* Why ib_path_is_safe_relative refused rel, for the message. */
+static const char *unsafe_reason(const char *rel)
+{
+	size_t len = strlen(rel);
+
+	if (rel[0] == '/')
+		return "is absolute";
+	if (len >= 2 && rel[1] == ':')
+		return "starts with a drive letter";
+	if (strchr(rel, '\\'))
+		return "contains a backslash (use /)";
+	if (len > 255)
+		return "is longer than 255 bytes";
+	for (const char *p = rel; *p;) {
+		size_t n = strcspn(p, "/");
+		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return n == 0 ? "has an empty component"
+			              : "has a \".\" or \"..\" component";
+		p += n;
+		if (*p == '/' && *++p == '\0')
+			return "has an empty component";
+	}
+	return "is not a safe relative path";
+}
+
+/* Compares at most n bytes (up to a NUL), ignoring ASCII letter case. */
+static int ascii_casecmp_n(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int x = (unsigned char)a[i], y = (unsigned char)b[i];
+		if (x >= 'A' && x <= 'Z')
+			x += 'a' - 'A';
+		if (y >= 'A' && y <= 'Z')
+			y += 'a' - 'A';
+		if (x != y || x == 0)
+			return x - y;
+	}
+	return 0;
+}
+
+/* Why Windows cannot create a file of this name, or NULL. */
+static const char *windows_name_problem(const char *rel)
+{
+	static const char *const devices[] = {"CON", "PRN", "AUX", "NUL"};
+
+	if (strpbrk(rel, "<>:\"|?*"))
+		return "has a character Windows forbids in file names (< > : \" | ? *)";
+	for (const char *p = rel; *p;) {
+		size_t n = strcspn(p, "/"), stem = strcspn(p, "./");
+		int reserved = 0;
+
+		if (p[n - 1] == '.' || p[n - 1] == ' ')
+			return "has a name ending in a dot or a space, which Windows drops";
+		for (size_t i = 0; i < COUNT(devices); i++)
+			reserved |= stem == 3 && !ascii_casecmp_n(p, devices[i], 3);
+		if (stem == 4 && (!ascii_casecmp_n(p, "COM", 3) || !ascii_casecmp_n(p, "LPT", 3)) &&
+		    p[3] >= '1' && p[3] <= '9')
+			reserved = 1;
+		if (reserved)
+			return "uses a reserved Windows device name (CON, PRN, AUX, NUL, COM1-9, "
+			       "LPT1-9)";
+		p += n;
+		if (*p == '/')
+			p++;
+	}
+	return NULL;
+}
+
+/* ---- objects ---- */
+
+/* How a key may appear in each form. */
+enum rule { K_NO, K_OPT, K_REQ, K_BUILD /* resolved only: ibdrv-build writes it */ };
+
+struct key_spec {
+	const char *name;
+	unsigned char input, resolved;
+};
+
+/*
+ * Checks that v is an object whose keys all belong to spec (in this form),
+ * each at most once, with every required one present; found[i] gets the value
+ * of spec[i] or NULL.
+ */
+static int take_keys(struct pctx *c, const cJSON *v, const struct key_spec *spec, size_t n,
+                     const cJSON **found)
+{
+	char got[80];
+
+	if (!cJSON_IsObject(v))
+		return fail(c, "expected an object, got %s", describe(v, got, sizeof got));
+	for (size_t i = 0; i < n; i++)
+		found[i] = NULL;
+	for (const cJSON *it = v->child; it; it = it->next) {
+		const char *key = it->string ? it->string : "";
+		size_t k = 0, saved;
+		enum rule rule = K_NO;
+
+		for (; k < n; k++) {
+			if (!strcmp(key, spec[k].name)) {
+				rule = c->form == FORM_INPUT ? spec[k].input : spec[k].resolved;
+				break;
+			}
+		}
+		if (rule == K_NO && word_ok(key, "_-.", 1))
+			saved = push_key(c, key);
+		else if (rule == K_NO)
+			saved = push_key(c, quote(got, sizeof got, key));
+		else
+			saved = push_key(c, spec[k].name);
+		if (rule == K_NO) {
+			char list[512] = "";
+			size_t o = 0;
+			for (size_t i = 0; i < n && o < sizeof list; i++) {
+				enum rule r =
+				        c->form == FORM_INPUT ? spec[i].input : spec[i].resolved;
+				if (r == K_OPT || r == K_REQ)
+					o += (size_t)snprintf(list + o, sizeof list - o, "%s%s",
+					                      o ? ", " : "", spec[i].name);
+			}
+			return fail(c, "unknown key (expected %s)", list);
+		}
+		if (rule == K_BUILD)
+			return fail(c, "written by ibdrv-build; not allowed in an input manifest");
+		if (found[k])
+			return fail(c, "duplicate key");
+		found[k] = it;
+		pop(c, saved);
+	}
+	for (size_t i = 0; i < n; i++) {
+		enum rule r = c->form == FORM_INPUT ? spec[i].input : spec[i].resolved;
+		if (r == K_REQ && !found[i]) {
+			push_key(c, spec[i].name);
+			return fail(c, "required key is missing");
+		}
+	}
+	return 0;
+}
+
+/* ---- sorting with the original positions kept for messages ---- */
+
+struct sortent {
+	const char *key;
+	size_t idx;
+};
+
+static int keycmp(const char *a, const char *b, int fold)
+{
+	return fold ? ascii_casecmp_n(a, b, (size_t)-1) : strcmp(a, b);
+}
+
+static int cmp_exact(const void *pa, const void *pb)
+{
+	const struct sortent *a = pa, *b = pb;
+	int r = strcmp(a->key, b->key);
+
+	return r ? r : (a->idx > b->idx) - (a->idx < b->idx);
+}
+
+static int cmp_fold(const void *pa, const void *pb)
+{
+	const struct sortent *a = pa, *b = pb;
+	int r = keycmp(a->key, b->key, 1);
+
+	return r ? r : (a->idx > b->idx) - (a->idx < b->idx);
+}
+
+/* Compares the first len bytes of prefix, taken as a whole string, with key. */
+static int prefix_cmp(const char *prefix, size_t len, const char *key, int fold)
+{
+	int r = fold ? ascii_casecmp_n(prefix, key, len) : strncmp(prefix, key, len);
+
+	if (r)
+		return r;
+	return key[len] ? -1 : 0;
+}
+
+/* The entry whose key equals prefix[0..len), or NULL. */
+static const struct sortent *find_prefix(const struct sortent *ents, size_t n, const char *prefix,
+                                         size_t len, int fold)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int r = prefix_cmp(prefix, len, ents[mid].key, fold);
+		if (r == 0)
+			return &ents[mid];
+		if (r < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+/*
+ * The files of one driver must unpack side by side: no path twice, and no
+ * path inside another that is a file. With fold, the same with letter case
+ * ignored, as on Windows. c->path is the driver's.
+ */
+static int check_file_set(struct pctx *c, const struct ib_file *files, size_t n, int fold)
+{
+	struct sortent *ents = malloc((n ? n : 1) * sizeof *ents);
+	char a[80], b[80];
+	int rc = 0;
+
+	if (!ents)
+		return oom(c->err);
+	for (size_t i = 0; i < n; i++) {
+		ents[i].key = files[i].path;
+		ents[i].idx = i;
+	}
+	qsort(ents, n, sizeof *ents, fold ? cmp_fold : cmp_exact);
+	for (size_t i = 1; i < n; i++) {
+		if (keycmp(ents[i - 1].key, ents[i].key, fold) == 0) {
+			/* cmp_* put the earlier position first among equals. */
+			size_t first = ents[i - 1].idx, later = ents[i].idx;
+			push_key(c, "files");
+			push_index(c, later);
+			push_key(c, "path");
+			if (fold)
+				rc = fail(c,
+				          "%s differs from files[%zu].path %s only in letter case, "
+				          "which Windows file names ignore",
+				          quote(a, sizeof a, files[later].path), first,
+				          quote(b, sizeof b, files[first].path));
+			else
+				rc = fail(c, "%s is listed twice (also files[%zu])",
+				          quote(a, sizeof a, files[later].path), first);
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *p = files[i].path;
+		for (const char *slash = strchr(p, '/'); slash; slash = strchr(slash + 1, '/')) {
+			const struct sortent *hit =
+			        find_prefix(ents, n, p, (size_t)(slash - p), fold);
+			if (hit) {
+				push_key(c, "files");
+				push_index(c, i);
+				push_key(c, "path");
+				rc = fail(c,
+				          "%s would be inside %s, which is listed as a file "
+				          "(files[%zu])",
+				          quote(a, sizeof a, p), quote(b, sizeof b, hit->key),
+				          hit->idx);
+				goto out;
+			}
+		}
+	}
+out:
+	free(ents);
+	return rc;
+}
+
+/* ---- the model ---- */
+
+static const struct key_spec os_keys[] = {
+        {"family", K_REQ, K_REQ},
+        {"product", K_OPT, K_OPT},
+        {"id", K_OPT, K_OPT},
+        {"version", K_OPT, K_OPT},
+};
+
+static int same_opt(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+static int parse_os(struct pctx *c, const cJSON *v, const char *platform, struct ib_os_match *os)
+{
+	const cJSON *f[COUNT(os_keys)];
+	const char *s;
+	char got[80];
+	size_t idx, saved;
+	int rc;
+
+	if ((rc = take_keys(c, v, os_keys, COUNT(os_keys), f)))
+		return rc;
+
+	saved = push_key(c, "family");
+	if ((rc = get_enum(c, f[0], platforms, COUNT(platforms), &idx)))
+		return rc;
+	if (strcmp(platforms[idx], platform))
+		return fail(c, "\"%s\" does not match the driver's platform \"%s\"", platforms[idx],
+		            platform);
+	if ((rc = dup_str(platforms[idx], &os->family, c->err)))
+		return rc;
+	pop(c, saved);
+
+	if (f[1]) {
+		saved = push_key(c, "product");
+		if (strcmp(platform, "windows"))
+			return fail(c,
+			            "only for windows (Linux distributions are told apart by id)");
+		if ((rc = get_enum(c, f[1], products, COUNT(products), &idx)) ||
+		    (rc = dup_str(products[idx], &os->product, c->err)))
+			return rc;
+		pop(c, saved);
+	}
+	if (f[2]) {
+		saved = push_key(c, "id");
+		if (strcmp(platform, "linux"))
+			return fail(c, "only for linux (the ID of /etc/os-release)");
+		if ((rc = get_str(c, f[2], 32, &s)))
+			return rc;
+		if (!word_ok(s, "._-", 0))
+			return fail(c, "expected an os-release ID (a-z 0-9 . _ -), got %s",
+			            quote(got, sizeof got, s));
+		if ((rc = dup_str(s, &os->id, c->err)))
+			return rc;
+		pop(c, saved);
+	}
+	if (f[3]) {
+		saved = push_key(c, "version");
+		if ((rc = get_str(c, f[3], 32, &s)))
+			return rc;
+		if (!dotted_ok(s))
+			return fail(
+			        c,
+			        "expected numbers separated by dots (\"10.0.17763\", \"22.04\"), "
+			        "got %s",
+			        quote(got, sizeof got, s));
+		if ((rc = dup_str(s, &os->version, c->err)))
+			return rc;
+		pop(c, saved);
+	}
+	return 0;
+}
+
+static const struct key_spec file_keys[] = {
+        {"path", K_REQ, K_REQ},
+        {"mode", K_OPT, K_REQ},
+        {"size", K_BUILD, K_REQ},
+        {"blake2b", K_BUILD, K_REQ},
+};
+
+static int parse_file(struct pctx *c, const cJSON *v, const char *platform, const char *source,
+                      struct ib_file *file)
+{
+	const cJSON *f[COUNT(file_keys)];
+	const char *s, *why;
+	char got[80];
+	size_t idx, saved;
+	long long size;
+	int rc;
+
+	if ((rc = take_keys(c, v, file_keys, COUNT(file_keys), f)))
+		return rc;
+
+	saved = push_key(c, "path");
+	if ((rc = get_str(c, f[0], 4096, &s)))
+		return rc;
+	if (!ib_path_is_safe_relative(s))
+		return fail(c, "%s %s", quote(got, sizeof got, s), unsafe_reason(s));
+	if (!strcmp(platform, "windows") && (why = windows_name_problem(s)))
+		return fail(c, "%s %s", quote(got, sizeof got, s), why);
+	if ((rc = dup_str(s, &file->path, c->err)))
+		return rc;
+	pop(c, saved);
+
+	file->mode = 0644;
+	if (f[1]) {
+		saved = push_key(c, "mode");
+		if ((rc = get_enum(c, f[1], modes, COUNT(modes), &idx)))
+			return rc;
+		file->mode = idx ? 0755 : 0644;
+		pop(c, saved);
+	}
+	if (c->form == FORM_RESOLVED) {
+		saved = push_key(c, "size");
+		if ((rc = get_int(c, f[2], 0, MAX_SAFE_INT, &size)))
+			return rc;
+		file->size = (uint64_t)size;
+		pop(c, saved);
+
+		saved = push_key(c, "blake2b");
+		if ((rc = get_str(c, f[3], 256, &s)))
+			return rc;
+		if (strlen(s) != 2 * IB_HASH_FILE_BYTES ||
+		    strspn(s, "0123456789abcdef") != strlen(s))
+			return fail(c, "expected %d lower-case hex digits, got %s",
+			            2 * IB_HASH_FILE_BYTES, quote(got, sizeof got, s));
+		/* Cannot fail on the 64 hex digits checked above. */
+		(void)sodium_hex2bin(file->blake2b, sizeof file->blake2b, s, strlen(s), NULL, NULL,
+		                     NULL);
+		pop(c, saved);
+	} else {
+		/* "." is the manifest's own folder; "./x" would read worse in messages. */
+		const char *dir = strcmp(c->dir, ".") ? c->dir : "";
+		char *base = strcmp(source, ".") ? ib_path_join(dir, source) : strdup(dir);
+
+		file->source = base ? ib_path_join(base, file->path) : NULL;
+		free(base);
+		if (!file->source)
+			return oom(c->err);
+	}
+	return 0;
+}
+
+/* Exit codes: Windows reports 32 bits (shown signed, as %ERRORLEVEL% does), POSIX 8. */
+static int parse_codes(struct pctx *c, const cJSON *v, const char *platform, size_t min, int **out,
+                       size_t *count)
+{
+	int linux_ = !strcmp(platform, "linux");
+	size_t n, i = 0;
+	int rc;
+
+	if ((rc = get_array(c, v, min, MAX_CODES, &n)))
+		return rc;
+	*out = calloc(n ? n : 1, sizeof **out);
+	if (!*out)
+		return oom(c->err);
+	*count = n;
+	for (const cJSON *it = v->child; it; it = it->next, i++) {
+		size_t saved = push_index(c, i);
+		long long code;
+
+		if ((rc = get_int(c, it, INT32_MIN, INT32_MAX, &code)))
+			return rc;
+		if (linux_ && (code < 0 || code > 255))
+			return fail(c,
+			            "expected an integer from 0 to 255 (a Linux exit status has "
+			            "8 bits), got %lld",
+			            code);
+		for (size_t j = 0; j < i; j++)
+			if ((*out)[j] == (int)code)
+				return fail(c, "%lld is listed twice", code);
+		(*out)[i] = (int)code;
+		pop(c, saved);
+	}
+	return 0;
+}
+
+static const struct key_spec install_keys[] = {
+        {"argv", K_REQ, K_REQ},
+        {"timeout_seconds", K_REQ, K_REQ},
+        {"success_codes", K_OPT, K_REQ},
+        {"reboot_codes", K_OPT, K_REQ},
+};
+
+static int parse_install(struct pctx *c, const cJSON *v, const char *platform,
+                         struct ib_install *in)
+{
+	const cJSON *f[COUNT(install_keys)];
+	size_t n, i = 0, saved;
+	long long timeout;
+	const char *s;
+	int rc;
+
+	if ((rc = take_keys(c, v, install_keys, COUNT(install_keys), f)))
+		return rc;
+
+	saved = push_key(c, "argv");
+	if ((rc = get_array(c, f[0], 1, MAX_ARGS, &n)))
+		return rc;
+	in->argv = calloc(n + 1, sizeof *in->argv);
+	if (!in->argv)
+		return oom(c->err);
+	in->argc = n;
+	for (const cJSON *it = f[0]->child; it; it = it->next, i++) {
+		size_t s2 = push_index(c, i);
+		if ((rc = get_str(c, it, MAX_ARG, &s)) || (rc = dup_str(s, &in->argv[i], c->err)))
+			return rc;
+		pop(c, s2);
+	}
+	pop(c, saved);
+
+	saved = push_key(c, "timeout_seconds");
+	if ((rc = get_int(c, f[1], 1, MAX_TIMEOUT, &timeout)))
+		return rc;
+	in->timeout_seconds = (unsigned)timeout;
+	pop(c, saved);
+
+	saved = push_key(c, "success_codes");
+	if (f[2]) {
+		if ((rc = parse_codes(c, f[2], platform, 1, &in->success_codes, &in->n_success)))
+			return rc;
+	} else {
+		in->success_codes = calloc(1, sizeof *in->success_codes);
+		if (!in->success_codes)
+			return oom(c->err);
+		in->n_success = 1;
+	}
+	pop(c, saved);
+
+	saved = push_key(c, "reboot_codes");
+	if (!f[3]) {
+		/* Empty, but never NULL: callers may hand it to memcmp or bsearch. */
+		in->reboot_codes = calloc(1, sizeof *in->reboot_codes);
+		if (!in->reboot_codes)
+			return oom(c->err);
+	} else {
+		if ((rc = parse_codes(c, f[3], platform, 0, &in->reboot_codes, &in->n_reboot)))
+			return rc;
+		for (size_t r = 0; r < in->n_reboot; r++) {
+			for (size_t k = 0; k < in->n_success; k++) {
+				if (in->reboot_codes[r] == in->success_codes[k]) {
+					push_index(c, r);
+					return fail(c, "%d is also a success code",
+					            in->reboot_codes[r]);
+				}
+			}
+		}
+	}
+	pop(c, saved);
+	return 0;
+}
+
+static const struct key_spec driver_keys[] = {
+        {"id", K_REQ, K_REQ},      {"platform", K_REQ, K_REQ},    {"kind", K_REQ, K_REQ},
+        {"version", K_REQ, K_REQ}, {"description", K_OPT, K_OPT}, {"os", K_REQ, K_REQ},
+        {"nics", K_REQ, K_REQ},    {"sriov", K_REQ, K_REQ},       {"source", K_REQ, K_NO},
+        {"files", K_REQ, K_REQ},   {"install", K_REQ, K_REQ},
+};
+
+static int parse_nics(struct pctx *c, const cJSON *v, const char *kind, struct ib_driver *d)
+{
+	size_t n, i = 0, idx;
+	int rc;
+
+	if ((rc = get_array(c, v, 0, COUNT(nic_names), &n)))
+		return rc;
+	if (!strcmp(kind, "nd") && n > 0)
+		return fail(c, "must be empty for kind \"nd\" (non-SR-IOV sizes reach InfiniBand "
+		               "through Network Direct, not through a ConnectX function)");
+	if (strcmp(kind, "nd") && n == 0)
+		return fail(c, "must list the ConnectX generations kind \"%s\" is for", kind);
+	d->nics = calloc(n ? n : 1, sizeof *d->nics);
+	if (!d->nics)
+		return oom(c->err);
+	d->n_nics = n;
+	for (const cJSON *it = v->child; it; it = it->next, i++) {
+		size_t saved = push_index(c, i);
+		if ((rc = get_enum(c, it, nic_names, COUNT(nic_names), &idx)))
+			return rc;
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(d->nics[j], nic_names[idx]))
+				return fail(c, "\"%s\" is listed twice", nic_names[idx]);
+		if (!strcmp(kind, "winof") && idx != 0)
+			return fail(
+			        c, "WinOF drives ConnectX-3 Pro only; \"%s\" needs kind \"winof2\"",
+			        nic_names[idx]);
+		if (!strcmp(kind, "winof2") && idx == 0)
+			return fail(c,
+			            "WinOF-2 drives ConnectX-4 and newer; \"CX3-Pro\" needs kind "
+			            "\"winof\"");
+		if ((rc = dup_str(nic_names[idx], &d->nics[i], c->err)))
+			return rc;
+		pop(c, saved);
+	}
+	return 0;
+}
+
+static int parse_driver(struct pctx *c, const cJSON *v, struct ib_driver *d)
+{
+	const cJSON *f[COUNT(driver_keys)];
+	const char *s, *why, *source = NULL;
+	char got[80];
+	size_t idx, kind, n, i, saved;
+	int rc;
+
+	if ((rc = take_keys(c, v, driver_keys, COUNT(driver_keys), f)))
+		return rc;
+
+	saved = push_key(c, "id");
+	if ((rc = get_str(c, f[0], MAX_NAME, &s)))
+		return rc;
+	if (!word_ok(s, "._-", 0))
+		return fail(c,
+		            "expected up to %d characters from a-z 0-9 . _ - starting with a "
+		            "letter or digit, got %s",
+		            MAX_NAME, quote(got, sizeof got, s));
+	/* The id names the driver's folder when unpacked, on Windows too. */
+	if ((why = windows_name_problem(s)))
+		return fail(c, "%s %s", quote(got, sizeof got, s), why);
+	if ((rc = dup_str(s, &d->id, c->err)))
+		return rc;
+	pop(c, saved);
+
+	saved = push_key(c, "platform");
+	if ((rc = get_enum(c, f[1], platforms, COUNT(platforms), &idx)) ||
+	    (rc = dup_str(platforms[idx], &d->platform, c->err)))
+		return rc;
+	pop(c, saved);
+
+	saved = push_key(c, "kind");
+	{
+		const char *names[COUNT(kinds)];
+		for (i = 0; i < COUNT(kinds); i++)
+			names[i] = kinds[i].name;
+		if ((rc = get_enum(c, f[2], names, COUNT(kinds), &kind)))
+			return rc;
+	}
+	if (strcmp(kinds[kind].platform, d->platform))
+		return fail(c, "\"%s\" is a %s driver, but platform is \"%s\"", kinds[kind].name,
+		            kinds[kind].platform, d->platform);
+	if ((rc = dup_str(kinds[kind].name, &d->kind, c->err)))
+		return rc;
+	pop(c, saved);
+
+	saved = push_key(c, "version");
+	if ((rc = get_str(c, f[3], MAX_NAME, &s)))
+		return rc;
+	if (!word_ok(s, "._+~-", 1))
+		return fail(c,
+		            "expected up to %d characters from A-Z a-z 0-9 . _ + ~ - starting "
+		            "with a letter or digit, got %s",
+		            MAX_NAME, quote(got, sizeof got, s));
+	if ((rc = dup_str(s, &d->version, c->err)))
+		return rc;
+	pop(c, saved);
+
+	if (f[4]) {
+		saved = push_key(c, "description");
+		if ((rc = get_str(c, f[4], MAX_DESCRIPTION, &s)) ||
+		    (rc = dup_str(s, &d->description, c->err)))
+			return rc;
+		pop(c, saved);
+	}
+
+	saved = push_key(c, "os");
+	if ((rc = get_array(c, f[5], 1, MAX_OS, &n)))
+		return rc;
+	d->os = calloc(n, sizeof *d->os);
+	if (!d->os)
+		return oom(c->err);
+	d->n_os = n;
+	i = 0;
+	for (const cJSON *it = f[5]->child; it; it = it->next, i++) {
+		size_t s2 = push_index(c, i);
+		if ((rc = parse_os(c, it, d->platform, &d->os[i])))
+			return rc;
+		for (size_t j = 0; j < i; j++) {
+			const struct ib_os_match *a = &d->os[j], *b = &d->os[i];
+			if (same_opt(a->product, b->product) && same_opt(a->id, b->id) &&
+			    same_opt(a->version, b->version))
+				return fail(c, "same as os[%zu]", j);
+		}
+		pop(c, s2);
+	}
+	pop(c, saved);
+
+	saved = push_key(c, "nics");
+	if ((rc = parse_nics(c, f[6], d->kind, d)))
+		return rc;
+	pop(c, saved);
+
+	saved = push_key(c, "sriov");
+	if ((rc = get_bool(c, f[7], &d->sriov)))
+		return rc;
+	if (d->sriov != kinds[kind].sriov)
+		return fail(c, "must be %s for kind \"%s\" (%s)",
+		            kinds[kind].sriov ? "true" : "false", d->kind,
+		            kinds[kind].sriov ? "its drivers are for SR-IOV sizes"
+		                              : "Network Direct is for sizes without SR-IOV");
+	pop(c, saved);
+
+	if (c->form == FORM_INPUT) {
+		saved = push_key(c, "source");
+		if ((rc = get_str(c, f[8], 4096, &source)))
+			return rc;
+		if (strcmp(source, ".") && !ib_path_is_safe_relative(source))
+			return fail(c, "%s %s", quote(got, sizeof got, source),
+			            unsafe_reason(source));
+		pop(c, saved);
+	}
+
+	saved = push_key(c, "files");
+	if ((rc = get_array(c, f[9], 1, MAX_FILES, &n)))
+		return rc;
+	d->files = calloc(n, sizeof *d->files);
+	if (!d->files)
+		return oom(c->err);
+	d->n_files = n;
+	i = 0;
+	for (const cJSON *it = f[9]->child; it; it = it->next, i++) {
+		size_t s2 = push_index(c, i);
+		if ((rc = parse_file(c, it, d->platform, source, &d->files[i])))
+			return rc;
+		pop(c, s2);
+	}
+	pop(c, saved);
+	if ((rc = check_file_set(c, d->files, d->n_files, 0)))
+		return rc;
+	if (!strcmp(d->platform, "windows") && (rc = check_file_set(c, d->files, d->n_files, 1)))
+		return rc;
+
+	saved = push_key(c, "install");
+	if ((rc = parse_install(c, f[10], d->platform, &d->install)))
+		return rc;
+	pop(c, saved);
+	return 0;
+}
+
+/* Reorders items (n of them, each size bytes) into ents order. */
+static int permute(void *items, size_t n, size_t size, const struct sortent *ents,
+                   struct ib_err *err)
+{
+	unsigned char *copy = malloc(n ? n * size : 1);
+
+	if (!copy)
+		return oom(err);
+	for (size_t i = 0; i < n; i++)
+		memcpy(copy + i * size, (unsigned char *)items + ents[i].idx * size, size);
+	memcpy(items, copy, n * size);
+	free(copy);
+	return 0;
+}
+
+static int sort_files(struct ib_driver *d, struct ib_err *err)
+{
+	struct sortent *ents = malloc(d->n_files * sizeof *ents);
+	int rc;
+
+	if (!ents)
+		return oom(err);
+	for (size_t i = 0; i < d->n_files; i++) {
+		ents[i].key = d->files[i].path;
+		ents[i].idx = i;
+	}
+	qsort(ents, d->n_files, sizeof *ents, cmp_exact);
+	rc = permute(d->files, d->n_files, sizeof *d->files, ents, err);
+	free(ents);
+	return rc;
+}
+
+static const struct key_spec top_keys[] = {
+        {"format", K_REQ, K_REQ},    {"name", K_REQ, K_REQ},    {"sequence", K_REQ, K_REQ},
+        {"created", K_BUILD, K_REQ}, {"drivers", K_REQ, K_REQ},
+};
+
+static int parse_manifest(struct pctx *c, const cJSON *root, struct ib_manifest *m)
+{
+	const cJSON *f[COUNT(top_keys)];
+	struct sortent *ents = NULL;
+	const char *s;
+	char got[80];
+	long long num;
+	size_t n, i = 0, saved;
+	int rc;
+
+	if ((rc = take_keys(c, root, top_keys, COUNT(top_keys), f)))
+		return rc;
+
+	saved = push_key(c, "format");
+	if ((rc = get_int(c, f[0], 1, INT32_MAX, &num)))
+		return rc;
+	if (num != IB_MANIFEST_FORMAT)
+		return fail(c, "format %lld is not supported (this ibdrv reads format %d)", num,
+		            IB_MANIFEST_FORMAT);
+	m->format = (int)num;
+	pop(c, saved);
+
+	saved = push_key(c, "name");
+	if ((rc = get_str(c, f[1], MAX_NAME, &s)))
+		return rc;
+	if (!word_ok(s, "._-", 1))
+		return fail(c,
+		            "expected up to %d characters from A-Z a-z 0-9 . _ - starting with a "
+		            "letter or digit, got %s",
+		            MAX_NAME, quote(got, sizeof got, s));
+	if ((rc = dup_str(s, &m->name, c->err)))
+		return rc;
+	pop(c, saved);
+
+	saved = push_key(c, "sequence");
+	if ((rc = get_int(c, f[2], 1, MAX_SAFE_INT, &num)))
+		return rc;
+	m->sequence = (uint64_t)num;
+	pop(c, saved);
+
+	if (c->form == FORM_RESOLVED) {
+		saved = push_key(c, "created");
+		if ((rc = get_int(c, f[3], 0, MAX_SAFE_INT, &num)))
+			return rc;
+		m->created = (uint64_t)num;
+		pop(c, saved);
+	}
+
+	saved = push_key(c, "drivers");
+	if ((rc = get_array(c, f[4], 1, MAX_DRIVERS, &n)))
+		return rc;
+	m->drivers = calloc(n, sizeof *m->drivers);
+	if (!m->drivers)
+		return oom(c->err);
+	m->n_drivers = n;
+	for (const cJSON *it = f[4]->child; it; it = it->next, i++) {
+		size_t s2 = push_index(c, i);
+		if ((rc = parse_driver(c, it, &m->drivers[i])))
+			return rc;
+		pop(c, s2);
+	}
+
+	ents = malloc(n * sizeof *ents);
+	if (!ents)
+		return oom(c->err);
+	for (i = 0; i < n; i++) {
+		ents[i].key = m->drivers[i].id;
+		ents[i].idx = i;
+	}
+	qsort(ents, n, sizeof *ents, cmp_exact);
+	for (i = 1; i < n; i++) {
+		if (!strcmp(ents[i - 1].key, ents[i].key)) {
+			push_index(c, ents[i].idx);
+			push_key(c, "id");
+			rc = fail(c, "driver id \"%s\" is used twice (also drivers[%zu].id)",
+			          ents[i].key, ents[i - 1].idx);
+			goto out;
+		}
+	}
+	if ((rc = permute(m->drivers, n, sizeof *m->drivers, ents, c->err)))
+		goto out;
+	for (i = 0; i < n; i++)
+		if ((rc = sort_files(&m->drivers[i], c->err)))
+			goto out;
+out:
+	free(ents);
+	return rc;
+}
+
+static int is_json_space(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r';
+}
+
+/*
+ * Refuses what cJSON accepts but JSON does not, in text cJSON has parsed up to
+ * end: "\u0000" (it would cut the string short) and control characters other
+ * than the four JSON whitespace characters between tokens.
+ */
+static int scan_text(const char *source, const char *text, size_t end, struct ib_err *err)
+{
+	char where[96];
+	int in_string = 0;
+
+	for (size_t i = 0; i < end; i++) {
+		unsigned char ch = (unsigned char)text[i];
+
+		if (in_string) {
+			if (ch == '"') {
+				in_string = 0;
+			} else if (ch == '\\') {
+				if (i + 5 < end && text[i + 1] == 'u' &&
+				    !memcmp(text + i + 2, "0000", 4)) {
+					position(where, sizeof where, text, i);
+					return ib_fail(err, IB_EINPUT,
+					               "%s: \\u0000 (NUL) in a string at %s",
+					               source, where);
+				}
+				i++;
+			}
+		} else if (ch == '"') {
+			in_string = 1;
+		} else if (ch < 0x20 && !is_json_space((char)ch)) {
+			position(where, sizeof where, text, i);
+			return ib_fail(err, IB_EINPUT, "%s: control character 0x%02x at %s", source,
+			               ch, where);
+		}
+	}
+	return 0;
+}
+
+static int parse_text(const char *text, size_t len, const char *source, const char *dir,
+                      enum form form, struct ib_manifest **out, struct ib_err *err)
+{
+	struct pctx c = {.source = source, .form = form, .dir = dir, .err = err};
+	struct ib_manifest *m = NULL;
+	const char *end = NULL, *nul;
+	cJSON *root = NULL;
+	char where[96];
+	size_t off;
+	int rc;
+
+	*out = NULL;
+	if (len > IB_MANIFEST_MAX_BYTES)
+		return ib_fail(
+		        err, IB_EINPUT,
+		        "%s: %zu bytes, larger than the %d-byte (1 MiB) limit for a manifest",
+		        source, len, IB_MANIFEST_MAX_BYTES);
+	if ((nul = memchr(text, '\0', len))) {
+		position(where, sizeof where, text, (size_t)(nul - text));
+		return ib_fail(err, IB_EINPUT, "%s: NUL byte at %s", source, where);
+	}
+	for (off = 0; off < len && is_json_space(text[off]); off++)
+		;
+	if (off == len)
+		return ib_fail(err, IB_EINPUT, "%s: empty; expected a JSON object", source);
+
+	root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+	if (!root) {
+		off = end && end >= text && (size_t)(end - text) <= len ? (size_t)(end - text) : 0;
+		position(where, sizeof where, text, off);
+		return ib_fail(err, IB_EINPUT, "%s: invalid JSON near %s", source, where);
+	}
+	off = (size_t)(end - text);
+	if ((rc = scan_text(source, text, off, err)))
+		goto out;
+	while (off < len && is_json_space(text[off]))
+		off++;
+	if (off < len) {
+		position(where, sizeof where, text, off);
+		rc = ib_fail(err, IB_EINPUT, "%s: unexpected data after the JSON value at %s",
+		             source, where);
+		goto out;
+	}
+
+	m = calloc(1, sizeof *m);
+	if (!m) {
+		rc = oom(err);
+		goto out;
+	}
+	if ((rc = parse_manifest(&c, root, m)))
+		goto out;
+	*out = m;
+	m = NULL;
+out:
+	ib_manifest_free(m);
+	cJSON_Delete(root);
+	return rc;
+}
+
+/* ---- public: reading ---- */
+
+int ib_manifest_load_input(const char *path, struct ib_manifest **out, struct ib_err *err)
+{
+	char *text = NULL, *dir = NULL;
+	FILE *f = NULL;
+	size_t len;
+	int rc;
+
+	*out = NULL;
+	if ((rc = plat_open_read(path, &f, err)))
+		return rc;
+	/* One byte more than the limit tells "too large" without trusting a stat. */
+	text = malloc(IB_MANIFEST_MAX_BYTES + 2);
+	dir = ib_path_dirname(path);
+	if (!text || !dir) {
+		rc = oom(err);
+		goto out;
+	}
+	len = fread(text, 1, IB_MANIFEST_MAX_BYTES + 1, f);
+	if (ferror(f)) {
+		rc = ib_fail(err, IB_EIO, "%s: cannot read", path);
+		goto out;
+	}
+	if (len > IB_MANIFEST_MAX_BYTES) {
+		rc = ib_fail(err, IB_EINPUT,
+		             "%s: larger than the %d-byte (1 MiB) limit for a manifest", path,
+		             IB_MANIFEST_MAX_BYTES);
+		goto out;
+	}
+	text[len] = '\0';
+	rc = parse_text(text, len, path, dir, FORM_INPUT, out, err);
+out:
+	if (f)
+		fclose(f);
+	free(text);
+	free(dir);
+	return rc;
+}
+
+int ib_manifest_parse_resolved(const char *json, size_t len, const char *source,
+                               struct ib_manifest **out, struct ib_err *err)
+{
+	return parse_text(json, len, source, NULL, FORM_RESOLVED, out, err);
+}
+
+/* ---- public: writing ---- */
+
+struct buf {
+	char *p;
+	size_t len, cap;
+	int oom;
+};
+
+static void put_n(struct buf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		char *p;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		p = realloc(b->p, cap);
+		if (!p) {
+			b->oom = 1;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void put(struct buf *b, const char *s)
+{
+	put_n(b, s, strlen(s));
+}
+
+/* A JSON string; NULL becomes null, which the check after writing refuses. */
+static void put_str(struct buf *b, const char *s)
+{
+	if (!s) {
+		put(b, "null");
+		return;
+	}
+	put(b, "\"");
+	for (const char *p = s; *p; p++) {
+		unsigned char ch = (unsigned char)*p;
+		char esc[8];
+
+		if (ch >= 0x20 && ch != '"' && ch != '\\') {
+			put_n(b, p, 1);
+			continue;
+		}
+		if (ch == '"' || ch == '\\')
+			snprintf(esc, sizeof esc, "\\%c", ch);
+		else
+			snprintf(esc, sizeof esc, "\\u%04x", ch);
+		put(b, esc);
+	}
+	put(b, "\"");
+}
+
+/*
+ * A tiny printf: %s copies a string, %q writes it as a JSON string, %u writes
+ * a uint64_t and %d a long long, in plain decimal.
+ */
+static void putf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	char num[32];
+
+	va_start(ap, fmt);
+	for (const char *p = fmt; *p; p++) {
+		size_t run = strcspn(p, "%");
+		if (run) {
+			put_n(b, p, run);
+			p += run - 1;
+			continue;
+		}
+		switch (*++p) {
+		case 's':
+			put(b, va_arg(ap, const char *));
+			break;
+		case 'q':
+			put_str(b, va_arg(ap, const char *));
+			break;
+		case 'u':
+			snprintf(num, sizeof num, "%" PRIu64, va_arg(ap, uint64_t));
+			put(b, num);
+			break;
+		case 'd':
+			snprintf(num, sizeof num, "%lld", va_arg(ap, long long));
+			put(b, num);
+			break;
+		}
+	}
+	va_end(ap);
+}
+
+static void put_codes(struct buf *b, const int *codes, size_t n)
+{
+	put(b, "[");
+	for (size_t i = 0; i < n; i++)
+		putf(b, "%s%d", i ? ", " : "", (long long)codes[i]);
+	put(b, "]");
+}
+
+static void put_strings(struct buf *b, char *const *s, size_t n)
+{
+	put(b, "[");
+	for (size_t i = 0; i < n; i++)
+		putf(b, "%s%q", i ? ", " : "", s[i]);
+	put(b, "]");
+}
+
+/* Positions of n items sorted by key (NULL keys first), for writing in order. */
+static struct sortent *sorted(size_t n, const char *(*key)(const void *, size_t), const void *arr)
+{
+	struct sortent *ents = malloc((n ? n : 1) * sizeof *ents);
+
+	if (!ents)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		const char *k = key(arr, i);
+		ents[i].key = k ? k : "";
+		ents[i].idx = i;
+	}
+	qsort(ents, n, sizeof *ents, cmp_exact);
+	return ents;
+}
+
+static const char *driver_key(const void *arr, size_t i)
+{
+	return ((const struct ib_driver *)arr)[i].id;
+}
+
+static const char *file_key(const void *arr, size_t i)
+{
+	return ((const struct ib_file *)arr)[i].path;
+}
+
+static int write_driver(struct buf *b, const struct ib_driver *d)
+{
+	struct sortent *files = sorted(d->n_files, file_key, d->files);
+	const struct ib_install *in = &d->install;
+
+	if (!files)
+		return -1;
+	putf(b,
+	     "    {\n      \"id\": %q,\n      \"platform\": %q,\n      \"kind\": %q,\n"
+	     "      \"version\": %q,\n",
+	     d->id, d->platform, d->kind, d->version);
+	if (d->description)
+		putf(b, "      \"description\": %q,\n", d->description);
+	put(b, "      \"os\": [\n");
+	for (size_t i = 0; i < d->n_os; i++) {
+		const struct ib_os_match *os = &d->os[i];
+		putf(b, "        {\"family\": %q", os->family);
+		if (os->product)
+			putf(b, ", \"product\": %q", os->product);
+		if (os->id)
+			putf(b, ", \"id\": %q", os->id);
+		if (os->version)
+			putf(b, ", \"version\": %q", os->version);
+		put(b, i + 1 < d->n_os ? "},\n" : "}\n");
+	}
+	put(b, "      ],\n      \"nics\": ");
+	put_strings(b, d->nics, d->n_nics);
+	putf(b, ",\n      \"sriov\": %s,\n      \"files\": [\n", d->sriov ? "true" : "false");
+	for (size_t i = 0; i < d->n_files; i++) {
+		const struct ib_file *f = &d->files[files[i].idx];
+		char hex[IB_HASH_FILE_HEX];
+
+		sodium_bin2hex(hex, sizeof hex, f->blake2b, sizeof f->blake2b);
+		putf(b, "        {\"path\": %q, \"mode\": %s, \"size\": %u, \"blake2b\": %q}%s\n",
+		     f->path,
+		     f->mode == 0755   ? "\"0755\""
+		     : f->mode == 0644 ? "\"0644\""
+		                       : "null",
+		     f->size, hex, i + 1 < d->n_files ? "," : "");
+	}
+	put(b, "      ],\n      \"install\": {\n        \"argv\": ");
+	put_strings(b, in->argv, in->argc);
+	putf(b, ",\n        \"timeout_seconds\": %d,\n        \"success_codes\": ",
+	     (long long)in->timeout_seconds);
+	put_codes(b, in->success_codes, in->n_success);
+	put(b, ",\n        \"reboot_codes\": ");
+	put_codes(b, in->reboot_codes, in->n_reboot);
+	put(b, "\n      }\n    }");
+	free(files);
+	return 0;
+}
+
+int ib_manifest_serialize(const struct ib_manifest *m, char **json, size_t *len, struct ib_err *err)
+{
+	struct buf b = {0};
+	struct sortent *drivers = sorted(m->n_drivers, driver_key, m->drivers);
+	struct ib_manifest *check = NULL;
+	int rc = 0;
+
+	*json = NULL;
+	*len = 0;
+	if (!drivers) {
+		rc = oom(err);
+		goto out;
+	}
+	/* Out-of-range numbers are written as they are; the check below refuses them. */
+	putf(&b,
+	     "{\n  \"format\": %d,\n  \"name\": %q,\n  \"sequence\": %u,\n  \"created\": %u,\n"
+	     "  \"drivers\": [\n",
+	     (long long)m->format, m->name, m->sequence, m->created);
+	for (size_t i = 0; i < m->n_drivers; i++) {
+		if (write_driver(&b, &m->drivers[drivers[i].idx]))
+			b.oom = 1;
+		put(&b, i + 1 < m->n_drivers ? ",\n" : "\n");
+	}
+	put(&b, "  ]\n}\n");
+	if (b.oom) {
+		rc = oom(err);
+		goto out;
+	}
+	/* Never hand out (and get signed) a manifest that installers would refuse. */
+	if ((rc = ib_manifest_parse_resolved(b.p, b.len, IB_MANIFEST_ENTRY, &check, err)))
+		goto out;
+	*json = b.p;
+	*len = b.len;
+	b.p = NULL;
+out:
+	ib_manifest_free(check);
+	free(drivers);
+	free(b.p);
+	return rc;
+}
+
+/* ---- public: lookups and cleanup ---- */
+
+const struct ib_driver *ib_manifest_driver(const struct ib_manifest *m, const char *id)
+{
+	for (size_t i = 0; i < m->n_drivers; i++)
+		if (m->drivers[i].id && !strcmp(m->drivers[i].id, id))
+			return &m->drivers[i];
+	return NULL;
+}
+
+char *ib_manifest_entry_name(const struct ib_driver *d, const struct ib_file *f)
+{
+	size_t len = strlen(IB_DRIVER_PREFIX) + strlen(d->id) + 1 + strlen(f->path) + 1;
+	char *name = malloc(len);
+
+	if (name)
+		snprintf(name, len, "%s%s/%s", IB_DRIVER_PREFIX, d->id, f->path);
+	return name;
+}
+
+static void free_driver(struct ib_driver *d)
+{
+	free(d->id);
+	free(d->platform);
+	free(d->kind);
+	free(d->version);
+	free(d->description);
+	for (size_t i = 0; d->os && i < d->n_os; i++) {
+		free(d->os[i].family);
+		free(d->os[i].product);
+		free(d->os[i].id);
+		free(d->os[i].version);
+	}
+	free(d->os);
+	for (size_t i = 0; d->nics && i < d->n_nics; i++)
+		free(d->nics[i]);
+	free(d->nics);
+	for (size_t i = 0; d->install.argv && i < d->install.argc; i++)
+		free(d->install.argv[i]);
+	free(d->install.argv);
+	free(d->install.success_codes);
+	free(d->install.reboot_codes);
+	for (size_t i = 0; d->files && i < d->n_files; i++) {
+		free(d->files[i].path);
+		free(d->files[i].source);
+	}
+	free(d->files);
+}
+
+void ib_manifest_free(struct ib_manifest *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; m->drivers && i < m->n_drivers; i++)
+		free_driver(&m->drivers[i]);
+	free(m->drivers);
+	free(m->name);
+	free(m);
+}
