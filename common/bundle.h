@@ -17,7 +17,6 @@
 #include <stdint.h>
 
 #define IB_BUNDLE_TC_TAG "ibdrv-bundle:1"
-#define IB_MANIFEST_MAX_BYTES (1u << 20)
 
 enum ib_compression { IB_COMPRESS_NONE, IB_COMPRESS_GZIP, IB_COMPRESS_ZSTD };
 

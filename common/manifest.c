@@ -10,7 +10,6 @@
  * number as an integer and every string byte-for-byte, so its output does not
  * depend on the locale or on floating-point formatting.
  */
-#define _POSIX_C_SOURCE 200809L
 
 #include "manifest.h"
 

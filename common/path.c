@@ -1,5 +1,4 @@
 /* strdup is POSIX, not C11. */
-#define _POSIX_C_SOURCE 200809L
 
 #include "path.h"
 
