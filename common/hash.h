@@ -30,6 +30,12 @@ void ib_hash_final(struct ib_hash *h, unsigned char *out);
 /* Releases the state without a result (safe on a zeroed or finished struct). */
 void ib_hash_abort(struct ib_hash *h);
 
+/*
+ * Hashes the whole regular file at path into out (outlen bytes), reading it
+ * in 64 KiB chunks so that memory does not grow with the file's size.
+ */
+int ib_hash_file(const char *path, size_t outlen, unsigned char *out, struct ib_err *err);
+
 /* Lower-case hex of len bytes into out (2*len+1 bytes). */
 void ib_hex(char *out, const unsigned char *bin, size_t len);
 

@@ -1,0 +1,830 @@
+#include "minisign.h"
+
+#include "outfile.h"
+#include "platform.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SIGALG "Ed"
+#define SIGALG_HASHED "ED"
+#define KDFALG "Sc"
+#define KDFNONE "\0\0"
+#define CHKALG "B2"
+#define UNTRUSTED_PREFIX "untrusted comment: "
+#define TRUSTED_PREFIX "trusted comment: "
+#define DEFAULT_SIG_COMMENT "signature from minisign secret key"
+/* minisign 0.11 writes this comment whether or not the key is encrypted. */
+#define SECKEY_COMMENT "minisign encrypted secret key"
+
+/*
+ * minisign reads each line with fgets into a buffer of IB_*_COMMENT_MAX bytes
+ * that must also hold the newline and the terminating NUL: longer comments
+ * would be cut there, so they are refused on both sides.
+ */
+#define UNTRUSTED_TEXT_MAX (IB_UNTRUSTED_COMMENT_MAX - sizeof UNTRUSTED_PREFIX - 1)
+#define TRUSTED_TEXT_MAX (IB_TRUSTED_COMMENT_MAX - sizeof TRUSTED_PREFIX - 1)
+
+/* Large enough for any key or signature file; anything bigger is not one. */
+#define SMALL_FILE_MAX 16384
+
+/* The binary layouts of minisign.h; all members are byte arrays, so no padding. */
+struct keynum_sk {
+	unsigned char keynum[IB_KEYNUM_BYTES];
+	unsigned char sk[crypto_sign_SECRETKEYBYTES];
+	unsigned char chk[crypto_generichash_BYTES];
+};
+
+struct seckey_blob {
+	unsigned char sig_alg[2];
+	unsigned char kdf_alg[2];
+	unsigned char chk_alg[2];
+	unsigned char kdf_salt[crypto_pwhash_scryptsalsa208sha256_SALTBYTES];
+	unsigned char kdf_opslimit_le[8];
+	unsigned char kdf_memlimit_le[8];
+	struct keynum_sk keynum_sk;
+};
+
+struct pubkey_blob {
+	unsigned char sig_alg[2];
+	unsigned char keynum[IB_KEYNUM_BYTES];
+	unsigned char pk[crypto_sign_PUBLICKEYBYTES];
+};
+
+struct sig_blob {
+	unsigned char sig_alg[2];
+	unsigned char keynum[IB_KEYNUM_BYTES];
+	unsigned char sig[crypto_sign_BYTES];
+};
+
+_Static_assert(sizeof(struct seckey_blob) == 158, "minisign secret key layout");
+_Static_assert(sizeof(struct pubkey_blob) == 42, "minisign public key layout");
+_Static_assert(sizeof(struct sig_blob) == 74, "minisign signature layout");
+
+struct ib_seckey {
+	struct seckey_blob blob;
+	int encrypted;
+	char *path; /* malloc'd, for messages */
+};
+
+static uint64_t le64_load(const unsigned char p[8])
+{
+	uint64_t x = 0;
+
+	for (int i = 7; i >= 0; i--)
+		x = (x << 8) | p[i];
+	return x;
+}
+
+static void le64_store(unsigned char p[8], uint64_t x)
+{
+	for (int i = 0; i < 8; i++, x >>= 8)
+		p[i] = (unsigned char)x;
+}
+
+void ib_keyid_str(const unsigned char keynum[IB_KEYNUM_BYTES], char out[17])
+{
+	snprintf(out, 17, "%016llX", (unsigned long long)le64_load(keynum));
+}
+
+/* Algorithm tags are two ASCII letters; show anything else in hex. */
+static const char *alg_str(const unsigned char alg[2], char out[16])
+{
+	if (alg[0] > 0x20 && alg[0] < 0x7f && alg[1] > 0x20 && alg[1] < 0x7f)
+		snprintf(out, 16, "\"%c%c\"", alg[0], alg[1]);
+	else
+		snprintf(out, 16, "0x%02x%02x", alg[0], alg[1]);
+	return out;
+}
+
+/* Reads a whole small file into buf (cap bytes, NUL-terminated). */
+static int read_small(const char *path, char *buf, size_t cap, size_t *len, const char *what,
+                      struct ib_err *err)
+{
+	FILE *fp = NULL;
+	int rc = plat_open_read(path, &fp, err);
+
+	if (rc)
+		return rc;
+	*len = fread(buf, 1, cap - 1, fp);
+	if (ferror(fp))
+		rc = ib_fail(err, IB_EIO, "%s: read error", path);
+	else if (*len == cap - 1 && fgetc(fp) != EOF)
+		rc = ib_fail(err, IB_EINPUT, "%s: too large for a %s", path, what);
+	else if (*len == 0)
+		rc = ib_fail(err, IB_EINPUT, "%s: empty file, not a %s", path, what);
+	buf[*len] = '\0';
+	fclose(fp);
+	return rc;
+}
+
+struct lines {
+	const char *p, *end;
+	unsigned no; /* number of the line last returned, from 1 */
+};
+
+/* The next line without its "\n" or "\r\n"; returns 0 at the end of the text. */
+static int next_line(struct lines *it, const char **line, size_t *len)
+{
+	const char *nl;
+
+	if (it->p >= it->end)
+		return 0;
+	nl = memchr(it->p, '\n', (size_t)(it->end - it->p));
+	*line = it->p;
+	*len = (size_t)((nl ? nl : it->end) - it->p);
+	it->p = nl ? nl + 1 : it->end;
+	if (*len > 0 && (*line)[*len - 1] == '\r')
+		(*len)--;
+	it->no++;
+	return 1;
+}
+
+/* Only blank lines may follow the last field. */
+static int expect_end(struct lines *it, const char *source, struct ib_err *err)
+{
+	const char *line;
+	size_t len;
+
+	while (next_line(it, &line, &len))
+		if (len > 0)
+			return ib_fail(err, IB_EINPUT, "%s: unexpected text on line %u", source,
+			               it->no);
+	return 0;
+}
+
+/* Text files must not hide anything behind a NUL or a lone carriage return. */
+static int check_text(const char *text, size_t len, const char *source, struct ib_err *err)
+{
+	const char *cr;
+
+	if (memchr(text, '\0', len))
+		return ib_fail(err, IB_EINPUT, "%s: contains a NUL byte, not a text file", source);
+	for (cr = memchr(text, '\r', len); cr;
+	     cr = memchr(cr + 1, '\r', len - (size_t)(cr + 1 - text)))
+		if (cr + 1 == text + len || cr[1] != '\n')
+			return ib_fail(err, IB_EINPUT, "%s: stray carriage return at byte %zu",
+			               source, (size_t)(cr - text));
+	return 0;
+}
+
+static int has_prefix(const char *line, size_t len, const char *prefix)
+{
+	size_t plen = strlen(prefix);
+
+	return len >= plen && memcmp(line, prefix, plen) == 0;
+}
+
+/* Decodes one base64 line that must hold exactly outlen bytes. */
+static int b64_field(const char *line, size_t len, unsigned char *out, size_t outlen,
+                     const char *source, unsigned line_no, const char *what, struct ib_err *err)
+{
+	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	                               "0123456789+/=";
+	size_t want = sodium_base64_encoded_len(outlen, sodium_base64_VARIANT_ORIGINAL) - 1;
+	const char *end = NULL;
+	size_t got = 0;
+
+	for (size_t i = 0; i < len; i++)
+		if (!line[i] || !strchr(alphabet, line[i]))
+			return ib_fail(err, IB_EINPUT,
+			               "%s: bad base64 in the %s on line %u (column %zu)", source,
+			               what, line_no, i + 1);
+	if (len != want)
+		return ib_fail(err, IB_EINPUT,
+		               "%s: %s on line %u has the wrong length (%zu base64 characters, "
+		               "expected %zu)",
+		               source, what, line_no, len, want);
+	if (sodium_base642bin(out, outlen, line, len, NULL, &got, &end,
+	                      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    end != line + len || got != outlen)
+		return ib_fail(err, IB_EINPUT, "%s: bad base64 in the %s on line %u", source, what,
+		               line_no);
+	return 0;
+}
+
+/* Checks the "untrusted comment: ..." line of any minisign file. */
+static int untrusted_line(struct lines *it, const char *source, const char *what,
+                          struct ib_err *err)
+{
+	const char *line;
+	size_t len;
+
+	if (!next_line(it, &line, &len))
+		return ib_fail(err, IB_EINPUT, "%s: empty, not a %s", source, what);
+	if (!has_prefix(line, len, UNTRUSTED_PREFIX))
+		return ib_fail(err, IB_EINPUT,
+		               "%s: not a %s (line 1 does not start with \"" UNTRUSTED_PREFIX "\")",
+		               source, what);
+	if (len - strlen(UNTRUSTED_PREFIX) > UNTRUSTED_TEXT_MAX)
+		return ib_fail(err, IB_EINPUT,
+		               "%s: untrusted comment too long (%zu bytes, at most %zu)", source,
+		               len - strlen(UNTRUSTED_PREFIX), UNTRUSTED_TEXT_MAX);
+	return 0;
+}
+
+/* The next line, which must exist: a missing one means the file was cut short. */
+static int field_line(struct lines *it, const char *source, const char *what, const char **line,
+                      size_t *len, struct ib_err *err)
+{
+	if (!next_line(it, line, len))
+		return ib_fail(err, IB_EINPUT, "%s: truncated, the %s (line %u) is missing", source,
+		               what, it->no + 1);
+	return 0;
+}
+
+int ib_pubkey_parse(const char *text, size_t len, const char *source, struct ib_pubkey *out,
+                    struct ib_err *err)
+{
+	struct lines it = {text, text + len, 0};
+	struct pubkey_blob blob;
+	const char *line = NULL;
+	size_t llen = 0;
+	char alg[16];
+	int inline_key, rc;
+
+	rc = check_text(text, len, source, err);
+	if (rc)
+		return rc;
+	/* A lone base64 line is a key given inline (minisign -P). */
+	inline_key = !has_prefix(text, len, UNTRUSTED_PREFIX) && next_line(&it, &line, &llen) &&
+	             it.p == it.end;
+	if (!inline_key) {
+		it.p = text;
+		it.no = 0;
+		rc = untrusted_line(&it, source, "minisign public key", err);
+		if (!rc)
+			rc = field_line(&it, source, "public key", &line, &llen, err);
+		if (rc)
+			return rc;
+	}
+	rc = b64_field(line, llen, (unsigned char *)&blob, sizeof blob, source, it.no, "public key",
+	               err);
+	if (rc)
+		return rc;
+	if (memcmp(blob.sig_alg, SIGALG, 2) != 0)
+		return ib_fail(err, IB_EINPUT,
+		               "%s: unsupported signature algorithm %s in the public key (expected "
+		               "\"" SIGALG "\")",
+		               source, alg_str(blob.sig_alg, alg));
+	rc = expect_end(&it, source, err);
+	if (rc)
+		return rc;
+	memcpy(out->keynum, blob.keynum, sizeof out->keynum);
+	memcpy(out->pk, blob.pk, sizeof out->pk);
+	return 0;
+}
+
+int ib_pubkey_load(const char *path, struct ib_pubkey *out, struct ib_err *err)
+{
+	char *buf = malloc(SMALL_FILE_MAX);
+	size_t len;
+	int rc;
+
+	if (!buf)
+		return ib_fail(err, IB_ENOMEM, "out of memory");
+	rc = read_small(path, buf, SMALL_FILE_MAX, &len, "minisign public key", err);
+	if (!rc)
+		rc = ib_pubkey_parse(buf, len, path, out, err);
+	free(buf);
+	return rc;
+}
+
+static void seckey_chk(const struct seckey_blob *b, unsigned char chk[crypto_generichash_BYTES])
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, NULL, 0, crypto_generichash_BYTES);
+	crypto_generichash_update(&st, b->sig_alg, sizeof b->sig_alg);
+	crypto_generichash_update(&st, b->keynum_sk.keynum, sizeof b->keynum_sk.keynum);
+	crypto_generichash_update(&st, b->keynum_sk.sk, sizeof b->keynum_sk.sk);
+	crypto_generichash_final(&st, chk, crypto_generichash_BYTES);
+	sodium_memzero(&st, sizeof st);
+}
+
+/*
+ * An Ed25519 secret key is seed || public key: the two halves must agree.
+ * This catches corruption that the checksum cannot (minisign leaves the
+ * checksum of unencrypted keys zero).
+ */
+static int seckey_consistent(const struct seckey_blob *b)
+{
+	unsigned char pk[crypto_sign_PUBLICKEYBYTES];
+	unsigned char sk[crypto_sign_SECRETKEYBYTES];
+	int ok;
+
+	crypto_sign_seed_keypair(pk, sk, b->keynum_sk.sk);
+	ok = sodium_memcmp(sk, b->keynum_sk.sk, sizeof sk) == 0;
+	sodium_memzero(sk, sizeof sk);
+	return ok;
+}
+
+/* minisign 0.11 leaves the checksum of unencrypted keys zero; allow_zero accepts that. */
+static int seckey_chk_ok(const struct seckey_blob *b, int allow_zero)
+{
+	static const unsigned char zero[crypto_generichash_BYTES];
+	unsigned char chk[crypto_generichash_BYTES];
+	int ok;
+
+	seckey_chk(b, chk);
+	ok = sodium_memcmp(chk, b->keynum_sk.chk, sizeof chk) == 0 ||
+	     (allow_zero && sodium_memcmp(zero, b->keynum_sk.chk, sizeof chk) == 0);
+	sodium_memzero(chk, sizeof chk);
+	return ok;
+}
+
+static int seckey_check_halves(const struct ib_seckey *k, struct ib_err *err)
+{
+	if (!seckey_consistent(&k->blob))
+		return ib_fail(err, IB_EINPUT,
+		               "%s: corrupted secret key (its two halves do not match)", k->path);
+	return 0;
+}
+
+void ib_seckey_free(struct ib_seckey *sk)
+{
+	if (!sk)
+		return;
+	free(sk->path);
+	sodium_free(sk); /* wipes the whole allocation */
+}
+
+static int seckey_parse(struct ib_seckey *k, const char *text, size_t len, struct ib_err *err)
+{
+	struct lines it = {text, text + len, 0};
+	const char *line;
+	size_t llen;
+	char alg[16];
+	uint64_t ops, mem;
+	int rc;
+
+	rc = check_text(text, len, k->path, err);
+	if (!rc)
+		rc = untrusted_line(&it, k->path, "minisign secret key", err);
+	if (!rc)
+		rc = field_line(&it, k->path, "secret key", &line, &llen, err);
+	if (!rc)
+		rc = b64_field(line, llen, (unsigned char *)&k->blob, sizeof k->blob, k->path,
+		               it.no, "secret key", err);
+	if (!rc)
+		rc = expect_end(&it, k->path, err);
+	if (rc)
+		return rc;
+	if (memcmp(k->blob.sig_alg, SIGALG, 2) != 0)
+		return ib_fail(err, IB_EINPUT,
+		               "%s: unsupported signature algorithm %s in the secret key (expected "
+		               "\"" SIGALG "\")",
+		               k->path, alg_str(k->blob.sig_alg, alg));
+	if (memcmp(k->blob.chk_alg, CHKALG, 2) != 0)
+		return ib_fail(err, IB_EINPUT,
+		               "%s: unsupported checksum algorithm %s (expected \"" CHKALG "\")",
+		               k->path, alg_str(k->blob.chk_alg, alg));
+	if (memcmp(k->blob.kdf_alg, KDFNONE, 2) == 0) {
+		if (!seckey_chk_ok(&k->blob, 1))
+			return ib_fail(err, IB_EINPUT,
+			               "%s: corrupted secret key (checksum mismatch)", k->path);
+		return seckey_check_halves(k, err);
+	}
+	if (memcmp(k->blob.kdf_alg, KDFALG, 2) != 0)
+		return ib_fail(err, IB_EINPUT,
+		               "%s: unsupported key derivation algorithm %s (expected \"" KDFALG
+		               "\" or none)",
+		               k->path, alg_str(k->blob.kdf_alg, alg));
+	/* A hostile key file must not make us spend unbounded memory or time. */
+	ops = le64_load(k->blob.kdf_opslimit_le);
+	mem = le64_load(k->blob.kdf_memlimit_le);
+	if (ops > crypto_pwhash_scryptsalsa208sha256_OPSLIMIT_SENSITIVE ||
+	    mem > crypto_pwhash_scryptsalsa208sha256_MEMLIMIT_SENSITIVE)
+		return ib_fail(err, IB_EINPUT,
+		               "%s: scrypt limits above minisign's (opslimit %llu, memlimit %llu)",
+		               k->path, (unsigned long long)ops, (unsigned long long)mem);
+	k->encrypted = 1;
+	return 0;
+}
+
+int ib_seckey_load(const char *path, struct ib_seckey **out, struct ib_err *err)
+{
+	struct ib_seckey *k = sodium_malloc(sizeof *k);
+	char *buf = sodium_malloc(SMALL_FILE_MAX);
+	size_t len = 0;
+	int rc;
+
+	*out = NULL;
+	if (!k || !buf) {
+		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		goto out;
+	}
+	memset(k, 0, sizeof *k);
+	k->path = strdup(path);
+	if (!k->path) {
+		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = read_small(path, buf, SMALL_FILE_MAX, &len, "minisign secret key", err);
+	if (!rc)
+		rc = seckey_parse(k, buf, len, err);
+out:
+	if (buf)
+		sodium_free(buf);
+	if (rc)
+		ib_seckey_free(k);
+	else
+		*out = k;
+	return rc;
+}
+
+int ib_seckey_is_encrypted(const struct ib_seckey *sk)
+{
+	return sk->encrypted;
+}
+
+static void xor_buf(unsigned char *dst, const unsigned char *src, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		dst[i] ^= src[i];
+}
+
+int ib_seckey_decrypt(struct ib_seckey *sk, const char *passphrase, struct ib_err *err)
+{
+	unsigned char *stream;
+	int rc;
+
+	if (!sk->encrypted)
+		return 0;
+	stream = sodium_malloc(sizeof sk->blob.keynum_sk);
+	if (!stream)
+		return ib_fail(err, IB_ENOMEM, "out of memory");
+	if (crypto_pwhash_scryptsalsa208sha256(stream, sizeof sk->blob.keynum_sk, passphrase,
+	                                       strlen(passphrase), sk->blob.kdf_salt,
+	                                       le64_load(sk->blob.kdf_opslimit_le),
+	                                       (size_t)le64_load(sk->blob.kdf_memlimit_le)) != 0) {
+		rc = ib_fail(err, IB_ENOMEM,
+		             "%s: cannot derive the key from the passphrase (scrypt needs %llu "
+		             "MiB of memory)",
+		             sk->path,
+		             (unsigned long long)(le64_load(sk->blob.kdf_memlimit_le) >> 20));
+		goto out;
+	}
+	xor_buf((unsigned char *)&sk->blob.keynum_sk, stream, sizeof sk->blob.keynum_sk);
+	if (!seckey_chk_ok(&sk->blob, 0)) {
+		/* Back to the encrypted form, so that another passphrase can be tried. */
+		xor_buf((unsigned char *)&sk->blob.keynum_sk, stream, sizeof sk->blob.keynum_sk);
+		rc = ib_fail(err, IB_EVERIFY, "%s: wrong passphrase (checksum mismatch)", sk->path);
+		goto out;
+	}
+	sk->encrypted = 0;
+	rc = seckey_check_halves(sk, err);
+out:
+	sodium_free(stream);
+	return rc;
+}
+
+/* Encrypts b in place with minisign's scrypt limits, halved while memory is short. */
+static int seckey_encrypt(struct seckey_blob *b, const char *passphrase, const char *path,
+                          struct ib_err *err)
+{
+	unsigned long long ops = crypto_pwhash_scryptsalsa208sha256_OPSLIMIT_SENSITIVE;
+	size_t mem = crypto_pwhash_scryptsalsa208sha256_MEMLIMIT_SENSITIVE;
+	unsigned char *stream = sodium_malloc(sizeof b->keynum_sk);
+	int rc = 0;
+
+	if (!stream)
+		return ib_fail(err, IB_ENOMEM, "out of memory");
+	memcpy(b->kdf_alg, KDFALG, 2);
+	randombytes_buf(b->kdf_salt, sizeof b->kdf_salt);
+	while (crypto_pwhash_scryptsalsa208sha256(stream, sizeof b->keynum_sk, passphrase,
+	                                          strlen(passphrase), b->kdf_salt, ops, mem) != 0) {
+		ops /= 2;
+		mem /= 2;
+		if (ops < crypto_pwhash_scryptsalsa208sha256_OPSLIMIT_MIN ||
+		    mem < crypto_pwhash_scryptsalsa208sha256_MEMLIMIT_MIN) {
+			rc = ib_fail(err, IB_ENOMEM,
+			             "%s: not enough memory to derive a key from the passphrase",
+			             path);
+			goto out;
+		}
+	}
+	le64_store(b->kdf_opslimit_le, ops);
+	le64_store(b->kdf_memlimit_le, mem);
+	xor_buf((unsigned char *)&b->keynum_sk, stream, sizeof b->keynum_sk);
+out:
+	sodium_free(stream);
+	return rc;
+}
+
+/* Writes "untrusted comment: <comment>\n<base64 of bin>\n" to an open output. */
+static int write_key_file(struct ib_outfile *of, const char *comment, const void *bin, size_t len,
+                          struct ib_err *err)
+{
+	size_t b64_len = sodium_base64_encoded_len(len, sodium_base64_VARIANT_ORIGINAL);
+	char *b64 = sodium_malloc(b64_len);
+	int ok;
+
+	if (!b64)
+		return ib_fail(err, IB_ENOMEM, "out of memory");
+	sodium_bin2base64(b64, b64_len, bin, len, sodium_base64_VARIANT_ORIGINAL);
+	ok = fprintf(of->fp, UNTRUSTED_PREFIX "%s\n%s\n", comment, b64) > 0;
+	sodium_free(b64);
+	if (!ok)
+		return ib_fail(err, IB_EIO, "%s: cannot write", of->tmp_path);
+	return 0;
+}
+
+static int refuse_existing(const char *path, struct ib_err *err)
+{
+	enum plat_kind kind;
+	int rc = plat_lstat(path, &kind, NULL, err);
+
+	if (rc == 0 && kind != PLAT_MISSING)
+		rc = ib_fail(err, IB_EEXIST, "%s: already exists (use -f to overwrite)", path);
+	return rc;
+}
+
+int ib_keygen(const char *pub_path, const char *sec_path, const char *passphrase, int force,
+              struct ib_err *err)
+{
+	struct seckey_blob *sk = sodium_malloc(sizeof *sk);
+	struct ib_outfile pub_of = {0}, sec_of = {0};
+	struct pubkey_blob pk;
+	char keyid[17];
+	char comment[64];
+	int rc = 0;
+
+	if (!sk)
+		return ib_fail(err, IB_ENOMEM, "out of memory");
+	if (strcmp(pub_path, sec_path) == 0) {
+		rc = ib_fail(err, IB_EUSAGE, "%s: the public and secret key files must differ",
+		             pub_path);
+		goto out;
+	}
+	if (!force) {
+		rc = refuse_existing(pub_path, err);
+		if (!rc)
+			rc = refuse_existing(sec_path, err);
+		if (rc)
+			goto out;
+	}
+	memset(sk, 0, sizeof *sk);
+	memcpy(sk->sig_alg, SIGALG, 2);
+	memcpy(sk->chk_alg, CHKALG, 2);
+	randombytes_buf(sk->keynum_sk.keynum, sizeof sk->keynum_sk.keynum);
+	crypto_sign_keypair(pk.pk, sk->keynum_sk.sk);
+	memcpy(pk.sig_alg, SIGALG, 2);
+	memcpy(pk.keynum, sk->keynum_sk.keynum, sizeof pk.keynum);
+	/* Unlike minisign, unencrypted keys get a checksum too: it costs nothing. */
+	seckey_chk(sk, sk->keynum_sk.chk);
+	if (passphrase) {
+		rc = seckey_encrypt(sk, passphrase, sec_path, err);
+		if (rc)
+			goto out;
+	}
+	ib_keyid_str(pk.keynum, keyid);
+	snprintf(comment, sizeof comment, "minisign public key %s", keyid);
+	rc = ib_outfile_open(&sec_of, sec_path, 0600, err);
+	if (!rc)
+		rc = write_key_file(&sec_of, SECKEY_COMMENT, sk, sizeof *sk, err);
+	if (!rc)
+		rc = ib_outfile_open(&pub_of, pub_path, 0644, err);
+	if (!rc)
+		rc = write_key_file(&pub_of, comment, &pk, sizeof pk, err);
+	if (!rc)
+		rc = ib_outfile_commit(&sec_of, force, err);
+	if (!rc)
+		rc = ib_outfile_commit(&pub_of, force, err);
+out:
+	ib_outfile_abort(&sec_of);
+	ib_outfile_abort(&pub_of);
+	sodium_free(sk);
+	return rc;
+}
+
+static int check_comment_text(const char *text, size_t max, const char *what, struct ib_err *err)
+{
+	size_t len = strlen(text);
+
+	if (strpbrk(text, "\r\n"))
+		return ib_fail(err, IB_EINPUT, "the %s must be a single line", what);
+	if (len > max)
+		return ib_fail(err, IB_EINPUT, "the %s is too long (%zu bytes, at most %zu)", what,
+		               len, max);
+	return 0;
+}
+
+int ib_sign_hash(const struct ib_seckey *sk, const unsigned char hash[IB_HASH_SIG_BYTES],
+                 const char *trusted_comment, const char *untrusted_comment, char **out,
+                 struct ib_err *err)
+{
+	struct sig_blob sig;
+	unsigned char global[crypto_sign_BYTES];
+	unsigned char *msg = NULL;
+	char sig_b64[sodium_base64_ENCODED_LEN(sizeof(struct sig_blob),
+	                                       sodium_base64_VARIANT_ORIGINAL)];
+	char global_b64[sodium_base64_ENCODED_LEN(crypto_sign_BYTES,
+	                                          sodium_base64_VARIANT_ORIGINAL)];
+	size_t tc_len, total;
+	int rc;
+
+	*out = NULL;
+	if (sk->encrypted)
+		return ib_fail(err, IB_EINTERNAL, "%s: secret key used before decryption",
+		               sk->path);
+	if (!untrusted_comment)
+		untrusted_comment = DEFAULT_SIG_COMMENT;
+	rc = check_comment_text(trusted_comment, TRUSTED_TEXT_MAX, "trusted comment", err);
+	if (!rc)
+		rc = check_comment_text(untrusted_comment, UNTRUSTED_TEXT_MAX, "untrusted comment",
+		                        err);
+	if (rc)
+		return rc;
+	memcpy(sig.sig_alg, SIGALG_HASHED, 2);
+	memcpy(sig.keynum, sk->blob.keynum_sk.keynum, sizeof sig.keynum);
+	crypto_sign_detached(sig.sig, NULL, hash, IB_HASH_SIG_BYTES, sk->blob.keynum_sk.sk);
+
+	tc_len = strlen(trusted_comment);
+	msg = malloc(sizeof sig.sig + tc_len);
+	if (!msg)
+		return ib_fail(err, IB_ENOMEM, "out of memory");
+	memcpy(msg, sig.sig, sizeof sig.sig);
+	memcpy(msg + sizeof sig.sig, trusted_comment, tc_len);
+	crypto_sign_detached(global, NULL, msg, sizeof sig.sig + tc_len, sk->blob.keynum_sk.sk);
+	free(msg);
+
+	sodium_bin2base64(sig_b64, sizeof sig_b64, (const unsigned char *)&sig, sizeof sig,
+	                  sodium_base64_VARIANT_ORIGINAL);
+	sodium_bin2base64(global_b64, sizeof global_b64, global, sizeof global,
+	                  sodium_base64_VARIANT_ORIGINAL);
+	total = sizeof UNTRUSTED_PREFIX + strlen(untrusted_comment) + sizeof sig_b64 +
+	        sizeof TRUSTED_PREFIX + tc_len + sizeof global_b64 + 4;
+	*out = malloc(total);
+	if (!*out)
+		return ib_fail(err, IB_ENOMEM, "out of memory");
+	snprintf(*out, total, UNTRUSTED_PREFIX "%s\n%s\n" TRUSTED_PREFIX "%s\n%s\n",
+	         untrusted_comment, sig_b64, trusted_comment, global_b64);
+	return 0;
+}
+
+int ib_sig_parse(const char *text, size_t len, const char *source, struct ib_sig *out,
+                 struct ib_err *err)
+{
+	struct lines it = {text, text + len, 0};
+	struct sig_blob blob;
+	const char *line;
+	size_t llen;
+	char alg[16];
+	int rc;
+
+	rc = check_text(text, len, source, err);
+	if (!rc)
+		rc = untrusted_line(&it, source, "minisign signature", err);
+	if (!rc)
+		rc = field_line(&it, source, "signature", &line, &llen, err);
+	if (!rc)
+		rc = b64_field(line, llen, (unsigned char *)&blob, sizeof blob, source, it.no,
+		               "signature", err);
+	if (rc)
+		return rc;
+	if (memcmp(blob.sig_alg, SIGALG, 2) == 0)
+		return ib_fail(err, IB_EINPUT,
+		               "%s: legacy (non-prehashed) minisign signature; only prehashed "
+		               "signatures are accepted (sign without minisign -l)",
+		               source);
+	if (memcmp(blob.sig_alg, SIGALG_HASHED, 2) != 0)
+		return ib_fail(err, IB_EINPUT,
+		               "%s: unsupported signature algorithm %s (expected \"" SIGALG_HASHED
+		               "\")",
+		               source, alg_str(blob.sig_alg, alg));
+	rc = field_line(&it, source, "trusted comment", &line, &llen, err);
+	if (rc)
+		return rc;
+	if (!has_prefix(line, llen, TRUSTED_PREFIX))
+		return ib_fail(err, IB_EINPUT,
+		               "%s: line %u does not start with \"" TRUSTED_PREFIX "\"", source,
+		               it.no);
+	line += strlen(TRUSTED_PREFIX);
+	llen -= strlen(TRUSTED_PREFIX);
+	if (llen > TRUSTED_TEXT_MAX)
+		return ib_fail(err, IB_EINPUT,
+		               "%s: trusted comment too long (%zu bytes, at most %zu)", source,
+		               llen, TRUSTED_TEXT_MAX);
+	memcpy(out->trusted_comment, line, llen);
+	out->trusted_comment[llen] = '\0';
+	rc = field_line(&it, source, "comment signature", &line, &llen, err);
+	if (!rc)
+		rc = b64_field(line, llen, out->global_sig, sizeof out->global_sig, source, it.no,
+		               "comment signature", err);
+	if (!rc)
+		rc = expect_end(&it, source, err);
+	if (rc)
+		return rc;
+	memcpy(out->keynum, blob.keynum, sizeof out->keynum);
+	memcpy(out->sig, blob.sig, sizeof out->sig);
+	return 0;
+}
+
+int ib_sig_load(const char *path, struct ib_sig *out, struct ib_err *err)
+{
+	char *buf = malloc(SMALL_FILE_MAX);
+	size_t len;
+	int rc;
+
+	if (!buf)
+		return ib_fail(err, IB_ENOMEM, "out of memory");
+	rc = read_small(path, buf, SMALL_FILE_MAX, &len, "minisign signature", err);
+	if (!rc)
+		rc = ib_sig_parse(buf, len, path, out, err);
+	free(buf);
+	return rc;
+}
+
+int ib_sig_check_comment(const struct ib_sig *sig, const struct ib_pubkey *keys, size_t nkeys,
+                         size_t *which, struct ib_err *err)
+{
+	size_t tc_len = strlen(sig->trusted_comment);
+	unsigned char *msg;
+	char id[17], want[17];
+	size_t i;
+	int ok;
+
+	for (i = 0; i < nkeys; i++)
+		if (memcmp(keys[i].keynum, sig->keynum, IB_KEYNUM_BYTES) == 0)
+			break;
+	if (i == nkeys) {
+		ib_keyid_str(sig->keynum, id);
+		if (nkeys == 1) {
+			ib_keyid_str(keys[0].keynum, want);
+			return ib_fail(err, IB_EVERIFY,
+			               "signed by unknown key ID %s (the public key's ID is %s)",
+			               id, want);
+		}
+		return ib_fail(err, IB_EVERIFY, "signed by unknown key ID %s", id);
+	}
+	msg = malloc(sizeof sig->sig + tc_len);
+	if (!msg)
+		return ib_fail(err, IB_ENOMEM, "out of memory");
+	memcpy(msg, sig->sig, sizeof sig->sig);
+	memcpy(msg + sizeof sig->sig, sig->trusted_comment, tc_len);
+	ok = crypto_sign_verify_detached(sig->global_sig, msg, sizeof sig->sig + tc_len,
+	                                 keys[i].pk) == 0;
+	free(msg);
+	if (!ok)
+		return ib_fail(err, IB_EVERIFY,
+		               "comment signature verification failed: the trusted comment or the "
+		               "signature has been tampered with");
+	if (which)
+		*which = i;
+	return 0;
+}
+
+int ib_sig_check_hash(const struct ib_sig *sig, const struct ib_pubkey *key,
+                      const unsigned char hash[IB_HASH_SIG_BYTES], struct ib_err *err)
+{
+	char id[17], want[17];
+
+	if (memcmp(key->keynum, sig->keynum, IB_KEYNUM_BYTES) != 0) {
+		ib_keyid_str(sig->keynum, id);
+		ib_keyid_str(key->keynum, want);
+		return ib_fail(err, IB_EVERIFY,
+		               "signed by key ID %s, but the public key's ID is %s", id, want);
+	}
+	if (crypto_sign_verify_detached(sig->sig, hash, IB_HASH_SIG_BYTES, key->pk) != 0)
+		return ib_fail(err, IB_EVERIFY,
+		               "signature verification failed: the file does not match its "
+		               "signature");
+	return 0;
+}
+
+int ib_tc_get(const char *trusted_comment, const char *key, char *out, size_t cap,
+              struct ib_err *err)
+{
+	size_t klen = strlen(key);
+	const char *p = trusted_comment;
+	const char *found = NULL;
+	size_t found_len = 0;
+
+	while (*p) {
+		size_t flen = strcspn(p, "\t");
+
+		if (flen > klen && memcmp(p, key, klen) == 0 && p[klen] == ':') {
+			if (found)
+				return ib_fail(
+				        err, IB_EVERIFY,
+				        "trusted comment has the field \"%s\" more than once", key);
+			found = p + klen + 1;
+			found_len = flen - klen - 1;
+		}
+		p += flen;
+		if (*p == '\t')
+			p++;
+	}
+	if (!found)
+		return ib_fail(err, IB_EVERIFY, "trusted comment has no \"%s\" field", key);
+	if (found_len >= cap)
+		return ib_fail(err, IB_EVERIFY,
+		               "trusted comment field \"%s\" is too long (%zu bytes, at most %zu)",
+		               key, found_len, cap - 1);
+	memcpy(out, found, found_len);
+	out[found_len] = '\0';
+	return 0;
+}
