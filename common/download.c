@@ -45,8 +45,8 @@ struct sink {
 	char *buf; /* memory sink: cap + 1 bytes */
 	struct ib_outfile *file;
 	struct ib_hash *hash;
-	uint64_t limit; /* most bytes the body may have */
-	uint64_t done;  /* bytes held, including those kept from earlier attempts */
+	uint64_t limit;  /* most bytes the body may have */
+	uint64_t done;   /* bytes held, including those kept from earlier attempts */
 	uint64_t offset; /* bytes held when the current attempt started */
 	int status_checked;
 	long status;
@@ -90,8 +90,8 @@ static void url_display(const char *url, char *out, size_t cap)
 	size_t query = strcspn(url, "?#");
 
 	if (at) {
-		snprintf(out, cap, "%.*s***%.*s%s", (int)(host - url), url, (int)(query - (size_t)(at - url)),
-			 at, url[query] ? "?..." : "");
+		snprintf(out, cap, "%.*s***%.*s%s", (int)(host - url), url,
+		         (int)(query - (size_t)(at - url)), at, url[query] ? "?..." : "");
 	} else {
 		snprintf(out, cap, "%.*s%s", (int)query, url, url[query] ? "?..." : "");
 	}
@@ -142,7 +142,7 @@ struct signed_info {
 };
 
 static int read_signed_info(const struct ib_sig *sig, const char *source, struct signed_info *si,
-			    struct ib_err *err)
+                            struct ib_err *err)
 {
 	int rc = ib_bundle_parse_claims(sig->trusted_comment, &si->claims, err);
 
@@ -155,7 +155,7 @@ static int read_signed_info(const struct ib_sig *sig, const char *source, struct
 	/* The name becomes a file name in the cache folder. */
 	if (!valid_name(si->claims.name))
 		return ib_fail(err, IB_EVERIFY, "%s: trusted comment has a bad bundle name '%s'",
-			       source, si->claims.name);
+		               source, si->claims.name);
 	return 0;
 }
 
@@ -172,7 +172,7 @@ static void report_progress(struct sink *s, int final)
 	s->progress_ms = now;
 	secs = (double)(now - s->attempt_ms) / 1000.0;
 	o->progress(o->progress_ctx, s->done, s->limit,
-		    secs > 0 ? (double)(s->done - s->offset) / secs : 0.0);
+	            secs > 0 ? (double)(s->done - s->offset) / secs : 0.0);
 }
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
@@ -258,8 +258,8 @@ static int retryable_status(long status)
  * One GET of url into s, resuming from s->done. Fills err (naming shown_url)
  * for every outcome but OUT_OK; *retry_after gets the server's Retry-After.
  */
-static enum outcome attempt(struct fetch *f, const char *url, const char *shown_url,
-			    struct sink *s, uint64_t *retry_after_s, struct ib_err *err)
+static enum outcome attempt(struct fetch *f, const char *url, const char *shown_url, struct sink *s,
+                            uint64_t *retry_after_s, struct ib_err *err)
 {
 	CURL *c = f->curl;
 	uint64_t now = plat_monotonic_ms();
@@ -272,10 +272,10 @@ static enum outcome attempt(struct fetch *f, const char *url, const char *shown_
 	if (now >= f->deadline_ms) {
 		if (err->code)
 			ib_err_prefix(err, "%s: deadline of %u s passed; last error", shown_url,
-				      f->o->deadline_seconds);
+			              f->o->deadline_seconds);
 		else
 			ib_fail(err, IB_ETIMEOUT, "%s: deadline of %u s passed", shown_url,
-				f->o->deadline_seconds);
+			        f->o->deadline_seconds);
 		err->code = IB_ETIMEOUT;
 		return OUT_TIMEOUT;
 	}
@@ -305,8 +305,8 @@ static enum outcome attempt(struct fetch *f, const char *url, const char *shown_
 	}
 	if (s->abort == ABORT_TOO_BIG) {
 		ib_fail(err, IB_EVERIFY, "%s: body is larger than %s (%llu bytes); stopped",
-			shown_url, s->file ? "the signed size" : "a signature may be",
-			(unsigned long long)s->limit);
+		        shown_url, s->file ? "the signed size" : "a signature may be",
+		        (unsigned long long)s->limit);
 		return OUT_NEXT;
 	}
 	if (rc == CURLE_OUT_OF_MEMORY) {
@@ -315,13 +315,13 @@ static enum outcome attempt(struct fetch *f, const char *url, const char *shown_
 	}
 	if (rc == CURLE_RANGE_ERROR || (s->offset && (status == 200 || status == 416))) {
 		ib_fail(err, IB_ENET, "%s: server did not resume at byte %llu (HTTP %ld)",
-			shown_url, (unsigned long long)s->offset, status);
+		        shown_url, (unsigned long long)s->offset, status);
 		return OUT_RESTART;
 	}
 	if (rc == CURLE_OPERATION_TIMEDOUT) {
 		if (plat_monotonic_ms() >= f->deadline_ms) {
 			ib_fail(err, IB_ETIMEOUT, "%s: deadline of %u s passed: %s", shown_url,
-				f->o->deadline_seconds, why);
+			        f->o->deadline_seconds, why);
 			return OUT_TIMEOUT;
 		}
 		ib_fail(err, IB_ETIMEOUT, "%s: %s", shown_url, why);
@@ -329,17 +329,19 @@ static enum outcome attempt(struct fetch *f, const char *url, const char *shown_
 	}
 	if (rc == CURLE_OK || s->abort == ABORT_STATUS) {
 		if (status == (s->offset ? 206 : 200)) {
-			/* A body without a length may end early; the file sink knows what to expect. */
+			/* A body without a length may end early; the file sink knows what to
+			 * expect. */
 			if (s->file && s->done < s->limit) {
-				ib_fail(err, IB_ENET, "%s: body ended at byte %llu of %llu", shown_url,
-					(unsigned long long)s->done, (unsigned long long)s->limit);
+				ib_fail(err, IB_ENET, "%s: body ended at byte %llu of %llu",
+				        shown_url, (unsigned long long)s->done,
+				        (unsigned long long)s->limit);
 				return OUT_RETRY;
 			}
 			return OUT_OK;
 		}
 		if (retry_after > 0)
-			ib_fail(err, IB_ENET, "%s: HTTP %ld (Retry-After %lld s)", shown_url, status,
-				(long long)retry_after);
+			ib_fail(err, IB_ENET, "%s: HTTP %ld (Retry-After %lld s)", shown_url,
+			        status, (long long)retry_after);
 		else
 			ib_fail(err, IB_ENET, "%s: HTTP %ld", shown_url, status);
 		return retryable_status(status) ? OUT_RETRY : OUT_NEXT;
@@ -353,7 +355,7 @@ static enum outcome attempt(struct fetch *f, const char *url, const char *shown_
  * filled; *stop is set when no other mirror should be tried.
  */
 static int fetch_url(struct fetch *f, const char *url, struct sink *s, int *stop,
-		     struct ib_err *err)
+                     struct ib_err *err)
 {
 	const struct ib_fetch_opts *o = f->o;
 	char shown[1024];
@@ -366,7 +368,8 @@ static int fetch_url(struct fetch *f, const char *url, struct sink *s, int *stop
 		enum outcome oc = attempt(f, url, shown, s, &retry_after_s, err);
 
 		if (oc == OUT_RETRY && s->file && s->done == s->limit)
-			oc = OUT_OK; /* all bytes arrived before the failure: verification decides */
+			oc = OUT_OK; /* all bytes arrived before the failure: verification decides
+			              */
 		switch (oc) {
 		case OUT_OK:
 			report_progress(s, 1);
@@ -382,7 +385,10 @@ static int fetch_url(struct fetch *f, const char *url, struct sink *s, int *stop
 			break;
 		}
 		if (retries >= o->max_retries) {
-			ib_err_prefix(err, "gave up after %u attempts", retries + 1);
+			size_t len = strlen(err->msg);
+
+			snprintf(err->msg + len, sizeof err->msg - len,
+			         " (gave up after %u attempts)", retries + 1);
 			return err->code;
 		}
 		retries++;
@@ -400,20 +406,21 @@ static int fetch_url(struct fetch *f, const char *url, struct sink *s, int *stop
 		} else {
 			uint64_t ceiling = o->backoff_max_ms;
 
-			if (retries - 1 < 32 && ((uint64_t)o->backoff_ms << (retries - 1)) < ceiling)
+			if (retries - 1 < 32 &&
+			    ((uint64_t)o->backoff_ms << (retries - 1)) < ceiling)
 				ceiling = (uint64_t)o->backoff_ms << (retries - 1);
 			/* Full jitter: a fleet that failed together does not come back together. */
-			wait_ms = randombytes_uniform((uint32_t)(ceiling > UINT32_MAX - 1 ? UINT32_MAX - 1
-											  : ceiling) +
-						      1);
+			wait_ms = randombytes_uniform(
+			        (uint32_t)(ceiling > UINT32_MAX - 1 ? UINT32_MAX - 1 : ceiling) +
+			        1);
 		}
 		now = plat_monotonic_ms();
 		if (now + wait_ms >= f->deadline_ms) {
 			if (retry_after_s) {
 				/* Waiting is pointless; another mirror may answer now. */
 				ib_fail(err, IB_ETIMEOUT,
-					"%s: server asks to retry after %llu s, past the deadline",
-					shown, (unsigned long long)retry_after_s);
+				        "%s: server asks to retry after %llu s, past the deadline",
+				        shown, (unsigned long long)retry_after_s);
 				return err->code;
 			}
 			wait_ms = f->deadline_ms - now;
@@ -425,11 +432,11 @@ static int fetch_url(struct fetch *f, const char *url, struct sink *s, int *stop
 
 /* Hashes path and checks it against sig and key; IB_EVERIFY when it does not match. */
 static int verify_file(const char *path, uint64_t size, const struct ib_sig *sig,
-		       const struct ib_pubkey *key, struct ib_err *err)
+                       const struct ib_pubkey *key, struct ib_err *err)
 {
 	unsigned char hash[IB_HASH_SIG_BYTES];
 	unsigned char *buf = malloc(READ_CHUNK);
-	struct ib_hash h = { 0 };
+	struct ib_hash h = {0};
 	FILE *fp = NULL;
 	uint64_t total = 0;
 	size_t n;
@@ -453,7 +460,7 @@ static int verify_file(const char *path, uint64_t size, const struct ib_sig *sig
 	}
 	if (total != size) {
 		rc = ib_fail(err, IB_EVERIFY, "%s: %llu bytes, signed size is %llu", path,
-			     (unsigned long long)total, (unsigned long long)size);
+		             (unsigned long long)total, (unsigned long long)size);
 		goto out;
 	}
 	ib_hash_final(&h, hash);
@@ -506,7 +513,8 @@ static int cache_lookup(const struct ib_fetch_opts *o, char **found, struct ib_e
 		size_t which;
 		char *sig_path = NULL, *bundle_path = NULL;
 
-		if (len <= sizeof suffix - 1 || strcmp(names[i] + len - (sizeof suffix - 1), suffix))
+		if (len <= sizeof suffix - 1 ||
+		    strcmp(names[i] + len - (sizeof suffix - 1), suffix))
 			continue;
 		sig_path = ib_path_join(o->cache_dir, names[i]);
 		if (!sig_path) {
@@ -514,10 +522,11 @@ static int cache_lookup(const struct ib_fetch_opts *o, char **found, struct ib_e
 			break;
 		}
 		/* Files of other publishers or of other URLs are left alone. */
-		if (ib_sig_load(sig_path, &sig, &e) || ib_sig_check_comment(&sig, o->keys, o->n_keys,
-									      &which, &e) ||
+		if (ib_sig_load(sig_path, &sig, &e) ||
+		    ib_sig_check_comment(&sig, o->keys, o->n_keys, &which, &e) ||
 		    read_signed_info(&sig, sig_path, &si, &e) || !url_has_basename(o, si.file) ||
-		    strlen(si.claims.name) + sizeof suffix - 1 != len || strncmp(names[i], si.claims.name, strlen(si.claims.name))) {
+		    strlen(si.claims.name) + sizeof suffix - 1 != len ||
+		    strncmp(names[i], si.claims.name, strlen(si.claims.name))) {
 			free(sig_path);
 			continue;
 		}
@@ -571,7 +580,7 @@ static int write_small_file(const char *path, const char *data, size_t len, stru
 
 /* One mirror: signature, then bundle, then verification and the move into the cache. */
 static int try_mirror(struct fetch *f, const char *url, char **path_out, int *stop,
-		      struct ib_err *err)
+                      struct ib_err *err)
 {
 	const struct ib_fetch_opts *o = f->o;
 	char shown[1024], sig_shown[1024];
@@ -580,8 +589,8 @@ static int try_mirror(struct fetch *f, const char *url, char **path_out, int *st
 	char *sig_text = malloc(IB_FETCH_SIG_MAX + 1);
 	char *bundle_path = NULL, *sig_path = NULL, *name_ibb = NULL;
 	unsigned char hash[IB_HASH_SIG_BYTES];
-	struct ib_outfile of = { 0 };
-	struct ib_hash h = { 0 };
+	struct ib_outfile of = {0};
+	struct ib_hash h = {0};
 	struct ib_sig sig;
 	struct signed_info si;
 	struct sink s;
@@ -618,7 +627,7 @@ static int try_mirror(struct fetch *f, const char *url, char **path_out, int *st
 	}
 	if (strcmp(si.file, base)) {
 		rc = ib_fail(err, IB_EVERIFY, "%s: signed for file '%s', not '%s'", sig_shown,
-			     si.file, base);
+		             si.file, base);
 		goto out;
 	}
 
@@ -636,7 +645,7 @@ static int try_mirror(struct fetch *f, const char *url, char **path_out, int *st
 	}
 	sprintf(sig_path, "%s.minisig", bundle_path);
 	ib_info("%s: %s, %llu bytes, sequence %llu", shown, si.claims.name,
-		(unsigned long long)si.claims.size, (unsigned long long)si.claims.sequence);
+	        (unsigned long long)si.claims.size, (unsigned long long)si.claims.sequence);
 
 	rc = ib_outfile_open(&of, bundle_path, 0644, err);
 	if (rc) {
@@ -717,20 +726,21 @@ static int setup_curl(struct fetch *f, struct ib_err *err)
 #undef SET
 	if (rc != CURLE_OK)
 		return ib_fail(err, IB_EINTERNAL, "libcurl refuses an option: %s",
-			       curl_easy_strerror(rc));
+		               curl_easy_strerror(rc));
 	return 0;
 }
 
 int ib_fetch_bundle(const struct ib_fetch_opts *o, char **bundle_path_out, struct ib_err *err)
 {
-	struct fetch f = { 0 };
+	struct fetch f = {0};
 	char *found = NULL;
 	int rc, stop = 0, curl_ready = 0;
 
 	*bundle_path_out = NULL;
 	ib_err_clear(err);
 	if (!o->n_urls || !o->n_keys || !o->cache_dir || !*o->cache_dir)
-		return ib_fail(err, IB_EUSAGE, "download needs a URL, a trusted key and a cache folder");
+		return ib_fail(err, IB_EUSAGE,
+		               "download needs a URL, a trusted key and a cache folder");
 	for (size_t i = 0; i < o->n_urls; i++) {
 		char *base = url_basename(o->urls[i]);
 		char shown[1024];
@@ -806,12 +816,12 @@ void ib_fetch_progress_bar(void *ctx, uint64_t done, uint64_t total, double rate
 	bar->last_ms = now;
 	if (rate > 0 && !complete)
 		ib_info("download: %.1f of %.1f MiB (%u%%), %.1f MiB/s, %.0f s left",
-			(double)done / 1048576.0, (double)total / 1048576.0,
-			total ? (unsigned)(done * 100 / total) : 100, rate / 1048576.0,
-			(double)(total - done) / rate);
+		        (double)done / 1048576.0, (double)total / 1048576.0,
+		        total ? (unsigned)(done * 100 / total) : 100, rate / 1048576.0,
+		        (double)(total - done) / rate);
 	else
 		ib_info("download: %.1f of %.1f MiB (%u%%)", (double)done / 1048576.0,
-			(double)total / 1048576.0, total ? (unsigned)(done * 100 / total) : 100);
+		        (double)total / 1048576.0, total ? (unsigned)(done * 100 / total) : 100);
 }
 
 void ib_fetch_bar_end(struct ib_fetch_bar *bar)

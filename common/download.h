@@ -53,8 +53,8 @@ struct ib_fetch_opts {
 	size_t n_urls;
 	const struct ib_pubkey *keys; /* trusted keys (several during a rotation) */
 	size_t n_keys;
-	const char *cache_dir; /* created (0755) when missing */
-	const char *cacert;    /* PEM CA bundle for https, NULL for the system store */
+	const char *cache_dir;            /* created (0755) when missing */
+	const char *cacert;               /* PEM CA bundle for https, NULL for the system store */
 	unsigned deadline_seconds;        /* for the whole call; past it: IB_ETIMEOUT */
 	unsigned connect_timeout_seconds; /* per connection attempt */
 	unsigned low_speed_limit;         /* bytes per second ... */

@@ -36,6 +36,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -115,7 +116,7 @@ static int send_all(int fd, const void *buf, size_t len)
 
 static void sleep_ms(long ms)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
 	nanosleep(&ts, NULL);
 }
@@ -146,9 +147,9 @@ static void answer_short(int fd, int status, const char *reason, const char *ext
 {
 	char head[2048];
 	int n = snprintf(head, sizeof head,
-			 "HTTP/1.1 %d %s\r\nContent-Length: 6\r\nConnection: close\r\n%s\r\n"
-			 "error\n",
-			 status, reason, extra);
+	                 "HTTP/1.1 %d %s\r\nContent-Length: 6\r\nConnection: close\r\n%s\r\n"
+	                 "error\n",
+	                 status, reason, extra);
 
 	send_all(fd, head, (size_t)n);
 }
@@ -216,7 +217,7 @@ static void serve(int fd)
 			snprintf(extra, sizeof extra, "Location: file://%s/%s\r\n", root, file);
 		else if (!strcmp(m.redirect, "ftp"))
 			snprintf(extra, sizeof extra, "Location: ftp://127.0.0.1:%d/%s\r\n", port,
-				 file);
+			         file);
 		else if (!strcmp(m.redirect, "plain"))
 			snprintf(extra, sizeof extra, "Location: /plain/%s\r\n", file);
 		else
@@ -244,9 +245,9 @@ static void serve(int fd)
 		}
 		status = 206;
 		n = snprintf(extra, sizeof extra,
-			     "HTTP/1.1 206 Partial Content\r\nContent-Length: %ld\r\n"
-			     "Content-Range: bytes %ld-%ld/%ld\r\nConnection: close\r\n\r\n",
-			     size - from, from, size - 1, size);
+		             "HTTP/1.1 206 Partial Content\r\nContent-Length: %ld\r\n"
+		             "Content-Range: bytes %ld-%ld/%ld\r\nConnection: close\r\n\r\n",
+		             size - from, from, size - 1, size);
 	} else if (m.is_long) {
 		status = 200;
 		n = snprintf(extra, sizeof extra, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
@@ -254,9 +255,9 @@ static void serve(int fd)
 		from = 0;
 		status = 200;
 		n = snprintf(extra, sizeof extra,
-			     "HTTP/1.1 200 OK\r\nContent-Length: %ld\r\nAccept-Ranges: bytes\r\n"
-			     "Connection: close\r\n\r\n",
-			     size);
+		             "HTTP/1.1 200 OK\r\nContent-Length: %ld\r\nAccept-Ranges: bytes\r\n"
+		             "Connection: close\r\n\r\n",
+		             size);
 	}
 	if (send_all(fd, extra, (size_t)n) != 0)
 		goto log;
@@ -300,7 +301,7 @@ int main(int argc, char **argv)
 	}
 	if (!root || !port_file || !log_path) {
 		fprintf(stderr, "usage: faultserver --root DIR --port-file FILE --log FILE "
-				"[--lifetime SECONDS]\n");
+		                "[--lifetime SECONDS]\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -327,8 +328,8 @@ int main(int argc, char **argv)
 
 	time_t end = time(NULL) + lifetime;
 	while (time(NULL) < end) {
-		struct pollfd p = { lfd, POLLIN, 0 };
-		struct timeval tv = { 5, 0 };
+		struct pollfd p = {lfd, POLLIN, 0};
+		struct timeval tv = {5, 0};
 
 		if (poll(&p, 1, 1000) <= 0)
 			continue;

@@ -35,7 +35,7 @@ int main(int argc, char **argv)
 	struct ib_fetch_opts o;
 	struct ib_pubkey keys[MAX_ITEMS];
 	const char *urls[MAX_ITEMS];
-	struct ib_fetch_bar bar = { 0 };
+	struct ib_fetch_bar bar = {0};
 	struct ib_err err;
 	size_t nkeys = 0, nurls = 0;
 	char *path = NULL;
