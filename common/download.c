@@ -17,7 +17,6 @@
 #define PROGRESS_EVERY_MS 250
 #define BAR_LOG_EVERY_MS 5000
 #define NAME_MAX_LEN 128
-#define READ_CHUNK 65536
 
 /* What one attempt at a URL came to. */
 enum outcome {
@@ -34,7 +33,6 @@ enum abort_reason { ABORT_NONE, ABORT_STATUS, ABORT_TOO_BIG, ABORT_IO };
 struct fetch {
 	const struct ib_fetch_opts *o;
 	CURL *curl;
-	uint64_t start_ms;
 	uint64_t deadline_ms;
 	char curl_msg[CURL_ERROR_SIZE];
 };
@@ -430,48 +428,27 @@ static int fetch_url(struct fetch *f, const char *url, struct sink *s, int *stop
 	}
 }
 
-/* Hashes path and checks it against sig and key; IB_EVERIFY when it does not match. */
+/* Checks path's size and signature against sig and key; IB_EVERIFY when they do not match. */
 static int verify_file(const char *path, uint64_t size, const struct ib_sig *sig,
                        const struct ib_pubkey *key, struct ib_err *err)
 {
 	unsigned char hash[IB_HASH_SIG_BYTES];
-	unsigned char *buf = malloc(READ_CHUNK);
-	struct ib_hash h = {0};
-	FILE *fp = NULL;
-	uint64_t total = 0;
-	size_t n;
-	int rc;
+	enum plat_kind kind;
+	uint64_t actual;
+	int rc = plat_lstat(path, &kind, &actual, err);
 
-	if (!buf)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
-	rc = plat_open_read(path, &fp, err);
 	if (rc)
-		goto out;
-	rc = ib_hash_init(&h, IB_HASH_SIG_BYTES, err);
-	if (rc)
-		goto out;
-	while ((n = fread(buf, 1, READ_CHUNK, fp)) > 0) {
-		ib_hash_update(&h, buf, n);
-		total += n;
-	}
-	if (ferror(fp)) {
-		rc = ib_fail(err, IB_EIO, "%s: read error", path);
-		goto out;
-	}
-	if (total != size) {
-		rc = ib_fail(err, IB_EVERIFY, "%s: %llu bytes, signed size is %llu", path,
-		             (unsigned long long)total, (unsigned long long)size);
-		goto out;
-	}
-	ib_hash_final(&h, hash);
-	rc = ib_sig_check_hash(sig, key, hash, err);
-	if (rc)
+		return rc;
+	if (kind != PLAT_REGULAR)
+		return ib_fail(err, IB_EVERIFY, "%s: not a regular file", path);
+	if (actual != size)
+		return ib_fail(err, IB_EVERIFY, "%s: %llu bytes, signed size is %llu", path,
+		               (unsigned long long)actual, (unsigned long long)size);
+	rc = ib_hash_file(path, IB_HASH_SIG_BYTES, hash, err);
+	if (rc == 0)
+		rc = ib_sig_check_hash(sig, key, hash, err);
+	if (rc == IB_EVERIFY)
 		ib_err_prefix(err, "%s", path);
-out:
-	ib_hash_abort(&h);
-	if (fp)
-		fclose(fp);
-	free(buf);
 	return rc;
 }
 
@@ -543,12 +520,14 @@ static int cache_lookup(const struct ib_fetch_opts *o, char **found, struct ib_e
 				bundle_path = NULL;
 				best_seq = si.claims.sequence;
 			}
-		} else if (e.code == IB_ENOMEM) {
-			rc = ib_fail(err, IB_ENOMEM, "out of memory");
-		} else {
+		} else if (e.code == IB_EVERIFY) {
 			ib_warn("cache: %s; removing it", e.msg);
 			plat_remove(bundle_path, NULL);
 			plat_remove(sig_path, NULL);
+		} else if (e.code == IB_ENOMEM) {
+			rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		} else {
+			ib_warn("cache: %s; not using it", e.msg);
 		}
 		free(bundle_path);
 		free(sig_path);
@@ -671,9 +650,10 @@ static int try_mirror(struct fetch *f, const char *url, char **path_out, int *st
 		ib_err_prefix(err, "%s", shown);
 		goto out;
 	}
-	rc = write_small_file(sig_path, sig_text, sig_len, err);
+	/* The signature last: a cached signature always has its bundle beside it. */
+	rc = ib_outfile_commit(&of, 1, err);
 	if (rc == 0)
-		rc = ib_outfile_commit(&of, 1, err);
+		rc = write_small_file(sig_path, sig_text, sig_len, err);
 	if (rc) {
 		*stop = 1;
 		goto out;
@@ -751,8 +731,7 @@ int ib_fetch_bundle(const struct ib_fetch_opts *o, char **bundle_path_out, struc
 			return ib_fail(err, IB_EUSAGE, "%s: URL names no file", shown);
 	}
 	f.o = o;
-	f.start_ms = plat_monotonic_ms();
-	f.deadline_ms = f.start_ms + (uint64_t)o->deadline_seconds * 1000;
+	f.deadline_ms = plat_monotonic_ms() + (uint64_t)o->deadline_seconds * 1000;
 
 	rc = plat_mkdir_p(o->cache_dir, 0755, err);
 	if (rc)

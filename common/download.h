@@ -25,6 +25,7 @@
  * is one of the URLs' last path segments; one that verifies in full is reused
  * without touching the network, one that does not is deleted.
  *
+ * The cache folder belongs to one process at a time (the installer's lock).
  * Proxies come from the usual environment variables (libcurl's defaults).
  */
 #ifndef IBDRV_DOWNLOAD_H

@@ -59,6 +59,7 @@ minisign -Vm "$T/c-plain/testbundle.ibb" -x "$T/c-plain/testbundle.ibb.minisig" 
 expect_rc 0 fetch --cache "$T/c-404" "$N/missing/b.ibb" "$N/b.ibb"
 expect_cached "$T/c-404" b.ibb
 expect_err "$N/missing/b.ibb.minisig: HTTP 404"
+[ "$(grep -c '"GET /missing/b.ibb.minisig' "$NGINX_LOG")" -eq 1 ] && ok || fail "404 was retried"
 grep -q '^404 "GET /missing/b.ibb.minisig' "$NGINX_LOG" && ok || fail "nginx saw no 404"
 
 # 503 twice, then 200: retried with backoff, for the signature and for the bundle.
@@ -105,6 +106,13 @@ lines=$(fault_lines /cut=100000+norange/b.ibb)
 echo "$lines" | sed -n 2p | grep -q 'range=bytes=100000- status=200' && ok || fail "norange: $lines"
 echo "$lines" | sed -n 3p | grep -q 'range=- status=200 sent=300000$' && ok || fail "norange restart: $lines"
 expect_err "did not resume at byte 100000"
+
+# Cut, then 416 to the resume: not taken for success, the body starts again from zero.
+expect_rc 0 fetch --cache "$T/c-416" "$F/cut=100000+range416/b.ibb"
+expect_cached "$T/c-416" b.ibb
+lines=$(fault_lines /cut=100000+range416/b.ibb)
+echo "$lines" | sed -n 2p | grep -q 'range=bytes=100000- status=416' && ok || fail "416: $lines"
+echo "$lines" | sed -n 3p | grep -q 'range=- status=200 sent=300000$' && ok || fail "416 restart: $lines"
 
 # Slower than the low-speed limit: a timeout, well within the deadline.
 t0=$(now_ms)
@@ -203,6 +211,16 @@ expect_rc 0 fetch --cache "$T/c-plain" "$N/b.ibb"
 expect_err "removing it"
 expect_cached "$T/c-plain" b.ibb
 [ "$(wc -l <"$NGINX_LOG")" -eq $((before + 2)) ] && ok || fail "bad cache entry not fetched again"
+
+# Secrets in URLs (user:password@, query strings) stay out of messages.
+expect_rc 9 fetch --cache "$T/c-secret" --retries 0 "http://user:pw4567@127.0.0.1:$FAULT_PORT/fail503=9/b.ibb?sig=tok9876"
+expect_err "http://***@127.0.0.1:$FAULT_PORT/fail503=9/b.ibb.minisig?...: HTTP 503"
+grep -qE 'pw4567|tok9876' "$T/err" && fail "secret in message: $(cat "$T/err")" || ok
+fault_lines '/fail503=9/b.ibb.minisig?sig=tok9876' >/dev/null && ok || fail "query string not kept in the request"
+
+# Progress for logs (stderr is not a terminal): a line with the byte counts at the end.
+expect_rc 0 fetch --cache "$T/c-progress" --progress "$N/b.ibb"
+expect_err "download: 0.3 of 0.3 MiB (100%)"
 
 # Bad requests are refused before any traffic.
 expect_rc 1 fetch --cache "$T/c-usage" "$N/"

@@ -17,6 +17,7 @@
  *   redirect=X  302 to file://DIR/<file> (X=file), ftp://127.0.0.1/<file> (X=ftp),
  *               /plain/<file> (X=plain) or this same path (X=loop)
  *   norange     Range headers are ignored (always 200 with the whole file)
+ *   range416    every Range request gets 416
  *   sigplain    the other options spare paths ending in ".minisig"
  * Each request is logged as "hit=N GET <path> range=<Range or -> status=S sent=BYTES".
  * It exits after --lifetime seconds (default 300) so a forgotten server dies.
@@ -44,7 +45,7 @@
 #define LONG_FILLER_MAX (256L * 1024 * 1024)
 
 struct mode {
-	int fail503, retry429, cut, trickle, is_long, norange, sigplain;
+	int fail503, retry429, cut, trickle, is_long, norange, range416, sigplain;
 	char redirect[16];
 };
 
@@ -87,6 +88,8 @@ static int parse_mode(char *text, struct mode *m)
 			m->is_long = 1;
 		else if (!strcmp(opt, "norange"))
 			m->norange = 1;
+		else if (!strcmp(opt, "range416"))
+			m->range416 = 1;
 		else if (!strcmp(opt, "sigplain"))
 			m->sigplain = 1;
 		else if (!strncmp(opt, "redirect=", 9))
@@ -237,7 +240,7 @@ static void serve(int fd)
 	}
 	long size = (long)st.st_size, from = 0;
 	if (!m.norange && strcmp(range, "-") && sscanf(range, "bytes=%ld-", &from) == 1) {
-		if (from >= size) {
+		if (from >= size || m.range416) {
 			status = 416;
 			snprintf(extra, sizeof extra, "Content-Range: bytes */%ld\r\n", size);
 			answer_short(fd, 416, "Range Not Satisfiable", extra);
