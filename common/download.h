@@ -83,7 +83,7 @@ void ib_fetch_opts_init(struct ib_fetch_opts *o);
  * IB_ENET (the last mirror could not be reached or answered an HTTP error),
  * IB_EIO (the cache folder), IB_EUSAGE (bad options), IB_ENOMEM, IB_EINTERNAL.
  * When several mirrors fail, the code and message are the last one's, and
- * each earlier failure is logged as a warning.
+ * each earlier failure is logged as a warning. err must not be NULL.
  */
 int ib_fetch_bundle(const struct ib_fetch_opts *o, char **bundle_path_out, struct ib_err *err);
 
