@@ -19,7 +19,7 @@ make_payload() {
 	local dir=$1 half=$((SIZE_MIB / 2))
 	mkdir -p "$dir/payload"
 	head -c "${half}M" /dev/urandom >"$dir/payload/random.bin"
-	base64 -w 76 </dev/urandom | head -c "${half}M" >"$dir/payload/text.txt"
+	{ base64 -w 76 </dev/urandom || true; } | head -c "${half}M" >"$dir/payload/text.txt"
 	printf '#!/bin/sh\nexit 0\n' >"$dir/payload/install.sh"
 	cat >"$dir/bundle.json" <<JSON
 {
