@@ -756,7 +756,7 @@ static int parse_codes(struct pctx *c, const cJSON *v, const char *platform, siz
 	*count = n;
 	for (const cJSON *it = v->child; it; it = it->next, i++) {
 		size_t saved = push_index(c, i);
-		long long code;
+		long long code = 0;
 
 		if ((rc = get_int(c, it, INT32_MIN, INT32_MAX, &code)))
 			return rc;
@@ -785,8 +785,8 @@ static int parse_install(struct pctx *c, const cJSON *v, const char *platform,
                          struct ib_install *in)
 {
 	const cJSON *f[COUNT(install_keys)];
-	size_t n, i = 0, saved;
-	long long timeout;
+	size_t n = 0, i = 0, saved;
+	long long timeout = 0;
 	const char *s;
 	int rc;
 
@@ -858,7 +858,7 @@ static const struct key_spec driver_keys[] = {
 
 static int parse_nics(struct pctx *c, const cJSON *v, const char *kind, struct ib_driver *d)
 {
-	size_t n, i = 0, idx;
+	size_t n = 0, i = 0, idx;
 	int rc;
 
 	if ((rc = get_array(c, v, 0, COUNT(nic_names), &n)))
@@ -1078,8 +1078,8 @@ static int parse_manifest(struct pctx *c, const cJSON *root, struct ib_manifest 
 	struct sortent *ents = NULL;
 	const char *s;
 	char got[80];
-	long long num;
-	size_t n, i = 0, saved;
+	long long num = 0;
+	size_t n = 0, i = 0, saved;
 	int rc;
 
 	if ((rc = take_keys(c, root, top_keys, COUNT(top_keys), f)))

@@ -356,8 +356,8 @@ void ib_seckey_free(struct ib_seckey *sk)
 static int seckey_parse(struct ib_seckey *k, const char *text, size_t len, struct ib_err *err)
 {
 	struct lines it = {text, text + len, 0};
-	const char *line;
-	size_t llen;
+	const char *line = NULL;
+	size_t llen = 0;
 	char alg[16];
 	uint64_t ops, mem;
 	int rc;
