@@ -33,8 +33,8 @@ enum ib_select_code {
 
 struct ib_selection {
 	enum ib_select_code code;
-	const struct ib_driver
-	        *driver; /* the chosen driver; NULL unless code is OK and a manifest was given */
+	/* The chosen driver; NULL unless code is OK and a manifest was given. */
+	const struct ib_driver *driver;
 	const struct ib_size *size;  /* catalog row of the VM size, or NULL */
 	const char *kind;            /* "nd", "winof", "winof2", "mlnx-ofed"; NULL until decided */
 	const char *generation;      /* NULL for ND or when not known */
