@@ -1,0 +1,430 @@
+#include "catalog.h"
+
+#include "facts.h"
+#include "jsonstrict.h"
+#include "textfile.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Generated at build time from manifests/catalog.json (cmake/embed.cmake). */
+extern const char ib_catalog_builtin_json[];
+extern const size_t ib_catalog_builtin_json_len;
+
+#define SIZE_PREFIX "Standard_"
+#define SOURCE_MAX 1024
+
+static int lower(int ch)
+{
+	return ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch;
+}
+
+static int starts_nocase(const char *s, const char *prefix)
+{
+	for (; *prefix; s++, prefix++)
+		if (lower((unsigned char)*s) != lower((unsigned char)*prefix))
+			return 0;
+	return 1;
+}
+
+static const char *strip_prefix(const char *name)
+{
+	return starts_nocase(name, SIZE_PREFIX) ? name + strlen(SIZE_PREFIX) : name;
+}
+
+static int same_size(const char *a, const char *b)
+{
+	a = strip_prefix(a);
+	b = strip_prefix(b);
+	for (; *a && *b; a++, b++)
+		if (lower((unsigned char)*a) != lower((unsigned char)*b))
+			return 0;
+	return *a == *b;
+}
+
+const struct ib_size *ib_catalog_size(const struct ib_catalog *c, const char *vm_size)
+{
+	for (size_t i = 0; vm_size && i < c->n_sizes; i++)
+		if (same_size(c->sizes[i].name, vm_size))
+			return &c->sizes[i];
+	return NULL;
+}
+
+int ib_version_has_prefix(const char *version, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	if (!version || n == 0 || strncmp(version, prefix, n))
+		return 0;
+	return version[n] == '\0' || version[n] == '.';
+}
+
+int ib_os_support_matches(const struct ib_os_support *s, const char *family, const char *product,
+                          const char *id, const char *version)
+{
+	if (!family || strcmp(s->family, family))
+		return 0;
+	if (s->product && (!product || strcmp(s->product, product)))
+		return 0;
+	if (s->id && (!id || strcmp(s->id, id)))
+		return 0;
+	for (size_t i = 0; i < s->n_versions; i++)
+		if (ib_version_has_prefix(version, s->versions[i]))
+			return 1;
+	return 0;
+}
+
+void ib_catalog_free(struct ib_catalog *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n_sizes; i++) {
+		free(c->sizes[i].name);
+		free(c->sizes[i].ib_rate);
+		free(c->sizes[i].source);
+	}
+	free(c->sizes);
+	for (size_t i = 0; i < c->n_os; i++) {
+		struct ib_os_support *s = &c->os[i];
+
+		free(s->name);
+		free(s->family);
+		free(s->product);
+		free(s->id);
+		for (size_t j = 0; j < s->n_versions; j++)
+			free(s->versions[j]);
+		free(s->versions);
+		free(s->nics);
+		free(s->source);
+	}
+	free(c->os);
+	free(c);
+}
+
+struct ctx {
+	const char *source;
+	struct ib_err *err;
+};
+
+static int bad(struct ctx *c, const char *path, const char *key, const char *what)
+{
+	char p[IB_JSON_PATH_MAX];
+
+	return ib_fail(c->err, IB_EINPUT, "%s: %s: %s", c->source,
+	               ib_json_path(p, sizeof p, path, key), what);
+}
+
+static int bad_at(struct ctx *c, const char *fullpath, const char *what)
+{
+	return ib_fail(c->err, IB_EINPUT, "%s: %s: %s", c->source, fullpath, what);
+}
+
+static int oom(struct ctx *c)
+{
+	return ib_fail(c->err, IB_ENOMEM, "out of memory");
+}
+
+static int valid_source(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > SOURCE_MAX)
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+static int valid_rate(const char *s)
+{
+	static const char *const rates[] = {"SDR", "DDR", "QDR", "FDR", "EDR", "HDR", "NDR", "XDR"};
+
+	for (size_t i = 0; i < sizeof rates / sizeof rates[0]; i++)
+		if (!strcmp(rates[i], s))
+			return 1;
+	return 0;
+}
+
+static int valid_size_name(const char *s)
+{
+	return starts_nocase(s, SIZE_PREFIX) && s[strlen(SIZE_PREFIX)] && ib_valid_vm_size(s);
+}
+
+static int valid_family(const char *s)
+{
+	return !strcmp(s, "windows") || !strcmp(s, "linux");
+}
+
+static int valid_product(const char *s)
+{
+	return !strcmp(s, "server") || !strcmp(s, "workstation");
+}
+
+static int take(struct ctx *c, const cJSON *o, const char *path, const char *key, int required,
+                int (*valid)(const char *), const char *what, char **out)
+{
+	const char *s = NULL;
+	int rc = ib_json_string(o, key, required, &s, c->source, path, c->err);
+
+	if (rc || !s)
+		return rc;
+	if (!valid(s))
+		return bad(c, path, key, what);
+	*out = strdup(s);
+	return *out ? 0 : oom(c);
+}
+
+#define GENERATIONS "CX3, CX3-Pro, CX4, CX5, CX6, CX7"
+
+/* A generation (or null where null_ok) at fullpath into *out. */
+static int take_generation(struct ctx *c, const cJSON *v, const char *fullpath, int null_ok,
+                           const char **out)
+{
+	if (null_ok && cJSON_IsNull(v)) {
+		*out = NULL;
+		return 0;
+	}
+	if (!cJSON_IsString(v) || !(*out = ib_generation_canonical(v->valuestring)))
+		return bad_at(c, fullpath,
+		              null_ok ? "expected one of " GENERATIONS " or null"
+		                      : "expected one of " GENERATIONS);
+	return 0;
+}
+
+static int parse_size(struct ctx *c, const cJSON *o, const char *path, struct ib_catalog *cat)
+{
+	static const char *const keys[] = {"name", "ib_rate", "nic", "sriov", "source", NULL};
+	struct ib_size *s = &cat->sizes[cat->n_sizes];
+	char p[IB_JSON_PATH_MAX];
+	const cJSON *nic;
+	int rc;
+
+	memset(s, 0, sizeof *s);
+	cat->n_sizes++;
+	rc = ib_json_object(o, keys, c->source, path, c->err);
+	if (!rc)
+		rc = take(c, o, path, "name", 1, valid_size_name,
+		          "expected a size name starting with \"Standard_\"", &s->name);
+	if (!rc)
+		rc = take(c, o, path, "ib_rate", 1, valid_rate,
+		          "expected one of SDR, DDR, QDR, FDR, EDR, HDR, NDR, XDR", &s->ib_rate);
+	if (rc)
+		return rc;
+	nic = ib_json_member(o, "nic");
+	if (!nic)
+		return bad(c, path, "nic", "missing (null when not confirmed)");
+	rc = take_generation(c, nic, ib_json_path(p, sizeof p, path, "nic"), 1, &s->generation);
+	if (!rc)
+		rc = ib_json_bool(o, "sriov", 1, &s->sriov, c->source, path, c->err);
+	if (!rc)
+		rc = take(c, o, path, "source", 1, valid_source,
+		          "expected 1 to 1024 printable characters", &s->source);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i + 1 < cat->n_sizes; i++)
+		if (same_size(cat->sizes[i].name, s->name)) {
+			char what[160];
+
+			snprintf(what, sizeof what, "%s is already listed as %s", s->name,
+			         cat->sizes[i].name);
+			return bad(c, path, "name", what);
+		}
+	return 0;
+}
+
+static int parse_versions(struct ctx *c, const cJSON *o, const char *path, struct ib_os_support *s)
+{
+	const cJSON *arr, *v;
+	char p[IB_JSON_PATH_MAX], ep[IB_JSON_PATH_MAX];
+	int rc = ib_json_array(o, "versions", 1, &arr, c->source, path, c->err);
+	size_t n;
+
+	if (rc)
+		return rc;
+	n = (size_t)cJSON_GetArraySize(arr);
+	if (n == 0)
+		return bad(c, path, "versions", "expected at least one version");
+	s->versions = calloc(n, sizeof *s->versions);
+	if (!s->versions)
+		return oom(c);
+	ib_json_path(p, sizeof p, path, "versions");
+	cJSON_ArrayForEach(v, arr)
+	{
+		ib_json_index(ep, sizeof ep, p, s->n_versions);
+		if (!cJSON_IsString(v) || !ib_valid_version(v->valuestring))
+			return bad_at(c, ep,
+			              "expected a version such as \"10.0.17763\" or \"20.04\"");
+		for (size_t i = 0; i < s->n_versions; i++)
+			if (!strcmp(s->versions[i], v->valuestring))
+				return bad_at(c, ep, "duplicate version");
+		s->versions[s->n_versions] = strdup(v->valuestring);
+		if (!s->versions[s->n_versions])
+			return oom(c);
+		s->n_versions++;
+	}
+	return 0;
+}
+
+static int parse_os_nics(struct ctx *c, const cJSON *o, const char *path, struct ib_os_support *s)
+{
+	const cJSON *arr, *v;
+	char p[IB_JSON_PATH_MAX], ep[IB_JSON_PATH_MAX];
+	int rc = ib_json_array(o, "nics", 1, &arr, c->source, path, c->err);
+
+	if (rc)
+		return rc;
+	s->nics = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof *s->nics);
+	if (!s->nics)
+		return oom(c);
+	ib_json_path(p, sizeof p, path, "nics");
+	cJSON_ArrayForEach(v, arr)
+	{
+		const char *gen = NULL;
+
+		ib_json_index(ep, sizeof ep, p, s->n_nics);
+		rc = take_generation(c, v, ep, 0, &gen);
+		if (rc)
+			return rc;
+		for (size_t i = 0; i < s->n_nics; i++)
+			if (s->nics[i] == gen)
+				return bad_at(c, ep, "duplicate generation");
+		s->nics[s->n_nics++] = gen;
+	}
+	return 0;
+}
+
+static int parse_os(struct ctx *c, const cJSON *o, const char *path, struct ib_catalog *cat)
+{
+	static const char *const keys[] = {"name", "family", "product", "id", "versions",
+	                                   "nics", "nd",     "source",  NULL};
+	struct ib_os_support *s = &cat->os[cat->n_os];
+	int rc, windows;
+
+	memset(s, 0, sizeof *s);
+	cat->n_os++;
+	rc = ib_json_object(o, keys, c->source, path, c->err);
+	if (!rc)
+		rc = take(c, o, path, "name", 1, ib_valid_text,
+		          "expected 1 to 256 printable characters", &s->name);
+	if (!rc)
+		rc = take(c, o, path, "family", 1, valid_family,
+		          "expected \"windows\" or \"linux\"", &s->family);
+	if (rc)
+		return rc;
+	windows = !strcmp(s->family, "windows");
+	if (windows && ib_json_member(o, "id"))
+		return bad(c, path, "id", "only for linux");
+	if (!windows && ib_json_member(o, "product"))
+		return bad(c, path, "product", "only for windows");
+	rc = take(c, o, path, "product", windows, valid_product,
+	          "expected \"server\" or \"workstation\"", &s->product);
+	if (!rc)
+		rc = take(c, o, path, "id", !windows, ib_valid_os_id,
+		          "expected an os-release ID (a-z, 0-9, '.', '_', '-')", &s->id);
+	if (!rc)
+		rc = parse_versions(c, o, path, s);
+	if (!rc)
+		rc = parse_os_nics(c, o, path, s);
+	if (!rc)
+		rc = ib_json_bool(o, "nd", 1, &s->nd, c->source, path, c->err);
+	if (!rc)
+		rc = take(c, o, path, "source", 1, valid_source,
+		          "expected 1 to 1024 printable characters", &s->source);
+	return rc;
+}
+
+static int parse_root(struct ctx *c, const cJSON *root, struct ib_catalog *cat)
+{
+	static const char *const keys[] = {"format", "sizes", "os", NULL};
+	const cJSON *sizes, *oses, *v;
+	char p[IB_JSON_PATH_MAX];
+	unsigned long format = 0;
+	size_t i;
+	int rc;
+
+	rc = ib_json_object(root, keys, c->source, "", c->err);
+	if (!rc)
+		rc = ib_json_uint(root, "format", 1, 1000, &format, c->source, "", c->err);
+	if (!rc && format != IB_CATALOG_FORMAT)
+		rc = bad(c, "", "format", "unsupported catalog format (this installer reads 1)");
+	if (!rc)
+		rc = ib_json_array(root, "sizes", 1, &sizes, c->source, "", c->err);
+	if (!rc)
+		rc = ib_json_array(root, "os", 1, &oses, c->source, "", c->err);
+	if (rc)
+		return rc;
+	cat->sizes = calloc((size_t)cJSON_GetArraySize(sizes) + 1, sizeof *cat->sizes);
+	cat->os = calloc((size_t)cJSON_GetArraySize(oses) + 1, sizeof *cat->os);
+	if (!cat->sizes || !cat->os)
+		return oom(c);
+	i = 0;
+	cJSON_ArrayForEach(v, sizes)
+	{
+		rc = parse_size(c, v, ib_json_index(p, sizeof p, "sizes", i++), cat);
+		if (rc)
+			return rc;
+	}
+	i = 0;
+	cJSON_ArrayForEach(v, oses)
+	{
+		rc = parse_os(c, v, ib_json_index(p, sizeof p, "os", i++), cat);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int ib_catalog_parse(const char *json, size_t len, const char *source, struct ib_catalog **out,
+                     struct ib_err *err)
+{
+	struct ctx c = {source, err};
+	struct ib_catalog *cat = NULL;
+	cJSON *root = NULL;
+	int rc;
+
+	*out = NULL;
+	rc = ib_json_parse(json, len, source, &root, err);
+	if (rc)
+		return rc;
+	cat = calloc(1, sizeof *cat);
+	if (!cat) {
+		rc = oom(&c);
+		goto out;
+	}
+	rc = parse_root(&c, root, cat);
+	if (rc)
+		goto out;
+	*out = cat;
+	cat = NULL;
+out:
+	ib_catalog_free(cat);
+	cJSON_Delete(root);
+	return rc;
+}
+
+int ib_catalog_load(const char *path, struct ib_catalog **out, struct ib_err *err)
+{
+	char *data = NULL;
+	size_t len;
+	int rc;
+
+	*out = NULL;
+	rc = ib_read_file(path, IB_CATALOG_MAX_BYTES, &data, &len, err);
+	if (!rc)
+		rc = ib_catalog_parse(data, len, path, out, err);
+	free(data);
+	return rc;
+}
+
+int ib_catalog_builtin(struct ib_catalog **out, struct ib_err *err)
+{
+	return ib_catalog_parse(ib_catalog_builtin_json, ib_catalog_builtin_json_len,
+	                        "built-in catalog (manifests/catalog.json)", out, err);
+}
+
+int ib_catalog_open(const char *path, struct ib_catalog **out, struct ib_err *err)
+{
+	return path ? ib_catalog_load(path, out, err) : ib_catalog_builtin(out, err);
+}

@@ -1,0 +1,162 @@
+/* ibdrv-install detect: prints the facts of this VM (or of a facts file). */
+#include "catalog.h"
+#include "commands.h"
+#include "detect.h"
+#include "facts.h"
+#include "imds.h"
+#include "log.h"
+#include "select.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: ibdrv-install detect [--json] [--facts FILE] [--catalog FILE]\n"
+	        "                            [--root DIR] [--sysfs-root DIR] [--os-release FILE]\n"
+	        "                            [--kvp-pool FILE] [--imds-url URL | --no-imds] "
+	        "[--verbose]\n"
+	        "\n"
+	        "  --json             print the facts as JSON (the facts file format, "
+	        "docs/facts.md)\n"
+	        "  --facts FILE       read the facts from FILE instead of detecting them\n"
+	        "                     (also: environment variable " IB_FACTS_ENV ")\n"
+	        "  --catalog FILE     size and OS catalog to use instead of the built-in one\n"
+	        "  --root DIR         read the system files under DIR instead of /\n"
+	        "  --sysfs-root DIR   sysfs (default <root>/sys)\n"
+	        "  --os-release FILE  os-release (default <root>/etc/os-release, else "
+	        "<root>/usr/lib/os-release)\n"
+	        "  --kvp-pool FILE    Hyper-V KVP pool (default "
+	        "<root>/var/lib/hyperv/.kvp_pool_0)\n"
+	        "  --imds-url URL     Azure metadata service (default " IB_IMDS_DEFAULT_URL ")\n"
+	        "  --no-imds          do not ask the metadata service; the VM size stays unknown\n"
+	        "  --verbose          log what is read\n");
+}
+
+static void print_nic(const struct ib_nic *n)
+{
+	printf("  %-14s %s:%s  %-7s %s  %-10s %s%s\n", n->pci_address ? n->pci_address : "?",
+	       n->vendor, n->device, n->generation ? n->generation : "?",
+	       n->virtual_function ? "VF" : "PF", ib_link_layer_name(n->link_layer),
+	       n->ib_device ? n->ib_device : "-",
+	       ib_nic_is_infiniband(n) ? "" : "  (not InfiniBand: ignored)");
+}
+
+static void print_human(const struct ib_facts *f, const struct ib_catalog *cat)
+{
+	const struct ib_size *row = ib_catalog_size(cat, f->vm_size);
+	struct ib_selection sel;
+
+	printf("VM size:        %s", f->vm_size);
+	if (row)
+		printf(" (catalog: %s InfiniBand, %s%s)", row->ib_rate,
+		       row->generation ? row->generation : "NIC unconfirmed",
+		       row->sriov ? ", SR-IOV" : ", not SR-IOV: Network Direct");
+	else if (strcmp(f->vm_size, IB_VM_SIZE_UNKNOWN))
+		printf(" (not in the catalog)");
+	printf("\nOS:             %s", f->os.family);
+	if (f->os.product)
+		printf(" %s", f->os.product);
+	if (f->os.id)
+		printf(" %s", f->os.id);
+	printf(" %s", f->os.version ? f->os.version : "(no version)");
+	if (f->os.pretty_name)
+		printf(" \"%s\"", f->os.pretty_name);
+	printf("\nND over VMBus:  %s", f->nd_over_vmbus ? "yes" : "no");
+	if (f->nd_driver_version)
+		printf(" (NdDriverVersion %s)", f->nd_driver_version);
+	printf("\nMellanox PCI functions:%s\n", f->n_nics ? "" : " none");
+	for (size_t i = 0; i < f->n_nics; i++)
+		print_nic(&f->nics[i]);
+	ib_select(f, cat, NULL, &sel);
+	if (sel.code == IB_SELECT_OK)
+		printf("Decision:       %s\n", sel.reason);
+	else
+		printf("Decision:       not supported (%s): %s\n", ib_select_code_name(sel.code),
+		       sel.reason);
+	if (sel.warning[0])
+		printf("Warning:        %s\n", sel.warning);
+}
+
+/* The value of option argv[*i] (advancing *i), or NULL after reporting it missing. */
+static const char *value_of(int argc, char **argv, int *i)
+{
+	if (*i + 1 >= argc) {
+		fprintf(stderr, "ibdrv-install detect: %s needs a value\n", argv[*i]);
+		return NULL;
+	}
+	return argv[++*i];
+}
+
+int cmd_detect(int argc, char **argv)
+{
+	struct ib_detect_opts opts;
+	const char *facts_path = NULL, *catalog_path = NULL;
+	struct ib_facts *facts = NULL;
+	struct ib_catalog *cat = NULL;
+	struct ib_err err;
+	char *json = NULL;
+	int as_json = 0, rc;
+
+	memset(&opts, 0, sizeof opts);
+	ib_err_clear(&err);
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char **target = NULL;
+
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			usage(stdout);
+			return IB_EXT_SUCCESS;
+		} else if (!strcmp(a, "--json")) {
+			as_json = 1;
+		} else if (!strcmp(a, "--no-imds")) {
+			opts.no_imds = 1;
+		} else if (!strcmp(a, "--verbose")) {
+			ib_log_set_level(IB_LOG_DEBUG);
+		} else if (!strcmp(a, "--facts")) {
+			target = &facts_path;
+		} else if (!strcmp(a, "--catalog")) {
+			target = &catalog_path;
+		} else if (!strcmp(a, "--root")) {
+			target = &opts.root;
+		} else if (!strcmp(a, "--sysfs-root")) {
+			target = &opts.sysfs_root;
+		} else if (!strcmp(a, "--os-release")) {
+			target = &opts.os_release;
+		} else if (!strcmp(a, "--kvp-pool")) {
+			target = &opts.kvp_pool;
+		} else if (!strcmp(a, "--imds-url")) {
+			target = &opts.imds_url;
+		} else {
+			fprintf(stderr, "ibdrv-install detect: unknown option '%s'\n", a);
+			usage(stderr);
+			return IB_EXT_UNSUPPORTED;
+		}
+		if (target && !(*target = value_of(argc, argv, &i)))
+			return IB_EXT_UNSUPPORTED;
+	}
+
+	rc = ib_catalog_open(catalog_path, &cat, &err);
+	if (!rc)
+		rc = ib_facts_obtain(facts_path, &opts, &facts, &err);
+	if (rc)
+		goto out;
+	if (as_json) {
+		rc = ib_facts_to_json(facts, &json, &err);
+		if (!rc)
+			fputs(json, stdout);
+	} else {
+		print_human(facts, cat);
+	}
+	if (!rc && fflush(stdout) != 0)
+		rc = ib_fail(&err, IB_EIO, "cannot write to standard output");
+out:
+	if (rc)
+		ib_error("%s", err.msg);
+	free(json);
+	ib_facts_free(facts);
+	ib_catalog_free(cat);
+	return ib_ext_code_from_err(rc);
+}

@@ -1,0 +1,50 @@
+/*
+ * jsonstrict.h - strict reading of JSON documents with cJSON.
+ *
+ * cJSON on its own accepts trailing garbage and duplicate keys; these helpers
+ * refuse both, refuse unknown keys, and check types. Every error message
+ * names the source (a file name) and the key path: "f.json: nics[0].device:
+ * expected a string". A path is "" for the top level.
+ */
+#ifndef IBDRV_JSONSTRICT_H
+#define IBDRV_JSONSTRICT_H
+
+#include "err.h"
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+#define IB_JSON_PATH_MAX 256
+
+/* Parses exactly one JSON value from text[0..len) (only whitespace may follow). Free with
+ * cJSON_Delete. */
+int ib_json_parse(const char *text, size_t len, const char *source, cJSON **out,
+                  struct ib_err *err);
+
+/* Checks that v (at path) is an object whose keys are unique and all in allowed (NULL-ended). */
+int ib_json_object(const cJSON *v, const char *const *allowed, const char *source, const char *path,
+                   struct ib_err *err);
+
+/* The member named key (case-sensitive), or NULL. */
+const cJSON *ib_json_member(const cJSON *obj, const char *key);
+
+/* "path.key", or "key" at the top level, into buf. */
+const char *ib_json_path(char *buf, size_t cap, const char *path, const char *key);
+/* "path[i]" into buf. */
+const char *ib_json_index(char *buf, size_t cap, const char *path, size_t i);
+
+/*
+ * Typed members. A missing member is an error when required, else the output
+ * is left untouched and 0 is returned.
+ */
+int ib_json_string(const cJSON *obj, const char *key, int required, const char **out,
+                   const char *source, const char *path, struct ib_err *err);
+int ib_json_bool(const cJSON *obj, const char *key, int required, int *out, const char *source,
+                 const char *path, struct ib_err *err);
+int ib_json_uint(const cJSON *obj, const char *key, int required, unsigned long max,
+                 unsigned long *out, const char *source, const char *path, struct ib_err *err);
+/* An array member; *out is NULL when absent and not required. */
+int ib_json_array(const cJSON *obj, const char *key, int required, const cJSON **out,
+                  const char *source, const char *path, struct ib_err *err);
+
+#endif

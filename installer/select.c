@@ -1,0 +1,438 @@
+#include "select.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define KINDS_MAX 2
+
+/* Appends to a reason or warning buffer, truncating quietly. */
+__attribute__((format(printf, 2, 3))) static void put(char *buf, const char *fmt, ...)
+{
+	size_t len = strlen(buf);
+	va_list ap;
+
+	if (len + 1 >= IB_ERR_MSG_MAX)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + len, IB_ERR_MSG_MAX - len, fmt, ap);
+	va_end(ap);
+}
+
+const char *ib_select_code_name(enum ib_select_code code)
+{
+	switch (code) {
+	case IB_SELECT_OK:
+		return "ok";
+	case IB_SELECT_NOT_IB:
+		return "not InfiniBand";
+	case IB_SELECT_UNKNOWN_NIC:
+		return "unknown NIC generation";
+	case IB_SELECT_OS_UNSUPPORTED:
+		return "unsupported OS";
+	case IB_SELECT_NIC_UNSUPPORTED:
+		return "NIC not supported on this OS";
+	case IB_SELECT_NO_DRIVER:
+		return "no driver in the bundle";
+	case IB_SELECT_AMBIGUOUS:
+		return "ambiguous drivers in the bundle";
+	}
+	return "?";
+}
+
+/* What the PCI bus shows: the InfiniBand functions, ignoring Ethernet ones. */
+struct hardware {
+	const struct ib_nic *resolved;   /* first InfiniBand function with a known generation */
+	const struct ib_nic *unresolved; /* first InfiniBand function without one */
+	const struct ib_nic *other;      /* an InfiniBand function of another generation */
+};
+
+static void scan_hardware(const struct ib_facts *f, struct hardware *hw)
+{
+	memset(hw, 0, sizeof *hw);
+	for (size_t i = 0; i < f->n_nics; i++) {
+		const struct ib_nic *n = &f->nics[i];
+
+		if (!ib_nic_is_infiniband(n))
+			continue;
+		if (!n->generation) {
+			if (!hw->unresolved)
+				hw->unresolved = n;
+		} else if (!hw->resolved) {
+			hw->resolved = n;
+		} else if (strcmp(hw->resolved->generation, n->generation) && !hw->other) {
+			hw->other = n;
+		}
+	}
+}
+
+static void put_generation(char *buf, const char *gen)
+{
+	put(buf, "%s (%s)", ib_generation_long_name(gen), gen);
+}
+
+/* "VF 15b3:101c at 0101:00:00.0" */
+static void put_nic(char *buf, const struct ib_nic *n)
+{
+	put(buf, "%s %s:%s", n->virtual_function ? "VF" : "PF", n->vendor, n->device);
+	if (n->pci_address)
+		put(buf, " at %s", n->pci_address);
+}
+
+static int unknown_size(const struct ib_facts *f)
+{
+	return !strcmp(f->vm_size, IB_VM_SIZE_UNKNOWN);
+}
+
+/* "the VM size is unknown" / "Standard_X is not in the catalog" */
+static void put_size_not_listed(char *buf, const struct ib_facts *f)
+{
+	if (unknown_size(f))
+		put(buf, "the VM size is unknown");
+	else
+		put(buf, "%s is not in the catalog", f->vm_size);
+}
+
+/* Decides SR-IOV and generation; returns 0, or the failure code with the reason written. */
+static enum ib_select_code decide_hardware(const struct ib_facts *f, const struct ib_catalog *cat,
+                                           struct ib_selection *out)
+{
+	const struct ib_size *row = ib_catalog_size(cat, f->vm_size);
+	struct hardware hw;
+
+	scan_hardware(f, &hw);
+	out->size = row;
+	if (hw.other) {
+		put(out->reason, "InfiniBand devices of two generations are on the PCI bus (");
+		put_nic(out->reason, hw.resolved);
+		put(out->reason, " is %s, ", hw.resolved->generation);
+		put_nic(out->reason, hw.other);
+		put(out->reason, " is %s): cannot pick one driver", hw.other->generation);
+		return IB_SELECT_UNKNOWN_NIC;
+	}
+	if (hw.resolved) {
+		out->sriov = 1;
+		out->generation = hw.resolved->generation;
+		out->from_hardware = 1;
+		if (row && (!row->sriov || (row->generation &&
+		                            strcmp(row->generation, hw.resolved->generation)))) {
+			put(out->warning, "the catalog lists %s as ", row->name);
+			if (!row->sriov)
+				put(out->warning, "not SR-IOV (Network Direct)");
+			else
+				put_generation(out->warning, row->generation);
+			put(out->warning, ", but InfiniBand ");
+			put_generation(out->warning, hw.resolved->generation);
+			put(out->warning, " ");
+			put_nic(out->warning, hw.resolved);
+			put(out->warning, " is on the PCI bus: going by the hardware");
+		}
+		return IB_SELECT_OK;
+	}
+	if (row && row->sriov) {
+		out->sriov = 1;
+		out->generation = row->generation;
+		if (out->generation)
+			return IB_SELECT_OK;
+		put(out->reason, "%s: the catalog does not confirm its ConnectX generation",
+		    row->name);
+		if (hw.unresolved) {
+			put(out->reason, " and InfiniBand ");
+			put_nic(out->reason, hw.unresolved);
+			put(out->reason, " could be ConnectX-6 or ConnectX-7");
+		} else {
+			put(out->reason, " and no InfiniBand ConnectX device is on the PCI bus");
+		}
+		return IB_SELECT_UNKNOWN_NIC;
+	}
+	if (row) {
+		out->sriov = 0;
+		return IB_SELECT_OK;
+	}
+	if (hw.unresolved) {
+		put_size_not_listed(out->reason, f);
+		put(out->reason, " and InfiniBand ");
+		put_nic(out->reason, hw.unresolved);
+		put(out->reason, " could be ConnectX-6 or ConnectX-7: cannot tell its generation");
+		return IB_SELECT_UNKNOWN_NIC;
+	}
+	if (f->nd_over_vmbus) {
+		out->sriov = 0;
+		out->from_hardware = 1;
+		return IB_SELECT_OK;
+	}
+	if (unknown_size(f))
+		put(out->reason, "the VM size is unknown and no InfiniBand ConnectX device or "
+		                 "Network Direct over VMBus was found");
+	else
+		put(out->reason, "%s is not an InfiniBand-capable size", f->vm_size);
+	return IB_SELECT_NOT_IB;
+}
+
+static int windows(const struct ib_facts *f)
+{
+	return !strcmp(f->os.family, "windows");
+}
+
+/* The driver kinds that fit, best first. */
+static size_t kinds_for(const struct ib_facts *f, const struct ib_selection *s,
+                        const char *kinds[KINDS_MAX])
+{
+	if (!s->sriov) {
+		kinds[0] = "nd";
+		return 1;
+	}
+	if (windows(f)) {
+		kinds[0] = !strcmp(s->generation, "CX3") || !strcmp(s->generation, "CX3-Pro")
+		                   ? "winof"
+		                   : "winof2";
+		return 1;
+	}
+	kinds[0] = "mlnx-ofed";
+	kinds[1] = "rdma-core";
+	return 2;
+}
+
+/* "windows 10.0.17763" / "linux ubuntu 22.04" */
+static void put_os_short(char *buf, const struct ib_os *os)
+{
+	put(buf, "%s", os->family);
+	if (os->id)
+		put(buf, " %s", os->id);
+	put(buf, " %s", os->version ? os->version : "(no version)");
+}
+
+/* "Windows Server 2019 (10.0.17763)" from the catalog row, else from the facts. */
+static void put_os_label(char *buf, const struct ib_os *os, const struct ib_os_support *row)
+{
+	const char *version = os->version ? os->version : "no version";
+
+	if (row)
+		put(buf, "%s (%s)", row->name, version);
+	else if (os->pretty_name)
+		put(buf, "%s (%s)", os->pretty_name, version);
+	else if (os->product)
+		put(buf, "%s %s %s", os->family, os->product, version);
+	else
+		put_os_short(buf, os);
+}
+
+static void put_situation(char *buf, const struct ib_facts *f, const struct ib_selection *s)
+{
+	if (s->size)
+		put(buf, "%s (%s InfiniBand", s->size->name, s->size->ib_rate);
+	else if (unknown_size(f))
+		put(buf, "unknown VM size (");
+	else
+		put(buf, "%s (not in the catalog, ", f->vm_size);
+	if (!s->sriov) {
+		put(buf, "%snon-SR-IOV: Network Direct%s)", s->size ? ", " : "",
+		    s->from_hardware ? " over VMBus offered by the host" : "");
+		return;
+	}
+	put(buf, "%sSR-IOV, ", s->size ? ", " : "");
+	put_generation(buf, s->generation);
+	put(buf, s->from_hardware ? " on the PCI bus)" : " per the catalog)");
+}
+
+static int has_generation(const char *const *nics, size_t n, const char *gen)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(nics[i], gen))
+			return 1;
+	return 0;
+}
+
+static enum ib_select_code check_os(const struct ib_facts *f, const struct ib_catalog *cat,
+                                    struct ib_selection *out, const struct ib_os_support **label)
+{
+	const char *gens[16];
+	size_t n_gens = 0;
+	int matched = 0, nd = 0, gen_ok = 0;
+
+	*label = NULL;
+	for (size_t i = 0; i < cat->n_os; i++) {
+		const struct ib_os_support *r = &cat->os[i];
+
+		if (!ib_os_support_matches(r, f->os.family, f->os.product, f->os.id, f->os.version))
+			continue;
+		if (!matched)
+			*label = r;
+		matched = 1;
+		nd |= r->nd;
+		for (size_t j = 0; j < r->n_nics; j++) {
+			if (out->sriov && !strcmp(r->nics[j], out->generation))
+				gen_ok = 1;
+			if (n_gens < sizeof gens / sizeof gens[0] &&
+			    !has_generation(gens, n_gens, r->nics[j]))
+				gens[n_gens++] = r->nics[j];
+		}
+	}
+	if (!matched) {
+		const char *last = NULL;
+
+		put_os_label(out->reason, &f->os, NULL);
+		put(out->reason, " is not a supported OS (supported %s releases:", f->os.family);
+		for (size_t i = 0; i < cat->n_os; i++) {
+			if (strcmp(cat->os[i].family, f->os.family) ||
+			    (last && !strcmp(last, cat->os[i].name)))
+				continue;
+			put(out->reason, "%s %s", last ? "," : "", cat->os[i].name);
+			last = cat->os[i].name;
+		}
+		put(out->reason, "%s)", last ? "" : " none");
+		return IB_SELECT_OS_UNSUPPORTED;
+	}
+	if (out->sriov ? gen_ok : nd)
+		return IB_SELECT_OK;
+	put_os_label(out->reason, &f->os, *label);
+	if (out->sriov) {
+		put(out->reason, " does not support ");
+		put_generation(out->reason, out->generation);
+	} else {
+		put(out->reason, " has no Network Direct driver for non-SR-IOV sizes%s%s%s",
+		    out->size ? " (" : "", out->size ? out->size->name : "", out->size ? ")" : "");
+	}
+	put(out->reason, ": supported there:");
+	for (size_t i = 0; i < n_gens; i++)
+		put(out->reason, "%s %s", i ? "," : "", gens[i]);
+	if (n_gens == 0)
+		put(out->reason, " none");
+	else if (!out->sriov)
+		put(out->reason, " on SR-IOV sizes");
+	return IB_SELECT_NIC_UNSUPPORTED;
+}
+
+/* How specific the best matching OS entry of d is; -1 when none matches. */
+static int os_score(const struct ib_driver *d, const struct ib_os *os)
+{
+	int best = -1;
+
+	for (size_t i = 0; i < d->n_os; i++) {
+		const struct ib_os_match *m = &d->os[i];
+		int score = 0;
+
+		if (m->family) {
+			if (strcmp(m->family, os->family))
+				continue;
+			score++;
+		}
+		if (m->product) {
+			if (!os->product || strcmp(m->product, os->product))
+				continue;
+			score++;
+		}
+		if (m->id) {
+			if (!os->id || strcmp(m->id, os->id))
+				continue;
+			score++;
+		}
+		if (m->version) {
+			if (!ib_version_has_prefix(os->version, m->version))
+				continue;
+			score++;
+			for (const char *p = m->version; *p; p++)
+				score += *p == '.';
+		}
+		if (score > best)
+			best = score;
+	}
+	return best;
+}
+
+static int driver_fits(const struct ib_driver *d, const struct ib_facts *f,
+                       const struct ib_selection *s, const char *kind)
+{
+	if (strcmp(d->platform, f->os.family) || strcmp(d->kind, kind) ||
+	    (d->sriov != 0) != (s->sriov != 0))
+		return 0;
+	if (s->sriov && !has_generation((const char *const *)d->nics, d->n_nics, s->generation))
+		return 0;
+	return 1;
+}
+
+static enum ib_select_code pick_driver(const struct ib_facts *f, const struct ib_manifest *m,
+                                       const char *const *kinds, size_t n_kinds,
+                                       struct ib_selection *out)
+{
+	for (size_t k = 0; k < n_kinds; k++) {
+		const struct ib_driver *best = NULL, *tie = NULL;
+		int best_score = -1;
+
+		for (size_t i = 0; i < m->n_drivers; i++) {
+			const struct ib_driver *d = &m->drivers[i];
+			int score;
+
+			if (!driver_fits(d, f, out, kinds[k]))
+				continue;
+			score = os_score(d, &f->os);
+			if (score < 0)
+				continue;
+			if (score > best_score) {
+				best = d;
+				best_score = score;
+				tie = NULL;
+			} else if (score == best_score) {
+				tie = d;
+			}
+		}
+		if (tie) {
+			put(out->reason, "bundle '%s': drivers '%s' and '%s' both fit ", m->name,
+			    best->id, tie->id);
+			put_os_short(out->reason, &f->os);
+			if (out->sriov)
+				put(out->reason, " and %s", out->generation);
+			put(out->reason, " equally well");
+			return IB_SELECT_AMBIGUOUS;
+		}
+		if (best) {
+			out->driver = best;
+			out->kind = best->kind;
+			return IB_SELECT_OK;
+		}
+	}
+	put(out->reason, "bundle '%s' has no ", m->name);
+	for (size_t k = 0; k < n_kinds; k++)
+		put(out->reason, "%s%s", k ? " or " : "", kinds[k]);
+	put(out->reason, " driver for ");
+	put_os_short(out->reason, &f->os);
+	if (out->sriov)
+		put(out->reason, " and %s", out->generation);
+	return IB_SELECT_NO_DRIVER;
+}
+
+void ib_select(const struct ib_facts *facts, const struct ib_catalog *catalog,
+               const struct ib_manifest *manifest, struct ib_selection *out)
+{
+	const char *kinds[KINDS_MAX];
+	const struct ib_os_support *os_row;
+	char situation[IB_ERR_MSG_MAX] = "";
+	size_t n_kinds;
+
+	memset(out, 0, sizeof *out);
+	out->code = decide_hardware(facts, catalog, out);
+	if (out->code)
+		return;
+	n_kinds = kinds_for(facts, out, kinds);
+	out->kind = kinds[0];
+	out->code = check_os(facts, catalog, out, &os_row);
+	if (out->code)
+		return;
+	put_situation(situation, facts, out);
+	if (!manifest) {
+		put(out->reason, "%s on ", situation);
+		put_os_label(out->reason, &facts->os, os_row);
+		put(out->reason, ": needs a ");
+		for (size_t k = 0; k < n_kinds; k++)
+			put(out->reason, "%s%s", k ? " or " : "", kinds[k]);
+		put(out->reason, " driver");
+		return;
+	}
+	out->code = pick_driver(facts, manifest, kinds, n_kinds, out);
+	if (out->code)
+		return;
+	put(out->reason, "%s on ", situation);
+	put_os_label(out->reason, &facts->os, os_row);
+	put(out->reason, ": %s driver '%s' %s", out->driver->kind, out->driver->id,
+	    out->driver->version);
+}

@@ -1,0 +1,147 @@
+#include "sysparse.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *dup_range(const char *s, size_t n)
+{
+	char *out = malloc(n + 1);
+
+	if (!out)
+		return NULL;
+	memcpy(out, s, n);
+	out[n] = '\0';
+	return out;
+}
+
+/* Unquotes an os-release value (one line, without its newline) into a new string. */
+static char *unquote(const char *v, size_t n)
+{
+	char *out = malloc(n + 1), *o = out;
+	char quote = 0;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		char ch = v[i];
+
+		if (quote && ch == quote) {
+			quote = 0;
+			continue;
+		}
+		if (!quote && (ch == '"' || ch == '\'')) {
+			quote = ch;
+			continue;
+		}
+		if (ch == '\\' && quote != '\'' && i + 1 < n) {
+			char next = v[i + 1];
+			/* Shell rules: inside double quotes only these are escapes. */
+			if (!quote || strchr("\\\"$`", next)) {
+				*o++ = next;
+				i++;
+				continue;
+			}
+		}
+		*o++ = ch;
+	}
+	*o = '\0';
+	return out;
+}
+
+int ib_os_release_get(const char *text, size_t len, const char *key, char **value,
+                      struct ib_err *err)
+{
+	size_t klen = strlen(key);
+	const char *p = text, *end = text + len;
+
+	*value = NULL;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *eol = nl ? nl : end;
+		const char *s = p;
+
+		while (s < eol && (*s == ' ' || *s == '\t'))
+			s++;
+		if ((size_t)(eol - s) > klen && !memcmp(s, key, klen) && s[klen] == '=') {
+			const char *v = s + klen + 1, *ve = eol;
+
+			while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
+				ve--;
+			/* Later assignments win, as when the file is sourced by a shell. */
+			free(*value);
+			*value = unquote(v, (size_t)(ve - v));
+			if (!*value)
+				return ib_fail(err, IB_ENOMEM, "out of memory");
+		}
+		p = eol + 1;
+	}
+	return 0;
+}
+
+int ib_kvp_lookup(const unsigned char *data, size_t len, const char *key, char **value,
+                  struct ib_err *err)
+{
+	size_t klen = strlen(key);
+
+	*value = NULL;
+	if (klen >= IB_KVP_KEY_BYTES)
+		return ib_fail(err, IB_EINTERNAL, "KVP key too long: %s", key);
+	for (size_t off = 0; off + IB_KVP_RECORD_BYTES <= len; off += IB_KVP_RECORD_BYTES) {
+		const unsigned char *k = data + off, *v = k + IB_KVP_KEY_BYTES;
+		size_t vlen = 0;
+		int printable = 1;
+
+		if (memcmp(k, key, klen) || k[klen] != '\0')
+			continue;
+		while (vlen < IB_KVP_VALUE_BYTES && v[vlen])
+			vlen++;
+		for (size_t i = 0; i < vlen; i++)
+			if (v[i] < 0x20 || v[i] > 0x7e)
+				printable = 0;
+		if (printable && vlen > 0) {
+			*value = dup_range((const char *)v, vlen);
+			if (!*value)
+				return ib_fail(err, IB_ENOMEM, "out of memory");
+		}
+		return 1;
+	}
+	return 0;
+}
+
+int ib_sysfs_hex(const char *text, char *out, size_t out_size)
+{
+	size_t digits = out_size - 1, i;
+
+	if (text[0] != '0' || (text[1] != 'x' && text[1] != 'X'))
+		return -1;
+	text += 2;
+	for (i = 0; i < digits; i++) {
+		if (!isxdigit((unsigned char)text[i]))
+			return -1;
+		out[i] = (char)tolower((unsigned char)text[i]);
+	}
+	out[digits] = '\0';
+	return text[digits] == '\0' || text[digits] == '\n' ? 0 : -1;
+}
+
+char *ib_sysfs_line(const char *text)
+{
+	return dup_range(text, strcspn(text, "\r\n"));
+}
+
+char *ib_uevent_get(const char *text, const char *key)
+{
+	size_t klen = strlen(key);
+
+	for (const char *p = text; *p;) {
+		size_t n = strcspn(p, "\n");
+
+		if (n > klen && !memcmp(p, key, klen) && p[klen] == '=')
+			return dup_range(p + klen + 1, n - klen - 1);
+		p += n;
+		if (*p)
+			p++;
+	}
+	return NULL;
+}
