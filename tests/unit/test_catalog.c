@@ -127,7 +127,9 @@ static void test_shipped_os(const struct ib_catalog *c)
 
 	r = os_row(c, "linux", NULL, "ubuntu", "20.04");
 	CHECK(r && row_has(r, "CX5") && row_has(r, "CX6") && !r->nd);
-	CHECK(os_row(c, "linux", NULL, "ubuntu", "22.04") == NULL);
+	r = os_row(c, "linux", NULL, "ubuntu", "22.04");
+	CHECK(r && row_has(r, "CX5") && row_has(r, "CX6") && !r->nd);
+	CHECK(os_row(c, "linux", NULL, "ubuntu", "24.04") == NULL);
 	CHECK(os_row(c, "linux", NULL, "rhel", "7.9") != NULL);
 	CHECK(os_row(c, "linux", NULL, "rhel", "8.2") != NULL);
 	CHECK(os_row(c, "linux", NULL, "rhel", "7.3") == NULL);

@@ -189,7 +189,7 @@ static const struct select_case cases[] = {
         {"HBv2 on RHEL 7.3", FACTS("Standard_HB120rs_v2", RHEL73, IB_CX6), 0, &full,
          IB_SELECT_OS_UNSUPPORTED, NULL, "mlnx-ofed", "CX6",
          "linux rhel 7.3 is not a supported OS (supported linux releases: Ubuntu 16.04, Ubuntu "
-         "18.04, Ubuntu 20.04, Red Hat Enterprise Linux 7, Red Hat Enterprise Linux 8, CentOS 7, "
+         "18.04, Ubuntu 20.04, Ubuntu 22.04, Red Hat Enterprise Linux 7, Red Hat Enterprise Linux 8, CentOS 7, "
          "CentOS 8)",
          NULL},
         {"HBv2 on Ubuntu 20.04, Windows-only bundle", FACTS("Standard_HB120rs_v2", U2004, IB_CX6),
@@ -198,8 +198,8 @@ static const struct select_case cases[] = {
         /* NDR: nothing shipped supports ConnectX-7; a catalog that does can be given. */
         {"ND H100 v5 on Ubuntu 22.04, shipped catalog",
          FACTS("Standard_ND96isr_H100_v5", U2204, IB_101E "," IB_101E_B), 0, &full,
-         IB_SELECT_OS_UNSUPPORTED, NULL, "mlnx-ofed", "CX7",
-         "linux ubuntu 22.04 is not a supported OS", NULL},
+         IB_SELECT_NIC_UNSUPPORTED, NULL, "mlnx-ofed", "CX7",
+         "Ubuntu 22.04 (22.04) does not support ConnectX-7 (CX7)", NULL},
         {"ND H100 v5 on Ubuntu 22.04, CX7 catalog",
          FACTS("Standard_ND96isr_H100_v5", U2204, IB_101E "," IB_101E_B), 1, &full, IB_SELECT_OK,
          "mlnx-ofed-23.10", "mlnx-ofed", "CX7", "ConnectX-7 (CX7) per the catalog", NULL},
