@@ -677,8 +677,8 @@ int ib_sig_parse(const char *text, size_t len, const char *source, struct ib_sig
 {
 	struct lines it = {text, text + len, 0};
 	struct sig_blob blob;
-	const char *line;
-	size_t llen;
+	const char *line = NULL;
+	size_t llen = 0;
 	char alg[16];
 	int rc;
 
