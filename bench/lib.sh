@@ -37,7 +37,7 @@ make_payload() {
       "sriov": true,
       "source": "payload",
       "files": [{"path": "install.sh", "mode": "0755"}, {"path": "random.bin"}, {"path": "text.txt"}],
-      "install": {"argv": ["sh", "install.sh"], "timeout_seconds": 600, "success_codes": [0], "reboot_codes": [3010]}
+      "install": {"argv": ["sh", "install.sh"], "timeout_seconds": 600, "success_codes": [0], "reboot_codes": [194]}
     }
   ]
 }
