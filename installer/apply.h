@@ -6,6 +6,7 @@
 #ifndef IBDRV_APPLY_H
 #define IBDRV_APPLY_H
 
+#include "detect.h"
 #include "minisign.h"
 
 #include <stddef.h>
@@ -19,13 +20,16 @@ struct ib_apply_opts {
 	size_t n_urls;
 	const struct ib_pubkey *keys; /* trusted keys (several for rotation) */
 	size_t n_keys;
-	const char *facts_path; /* NULL: detect this VM */
-	const char *root;       /* prefix of every system path written; "" for none */
+	const char *facts_path; /* NULL: $IBDRV_FACTS, else detect this VM with detect */
+	struct ib_detect_opts detect;
+	const char *catalog_path; /* NULL: the catalog compiled in */
+	const char *root;       /* prefix of every system path written; NULL: $IBDRV_ROOT */
 	const char *package_dir; /* extension package folder (baked-in bundle), or NULL */
 	const char *cacert;     /* private CA for downloads, or NULL */
 	unsigned download_timeout_seconds;
+	unsigned lock_wait_ms; /* how long to wait for another run; 0: the default */
 	int allow_downgrade;
-	int plan_only; /* verify and decide, change nothing */
+	int plan_only; /* verify and decide; no download, no lock, nothing written */
 	ib_apply_progress_fn progress;
 	void *progress_ctx;
 };

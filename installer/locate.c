@@ -1,0 +1,125 @@
+#include "locate.h"
+
+#include "bundle.h"
+#include "log.h"
+#include "path.h"
+#include "platform.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n > m && !strcmp(s + n - m, suffix);
+}
+
+/* The sequence a bundle's signed trusted comment claims; non-zero when it does not verify. */
+static int signed_sequence(const char *bundle, const struct ib_locate_opts *o, uint64_t *seq)
+{
+	struct ib_bundle_claims claims;
+	struct ib_sig sig;
+	struct ib_err err;
+	char *sig_path = malloc(strlen(bundle) + sizeof ".minisig");
+	int rc;
+
+	ib_err_clear(&err);
+	if (!sig_path)
+		return IB_ENOMEM;
+	sprintf(sig_path, "%s.minisig", bundle);
+	rc = ib_sig_load(sig_path, &sig, &err);
+	if (rc == 0)
+		rc = ib_sig_check_comment(&sig, o->keys, o->n_keys, NULL, &err);
+	if (rc == 0)
+		rc = ib_bundle_parse_claims(sig.trusted_comment, &claims, &err);
+	if (rc)
+		ib_warn("skipping %s: %s", bundle, err.msg);
+	else
+		*seq = claims.sequence;
+	free(sig_path);
+	return rc;
+}
+
+/* The trusted bundle with the highest sequence in dir, or *best NULL. */
+static int best_in_folder(const char *dir, const struct ib_locate_opts *o, char **best,
+			  struct ib_err *err)
+{
+	char **names = NULL;
+	size_t count = 0;
+	uint64_t best_seq = 0;
+	enum plat_kind kind;
+	int rc;
+
+	*best = NULL;
+	rc = plat_lstat(dir, &kind, NULL, err);
+	if (rc || kind != PLAT_DIR)
+		return rc;
+	rc = plat_list_dir(dir, &names, &count, err);
+	for (size_t i = 0; rc == 0 && i < count; i++) {
+		char *path;
+		uint64_t seq = 0;
+
+		if (!has_suffix(names[i], ".ibb"))
+			continue;
+		path = ib_path_join(dir, names[i]);
+		if (!path) {
+			rc = ib_fail(err, IB_ENOMEM, "out of memory");
+			break;
+		}
+		if (signed_sequence(path, o, &seq) == 0 && (!*best || seq > best_seq)) {
+			free(*best);
+			*best = path;
+			best_seq = seq;
+		} else {
+			free(path);
+		}
+	}
+	plat_free_names(names, count);
+	if (rc) {
+		free(*best);
+		*best = NULL;
+	}
+	return rc;
+}
+
+int ib_locate_bundle(const struct ib_locate_opts *o, char **path_out, const char **where,
+		     struct ib_err *err)
+{
+	char *package_bundles = NULL;
+	const struct {
+		const char *dir;
+		const char *name;
+	} places[] = {
+		{ NULL, "extension package" },
+		{ o->bundles_dir, "image-baking folder" },
+		{ o->cache_dir, "download cache" },
+	};
+	int rc = 0;
+
+	*path_out = NULL;
+	*where = NULL;
+	if (o->bundle_path) {
+		*path_out = strdup(o->bundle_path);
+		*where = "--bundle";
+		return *path_out ? 0 : ib_fail(err, IB_ENOMEM, "out of memory");
+	}
+	if (o->package_dir) {
+		package_bundles = ib_path_join(o->package_dir, "bundle");
+		if (!package_bundles)
+			return ib_fail(err, IB_ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < sizeof places / sizeof places[0]; i++) {
+		const char *dir = i == 0 ? package_bundles : places[i].dir;
+
+		if (!dir)
+			continue;
+		rc = best_in_folder(dir, o, path_out, err);
+		if (rc || *path_out) {
+			*where = places[i].name;
+			break;
+		}
+	}
+	free(package_bundles);
+	return rc;
+}
