@@ -54,7 +54,9 @@ void ib_err_prefix(struct ib_err *err, const char *fmt, ...)
 	vsnprintf(prefix, sizeof prefix, fmt, ap);
 	va_end(ap);
 	memcpy(old, err->msg, sizeof old);
-	snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+	/* Using the result tells GCC that a cut (overlong) message is expected. */
+	if (snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old) < 0)
+		err->msg[0] = '\0';
 }
 
 const char *ib_code_name(int code)
