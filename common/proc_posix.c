@@ -105,26 +105,23 @@ static const char *env_lookup(const char *const *env, const char *name)
 
 /* environ with the extra entries added or replacing; the array is malloc'd, the strings borrowed.
  */
-static char **build_env(const char *const *extra, struct ib_err *err)
+static int build_env(const char *const *extra, char ***out, struct ib_err *err)
 {
 	size_t n_env = 0, n_extra = 0, o = 0;
 	char **envp;
 
+	*out = NULL;
 	while (environ && environ[n_env])
 		n_env++;
 	while (extra && extra[n_extra])
 		n_extra++;
 	for (size_t i = 0; i < n_extra; i++)
-		if (!strchr(extra[i], '=') || extra[i][0] == '=') {
-			ib_fail(err, IB_EINPUT, "environment entry '%s' is not NAME=value",
-			        extra[i]);
-			return NULL;
-		}
+		if (!strchr(extra[i], '=') || extra[i][0] == '=')
+			return ib_fail(err, IB_EINPUT, "environment entry '%s' is not NAME=value",
+			               extra[i]);
 	envp = calloc(n_env + n_extra + 1, sizeof *envp);
-	if (!envp) {
-		ib_fail(err, IB_ENOMEM, "out of memory");
-		return NULL;
-	}
+	if (!envp)
+		return ib_fail(err, IB_ENOMEM, "out of memory");
 	for (size_t i = 0; i < n_env; i++) {
 		size_t name_len = strcspn(environ[i], "=");
 		int replaced = 0;
@@ -138,23 +135,21 @@ static char **build_env(const char *const *extra, struct ib_err *err)
 	for (size_t j = 0; j < n_extra; j++)
 		envp[o++] = (char *)extra[j];
 	envp[o] = NULL;
-	return envp;
+	*out = envp;
+	return 0;
 }
 
 /* The file to execute for name: name itself when it has a '/', else the first match in PATH. */
-static char *resolve_program(const char *name, const char *path_var, struct ib_err *err)
+static int resolve_program(const char *name, const char *path_var, char **out, struct ib_err *err)
 {
 	const char *p;
 
-	if (name[0] == '\0') {
-		ib_fail(err, IB_EINPUT, "empty program name");
-		return NULL;
-	}
+	*out = NULL;
+	if (name[0] == '\0')
+		return ib_fail(err, IB_EINPUT, "empty program name");
 	if (strchr(name, '/')) {
-		char *copy = strdup(name);
-		if (!copy)
-			ib_fail(err, IB_ENOMEM, "out of memory");
-		return copy;
+		*out = strdup(name);
+		return *out ? 0 : ib_fail(err, IB_ENOMEM, "out of memory");
 	}
 	p = path_var ? path_var : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 	while (*p) {
@@ -167,20 +162,20 @@ static char *resolve_program(const char *name, const char *path_var, struct ib_e
 			memcpy(dir, p, n);
 			dir[n] = '\0';
 			cand = ib_path_join(dir, name);
-			if (!cand) {
-				ib_fail(err, IB_ENOMEM, "out of memory");
-				return NULL;
+			if (!cand)
+				return ib_fail(err, IB_ENOMEM, "out of memory");
+			if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) &&
+			    access(cand, X_OK) == 0) {
+				*out = cand;
+				return 0;
 			}
-			if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0)
-				return cand;
 			free(cand);
 		}
 		p += n;
 		if (*p == ':')
 			p++;
 	}
-	ib_fail(err, IB_EINPUT, "%s: program not found in PATH", name);
-	return NULL;
+	return ib_fail(err, IB_EINPUT, "%s: program not found in PATH", name);
 }
 
 /* Reads the child's report of a failed chdir/exec; 0 when exec succeeded. */
@@ -329,14 +324,15 @@ int ib_proc_run(const struct ib_proc_opts *opts, struct ib_proc_result *result, 
 	memset(result, 0, sizeof *result);
 	if (!opts->argv || !opts->argv[0])
 		return ib_fail(err, IB_EINPUT, "no program to run");
-	envp = build_env(opts->env, err);
-	if (!envp)
-		return err ? err->code : IB_EINPUT;
-	prog = resolve_program(opts->argv[0], env_lookup((const char *const *)envp, "PATH"), err);
+	rc = build_env(opts->env, &envp, err);
+	if (rc == 0)
+		rc = resolve_program(opts->argv[0], env_lookup((const char *const *)envp, "PATH"),
+		                     &prog, err);
+	if (rc)
+		goto out;
 	lb = calloc(1, sizeof *lb);
-	if (!prog || !lb) {
-		rc = prog ? ib_fail(err, IB_ENOMEM, "out of memory")
-		          : (err ? err->code : IB_EINPUT);
+	if (!lb) {
+		rc = ib_fail(err, IB_ENOMEM, "out of memory");
 		goto out;
 	}
 	lb->tag = opts->log_tag ? opts->log_tag : ib_path_basename(opts->argv[0]);
@@ -462,9 +458,9 @@ int ib_proc_spawn_detached(const char *const *argv, const char *cwd, const char 
 	*pid_out = 0;
 	if (!argv || !argv[0])
 		return ib_fail(err, IB_EINPUT, "no program to run");
-	prog = resolve_program(argv[0], getenv("PATH"), err);
-	if (!prog)
-		return err ? err->code : IB_EINPUT;
+	rc = resolve_program(argv[0], getenv("PATH"), &prog, err);
+	if (rc)
+		return rc;
 	in = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	outfd = log_path ? open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)
 	                 : open("/dev/null", O_WRONLY | O_CLOEXEC);

@@ -299,8 +299,16 @@ static int cmd_enable(struct hctx *c)
 	ib_info("configuration sequence number %lld", (long long)seq);
 	rc = ib_lock_acquire(c->paths.handler_lock, "handler enable", IB_LOCK_WAIT_MS_DEFAULT, &hl,
 	                     &err);
-	if (rc == 0)
+	if (rc == 0) {
 		rc = ib_handler_mrseq_read(c->dir, &mrseq, &err);
+		if (rc == IB_EINPUT) {
+			/* Rewritten below: a damaged mrseq must not block every later
+			 * configuration. */
+			ib_warn("%s; taking it as no sequence number yet", err.msg);
+			mrseq = -1;
+			rc = 0;
+		}
+	}
 	if (rc) {
 		ib_error("%s", err.msg);
 		code = ib_ext_code_from_err(rc);
@@ -335,6 +343,10 @@ static int cmd_enable(struct hctx *c)
 		ib_warn("sequence number %lld was taken on but never finished (restart or killed "
 		        "worker); resuming it",
 		        (long long)seq);
+		ib_handler_status_write(&c->env, seq, "Enable", IB_STATUS_TRANSITIONING, 0,
+		                        "Installing the InfiniBand driver: resuming after an "
+		                        "interruption",
+		                        NULL);
 	} else {
 		rc = check_config(c, seq, &err);
 		if (rc == 0)

@@ -431,11 +431,7 @@ int ib_handler_settings_load(const struct ib_handler_env *env, int64_t seq,
 	rc = parse_public(pub, path, s, err);
 out:
 	cJSON_Delete(root);
-	if (text) {
-		/* The file may carry protected settings: leave no copy in memory. */
-		memset(text, 0, len);
-		free(text);
-	}
+	free(text);
 	free(path);
 	if (rc)
 		ib_handler_settings_free(s);

@@ -264,6 +264,15 @@ expect_agent_rc 0 "enable without ConfigSequenceNumber"
 wait_done 1
 expect_status 1 error 100 "/nonexistent/other.tar.zst"
 
+# A damaged mrseq does not block the next configuration.
+echo "garbage" >"$H/mrseq"
+settings 2 '{"bundlePath": "/nonexistent/third.tar.zst"}'
+agent enable 2
+expect_agent_rc 0 "enable over a damaged mrseq"
+wait_done 2
+expect_status 2 error 100 "/nonexistent/third.tar.zst"
+if [ "$(cat "$H/mrseq")" = 2 ]; then ok; else fail "mrseq not rewritten: $(cat "$H/mrseq")"; fi
+
 # Bad settings fail at once, without a worker, and are not retried.
 new_vm badsettings
 settings 0 '{"bundleUrls": ["ftp://mirror.example/ib.tar.zst"], "unknownKey": 1}'
@@ -379,6 +388,7 @@ release_locks
 agent enable 0
 expect_agent_rc 0 "enable after a killed worker"
 expect_log "sequence number 0 was taken on but never finished"
+expect_log "status 0: transitioning, code 0: Installing the InfiniBand driver: resuming after an interruption"
 wait_done 0
 expect_status 0 error 100 "/nonexistent/a.tar.zst"
 
