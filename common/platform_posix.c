@@ -189,6 +189,7 @@ int plat_list_dir(const char *path, char ***names, size_t *count, struct ib_err 
 		}
 		n++;
 	}
+	/* An empty folder leaves list NULL, which qsort must not be given. */
 	if (n > 1)
 		qsort(list, n, sizeof *list, cmp_names);
 	*names = list;
