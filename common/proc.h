@@ -7,9 +7,10 @@
  * last IB_PROC_TAIL_LINES for error messages: memory does not grow with the
  * output. At the timeout the whole group is asked to stop, then killed after
  * a grace period, grandchildren included. When the program exits on its own,
- * whatever it left running in its group is stopped the same way, so nothing
- * it started outlives it (daemons that start their own session escape, as
- * they are meant to). Descriptors of the caller are not inherited.
+ * whatever it left running in its group is stopped too (asked, then killed
+ * once it lets go of the output or the grace period ends), so nothing it
+ * started outlives it (daemons that start their own session escape, as they
+ * are meant to). Descriptors of the caller are not inherited.
  *
  * ib_proc_spawn_detached starts a program that outlives the caller and is
  * not killed with the caller's process group (the guest agent kills the
