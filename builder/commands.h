@@ -15,6 +15,7 @@ int cmd_sign(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_pack(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_extension(int argc, char **argv);
 
 /* Prints err's message as "ibdrv-build: ..." and maps rc to an exit code (usage 2, else 1). */
 int cli_exit(int rc, const struct ib_err *err);

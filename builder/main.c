@@ -18,6 +18,9 @@ static const struct {
 	  "pack -m MANIFEST.json -s KEY.sec -o BUNDLE [--compression none|gzip|zstd] [--level N] "
 	  "[--quiet]" },
 	{ "inspect", cmd_inspect, "inspect [--json] BUNDLE" },
+	{ "extension", cmd_extension,
+	  "extension --installer PATH --pubkey KEY.pub... [--bundle BUNDLE] [--url URL]... "
+	  "[--name NAME] [-f] -o EXT.zip" },
 };
 
 static void usage(FILE *out)

@@ -60,4 +60,21 @@ uint64_t plat_monotonic_ms(void);
 /* Sleeps for ms milliseconds. */
 void plat_sleep_ms(unsigned ms);
 
+/* Last modification time of path in nanoseconds since the epoch (follows symlinks). */
+int plat_mtime_ns(const char *path, int64_t *ns, struct ib_err *err);
+
+/* The absolute path of the running program, symlinks resolved. Caller frees. */
+int plat_exe_path(char **out, struct ib_err *err);
+
+/*
+ * ibdrv's machine-wide folders, before any --root prefix. POSIX: state
+ * "/var/lib/ibdrv", logs "/var/log/ibdrv"; Windows: "%ProgramData%/ibdrv" and
+ * "%ProgramData%/ibdrv/logs". Returns a malloc'd string, NULL when out of memory.
+ */
+enum plat_sysdir { PLAT_SYSDIR_STATE, PLAT_SYSDIR_LOG };
+char *plat_system_dir(enum plat_sysdir which);
+
+/* Makes this process's local time UTC (zip stores local times; reproducible output needs one). */
+void plat_use_utc_localtime(void);
+
 #endif

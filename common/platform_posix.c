@@ -296,3 +296,32 @@ void plat_sleep_ms(unsigned ms)
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
 }
+
+int plat_mtime_ns(const char *path, int64_t *ns, struct ib_err *err)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0)
+		return ib_fail_errno(err, IB_EIO, errno, "%s", path);
+	*ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	return 0;
+}
+
+int plat_exe_path(char **out, struct ib_err *err)
+{
+	*out = realpath("/proc/self/exe", NULL);
+	if (!*out)
+		return ib_fail_errno(err, IB_EIO, errno, "/proc/self/exe");
+	return 0;
+}
+
+char *plat_system_dir(enum plat_sysdir which)
+{
+	return strdup(which == PLAT_SYSDIR_STATE ? "/var/lib/ibdrv" : "/var/log/ibdrv");
+}
+
+void plat_use_utc_localtime(void)
+{
+	setenv("TZ", "UTC0", 1);
+	tzset();
+}
