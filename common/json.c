@@ -1,20 +1,29 @@
 #include "json.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define JSON_SAFE_INT 9007199254740992.0 /* 2^53: doubles hold every integer up to here */
 
-static int find_duplicate(const cJSON *node, const char *source, struct ib_err *err)
+/* Refuses a key given twice in any object of the tree, naming its path. */
+static int find_duplicate(const cJSON *node, const char *path, const char *source,
+			  struct ib_err *err)
 {
-	for (const cJSON *c = node ? node->child : NULL; c; c = c->next) {
+	char child[IB_JSON_PATH_MAX];
+	size_t i = 0;
+
+	for (const cJSON *c = node->child; c; c = c->next, i++) {
 		if (cJSON_IsObject(node)) {
+			ib_json_path(child, sizeof child, path, c->string);
 			for (const cJSON *d = c->next; d; d = d->next)
-				if (c->string && d->string && !strcmp(c->string, d->string))
-					return ib_fail(err, IB_EINPUT, "%s: duplicate key \"%s\"",
-					               source, c->string);
+				if (!strcmp(c->string, d->string))
+					return ib_fail(err, IB_EINPUT, "%s: %s: duplicate key", source,
+						       child);
+		} else {
+			ib_json_index(child, sizeof child, path, i);
 		}
-		if (find_duplicate(c, source, err))
+		if (find_duplicate(c, child, source, err))
 			return IB_EINPUT;
 	}
 	return 0;
@@ -40,7 +49,7 @@ int ib_json_parse(const char *text, size_t len, const char *source, cJSON **out,
 		               "%s: unexpected data after the JSON value (at byte %zu)", source,
 		               end ? (size_t)(end - text) : 0);
 	}
-	if (find_duplicate(root, source, err)) {
+	if (find_duplicate(root, "", source, err)) {
 		cJSON_Delete(root);
 		return IB_EINPUT;
 	}
@@ -48,71 +57,165 @@ int ib_json_parse(const char *text, size_t len, const char *source, cJSON **out,
 	return 0;
 }
 
-int ib_json_only_keys(const cJSON *obj, const char *const *allowed, const char *source,
-                      const char *where, struct ib_err *err)
+const char *ib_json_path(char *buf, size_t cap, const char *path, const char *key)
 {
-	for (const cJSON *c = obj->child; c; c = c->next) {
+	if (path[0])
+		snprintf(buf, cap, "%s.%s", path, key);
+	else
+		snprintf(buf, cap, "%s", key);
+	return buf;
+}
+
+const char *ib_json_index(char *buf, size_t cap, const char *path, size_t i)
+{
+	snprintf(buf, cap, "%s[%zu]", path, i);
+	return buf;
+}
+
+static const char *where(const char *path)
+{
+	return path[0] ? path : "top level";
+}
+
+int ib_json_object(const cJSON *v, const char *const *allowed, const char *source, const char *path,
+                   struct ib_err *err)
+{
+	char p[IB_JSON_PATH_MAX];
+
+	if (!cJSON_IsObject(v))
+		return ib_fail(err, IB_EINPUT, "%s: %s: expected an object", source, where(path));
+	for (const cJSON *c = v->child; c; c = c->next) {
 		size_t i;
 
 		for (i = 0; allowed[i]; i++)
-			if (!strcmp(c->string, allowed[i]))
+			if (!strcmp(allowed[i], c->string))
 				break;
 		if (!allowed[i])
-			return ib_fail(err, IB_EINPUT, "%s: %sunknown key \"%s\"", source, where,
-			               c->string);
+			return ib_fail(err, IB_EINPUT, "%s: %s: unknown key", source,
+			               ib_json_path(p, sizeof p, path, c->string));
+		for (const cJSON *d = v->child; d != c; d = d->next)
+			if (!strcmp(d->string, c->string))
+				return ib_fail(err, IB_EINPUT, "%s: %s: duplicate key", source,
+				               ib_json_path(p, sizeof p, path, c->string));
 	}
 	return 0;
 }
 
-int ib_json_string(const cJSON *obj, const char *key, int optional, const char *source,
-                   const char **out, struct ib_err *err)
+const cJSON *ib_json_member(const cJSON *obj, const char *key)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	return cJSON_GetObjectItemCaseSensitive(obj, key);
+}
 
-	*out = NULL;
-	if (!v) {
-		if (optional)
-			return 0;
-		return ib_fail(err, IB_EINPUT, "%s: %s: missing", source, key);
-	}
-	if (!cJSON_IsString(v) || !v->valuestring)
-		return ib_fail(err, IB_EINPUT, "%s: %s: expected a string", source, key);
+static int missing(const char *key, int required, const char *source, const char *path,
+                   struct ib_err *err)
+{
+	char p[IB_JSON_PATH_MAX];
+
+	if (!required)
+		return 0;
+	return ib_fail(err, IB_EINPUT, "%s: %s: missing", source,
+	               ib_json_path(p, sizeof p, path, key));
+}
+
+static int wrong(const char *key, const char *what, const char *source, const char *path,
+                 struct ib_err *err)
+{
+	char p[IB_JSON_PATH_MAX];
+
+	return ib_fail(err, IB_EINPUT, "%s: %s: expected %s", source,
+	               ib_json_path(p, sizeof p, path, key), what);
+}
+
+int ib_json_string(const cJSON *obj, const char *key, int required, const char **out,
+                   const char *source, const char *path, struct ib_err *err)
+{
+	const cJSON *v = ib_json_member(obj, key);
+
+	if (!v)
+		return missing(key, required, source, path, err);
+	if (!cJSON_IsString(v))
+		return wrong(key, "a string", source, path, err);
 	*out = v->valuestring;
 	return 0;
 }
 
-int ib_json_string_buf(const cJSON *obj, const char *key, const char *source, char *out, size_t cap,
-                       struct ib_err *err)
+int ib_json_bool(const cJSON *obj, const char *key, int required, int *out, const char *source,
+                 const char *path, struct ib_err *err)
 {
-	const char *s;
-	int rc = ib_json_string(obj, key, 0, source, &s, err);
+	const cJSON *v = ib_json_member(obj, key);
 
-	if (rc)
-		return rc;
-	if (strlen(s) >= cap)
-		return ib_fail(err, IB_EINPUT, "%s: %s: longer than %zu bytes", source, key,
-		               cap - 1);
-	memcpy(out, s, strlen(s) + 1);
+	if (!v)
+		return missing(key, required, source, path, err);
+	if (!cJSON_IsBool(v))
+		return wrong(key, "true or false", source, path, err);
+	*out = cJSON_IsTrue(v) ? 1 : 0;
 	return 0;
 }
 
-int ib_json_int(const cJSON *obj, const char *key, int64_t min, int64_t max, const char *source,
-                int64_t *out, struct ib_err *err)
+int ib_json_uint(const cJSON *obj, const char *key, int required, unsigned long max,
+                 unsigned long *out, const char *source, const char *path, struct ib_err *err)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	const cJSON *v = ib_json_member(obj, key);
+	char what[64];
+
+	if (!v)
+		return missing(key, required, source, path, err);
+	snprintf(what, sizeof what, "an integer from 0 to %lu", max);
+	if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > (double)max ||
+	    v->valuedouble != (double)(unsigned long)v->valuedouble)
+		return wrong(key, what, source, path, err);
+	*out = (unsigned long)v->valuedouble;
+	return 0;
+}
+
+int ib_json_array(const cJSON *obj, const char *key, int required, const cJSON **out,
+                  const char *source, const char *path, struct ib_err *err)
+{
+	const cJSON *v = ib_json_member(obj, key);
+
+	*out = NULL;
+	if (!v)
+		return missing(key, required, source, path, err);
+	if (!cJSON_IsArray(v))
+		return wrong(key, "an array", source, path, err);
+	*out = v;
+	return 0;
+}
+
+int ib_json_int(const cJSON *obj, const char *key, int required, int64_t min, int64_t max,
+                int64_t *out, const char *source, const char *path, struct ib_err *err)
+{
+	const cJSON *v = ib_json_member(obj, key);
+	char what[96];
 	double d;
 
 	if (!v)
-		return ib_fail(err, IB_EINPUT, "%s: %s: missing", source, key);
+		return missing(key, required, source, path, err);
+	snprintf(what, sizeof what, "an integer from %lld to %lld", (long long)min, (long long)max);
 	if (!cJSON_IsNumber(v))
-		return ib_fail(err, IB_EINPUT, "%s: %s: expected a number", source, key);
+		return wrong(key, what, source, path, err);
 	d = v->valuedouble;
-	if (d != d || d < -JSON_SAFE_INT || d > JSON_SAFE_INT || d != (double)(int64_t)d)
-		return ib_fail(err, IB_EINPUT, "%s: %s: expected an integer", source, key);
-	if ((int64_t)d < min || (int64_t)d > max)
-		return ib_fail(err, IB_EINPUT, "%s: %s: %lld is out of range [%lld, %lld]", source,
-		               key, (long long)d, (long long)min, (long long)max);
+	if (d != d || d < -JSON_SAFE_INT || d > JSON_SAFE_INT || d != (double)(int64_t)d ||
+	    (int64_t)d < min || (int64_t)d > max)
+		return wrong(key, what, source, path, err);
 	*out = (int64_t)d;
+	return 0;
+}
+
+int ib_json_string_buf(const cJSON *obj, const char *key, int required, char *out, size_t cap,
+                       const char *source, const char *path, struct ib_err *err)
+{
+	const char *s = NULL;
+	char what[64];
+	int rc = ib_json_string(obj, key, required, &s, source, path, err);
+
+	if (rc || !s)
+		return rc;
+	if (strlen(s) >= cap) {
+		snprintf(what, sizeof what, "a string of at most %zu bytes", cap - 1);
+		return wrong(key, what, source, path, err);
+	}
+	memcpy(out, s, strlen(s) + 1);
 	return 0;
 }
 

@@ -1,11 +1,10 @@
 /*
- * json.h - strict JSON parsing on top of cJSON.
+ * json.h - strict reading of JSON documents with cJSON.
  *
- * cJSON alone accepts trailing garbage and duplicate keys (lookups then see
- * the first one only); ib_json_parse refuses both, and names the source and
- * the byte offset of a syntax error. The tree belongs to the caller
- * (cJSON_Delete). The getters check types and name the key in errors as
- * "<source>: <key>: expected ...".
+ * cJSON on its own accepts trailing garbage and duplicate keys; these helpers
+ * refuse both (duplicates at any depth), refuse unknown keys, and check types. Every error message
+ * names the source (a file name) and the key path: "f.json: nics[0].device:
+ * expected a string". A path is "" for the top level.
  */
 #ifndef IBDRV_JSON_H
 #define IBDRV_JSON_H
@@ -16,30 +15,47 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define IB_JSON_PATH_MAX 256
+
+/* Parses exactly one JSON value from text[0..len) (only whitespace may follow). Free with
+ * cJSON_Delete. */
 int ib_json_parse(const char *text, size_t len, const char *source, cJSON **out,
                   struct ib_err *err);
 
-/* Refuses any member of obj whose name is not in allowed (NULL-terminated). */
-int ib_json_only_keys(const cJSON *obj, const char *const *allowed, const char *source,
-                      const char *where, struct ib_err *err);
+/* Checks that v (at path) is an object whose keys are unique and all in allowed (NULL-ended). */
+int ib_json_object(const cJSON *v, const char *const *allowed, const char *source, const char *path,
+                   struct ib_err *err);
 
-/* The string member key of obj. Missing: IB_EINPUT unless optional (then *out = NULL). */
-int ib_json_string(const cJSON *obj, const char *key, int optional, const char *source,
-                   const char **out, struct ib_err *err);
+/* The member named key (case-sensitive), or NULL. */
+const cJSON *ib_json_member(const cJSON *obj, const char *key);
 
-/* Copies the string member key into out (cap bytes, NUL included); too long is an error. */
-int ib_json_string_buf(const cJSON *obj, const char *key, const char *source, char *out, size_t cap,
-                       struct ib_err *err);
-
-/* An integral number member in [min, max] (both within +-2^53). */
-int ib_json_int(const cJSON *obj, const char *key, int64_t min, int64_t max, const char *source,
-                int64_t *out, struct ib_err *err);
+/* "path.key", or "key" at the top level, into buf. */
+const char *ib_json_path(char *buf, size_t cap, const char *path, const char *key);
+/* "path[i]" into buf. */
+const char *ib_json_index(char *buf, size_t cap, const char *path, size_t i);
 
 /*
- * A copy of s with every byte that is not part of valid UTF-8 replaced by '?':
- * cJSON prints strings byte for byte, and readers of our JSON want UTF-8.
- * malloc'd; NULL when out of memory.
+ * Typed members. A missing member is an error when required, else the output
+ * is left untouched and 0 is returned.
  */
+int ib_json_string(const cJSON *obj, const char *key, int required, const char **out,
+                   const char *source, const char *path, struct ib_err *err);
+int ib_json_bool(const cJSON *obj, const char *key, int required, int *out, const char *source,
+                 const char *path, struct ib_err *err);
+int ib_json_uint(const cJSON *obj, const char *key, int required, unsigned long max,
+                 unsigned long *out, const char *source, const char *path, struct ib_err *err);
+/* An array member; *out is NULL when absent and not required. */
+int ib_json_array(const cJSON *obj, const char *key, int required, const cJSON **out,
+                  const char *source, const char *path, struct ib_err *err);
+
+/* A signed integer member within [min, max] (and within 2^53, where doubles are exact). */
+int ib_json_int(const cJSON *obj, const char *key, int required, int64_t min, int64_t max,
+                int64_t *out, const char *source, const char *path, struct ib_err *err);
+/* A string member copied into out; longer than cap - 1 bytes is an error. */
+int ib_json_string_buf(const cJSON *obj, const char *key, int required, char *out, size_t cap,
+                       const char *source, const char *path, struct ib_err *err);
+
+/* A copy of s with invalid UTF-8 bytes replaced by '?' (cJSON writes strings as given). */
 char *ib_json_clean_utf8(const char *s);
 
 #endif

@@ -2,45 +2,44 @@
 
 #include "platform.h"
 
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-int ib_read_file(const char *path, size_t max, char **out, size_t *len, struct ib_err *err)
+int ib_read_file(const char *path, size_t max, char **data, size_t *len, struct ib_err *err)
 {
 	FILE *f = NULL;
 	char *buf = NULL;
-	size_t n = 0, cap = 4096;
+	size_t n = 0, cap = 0;
 	int rc;
 
-	*out = NULL;
+	*data = NULL;
 	*len = 0;
 	rc = plat_open_read(path, &f, err);
 	if (rc)
 		return rc;
-	buf = malloc(cap);
-	if (!buf) {
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
-		goto out;
-	}
 	for (;;) {
 		size_t got;
 
-		if (n + 1 >= cap) {
+		if (cap - n < 2) {
+			/* sysfs reports 4096 bytes for every attribute, so size from reading, not
+			 * stat. */
+			size_t ncap = cap ? cap * 2 : 4096;
 			char *grown;
 
-			if (cap > max + 1) {
+			if (ncap > max + 2)
+				ncap = max + 2;
+			if (ncap <= cap) {
 				rc = ib_fail(err, IB_EINPUT, "%s: larger than %zu bytes", path,
 				             max);
 				goto out;
 			}
-			grown = realloc(buf, cap * 2);
+			grown = realloc(buf, ncap);
 			if (!grown) {
 				rc = ib_fail(err, IB_ENOMEM, "out of memory");
 				goto out;
 			}
 			buf = grown;
-			cap *= 2;
+			cap = ncap;
 		}
 		got = fread(buf + n, 1, cap - n - 1, f);
 		n += got;
@@ -56,8 +55,15 @@ int ib_read_file(const char *path, size_t max, char **out, size_t *len, struct i
 			break;
 		}
 	}
+	if (!buf) {
+		buf = malloc(1);
+		if (!buf) {
+			rc = ib_fail(err, IB_ENOMEM, "out of memory");
+			goto out;
+		}
+	}
 	buf[n] = '\0';
-	*out = buf;
+	*data = buf;
 	*len = n;
 	buf = NULL;
 out:

@@ -1,9 +1,10 @@
 /*
- * readfile.h - read a whole small file (settings, state, JSON documents).
+ * readfile.h - read a whole small file (settings, state, facts, catalogs,
+ * sysfs attributes, os-release, the KVP pool).
  *
- * The buffer is malloc'd, NUL-terminated (len excludes the NUL) and owned by
- * the caller. Files larger than max are refused rather than truncated, so a
- * runaway file cannot exhaust memory.
+ * The read stops with an error naming the file as soon as it passes the cap,
+ * so a huge or endless file cannot exhaust memory. The buffer is malloc'd,
+ * NUL-terminated (len excludes the NUL) and owned by the caller.
  */
 #ifndef IBDRV_READFILE_H
 #define IBDRV_READFILE_H
@@ -13,6 +14,6 @@
 #include <stddef.h>
 
 /* IB_EINPUT when path is missing, not a regular file, or larger than max bytes. */
-int ib_read_file(const char *path, size_t max, char **out, size_t *len, struct ib_err *err);
+int ib_read_file(const char *path, size_t max, char **data, size_t *len, struct ib_err *err);
 
 #endif

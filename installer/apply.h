@@ -42,7 +42,13 @@ struct ib_apply_result {
 	char reason[1024]; /* one line: what was decided or what went wrong */
 };
 
-/* Never fails outright: the outcome, good or bad, is in *result. */
+/*
+ * Never fails outright: the outcome, good or bad, is in *result. Unless
+ * plan_only, the caller must hold the run lock (struct ib_paths.run_lock).
+ */
 void ib_apply(const struct ib_apply_opts *opts, struct ib_apply_result *result);
+
+/* Takes the run lock (240 when another run keeps it past lock_wait_ms), then ib_apply. */
+void ib_apply_exclusive(const struct ib_apply_opts *opts, struct ib_apply_result *result);
 
 #endif

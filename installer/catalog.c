@@ -1,8 +1,8 @@
 #include "catalog.h"
 
 #include "facts.h"
-#include "jsonstrict.h"
-#include "textfile.h"
+#include "json.h"
+#include "readfile.h"
 
 #include <stdio.h>
 #include <stdlib.h>

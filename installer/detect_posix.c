@@ -8,7 +8,7 @@
 #include "path.h"
 #include "platform.h"
 #include "sysparse.h"
-#include "textfile.h"
+#include "readfile.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 #include "facts.h"
 
-#include "jsonstrict.h"
-#include "textfile.h"
+#include "json.h"
+#include "readfile.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>

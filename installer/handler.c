@@ -70,8 +70,8 @@ static char *join(const char *dir, const char *name, struct ib_err *err)
 static int dup_member(const cJSON *obj, const char *key, int optional, const char *source,
                       char **out, struct ib_err *err)
 {
-	const char *s;
-	int rc = ib_json_string(obj, key, optional, source, &s, err);
+	const char *s = NULL;
+	int rc = ib_json_string(obj, key, !optional, &s, source, "", err);
 
 	*out = NULL;
 	if (rc || !s)
@@ -715,8 +715,8 @@ int ib_package_config_load(const char *handler_dir, struct ib_package_config *c,
 		rc = ib_fail(err, IB_EINPUT, "%s: expected a JSON object", path);
 		goto out;
 	}
-	if ((rc = ib_json_only_keys(root, keys, path, "", err)) ||
-	    (rc = ib_json_int(root, "format", 1, 1, path, &format, err)))
+	if ((rc = ib_json_object(root, keys, path, "", err)) ||
+	    (rc = ib_json_int(root, "format", 1, 1, 1, &format, path, "", err)))
 		goto out;
 	k = cJSON_GetObjectItemCaseSensitive(root, "keys");
 	n = cJSON_GetArraySize(k);

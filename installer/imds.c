@@ -1,7 +1,7 @@
 #include "imds.h"
 
 #include "facts.h"
-#include "jsonstrict.h"
+#include "json.h"
 #include "log.h"
 
 #include <curl/curl.h>

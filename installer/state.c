@@ -227,7 +227,7 @@ static int load_object(const char *path, cJSON **root, int *found, struct ib_err
 static int get_format(const cJSON *root, const char *path, struct ib_err *err)
 {
 	int64_t format;
-	int rc = ib_json_int(root, "format", 0, 1000000, path, &format, err);
+	int rc = ib_json_int(root, "format", 1, 0, 1000000, &format, path, "", err);
 
 	if (rc == 0 && format != IB_STATE_FORMAT)
 		rc = ib_fail(err, IB_EINPUT, "%s: format: %lld is not supported (expected %d)",
@@ -248,22 +248,24 @@ int ib_state_load(const char *path, struct ib_state *st, int *found, struct ib_e
 	rc = load_object(path, &root, found, err);
 	if (rc || !*found)
 		return rc;
-	if ((rc = ib_json_only_keys(root, keys, path, "", err)) ||
+	if ((rc = ib_json_object(root, keys, path, "", err)) ||
 	    (rc = get_format(root, path, err)) ||
-	    (rc = ib_json_string_buf(root, "driver", path, st->driver, sizeof st->driver, err)) ||
-	    (rc = ib_json_string_buf(root, "kind", path, st->kind, sizeof st->kind, err)) ||
-	    (rc = ib_json_string_buf(root, "version", path, st->version, sizeof st->version,
+	    (rc = ib_json_string_buf(root, "driver", 1, st->driver, sizeof st->driver, path, "",
 	                             err)) ||
-	    (rc = ib_json_string_buf(root, "bundle", path, st->bundle, sizeof st->bundle, err)) ||
-	    (rc = ib_json_string_buf(root, "installed_at", path, st->installed_at,
-	                             sizeof st->installed_at, err)) ||
-	    (rc = ib_json_string_buf(root, "last_run_at", path, st->last_run_at,
-	                             sizeof st->last_run_at, err)))
+	    (rc = ib_json_string_buf(root, "kind", 1, st->kind, sizeof st->kind, path, "", err)) ||
+	    (rc = ib_json_string_buf(root, "version", 1, st->version, sizeof st->version, path, "",
+	                             err)) ||
+	    (rc = ib_json_string_buf(root, "bundle", 1, st->bundle, sizeof st->bundle, path, "",
+	                             err)) ||
+	    (rc = ib_json_string_buf(root, "installed_at", 1, st->installed_at,
+	                             sizeof st->installed_at, path, "", err)) ||
+	    (rc = ib_json_string_buf(root, "last_run_at", 1, st->last_run_at,
+	                             sizeof st->last_run_at, path, "", err)))
 		goto out;
-	if ((rc = ib_json_int(root, "bundle_sequence", 0, JSON_SAFE_MAX, path, &v, err)))
+	if ((rc = ib_json_int(root, "bundle_sequence", 1, 0, JSON_SAFE_MAX, &v, path, "", err)))
 		goto out;
 	st->bundle_sequence = (uint64_t)v;
-	if ((rc = ib_json_int(root, "last_code", -1, 3010, path, &v, err)))
+	if ((rc = ib_json_int(root, "last_code", 1, -1, 3010, &v, path, "", err)))
 		goto out;
 	st->last_code = (int)v;
 	rc = check_state(path, st, err);
@@ -387,19 +389,22 @@ int ib_journal_load(const char *path, struct ib_journal *j, int *found, struct i
 	rc = load_object(path, &root, found, err);
 	if (rc || !*found)
 		return rc;
-	if ((rc = ib_json_only_keys(root, keys, path, "", err)) ||
+	if ((rc = ib_json_object(root, keys, path, "", err)) ||
 	    (rc = get_format(root, path, err)) ||
-	    (rc = ib_json_string_buf(root, "driver", path, j->driver, sizeof j->driver, err)) ||
-	    (rc = ib_json_string_buf(root, "kind", path, j->kind, sizeof j->kind, err)) ||
-	    (rc = ib_json_string_buf(root, "version", path, j->version, sizeof j->version, err)) ||
-	    (rc = ib_json_string_buf(root, "bundle", path, j->bundle, sizeof j->bundle, err)) ||
-	    (rc = ib_json_string_buf(root, "started_at", path, j->started_at, sizeof j->started_at,
-	                             err)))
+	    (rc = ib_json_string_buf(root, "driver", 1, j->driver, sizeof j->driver, path, "",
+	                             err)) ||
+	    (rc = ib_json_string_buf(root, "kind", 1, j->kind, sizeof j->kind, path, "", err)) ||
+	    (rc = ib_json_string_buf(root, "version", 1, j->version, sizeof j->version, path, "",
+	                             err)) ||
+	    (rc = ib_json_string_buf(root, "bundle", 1, j->bundle, sizeof j->bundle, path, "",
+	                             err)) ||
+	    (rc = ib_json_string_buf(root, "started_at", 1, j->started_at, sizeof j->started_at,
+	                             path, "", err)))
 		goto out;
-	if ((rc = ib_json_int(root, "bundle_sequence", 0, JSON_SAFE_MAX, path, &v, err)))
+	if ((rc = ib_json_int(root, "bundle_sequence", 1, 0, JSON_SAFE_MAX, &v, path, "", err)))
 		goto out;
 	j->bundle_sequence = (uint64_t)v;
-	if ((rc = ib_json_int(root, "pid", 1, 0x7fffffff, path, &v, err)))
+	if ((rc = ib_json_int(root, "pid", 1, 1, 0x7fffffff, &v, path, "", err)))
 		goto out;
 	j->pid = v;
 	rc = check_journal(path, j, err);

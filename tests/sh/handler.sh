@@ -7,6 +7,13 @@
 source "$IBDRV_SRC/tests/sh/lib.sh"
 
 LOCKERS=()
+
+# Unless a case says otherwise, the VM is an HB120rs_v2 on Ubuntu 22.04 with its ConnectX-6 VF.
+cat >"$T/hbv2.json" <<'JSON'
+{"vm_size": "Standard_HB120rs_v2", "os": {"family": "linux", "id": "ubuntu", "version": "22.04"},
+ "nics": [{"vendor": "15b3", "device": "101c", "virtual_function": true, "link_layer": "infiniband"}]}
+JSON
+export IBDRV_FACTS="$T/hbv2.json"
 cleanup() {
 	local pid
 	for pid in "${LOCKERS[@]}"; do kill -- "-$pid" 2>/dev/null; done

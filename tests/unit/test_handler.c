@@ -223,7 +223,7 @@ static void test_settings(void)
 	CHECK_CONTAINS(err.msg, "publicSettings: expected an object");
 	CHECK(load_settings(&env, WRAP("{\"bundlePath\": \"/a\", \"bundlePath\": \"/b\"}"), &s,
 	                    &err) == IB_EINPUT);
-	CHECK_CONTAINS(err.msg, "duplicate key \"bundlePath\"");
+	CHECK_CONTAINS(err.msg, "bundlePath: duplicate key");
 	CHECK(load_settings(&env, "{\"runtimeSettings\": {}}", &s, &err) == IB_EINPUT);
 	CHECK(load_settings(&env, "{\"runtimeSettings\": [", &s, &err) == IB_EINPUT);
 	CHECK_CONTAINS(err.msg, "1.settings: not valid JSON");
@@ -329,10 +329,10 @@ static void test_package_config(void)
 	CHECK_CONTAINS(err.msg, "keys[0]: expected a relative path inside the package");
 	write_at(dir, "ibdrv.json", "{\"format\": 2, \"keys\": [\"k.pub\"]}");
 	CHECK(ib_package_config_load(dir, &pc, &err) == IB_EINPUT);
-	CHECK_CONTAINS(err.msg, "format: 2 is out of range");
+	CHECK_CONTAINS(err.msg, "format: expected an integer from 1 to 1");
 	write_at(dir, "ibdrv.json", "{\"format\": 1, \"keys\": [\"k.pub\"], \"trust\": \"all\"}");
 	CHECK(ib_package_config_load(dir, &pc, &err) == IB_EINPUT);
-	CHECK_CONTAINS(err.msg, "unknown key \"trust\"");
+	CHECK_CONTAINS(err.msg, "trust: unknown key");
 	write_at(dir, "ibdrv.json",
 	         "{\"format\": 1, \"keys\": [\"k.pub\"], \"urls\": [\"file:///x\"]}");
 	CHECK(ib_package_config_load(dir, &pc, &err) == IB_EINPUT);

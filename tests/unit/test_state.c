@@ -199,20 +199,20 @@ static void test_corrupt(void)
 	               "unexpected data after the JSON value");
 	expect_corrupt(GOOD_HEAD
 	               "\"bundle\":\"b\",\"bundle\":\"c\",\"bundle_sequence\":1," GOOD_TAIL,
-	               "duplicate key \"bundle\"");
+	               "bundle: duplicate key");
 	expect_corrupt(GOOD_HEAD "\"bundle\":\"b\",\"bundle_sequence\":1,\"extra\":true," GOOD_TAIL,
-	               "unknown key \"extra\"");
+	               "extra: unknown key");
 	expect_corrupt(GOOD_HEAD "\"bundle_sequence\":1," GOOD_TAIL, "bundle: missing");
 	expect_corrupt(GOOD_HEAD "\"bundle\":5,\"bundle_sequence\":1," GOOD_TAIL,
 	               "bundle: expected a string");
 	expect_corrupt(GOOD_HEAD "\"bundle\":\"b\",\"bundle_sequence\":-1," GOOD_TAIL,
-	               "bundle_sequence: -1 is out of range");
+	               "bundle_sequence: expected an integer from 0 to");
 	expect_corrupt(GOOD_HEAD "\"bundle\":\"b\",\"bundle_sequence\":1.5," GOOD_TAIL,
 	               "bundle_sequence: expected an integer");
 	expect_corrupt(GOOD_HEAD "\"bundle\":\"b\",\"bundle_sequence\":1e300," GOOD_TAIL,
 	               "bundle_sequence: expected an integer");
 	expect_corrupt(GOOD_HEAD "\"bundle\":\"b\",\"bundle_sequence\":\"1\"," GOOD_TAIL,
-	               "bundle_sequence: expected a number");
+	               "bundle_sequence: expected an integer from 0 to");
 	expect_corrupt(
 	        "{\"format\":2,\"driver\":\"\",\"kind\":\"\",\"version\":\"\",\"bundle\":\"\","
 	        "\"bundle_sequence\":0,\"installed_at\":\"\",\"last_code\":0,"
@@ -236,7 +236,7 @@ static void test_corrupt(void)
 	        "\"bundle\":\"b\",\"bundle_sequence\":0,\"installed_at\":\"2024-01-01T00:00:00Z\","
 	        "\"last_code\":0,\"last_run_at\":\"2024-01-01T00:00:00Z\","
 	        "\"kind\":\"nd\"}",
-	        "duplicate key \"kind\"");
+	        "kind: duplicate key");
 	{
 		char big[400];
 
@@ -246,7 +246,7 @@ static void test_corrupt(void)
 		         "\"installed_at\":\"2024-01-01T00:00:00Z\",\"last_code\":0,"
 		         "\"last_run_at\":\"2024-01-01T00:00:00Z\"}",
 		         0);
-		expect_corrupt(big, "driver: longer than 127 bytes");
+		expect_corrupt(big, "driver: expected a string of at most 127 bytes");
 	}
 
 	/* A symlink in place of the state is not followed. */

@@ -1,0 +1,459 @@
+/*
+ * The engine, stage by stage: lock, recover from a killed run, facts, a first
+ * decision from the catalog alone (so a VM that cannot use any driver needs
+ * no bundle), find or download a bundle, refuse a downgrade from its signed
+ * sequence, then read it in one verified pass that extracts only the chosen
+ * driver into a fresh private staging folder, and only then run the driver's
+ * install command and record the outcome. The previous state is replaced
+ * only after an install command has succeeded.
+ */
+#include "apply.h"
+
+#include "bundle.h"
+#include "catalog.h"
+#include "commands.h"
+#include "download.h"
+#include "facts.h"
+#include "lock.h"
+#include "locate.h"
+#include "log.h"
+#include "platform.h"
+#include "proc.h"
+#include "select.h"
+#include "state.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct run {
+	const struct ib_apply_opts *o;
+	struct ib_apply_result *r;
+	struct ib_paths paths;
+	struct ib_facts *facts;
+	struct ib_catalog *catalog;
+	struct ib_state state;
+	struct ib_selection sel;
+	int interrupted; /* a killed run's journal was found: no "already installed" shortcut */
+	int already_installed;
+};
+
+static void progress(struct run *run, int percent, const char *what)
+{
+	ib_info("%s", what);
+	if (run->o->progress)
+		run->o->progress(run->o->progress_ctx, percent, what);
+}
+
+/* Records the outcome: the code and a one-line reason (printf-style). */
+static void outcome(struct run *run, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void outcome(struct run *run, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	run->r->code = code;
+	va_start(ap, fmt);
+	vsnprintf(run->r->reason, sizeof run->r->reason, fmt, ap);
+	va_end(ap);
+}
+
+/* An IB_E* failure as an extension code: I/O and internal trouble are unexpected (-1). */
+static int code_for(int rc)
+{
+	return rc == IB_EIO ? IB_EXT_EXCEPTION : ib_ext_code_from_err(rc);
+}
+
+static void remember_choice(struct run *run, const struct ib_driver *d)
+{
+	snprintf(run->r->driver, sizeof run->r->driver, "%s", d->id);
+	snprintf(run->r->kind, sizeof run->r->kind, "%s", d->kind);
+	snprintf(run->r->version, sizeof run->r->version, "%s", d->version);
+}
+
+/* Called by the bundle reader once the manifest is authenticated. */
+static int choose(void *ctx, const struct ib_manifest *m, const struct ib_driver **driver,
+		  struct ib_err *err)
+{
+	struct run *run = ctx;
+
+	ib_select(run->facts, run->catalog, m, &run->sel);
+	if (run->sel.warning[0])
+		ib_warn("%s", run->sel.warning);
+	if (run->sel.code != IB_SELECT_OK)
+		return ib_fail(err, IB_ENOTSUP, "%s", run->sel.reason);
+	*driver = run->sel.driver;
+	remember_choice(run, *driver);
+	ib_info("chose %s: %s", (*driver)->id, run->sel.reason);
+	if (!run->o->plan_only && !run->interrupted && !strcmp(run->state.driver, (*driver)->id) &&
+	    !strcmp(run->state.version, (*driver)->version) &&
+	    (run->state.last_code == IB_EXT_SUCCESS || run->state.last_code == IB_EXT_REBOOT)) {
+		run->already_installed = 1;
+		*driver = NULL;
+		return IB_EEXIST; /* stop reading: nothing to do */
+	}
+	return 0;
+}
+
+static int download(struct run *run, char **path, struct ib_err *err)
+{
+	struct ib_fetch_opts f;
+	struct ib_fetch_bar bar = { 0 };
+	int rc;
+
+	ib_fetch_opts_init(&f);
+	f.urls = run->o->urls;
+	f.n_urls = run->o->n_urls;
+	f.keys = run->o->keys;
+	f.n_keys = run->o->n_keys;
+	f.cache_dir = run->paths.cache_dir;
+	f.cacert = run->o->cacert;
+	if (run->o->download_timeout_seconds)
+		f.deadline_seconds = run->o->download_timeout_seconds;
+	f.progress = ib_fetch_progress_bar;
+	f.progress_ctx = &bar;
+	progress(run, -1, "downloading the bundle");
+	rc = ib_fetch_bundle(&f, path, err);
+	ib_fetch_bar_end(&bar);
+	return rc;
+}
+
+/* The bundle to use: found on the machine, else downloaded (not when planning). */
+static int find_bundle(struct run *run, char **path)
+{
+	struct ib_locate_opts lo = {
+		.bundle_path = run->o->bundle_path,
+		.package_dir = run->o->package_dir,
+		.bundles_dir = run->paths.bundles_dir,
+		.cache_dir = run->paths.cache_dir,
+		.keys = run->o->keys,
+		.n_keys = run->o->n_keys,
+	};
+	struct ib_err err;
+	const char *where;
+	int rc;
+
+	ib_err_clear(&err);
+	rc = ib_locate_bundle(&lo, path, &where, &err);
+	if (rc) {
+		outcome(run, code_for(rc), "%s", err.msg);
+		return rc;
+	}
+	if (*path) {
+		ib_info("bundle %s (from the %s)", *path, where);
+		return 0;
+	}
+	if (run->o->n_urls == 0 || run->o->plan_only) {
+		outcome(run, IB_EXT_UNSUPPORTED,
+			"no bundle: none in %s%s%s or %s, and %s", run->paths.bundles_dir,
+			run->o->package_dir ? ", the extension package " : "",
+			run->o->package_dir ? run->o->package_dir : "", run->paths.cache_dir,
+			run->o->plan_only ? "plan does not download" : "no download URL is configured");
+		return IB_ENOTSUP;
+	}
+	rc = download(run, path, &err);
+	if (rc) {
+		/* The download deadline is the extension's 240; a stalled mirror counts too. */
+		outcome(run, rc == IB_ETIMEOUT ? IB_EXT_TIMEOUT_LOCK : code_for(rc), "%s", err.msg);
+		return rc;
+	}
+	return 0;
+}
+
+/* A bundle older than the installed one is refused before it is read. */
+static int check_sequence(struct run *run, const char *bundle)
+{
+	struct ib_bundle_claims claims;
+	struct ib_sig sig;
+	struct ib_err err;
+	char *sig_path = malloc(strlen(bundle) + sizeof ".minisig");
+	int rc;
+
+	ib_err_clear(&err);
+	if (!sig_path) {
+		outcome(run, IB_EXT_EXCEPTION, "out of memory");
+		return IB_ENOMEM;
+	}
+	sprintf(sig_path, "%s.minisig", bundle);
+	rc = ib_sig_load(sig_path, &sig, &err);
+	if (rc == 0)
+		rc = ib_sig_check_comment(&sig, run->o->keys, run->o->n_keys, NULL, &err);
+	if (rc == 0)
+		rc = ib_bundle_parse_claims(sig.trusted_comment, &claims, &err);
+	if (rc) {
+		outcome(run, IB_EXT_UNSUPPORTED, "%s: %s", sig_path, err.msg);
+		goto out;
+	}
+	if (claims.sequence < run->state.bundle_sequence) {
+		if (!run->o->allow_downgrade) {
+			rc = IB_ENOTSUP;
+			outcome(run, IB_EXT_UNSUPPORTED,
+				"%s: bundle sequence %" PRIu64 " is lower than the installed %" PRIu64
+				" (bundle '%s'); refusing a downgrade without --allow-downgrade",
+				bundle, claims.sequence, run->state.bundle_sequence,
+				run->state.bundle);
+			goto out;
+		}
+		ib_warn("downgrading from bundle sequence %" PRIu64 " to %" PRIu64 " as allowed",
+			run->state.bundle_sequence, claims.sequence);
+	}
+out:
+	free(sig_path);
+	return rc;
+}
+
+static int in_list(int code, const int *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (list[i] == code)
+			return 1;
+	return 0;
+}
+
+/* Runs the chosen driver's install command from the staging folder; sets the outcome. */
+static void run_install(struct run *run, const struct ib_driver *d)
+{
+	const struct ib_install *in = &d->install;
+	struct ib_proc_result *res = malloc(sizeof *res);
+	char env_root[4096 + 16], tail[512];
+	const char *env[] = { env_root, NULL };
+	struct ib_proc_opts po = {
+		.argv = (const char *const *)in->argv,
+		.cwd = run->paths.staging_dir,
+		.env = env,
+		.timeout_s = in->timeout_seconds,
+		.log_tag = d->id,
+	};
+	struct ib_err err;
+	char what[256];
+	int rc;
+
+	ib_err_clear(&err);
+	if (!res) {
+		outcome(run, IB_EXT_EXCEPTION, "out of memory");
+		return;
+	}
+	snprintf(env_root, sizeof env_root, "IBDRV_ROOT=%s", run->paths.root);
+	snprintf(what, sizeof what, "running the install command of %s %s (timeout %u s)", d->id,
+		 d->version, in->timeout_seconds);
+	progress(run, 90, what);
+	rc = ib_proc_run(&po, res, &err);
+	if (rc == IB_ETIMEOUT) {
+		outcome(run, IB_EXT_TIMEOUT,
+			"install command of %s timed out after %u s and was stopped with its "
+			"process tree",
+			d->id, in->timeout_seconds);
+	} else if (rc) {
+		outcome(run, IB_EXT_UNSUPPORTED, "install command of %s: %s", d->id, err.msg);
+	} else if (res->how == IB_PROC_SIGNALED) {
+		ib_proc_tail_oneline(res, 3, tail, sizeof tail);
+		outcome(run, IB_EXT_UNSUPPORTED, "install command of %s was killed by signal %d: %s",
+			d->id, res->signal, tail);
+	} else if (in_list(res->exit_code, in->success_codes, in->n_success)) {
+		outcome(run, IB_EXT_SUCCESS, "installed %s %s %s (install command exited with %d)",
+			d->id, d->kind, d->version, res->exit_code);
+	} else if (in_list(res->exit_code, in->reboot_codes, in->n_reboot)) {
+		outcome(run, IB_EXT_REBOOT,
+			"installed %s %s %s; reboot required (install command exited with %d)", d->id,
+			d->kind, d->version, res->exit_code);
+	} else {
+		ib_proc_tail_oneline(res, 3, tail, sizeof tail);
+		outcome(run, IB_EXT_UNSUPPORTED, "install command of %s failed with exit code %d: %s",
+			d->id, res->exit_code, tail);
+	}
+	free(res);
+}
+
+/* The driver is in staging and verified: journal, install, record, clean up. */
+static void install(struct run *run, const struct ib_bundle *b)
+{
+	const struct ib_driver *d = b->chosen;
+	struct ib_journal j = { 0 };
+	struct ib_err err;
+	int rc;
+
+	ib_err_clear(&err);
+	snprintf(j.driver, sizeof j.driver, "%s", d->id);
+	snprintf(j.kind, sizeof j.kind, "%s", d->kind);
+	snprintf(j.version, sizeof j.version, "%s", d->version);
+	snprintf(j.bundle, sizeof j.bundle, "%s", b->manifest->name);
+	j.bundle_sequence = b->manifest->sequence;
+	plat_utc_timestamp(j.started_at);
+	j.pid = ib_proc_self();
+	rc = ib_journal_begin(run->paths.journal_file, &j, &err);
+	if (rc) {
+		outcome(run, code_for(rc), "%s", err.msg);
+		return;
+	}
+	run_install(run, d);
+	if (run->r->code == IB_EXT_SUCCESS || run->r->code == IB_EXT_REBOOT) {
+		struct ib_state st = run->state;
+
+		snprintf(st.driver, sizeof st.driver, "%s", d->id);
+		snprintf(st.kind, sizeof st.kind, "%s", d->kind);
+		snprintf(st.version, sizeof st.version, "%s", d->version);
+		snprintf(st.bundle, sizeof st.bundle, "%s", b->manifest->name);
+		st.bundle_sequence = b->manifest->sequence;
+		plat_utc_timestamp(st.installed_at);
+		st.last_code = run->r->code;
+		plat_utc_timestamp(st.last_run_at);
+		rc = ib_state_save(run->paths.state_file, &st, &err);
+		if (rc) {
+			outcome(run, IB_EXT_EXCEPTION, "installed, but cannot record it: %s", err.msg);
+			return;
+		}
+	}
+	/* A failed install leaves state.json as it was; the journal goes either way. */
+	if (ib_journal_end(run->paths.journal_file, &err))
+		ib_warn("%s", err.msg);
+}
+
+/* Reads the bundle (extracting the chosen driver unless planning) and acts on it. */
+static void use_bundle(struct run *run, const char *path)
+{
+	struct ib_read_opts ro = {
+		.keys = run->o->keys,
+		.n_keys = run->o->n_keys,
+		.choose = choose,
+		.choose_ctx = run,
+		.extract_dir = run->o->plan_only ? NULL : run->paths.staging_dir,
+	};
+	struct ib_bundle b = { 0 };
+	struct ib_err err;
+	int rc;
+
+	ib_err_clear(&err);
+	if (!run->o->plan_only) {
+		rc = plat_remove_tree(run->paths.staging_dir, &err);
+		if (rc == 0)
+			rc = plat_mkdir_p(run->paths.staging_dir, 0700, &err);
+		if (rc) {
+			outcome(run, code_for(rc), "%s", err.msg);
+			return;
+		}
+	}
+	progress(run, 10, "verifying the bundle");
+	rc = ib_bundle_read(path, &ro, &b, &err);
+	if (run->already_installed) {
+		outcome(run, IB_EXT_SUCCESS, "%s %s is already installed (from bundle '%s'); nothing to do",
+			run->r->driver, run->r->version, run->state.bundle);
+	} else if (rc == IB_ENOTSUP) {
+		outcome(run, IB_EXT_UNSUPPORTED, "%s", err.msg);
+	} else if (rc) {
+		outcome(run, code_for(rc) == IB_EXT_EXCEPTION ? IB_EXT_EXCEPTION : IB_EXT_UNSUPPORTED,
+			"%s", err.msg);
+	} else if (run->o->plan_only) {
+		outcome(run, IB_EXT_SUCCESS, "would install %s %s %s: %s", b.chosen->id,
+			b.chosen->kind, b.chosen->version, run->sel.reason);
+	} else {
+		install(run, &b);
+	}
+	ib_bundle_release(&b);
+	if (!run->o->plan_only && plat_remove_tree(run->paths.staging_dir, &err))
+		ib_warn("%s", err.msg);
+}
+
+/* Everything that needs no bundle: paths, facts, catalog, the catalog-only decision. */
+static int prepare(struct run *run)
+{
+	struct ib_err err;
+	int found, rc;
+
+	ib_err_clear(&err);
+	rc = ib_facts_obtain(run->o->facts_path, &run->o->detect, &run->facts, &err);
+	if (rc == 0)
+		rc = ib_catalog_open(run->o->catalog_path, &run->catalog, &err);
+	if (rc) {
+		outcome(run, rc == IB_ENOMEM ? IB_EXT_EXCEPTION : IB_EXT_UNSUPPORTED, "%s", err.msg);
+		return rc;
+	}
+	ib_select(run->facts, run->catalog, NULL, &run->sel);
+	if (run->sel.warning[0])
+		ib_warn("%s", run->sel.warning);
+	if (run->sel.code != IB_SELECT_OK) {
+		outcome(run, IB_EXT_UNSUPPORTED, "%s", run->sel.reason);
+		return IB_ENOTSUP;
+	}
+	ib_info("%s", run->sel.reason);
+	rc = ib_state_load(run->paths.state_file, &run->state, &found, &err);
+	if (rc)
+		outcome(run, IB_EXT_UNSUPPORTED, "%s", err.msg);
+	return rc;
+}
+
+static void engine(struct run *run)
+{
+	char *bundle = NULL;
+
+	if (prepare(run) || find_bundle(run, &bundle) || check_sequence(run, bundle))
+		goto out;
+	use_bundle(run, bundle);
+out:
+	free(bundle);
+}
+
+void ib_apply(const struct ib_apply_opts *o, struct ib_apply_result *r)
+{
+	struct run run = { .o = o, .r = r };
+	struct ib_journal interrupted;
+	struct ib_err err;
+	int found = 0, rc;
+
+	memset(r, 0, sizeof *r);
+	ib_err_clear(&err);
+	rc = ib_paths_init(&run.paths, o->root, &err);
+	if (rc) {
+		outcome(&run, code_for(rc), "%s", err.msg);
+		goto out;
+	}
+	if (!o->plan_only) {
+		rc = ib_state_recover(&run.paths, &interrupted, &found, &err);
+		if (rc) {
+			outcome(&run, code_for(rc), "%s", err.msg);
+			goto out;
+		}
+		if (found)
+			ib_warn("a previous run was stopped while installing %s %s; installing again",
+				interrupted.driver[0] ? interrupted.driver : "an unknown driver",
+				interrupted.version);
+	}
+	run.interrupted = found;
+	engine(&run);
+out:
+	if (r->code == IB_EXT_SUCCESS || r->code == IB_EXT_REBOOT)
+		ib_info("%s", r->reason);
+	else
+		ib_error("%s", r->reason);
+	ib_facts_free(run.facts);
+	ib_catalog_free(run.catalog);
+	ib_paths_free(&run.paths);
+}
+
+void ib_apply_exclusive(const struct ib_apply_opts *o, struct ib_apply_result *r)
+{
+	struct ib_paths paths;
+	struct ib_lock *lock = NULL;
+	struct ib_err err;
+	int rc;
+
+	ib_err_clear(&err);
+	rc = ib_paths_init(&paths, o->root, &err);
+	if (rc == 0)
+		rc = ib_paths_ensure_state_dir(&paths, &err);
+	if (rc == 0)
+		rc = ib_lock_acquire(paths.run_lock, "apply",
+				     o->lock_wait_ms ? o->lock_wait_ms : IB_LOCK_WAIT_MS_DEFAULT, &lock,
+				     &err);
+	if (rc == 0) {
+		ib_apply(o, r);
+	} else {
+		memset(r, 0, sizeof *r);
+		r->code = rc == IB_EBUSY ? IB_EXT_TIMEOUT_LOCK : code_for(rc);
+		snprintf(r->reason, sizeof r->reason, "%s", err.msg);
+		ib_error("%s", r->reason);
+	}
+	ib_lock_release(lock);
+	ib_paths_free(&paths);
+}
