@@ -28,6 +28,7 @@ enum {
 	OPT_DOWNGRADE,
 	OPT_JSON,
 	OPT_PACKAGE,
+	OPT_LOCK_WAIT,
 };
 
 static const struct option longopts[] = {
@@ -45,6 +46,7 @@ static const struct option longopts[] = {
 	{ "allow-downgrade", no_argument, NULL, OPT_DOWNGRADE },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "package-dir", required_argument, NULL, OPT_PACKAGE },
+	{ "lock-wait", required_argument, NULL, OPT_LOCK_WAIT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -154,6 +156,12 @@ static int run_engine(int argc, char **argv, int plan_only)
 			    o.download_timeout_seconds > 86400)
 				return usage_error(cmd, "--download-timeout: '%s' is not 1 to 86400 s",
 						   optarg);
+			break;
+		case OPT_LOCK_WAIT:
+			errno = 0;
+			o.lock_wait_ms = 1000u * (unsigned)strtoul(optarg, &end, 10);
+			if (*optarg < '1' || *optarg > '9' || *end || errno || o.lock_wait_ms > 3600000u)
+				return usage_error(cmd, "--lock-wait: '%s' is not 1 to 3600 s", optarg);
 			break;
 		case OPT_DOWNGRADE:
 			o.allow_downgrade = 1;
