@@ -437,4 +437,66 @@ agent update 0
 expect_agent_rc 0 "update"
 expect_clean_log
 
+# --- the engine's outcomes through the handler -------------------------------------------------
+
+# A package with a bundle baked in (signed with the minisign-made key the package trusts) whose
+# Linux driver's install script does what IBDRV_TEST_MODE says.
+mkdir -p "$T/drv/ofed"
+cat >"$T/drv/ofed/install.sh" <<'SH'
+#!/bin/sh
+case "${IBDRV_TEST_MODE:-ok}" in
+ok) exit 0 ;;
+reboot) exit 194 ;;
+hang) sleep 300 ;;
+esac
+SH
+bundle() { # bundle SEQUENCE OUT KEY
+	cat >"$T/drv/bundle.json" <<JSON
+{"format": 1, "name": "hb", "sequence": $1, "drivers": [{
+  "id": "ofed", "platform": "linux", "kind": "mlnx-ofed", "version": "1.0",
+  "os": [{"family": "linux", "id": "ubuntu", "version": "22.04"}], "nics": ["CX6"],
+  "sriov": true, "source": "ofed", "files": [{"path": "install.sh", "mode": "0755"}],
+  "install": {"argv": ["./install.sh"], "timeout_seconds": 2, "success_codes": [0], "reboot_codes": [194]}}]}
+JSON
+	"$BUILD" pack -q -f -m "$T/drv/bundle.json" -s "$3" -o "$2" >/dev/null || fail "pack $2"
+}
+bundle 4 "$T/hb.ibb" "$T/k1.sec"
+bundle 4 "$T/foreign.ibb" "$T/k2.sec"
+cp "$T/hb.ibb" "$T/tampered.ibb"
+cp "$T/hb.ibb.minisig" "$T/tampered.ibb.minisig"
+printf 'X' | dd of="$T/tampered.ibb" bs=1 seek=600 conv=notrunc status=none
+expect_rc 0 "$BUILD" extension --installer "$INSTALL" --pubkey "$T/k1.pub" --bundle "$T/hb.ibb" \
+	-o "$T/baked.zip"
+OUTCOME_ZIP="$T/baked.zip"
+
+outcome success '{}' success 0 "installed ofed mlnx-ofed 1.0"
+IBDRV_TEST_MODE=reboot outcome reboot '{}' success 3010 "reboot required"
+IBDRV_TEST_MODE=hang outcome timeout '{}' error 840 "timed out after 2 s"
+cat >"$T/d4.json" <<'JSON'
+{"vm_size": "Standard_D4s_v3", "os": {"family": "linux", "id": "ubuntu", "version": "22.04"}, "nics": []}
+JSON
+IBDRV_FACTS="$T/d4.json" outcome not-ib '{}' error 100 "not an InfiniBand-capable size"
+outcome bad-signature "{\"bundlePath\": \"$T/foreign.ibb\"}" error 100 "unknown key"
+outcome tampered "{\"bundlePath\": \"$T/tampered.ibb\"}" error 100 "tampered.ibb"
+
+# Downgrade: the VM already has a driver from bundle sequence 9.
+new_vm downgrade "$T/baked.zip"
+mkdir -p "$STATE"
+cat >"$STATE/state.json" <<JSON
+{"format": 1, "driver": "ofed", "kind": "mlnx-ofed", "version": "2.0", "bundle": "hb",
+ "bundle_sequence": 9, "installed_at": "2024-01-01T00:00:00Z", "last_code": 0,
+ "last_run_at": "2024-01-01T00:00:00Z"}
+JSON
+settings 0 '{}'
+agent install 0
+agent enable 0
+expect_agent_rc 0 "downgrade: enable"
+wait_done 0
+expect_status 0 error 100 "lower than the installed 9"
+settings 1 '{"allowDowngrade": true}'
+agent enable 1
+wait_done 1
+expect_status 1 success 0 "installed ofed"
+unset OUTCOME_ZIP
+
 finish
