@@ -422,10 +422,6 @@ void ib_apply(const struct ib_apply_opts *o, struct ib_apply_result *r)
 	run.interrupted = found;
 	engine(&run);
 out:
-	if (r->code == IB_EXT_SUCCESS || r->code == IB_EXT_REBOOT)
-		ib_info("%s", r->reason);
-	else
-		ib_error("%s", r->reason);
 	ib_facts_free(run.facts);
 	ib_catalog_free(run.catalog);
 	ib_paths_free(&run.paths);
@@ -452,7 +448,6 @@ void ib_apply_exclusive(const struct ib_apply_opts *o, struct ib_apply_result *r
 		memset(r, 0, sizeof *r);
 		r->code = rc == IB_EBUSY ? IB_EXT_TIMEOUT_LOCK : code_for(rc);
 		snprintf(r->reason, sizeof r->reason, "%s", err.msg);
-		ib_error("%s", r->reason);
 	}
 	ib_lock_release(lock);
 	ib_paths_free(&paths);
