@@ -421,7 +421,14 @@ static int fetch_url(struct fetch *f, const char *url, struct sink *s, int *stop
 				        shown, (unsigned long long)retry_after_s);
 				return err->code;
 			}
-			wait_ms = f->deadline_ms - now;
+			/* No retry fits before the deadline: the last failure is the answer (a
+			 * refused connection stays "unreachable", a stall stays a timeout). */
+			size_t len = strlen(err->msg);
+
+			snprintf(err->msg + len, sizeof err->msg - len,
+			         " (no time left for another attempt before the %u s deadline)",
+			         o->deadline_seconds);
+			return err->code;
 		}
 		ib_warn("%s; retrying in %llu ms", err->msg, (unsigned long long)wait_ms);
 		plat_sleep_ms((unsigned)wait_ms);
