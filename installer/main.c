@@ -12,11 +12,15 @@ static const struct {
 	int (*run)(int argc, char **argv);
 	const char *synopsis;
 } commands[] = {
-	{ "detect", cmd_detect, "detect [--json] [--sysfs-root DIR] [--imds-url URL]" },
-	{ "plan", cmd_plan, "plan [--json] --bundle B --pubkey KEY.pub [--facts F]" },
+	{ "detect", cmd_detect,
+	  "detect [--json] [--root DIR] [--sysfs-root DIR] [--os-release F] [--kvp-pool F]\n"
+	  "                       [--imds-url URL | --no-imds] [--facts F] [--catalog F]" },
+	{ "plan", cmd_plan,
+	  "plan [--json] [--bundle B] --pubkey KEY.pub... [--facts F] [--catalog F]" },
 	{ "apply", cmd_apply,
-	  "apply [--bundle B | --url URL...] --pubkey KEY.pub [--facts F] [--root DIR] "
-	  "[--allow-downgrade] [--json]" },
+	  "apply [--bundle B | --url URL...] --pubkey KEY.pub... [--facts F] [--root DIR]\n"
+	  "                      [--allow-downgrade] [--cacert F] [--download-timeout S]\n"
+	  "                      [--lock-wait S] [--catalog F] [--json]" },
 	{ "install", cmd_handler, "install    (extension handler)" },
 	{ "enable", cmd_handler, "enable     (extension handler)" },
 	{ "disable", cmd_handler, "disable    (extension handler)" },
