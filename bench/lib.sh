@@ -58,3 +58,11 @@ timed() {
 
 # For a pipeline baseline: peak RSS is the largest of its programs.
 ratio() { echo "scale=3; $1 / $2" | bc -l; }
+
+# The VM the benchmarks install on: the bench driver is for CX6 on Ubuntu 22.04.
+make_facts() {
+	cat >"$1" <<'JSON'
+{"vm_size": "Standard_HB120rs_v2", "os": {"family": "linux", "id": "ubuntu", "version": "22.04"},
+ "nics": [{"vendor": "15b3", "device": "101c", "virtual_function": true, "link_layer": "infiniband"}]}
+JSON
+}

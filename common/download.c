@@ -61,7 +61,7 @@ void ib_fetch_opts_init(struct ib_fetch_opts *o)
 	o->connect_timeout_seconds = 30;
 	o->low_speed_limit = 1024;
 	o->low_speed_seconds = 60;
-	o->max_retries = 5;
+	o->max_retries = 10;
 	o->backoff_ms = 1000;
 	o->backoff_max_ms = 60000;
 }

@@ -69,7 +69,7 @@ struct ib_fetch_opts {
 
 /*
  * Fills o with the defaults: deadline 600 s, connect timeout 30 s, low speed
- * 1024 B/s for 60 s, 5 retries, backoff from 1 s up to 60 s, no CA file, no
+ * 1024 B/s for 60 s, 10 retries, backoff from 1 s up to 60 s, no CA file, no
  * progress. The caller then sets urls, keys and cache_dir.
  */
 void ib_fetch_opts_init(struct ib_fetch_opts *o);

@@ -1,18 +1,30 @@
-# A fleet of 50 machines fetching at once from one nginx that serves only a few
-# connections at a time (the rest get 503): all succeed, by retrying with
-# jittered backoff, and almost no bundle body is sent twice.
+# A fleet of 50 VMs installing at once, downloading from one nginx that serves only a few
+# connections at a time (the rest get 503): all succeed, by retrying with jittered backoff,
+# and almost no bundle body is sent twice.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_nginx.sh"
 
-FETCH="$IBDRV_BIN/tests/tools/fetch"
 FLEET=50
 WWW=$T/www
-mkdir -p "$WWW/fleet"
-minisign -G -W -f -p "$T/key.pub" -s "$T/key.sec" >/dev/null || fail "minisign -G"
-head -c 131072 /dev/urandom >"$WWW/fleet/b.ibb"
-tc=$(printf 'ibdrv-bundle:1\tname:fleet\tsize:131072\tsequence:1\tmanifest-blake2b:%s\tfile:b.ibb' \
-	"$(b2sum -l 256 "$WWW/fleet/b.ibb" | cut -d' ' -f1)")
-minisign -S -s "$T/key.sec" -m "$WWW/fleet/b.ibb" -t "$tc" >/dev/null || fail "minisign -S"
+mkdir -p "$WWW/fleet" "$T/in/drv"
+"$BUILD" keygen -W -p "$T/key.pub" -s "$T/key.sec" >/dev/null || fail "keygen"
+# A small driver (128 KiB of payload) whose install command does nothing.
+head -c 131072 /dev/urandom >"$T/in/drv/payload.bin"
+printf '#!/bin/sh\nexit 0\n' >"$T/in/drv/install.sh"
+cat >"$T/in/bundle.json" <<'JSON'
+{"format": 1, "name": "fleet", "sequence": 1, "drivers": [{
+  "id": "ofed", "platform": "linux", "kind": "mlnx-ofed", "version": "1.0",
+  "os": [{"family": "linux", "id": "ubuntu", "version": "22.04"}], "nics": ["CX6"],
+  "sriov": true, "source": "drv",
+  "files": [{"path": "install.sh", "mode": "0755"}, {"path": "payload.bin"}],
+  "install": {"argv": ["./install.sh"], "timeout_seconds": 60}}]}
+JSON
+"$BUILD" pack -q --compression none -m "$T/in/bundle.json" -s "$T/key.sec" -o "$WWW/fleet/b.ibb" >/dev/null ||
+	fail "pack"
+cat >"$T/facts.json" <<'JSON'
+{"vm_size": "Standard_HB120rs_v2", "os": {"family": "linux", "id": "ubuntu", "version": "22.04"},
+ "nics": [{"vendor": "15b3", "device": "101c", "virtual_function": true, "link_layer": "infiniband"}]}
+JSON
 
 # Each body takes about half a second, so the 4 connection slots are really contended.
 nginx_start "$WWW" 'limit_conn_zone $binary_remote_addr zone=fleet:1m;' \
@@ -22,26 +34,26 @@ URL=http://127.0.0.1:$NGINX_PORT/fleet/b.ibb
 start=$SECONDS
 pids=()
 for i in $(seq "$FLEET"); do
-	"$FETCH" --pubkey "$T/key.pub" --cache "$T/c$i" --retries 40 --backoff 200 4000 \
-		--deadline 150 "$URL" >"$T/out$i" 2>"$T/err$i" &
+	"$INSTALL" apply --pubkey "$T/key.pub" --facts "$T/facts.json" --root "$T/vm$i" \
+		--download-timeout 150 --url "$URL" >"$T/out$i" 2>"$T/err$i" &
 	pids+=("$!")
 done
 good=0
 for i in $(seq "$FLEET"); do
-	if wait "${pids[$((i - 1))]}" && cmp -s "$T/c$i/fleet.ibb" "$WWW/fleet/b.ibb"; then
+	if wait "${pids[$((i - 1))]}" && grep -q '"driver":	"ofed"' "$T/vm$i/var/lib/ibdrv/state.json"; then
 		good=$((good + 1))
 	else
-		echo "fetch $i failed: $(tail -n 1 "$T/err$i")" >&2
+		echo "installer $i failed: $(tail -n 1 "$T/err$i")" >&2
 	fi
 done
-[ "$good" -eq "$FLEET" ] && ok || fail "$good of $FLEET fetches succeeded"
+[ "$good" -eq "$FLEET" ] && ok || fail "$good of $FLEET installers succeeded"
 echo "fleet of $FLEET done in $((SECONDS - start)) s"
 [ $((SECONDS - start)) -lt 150 ] && ok || fail "fleet took $((SECONDS - start)) s"
 
 bodies=$(grep -cE '^(200|206) "GET /fleet/b.ibb HTTP' "$NGINX_LOG")
 refused=$(grep -c '^503 ' "$NGINX_LOG")
 echo "bundle bodies served: $bodies, requests refused by limit_conn: $refused"
-[ "$bodies" -le $((FLEET * 11 / 10)) ] && ok || fail "$bodies bundle bodies served for $FLEET fetches"
+[ "$bodies" -le $((FLEET * 11 / 10)) ] && ok || fail "$bodies bundle bodies served for $FLEET installers"
 [ "$refused" -gt 0 ] && ok || fail "limit_conn never refused a request: the test proves nothing"
 
 finish
