@@ -7,9 +7,9 @@
  * 2000-01-01) and owners. A bundle is verified against the keys first, so a
  * package never ships a bundle its own installer would refuse.
  */
+#include "bundle.h"
 #include "commands.h"
 
-#include "hash.h"
 #include "minisign.h"
 #include "outfile.h"
 #include "path.h"
@@ -122,51 +122,16 @@ static int entry_mtime(time_t *out, struct ib_err *err)
 	return 0;
 }
 
-/* The bundle must be signed by one of the package's keys, over exactly these bytes. */
+/* The bundle must verify, entries and all, with the package's keys, as the installer will. */
 static int verify_bundle(const char *bundle, const char *sig_path, const struct ib_pubkey *keys,
                          size_t n_keys, struct ib_err *err)
 {
-	unsigned char hash[IB_HASH_SIG_BYTES];
-	unsigned char *buf = NULL;
-	struct ib_hash h = {0};
-	struct ib_sig *sig = malloc(sizeof *sig);
-	FILE *f = NULL;
-	size_t which, got;
-	int rc;
+	struct ib_read_opts o = {.keys = keys, .n_keys = n_keys, .sig_path = sig_path, .quiet = 1};
+	struct ib_bundle b;
+	int rc = ib_bundle_read(bundle, &o, &b, err);
 
-	if (!sig)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
-	rc = ib_sig_load(sig_path, sig, err);
 	if (rc == 0)
-		rc = ib_sig_check_comment(sig, keys, n_keys, &which, err);
-	if (rc) {
-		ib_err_prefix(err, "%s", sig_path);
-		goto out;
-	}
-	buf = malloc(CHUNK);
-	if (!buf) {
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
-		goto out;
-	}
-	if ((rc = plat_open_read(bundle, &f, err)) ||
-	    (rc = ib_hash_init(&h, IB_HASH_SIG_BYTES, err)))
-		goto out;
-	while ((got = fread(buf, 1, CHUNK, f)) > 0)
-		ib_hash_update(&h, buf, got);
-	if (ferror(f)) {
-		rc = ib_fail(err, IB_EIO, "%s: read error", bundle);
-		goto out;
-	}
-	ib_hash_final(&h, hash);
-	rc = ib_sig_check_hash(sig, &keys[which], hash, err);
-	if (rc)
-		ib_err_prefix(err, "%s", bundle);
-out:
-	ib_hash_abort(&h);
-	if (f)
-		fclose(f);
-	free(buf);
-	free(sig);
+		ib_bundle_release(&b);
 	return rc;
 }
 

@@ -11,7 +11,7 @@
 
 static void print_os(const struct ib_os_match *os)
 {
-	const char *parts[] = { os->family, os->product, os->id, os->version };
+	const char *parts[] = {os->family, os->product, os->id, os->version};
 
 	for (size_t i = 0, first = 1; i < sizeof parts / sizeof parts[0]; i++) {
 		if (!parts[i])
@@ -63,7 +63,7 @@ static void print_driver(const struct ib_driver *d)
 }
 
 static int print_json(const char *path, uint64_t size, const struct ib_manifest *m,
-		      struct ib_err *err)
+                      struct ib_err *err)
 {
 	cJSON *root = NULL, *manifest = NULL;
 	char *json = NULL, *text = NULL;
@@ -98,8 +98,8 @@ out:
 int cmd_inspect(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 },
+	        {"json", no_argument, NULL, 'j'},
+	        {NULL, 0, NULL, 0},
 	};
 	struct ib_manifest *m = NULL;
 	struct ib_err err;

@@ -1,5 +1,6 @@
 /* ibdrv-build keygen: a minisign-compatible key pair. */
 #include "commands.h"
+#include "outfile.h"
 #include "minisign.h"
 #include "platform.h"
 
@@ -11,16 +12,6 @@
 #define PASSPHRASE_MAX 1024
 
 static const char synopsis[] = "keygen -p KEY.pub -s KEY.sec [-W] [-f]";
-
-static int refuse_existing(const char *path, struct ib_err *err)
-{
-	enum plat_kind kind;
-	int rc = plat_lstat(path, &kind, NULL, err);
-
-	if (rc == 0 && kind != PLAT_MISSING)
-		rc = ib_fail(err, IB_EEXIST, "%s: already exists (use -f to overwrite)", path);
-	return rc;
-}
 
 int cmd_keygen(int argc, char **argv)
 {
@@ -71,9 +62,9 @@ int cmd_keygen(int argc, char **argv)
 
 	/* Before asking for a passphrase that would go to waste. */
 	if (!force) {
-		rc = refuse_existing(pub, &err);
+		rc = ib_outfile_refuse_existing(pub, &err);
 		if (!rc)
-			rc = refuse_existing(sec, &err);
+			rc = ib_outfile_refuse_existing(sec, &err);
 		if (rc)
 			goto out;
 	}

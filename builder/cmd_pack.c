@@ -24,7 +24,8 @@ static int source_date_epoch(uint64_t *out, struct ib_err *err)
 	*out = strtoull(env, &end, 10);
 	if (*env < '0' || *env > '9' || *end || errno || *out > 253402300799ull)
 		return ib_fail(err, IB_EINPUT,
-			       "SOURCE_DATE_EPOCH: '%s' is not a number of seconds since 1970", env);
+		               "SOURCE_DATE_EPOCH: '%s' is not a number of seconds since 1970",
+		               env);
 	return 0;
 }
 
@@ -43,8 +44,8 @@ static int parse_compression(const char *name, enum ib_compression *out)
 
 static int parse_level(const char *text, enum ib_compression c, int *out)
 {
-	static const int max_level[] = { [IB_COMPRESS_NONE] = -1, [IB_COMPRESS_GZIP] = 9,
-					 [IB_COMPRESS_ZSTD] = 19 };
+	static const int max_level[] = {
+	        [IB_COMPRESS_NONE] = -1, [IB_COMPRESS_GZIP] = 9, [IB_COMPRESS_ZSTD] = 19};
 	char *end;
 	long v;
 
@@ -76,16 +77,16 @@ static int load_signing_key(const char *path, struct ib_seckey **sk, struct ib_e
 int cmd_pack(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "manifest", required_argument, NULL, 'm' },
-		{ "secret-key", required_argument, NULL, 's' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "compression", required_argument, NULL, 'c' },
-		{ "level", required_argument, NULL, 'l' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "force", no_argument, NULL, 'f' },
-		{ NULL, 0, NULL, 0 },
+	        {"manifest", required_argument, NULL, 'm'},
+	        {"secret-key", required_argument, NULL, 's'},
+	        {"output", required_argument, NULL, 'o'},
+	        {"compression", required_argument, NULL, 'c'},
+	        {"level", required_argument, NULL, 'l'},
+	        {"quiet", no_argument, NULL, 'q'},
+	        {"force", no_argument, NULL, 'f'},
+	        {NULL, 0, NULL, 0},
 	};
-	struct ib_pack_opts o = { .compression = IB_COMPRESS_ZSTD, .level = -1 };
+	struct ib_pack_opts o = {.compression = IB_COMPRESS_ZSTD, .level = -1};
 	struct ib_pack_result res;
 	struct ib_seckey *sk = NULL;
 	struct ib_err err;
@@ -108,7 +109,7 @@ int cmd_pack(int argc, char **argv)
 		case 'c':
 			if (parse_compression(optarg, &o.compression))
 				return cli_usage("--compression: '%s' is not none, gzip or zstd",
-						 optarg);
+				                 optarg);
 			break;
 		case 'l':
 			level = optarg;
@@ -129,7 +130,7 @@ int cmd_pack(int argc, char **argv)
 		return cli_usage("--level: not with --compression none");
 	if (level && parse_level(level, o.compression, &o.level))
 		return cli_usage("--level: '%s' is not a level from 1 to %d", level,
-				 o.compression == IB_COMPRESS_GZIP ? 9 : 19);
+		                 o.compression == IB_COMPRESS_GZIP ? 9 : 19);
 	rc = source_date_epoch(&o.timestamp, &err);
 	if (rc == 0)
 		rc = load_signing_key(key_path, &sk, &err);

@@ -57,6 +57,15 @@ int ib_bundle_parse_claims(const char *trusted_comment, struct ib_bundle_claims 
 			   struct ib_err *err);
 
 /*
+ * Loads BUNDLE.minisig, checks that a trusted key signed its trusted comment
+ * and returns the bundle's claims, without reading the bundle: enough to pick
+ * among bundles or refuse a downgrade before any real work. Errors name the
+ * signature file.
+ */
+int ib_bundle_signed_claims(const char *bundle_path, const struct ib_pubkey *keys, size_t n_keys,
+			    struct ib_bundle_claims *claims, struct ib_err *err);
+
+/*
  * Chooses, once the manifest is authenticated, which driver's files to
  * extract: set *driver to one of m's drivers, or NULL to extract nothing.
  * A non-zero return stops the read with that code.

@@ -45,7 +45,7 @@ static la_ssize_t read_cb(struct archive *a, void *ctx, const void **out)
 	s->read += n;
 	if (s->read > s->limit) {
 		archive_set_error(a, EFBIG, "longer than the %" PRIu64 " bytes its signature says",
-				  s->limit);
+		                  s->limit);
 		return -1;
 	}
 	ib_hash_update(&s->whole, s->buf, n);
@@ -62,8 +62,8 @@ static int drain(struct source *s, struct ib_err *err)
 		s->read += n;
 		if (s->read > s->limit)
 			return ib_fail(err, IB_EVERIFY,
-				       "%s: longer than the %" PRIu64 " bytes its signature says",
-				       s->path, s->limit);
+			               "%s: longer than the %" PRIu64 " bytes its signature says",
+			               s->path, s->limit);
 		ib_hash_update(&s->whole, s->buf, n);
 		ib_progress_add(&s->bar, n);
 	}
@@ -101,7 +101,7 @@ int ib_bundle_parse_claims(const char *tc, struct ib_bundle_claims *c, struct ib
 	rc = ib_tc_get(tc, "name", c->name, sizeof c->name, err);
 	if (rc == 0)
 		rc = ib_tc_get(tc, "manifest-blake2b", c->manifest_hash, sizeof c->manifest_hash,
-			       err);
+		               err);
 	if (rc == 0)
 		rc = ib_tc_get(tc, "size", num, sizeof num, err);
 	if (rc == 0 && parse_u64(num, &c->size))
@@ -109,9 +109,36 @@ int ib_bundle_parse_claims(const char *tc, struct ib_bundle_claims *c, struct ib
 	if (rc == 0)
 		rc = ib_tc_get(tc, "sequence", num, sizeof num, err);
 	if (rc == 0 && parse_u64(num, &c->sequence))
-		rc = ib_fail(err, IB_EVERIFY, "trusted comment: sequence '%s' is not a number", num);
+		rc = ib_fail(err, IB_EVERIFY, "trusted comment: sequence '%s' is not a number",
+		             num);
 	if (rc == 0 && strlen(c->manifest_hash) != IB_HASH_FILE_BYTES * 2)
 		rc = ib_fail(err, IB_EVERIFY, "trusted comment: manifest-blake2b is not a hash");
+	return rc;
+}
+
+int ib_bundle_signed_claims(const char *bundle_path, const struct ib_pubkey *keys, size_t n_keys,
+                            struct ib_bundle_claims *claims, struct ib_err *err)
+{
+	char *sig_path = malloc(strlen(bundle_path) + sizeof ".minisig");
+	struct ib_sig *sig = malloc(sizeof *sig);
+	int rc;
+
+	if (!sig_path || !sig) {
+		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		goto out;
+	}
+	sprintf(sig_path, "%s.minisig", bundle_path);
+	rc = ib_sig_load(sig_path, sig, err);
+	if (rc)
+		goto out;
+	rc = ib_sig_check_comment(sig, keys, n_keys, NULL, err);
+	if (rc == 0)
+		rc = ib_bundle_parse_claims(sig->trusted_comment, claims, err);
+	if (rc)
+		ib_err_prefix(err, "%s", sig_path);
+out:
+	free(sig_path);
+	free(sig);
 	return rc;
 }
 
@@ -137,7 +164,7 @@ static struct archive *open_reader(struct source *s, struct ib_err *err)
 
 /* Next header; ARCHIVE_WARN counts as failure (e.g. an external decompressor stood in). */
 static int next_header(struct archive *a, struct source *s, struct archive_entry **e, int *eof,
-		       size_t index, struct ib_err *err)
+                       size_t index, struct ib_err *err)
 {
 	int r = archive_read_next_header(a, e);
 
@@ -145,7 +172,7 @@ static int next_header(struct archive *a, struct source *s, struct archive_entry
 	if (r == ARCHIVE_OK || r == ARCHIVE_EOF)
 		return 0;
 	return ib_fail(err, IB_EVERIFY, "%s: entry %zu: %s", s->path, index,
-		       archive_error_string(a) ? archive_error_string(a) : "unreadable");
+	               archive_error_string(a) ? archive_error_string(a) : "unreadable");
 }
 
 /* archive_read_data may return less than asked: loop until len bytes or the entry ends. */
@@ -163,20 +190,20 @@ static int read_exact(struct archive *a, char *buf, size_t len)
 }
 
 static int check_regular(struct archive_entry *e, const char *path, size_t index,
-			 struct ib_err *err)
+                         struct ib_err *err)
 {
 	if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e) ||
 	    archive_entry_symlink(e))
 		return ib_fail(err, IB_EVERIFY, "%s: entry %zu '%s' is not a regular file", path,
-			       index, archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
+		               index, archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
 	if (!archive_entry_size_is_set(e))
 		return ib_fail(err, IB_EVERIFY, "%s: entry %zu '%s' has no size", path, index,
-			       archive_entry_pathname(e));
+		               archive_entry_pathname(e));
 	return 0;
 }
 
 static int read_manifest(struct archive *a, struct source *s, const struct ib_bundle_claims *claims,
-			 struct ib_manifest **out, struct ib_err *err)
+                         struct ib_manifest **out, struct ib_err *err)
 {
 	struct archive_entry *e;
 	unsigned char digest[IB_HASH_FILE_BYTES];
@@ -190,14 +217,14 @@ static int read_manifest(struct archive *a, struct source *s, const struct ib_bu
 		return rc;
 	if (eof || strcmp(archive_entry_pathname(e), IB_MANIFEST_ENTRY) != 0)
 		return ib_fail(err, IB_EVERIFY, "%s: first entry is not %s", s->path,
-			       IB_MANIFEST_ENTRY);
+		               IB_MANIFEST_ENTRY);
 	rc = check_regular(e, s->path, 0, err);
 	if (rc)
 		return rc;
 	size = archive_entry_size(e);
 	if (size <= 0 || size > IB_MANIFEST_MAX_BYTES)
 		return ib_fail(err, IB_EVERIFY, "%s: %s is %" PRId64 " bytes (at most %u allowed)",
-			       s->path, IB_MANIFEST_ENTRY, (int64_t)size, IB_MANIFEST_MAX_BYTES);
+		               s->path, IB_MANIFEST_ENTRY, (int64_t)size, IB_MANIFEST_MAX_BYTES);
 	json = malloc((size_t)size);
 	if (!json)
 		return ib_fail(err, IB_ENOMEM, "out of memory");
@@ -209,8 +236,8 @@ static int read_manifest(struct archive *a, struct source *s, const struct ib_bu
 	ib_hex(hex, digest, sizeof digest);
 	if (strcmp(hex, claims->manifest_hash) != 0) {
 		rc = ib_fail(err, IB_EVERIFY,
-			     "%s: %s does not match the hash in the signed trusted comment", s->path,
-			     IB_MANIFEST_ENTRY);
+		             "%s: %s does not match the hash in the signed trusted comment",
+		             s->path, IB_MANIFEST_ENTRY);
 		goto out;
 	}
 	rc = ib_manifest_parse_resolved(json, (size_t)size, s->path, out, err);
@@ -218,15 +245,15 @@ static int read_manifest(struct archive *a, struct source *s, const struct ib_bu
 		goto out;
 	if (strcmp((*out)->name, claims->name) != 0 || (*out)->sequence != claims->sequence)
 		rc = ib_fail(err, IB_EVERIFY,
-			     "%s: manifest name/sequence differ from the signed trusted comment",
-			     s->path);
+		             "%s: manifest name/sequence differ from the signed trusted comment",
+		             s->path);
 out:
 	free(json);
 	return rc;
 }
 
 static int open_extract_target(const char *dir, const struct ib_file *f, FILE **fp,
-			       struct ib_err *err)
+                               struct ib_err *err)
 {
 	char *target = ib_path_join(dir, f->path);
 	char *parent = target ? ib_path_dirname(target) : NULL;
@@ -247,9 +274,9 @@ out:
 
 /* Streams one entry's data: size and hash checked; written to extract_dir when wanted. */
 static int read_entry_data(struct archive *a, struct source *s, const char *name,
-			   const struct ib_file *f, const char *extract_dir, struct ib_err *err)
+                           const struct ib_file *f, const char *extract_dir, struct ib_err *err)
 {
-	struct ib_hash h = { 0 };
+	struct ib_hash h = {0};
 	unsigned char digest[IB_HASH_FILE_BYTES];
 	unsigned char *chunk = s->chunk;
 	FILE *out = NULL;
@@ -265,31 +292,33 @@ static int read_entry_data(struct archive *a, struct source *s, const char *name
 	while ((n = archive_read_data(a, chunk, IO_CHUNK)) > 0) {
 		total += (uint64_t)n;
 		if (total > f->size) {
-			rc = ib_fail(err, IB_EVERIFY, "%s: entry '%s' is larger than its manifest size",
-				     s->path, name);
+			rc = ib_fail(err, IB_EVERIFY,
+			             "%s: entry '%s' is larger than its manifest size", s->path,
+			             name);
 			goto out;
 		}
 		ib_hash_update(&h, chunk, (size_t)n);
 		if (out && fwrite(chunk, 1, (size_t)n, out) != (size_t)n) {
 			rc = ib_fail_errno(err, IB_EIO, errno, "%s/%s: cannot write", extract_dir,
-					   f->path);
+			                   f->path);
 			goto out;
 		}
 	}
 	if (n < 0) {
 		rc = ib_fail(err, IB_EVERIFY, "%s: entry '%s': %s", s->path, name,
-			     archive_error_string(a));
+		             archive_error_string(a));
 		goto out;
 	}
 	if (total != f->size) {
-		rc = ib_fail(err, IB_EVERIFY, "%s: entry '%s' is %" PRIu64 " bytes, manifest says %" PRIu64,
-			     s->path, name, total, f->size);
+		rc = ib_fail(err, IB_EVERIFY,
+		             "%s: entry '%s' is %" PRIu64 " bytes, manifest says %" PRIu64, s->path,
+		             name, total, f->size);
 		goto out;
 	}
 	ib_hash_final(&h, digest);
 	if (sodium_memcmp(digest, f->blake2b, sizeof digest) != 0)
 		rc = ib_fail(err, IB_EVERIFY, "%s: entry '%s' does not match its BLAKE2b-256 hash",
-			     s->path, name);
+		             s->path, name);
 out:
 	if (out) {
 		int close_rc = plat_sync_close(out, f->path, err);
@@ -306,7 +335,8 @@ static int in_manifest(const struct ib_manifest *m, const char *name)
 
 	for (size_t i = 0; !found && i < m->n_drivers; i++) {
 		for (size_t j = 0; !found && j < m->drivers[i].n_files; j++) {
-			char *entry = ib_manifest_entry_name(&m->drivers[i], &m->drivers[i].files[j]);
+			char *entry =
+			        ib_manifest_entry_name(&m->drivers[i], &m->drivers[i].files[j]);
 
 			found = entry && !strcmp(entry, name);
 			free(entry);
@@ -317,7 +347,7 @@ static int in_manifest(const struct ib_manifest *m, const char *name)
 
 /* Entries must come exactly in manifest order: name by name, nothing more. */
 static int read_entries(struct archive *a, struct source *s, const struct ib_manifest *m,
-			const struct ib_driver *chosen, const char *extract_dir, struct ib_err *err)
+                        const struct ib_driver *chosen, const char *extract_dir, struct ib_err *err)
 {
 	struct archive_entry *e;
 	size_t index = 1;
@@ -335,22 +365,24 @@ static int read_entries(struct archive *a, struct source *s, const struct ib_man
 			rc = next_header(a, s, &e, &eof, index, err);
 			if (rc == 0 && eof)
 				rc = ib_fail(err, IB_EVERIFY, "%s: entry '%s' is missing", s->path,
-					     name);
+				             name);
 			if (rc == 0 && strcmp(archive_entry_pathname(e), name) != 0)
-				rc = ib_fail(err, IB_EVERIFY,
-					     "%s: entry %zu is '%s', expected '%s' (extra, duplicate "
-					     "or misplaced entry)",
-					     s->path, index, archive_entry_pathname(e), name);
+				rc = ib_fail(
+				        err, IB_EVERIFY,
+				        "%s: entry %zu is '%s', expected '%s' (extra, duplicate "
+				        "or misplaced entry)",
+				        s->path, index, archive_entry_pathname(e), name);
 			if (rc == 0)
 				rc = check_regular(e, s->path, index, err);
 			if (rc == 0 && (uint64_t)archive_entry_size(e) != f->size)
 				rc = ib_fail(err, IB_EVERIFY,
-					     "%s: entry '%s' header says %" PRId64
-					     " bytes, manifest says %" PRIu64,
-					     s->path, name, (int64_t)archive_entry_size(e), f->size);
+				             "%s: entry '%s' header says %" PRId64
+				             " bytes, manifest says %" PRIu64,
+				             s->path, name, (int64_t)archive_entry_size(e),
+				             f->size);
 			if (rc == 0)
-				rc = read_entry_data(a, s, name, f, d == chosen ? extract_dir : NULL,
-						     err);
+				rc = read_entry_data(a, s, name, f,
+				                     d == chosen ? extract_dir : NULL, err);
 			free(name);
 			if (rc)
 				return rc;
@@ -359,16 +391,16 @@ static int read_entries(struct archive *a, struct source *s, const struct ib_man
 	rc = next_header(a, s, &e, &eof, index, err);
 	if (rc == 0 && !eof)
 		rc = ib_fail(err, IB_EVERIFY, "%s: entry %zu '%s' is %s", s->path, index,
-			     archive_entry_pathname(e),
-			     in_manifest(m, archive_entry_pathname(e)) ? "a duplicate"
-								       : "not in the manifest");
+		             archive_entry_pathname(e),
+		             in_manifest(m, archive_entry_pathname(e)) ? "a duplicate"
+		                                                       : "not in the manifest");
 	return rc;
 }
 
 int ib_bundle_read(const char *path, const struct ib_read_opts *o, struct ib_bundle *b,
-		   struct ib_err *err)
+                   struct ib_err *err)
 {
-	struct source s = { .path = path };
+	struct source s = {.path = path};
 	struct archive *a = NULL;
 	unsigned char digest[IB_HASH_SIG_BYTES];
 	char *default_sig = NULL;
@@ -397,14 +429,15 @@ int ib_bundle_read(const char *path, const struct ib_read_opts *o, struct ib_bun
 	if (rc)
 		goto out;
 	if (kind != PLAT_REGULAR) {
-		rc = ib_fail(err, kind == PLAT_MISSING ? IB_EINPUT : IB_EVERIFY,
-			     "%s: %s", path, kind == PLAT_MISSING ? "no such bundle" : "not a regular file");
+		rc = ib_fail(err, kind == PLAT_MISSING ? IB_EINPUT : IB_EVERIFY, "%s: %s", path,
+		             kind == PLAT_MISSING ? "no such bundle" : "not a regular file");
 		goto out;
 	}
 	if (size != b->claims.size) {
 		rc = ib_fail(err, IB_EVERIFY,
-			     "%s: is %" PRIu64 " bytes, its signature says %" PRIu64 " (%s)", path,
-			     size, b->claims.size, size < b->claims.size ? "truncated" : "extended");
+		             "%s: is %" PRIu64 " bytes, its signature says %" PRIu64 " (%s)", path,
+		             size, b->claims.size,
+		             size < b->claims.size ? "truncated" : "extended");
 		goto out;
 	}
 	s.limit = b->claims.size;
@@ -435,8 +468,9 @@ int ib_bundle_read(const char *path, const struct ib_read_opts *o, struct ib_bun
 	if (rc)
 		goto out;
 	if (s.read != b->claims.size) {
-		rc = ib_fail(err, IB_EVERIFY, "%s: read %" PRIu64 " bytes, its signature says %" PRIu64,
-			     path, s.read, b->claims.size);
+		rc = ib_fail(err, IB_EVERIFY,
+		             "%s: read %" PRIu64 " bytes, its signature says %" PRIu64, path,
+		             s.read, b->claims.size);
 		goto out;
 	}
 	ib_hash_final(&s.whole, digest);
@@ -459,9 +493,9 @@ out:
 }
 
 int ib_bundle_peek_manifest(const char *path, struct ib_manifest **out, uint64_t *bundle_size,
-			    struct ib_err *err)
+                            struct ib_err *err)
 {
-	struct source s = { .path = path, .limit = UINT64_MAX };
+	struct source s = {.path = path, .limit = UINT64_MAX};
 	struct archive *a = NULL;
 	struct archive_entry *e;
 	char *json = NULL;
@@ -473,7 +507,7 @@ int ib_bundle_peek_manifest(const char *path, struct ib_manifest **out, uint64_t
 	rc = plat_lstat(path, &kind, bundle_size, err);
 	if (rc == 0 && kind != PLAT_REGULAR)
 		rc = ib_fail(err, IB_EINPUT, "%s: %s", path,
-			     kind == PLAT_MISSING ? "no such bundle" : "not a regular file");
+		             kind == PLAT_MISSING ? "no such bundle" : "not a regular file");
 	if (rc)
 		return rc;
 	s.buf = malloc(IO_CHUNK);
@@ -499,8 +533,8 @@ int ib_bundle_peek_manifest(const char *path, struct ib_manifest **out, uint64_t
 		goto out;
 	size = archive_entry_size(e);
 	if (size <= 0 || size > IB_MANIFEST_MAX_BYTES) {
-		rc = ib_fail(err, IB_EINPUT, "%s: %s is %" PRId64 " bytes (at most %u allowed)", path,
-			     IB_MANIFEST_ENTRY, (int64_t)size, IB_MANIFEST_MAX_BYTES);
+		rc = ib_fail(err, IB_EINPUT, "%s: %s is %" PRId64 " bytes (at most %u allowed)",
+		             path, IB_MANIFEST_ENTRY, (int64_t)size, IB_MANIFEST_MAX_BYTES);
 		goto out;
 	}
 	json = malloc((size_t)size);

@@ -64,8 +64,8 @@ static int check_input_path(const char *base, const char *full, struct ib_err *e
 			goto out;
 		}
 		if (kind == PLAT_SYMLINK) {
-			rc = ib_fail(err, IB_EINPUT, "%s: is a symbolic link (not allowed in inputs)",
-				     prefix);
+			rc = ib_fail(err, IB_EINPUT,
+			             "%s: is a symbolic link (not allowed in inputs)", prefix);
 			goto out;
 		}
 		if (saved == '\0') {
@@ -86,10 +86,10 @@ out:
 
 /* Streams a payload file, hashing it (BLAKE2b-256) and passing each chunk to archive a if set. */
 static int stream_payload(const char *path, struct archive *a, unsigned char *buf,
-			  struct ib_progress *bar, unsigned char digest[IB_HASH_FILE_BYTES],
-			  uint64_t *size, struct ib_err *err)
+                          struct ib_progress *bar, unsigned char digest[IB_HASH_FILE_BYTES],
+                          uint64_t *size, struct ib_err *err)
 {
-	struct ib_hash h = { 0 };
+	struct ib_hash h = {0};
 	FILE *fp = NULL;
 	size_t n;
 	int rc;
@@ -107,8 +107,8 @@ static int stream_payload(const char *path, struct archive *a, unsigned char *bu
 		ib_progress_add(bar, n);
 		if (a && archive_write_data(a, buf, n) != (la_ssize_t)n) {
 			rc = ib_fail(err, IB_EIO, "%s: %s", path,
-				     archive_error_string(a) ? archive_error_string(a)
-							     : "changed while packing");
+			             archive_error_string(a) ? archive_error_string(a)
+			                                     : "changed while packing");
 			goto out;
 		}
 	}
@@ -125,20 +125,20 @@ out:
 }
 
 static int check_ascii_name(const char *manifest_path, const struct ib_driver *d,
-			    const struct ib_file *f, struct ib_err *err)
+                            const struct ib_file *f, struct ib_err *err)
 {
 	for (const char *p = f->path; *p; p++)
 		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
 			return ib_fail(err, IB_EINPUT,
-				       "%s: driver '%s': file '%s': only printable ASCII names are "
-				       "allowed",
-				       manifest_path, d->id, f->path);
+			               "%s: driver '%s': file '%s': only printable ASCII names are "
+			               "allowed",
+			               manifest_path, d->id, f->path);
 	return 0;
 }
 
 /* First pass: sizes and hashes for the manifest. */
 static int hash_payloads(const struct ib_pack_opts *o, struct ib_manifest *m, unsigned char *buf,
-			 uint64_t *total, struct ib_err *err)
+                         uint64_t *total, struct ib_err *err)
 {
 	char *base = ib_path_dirname(o->manifest_path);
 	struct ib_progress bar;
@@ -156,7 +156,7 @@ static int hash_payloads(const struct ib_pack_opts *o, struct ib_manifest *m, un
 			if (rc == 0)
 				rc = check_input_path(base, f->source, err);
 			if (rc == 0)
-				rc = plat_lstat(f->source, &(enum plat_kind){ 0 }, &size, err);
+				rc = plat_lstat(f->source, &(enum plat_kind){0}, &size, err);
 			if (rc)
 				goto out;
 			sum += size;
@@ -181,7 +181,7 @@ out:
 }
 
 static struct archive_entry *file_entry(const char *name, uint64_t size, unsigned mode,
-					uint64_t timestamp)
+                                        uint64_t timestamp)
 {
 	struct archive_entry *e = archive_entry_new();
 
@@ -200,7 +200,7 @@ static struct archive_entry *file_entry(const char *name, uint64_t size, unsigne
 }
 
 static int write_entry_header(struct archive *a, const char *name, uint64_t size, unsigned mode,
-			      uint64_t timestamp, struct ib_err *err)
+                              uint64_t timestamp, struct ib_err *err)
 {
 	struct archive_entry *e = file_entry(name, size, mode, timestamp);
 	int rc = 0;
@@ -209,7 +209,7 @@ static int write_entry_header(struct archive *a, const char *name, uint64_t size
 		return ib_fail(err, IB_ENOMEM, "out of memory");
 	if (archive_write_header(a, e) != ARCHIVE_OK)
 		rc = ib_fail(err, IB_EIO, "%s: cannot write entry header: %s", name,
-			     archive_error_string(a));
+		             archive_error_string(a));
 	archive_entry_free(e);
 	return rc;
 }
@@ -245,8 +245,8 @@ static int set_filter(struct archive *a, const struct ib_pack_opts *o, struct ib
 }
 
 static int write_archive(const struct ib_pack_opts *o, const struct ib_manifest *m,
-			 const char *json, size_t json_len, uint64_t total, struct sink *sink,
-			 unsigned char *buf, struct ib_err *err)
+                         const char *json, size_t json_len, uint64_t total, struct sink *sink,
+                         unsigned char *buf, struct ib_err *err)
 {
 	struct archive *a = archive_write_new();
 	struct ib_progress bar;
@@ -293,7 +293,8 @@ static int write_archive(const struct ib_pack_opts *o, const struct ib_manifest 
 			if (rc)
 				goto out;
 			if (size != f->size || sodium_memcmp(digest, f->blake2b, sizeof digest)) {
-				rc = ib_fail(err, IB_EINPUT, "%s: changed while packing", f->source);
+				rc = ib_fail(err, IB_EINPUT, "%s: changed while packing",
+				             f->source);
 				goto out;
 			}
 		}
@@ -306,22 +307,12 @@ out:
 	return rc;
 }
 
-static int refuse_existing(const char *path, struct ib_err *err)
-{
-	enum plat_kind kind;
-	int rc = plat_lstat(path, &kind, NULL, err);
-
-	if (rc == 0 && kind != PLAT_MISSING)
-		rc = ib_fail(err, IB_EEXIST, "%s: already exists (use -f to overwrite)", path);
-	return rc;
-}
-
 int ib_bundle_pack(const struct ib_pack_opts *o, const struct ib_seckey *sk,
-		   struct ib_pack_result *result, struct ib_err *err)
+                   struct ib_pack_result *result, struct ib_err *err)
 {
 	struct ib_manifest *m = NULL;
-	struct ib_outfile bundle_out = { 0 }, sig_out = { 0 };
-	struct sink sink = { 0 };
+	struct ib_outfile bundle_out = {0}, sig_out = {0};
+	struct sink sink = {0};
 	unsigned char *buf = NULL;
 	unsigned char manifest_digest[IB_HASH_FILE_BYTES], whole_digest[IB_HASH_SIG_BYTES];
 	char *json = NULL, *sig_text = NULL, *sig_path = NULL;
@@ -339,9 +330,9 @@ int ib_bundle_pack(const struct ib_pack_opts *o, const struct ib_seckey *sk,
 	}
 	sprintf(sig_path, "%s.minisig", o->out_path);
 	if (!o->overwrite) {
-		rc = refuse_existing(o->out_path, err);
+		rc = ib_outfile_refuse_existing(o->out_path, err);
 		if (rc == 0)
-			rc = refuse_existing(sig_path, err);
+			rc = ib_outfile_refuse_existing(sig_path, err);
 		if (rc)
 			goto out;
 	}
@@ -356,7 +347,7 @@ int ib_bundle_pack(const struct ib_pack_opts *o, const struct ib_seckey *sk,
 	if (rc)
 		goto out;
 	crypto_generichash(manifest_digest, sizeof manifest_digest, (const unsigned char *)json,
-			   json_len, NULL, 0);
+	                   json_len, NULL, 0);
 	ib_hex(result->manifest_hash, manifest_digest, sizeof manifest_digest);
 
 	rc = ib_outfile_open(&bundle_out, o->out_path, 0644, err);
@@ -372,9 +363,10 @@ int ib_bundle_pack(const struct ib_pack_opts *o, const struct ib_seckey *sk,
 	ib_hash_final(&sink.whole, whole_digest);
 
 	snprintf(comment, sizeof comment,
-		 "%s\tname:%s\tsize:%" PRIu64 "\tsequence:%" PRIu64 "\tmanifest-blake2b:%s\tfile:%s",
-		 IB_BUNDLE_TC_TAG, m->name, sink.written, m->sequence, result->manifest_hash,
-		 ib_path_basename(o->out_path));
+	         "%s\tname:%s\tsize:%" PRIu64 "\tsequence:%" PRIu64
+	         "\tmanifest-blake2b:%s\tfile:%s",
+	         IB_BUNDLE_TC_TAG, m->name, sink.written, m->sequence, result->manifest_hash,
+	         ib_path_basename(o->out_path));
 	rc = ib_sign_hash(sk, whole_digest, comment, NULL, &sig_text, err);
 	if (rc)
 		goto out;

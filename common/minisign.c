@@ -539,16 +539,6 @@ static int write_key_file(struct ib_outfile *of, const char *comment, const void
 	return 0;
 }
 
-static int refuse_existing(const char *path, struct ib_err *err)
-{
-	enum plat_kind kind;
-	int rc = plat_lstat(path, &kind, NULL, err);
-
-	if (rc == 0 && kind != PLAT_MISSING)
-		rc = ib_fail(err, IB_EEXIST, "%s: already exists (use -f to overwrite)", path);
-	return rc;
-}
-
 int ib_keygen(const char *pub_path, const char *sec_path, const char *passphrase, int force,
               struct ib_err *err)
 {
@@ -567,9 +557,9 @@ int ib_keygen(const char *pub_path, const char *sec_path, const char *passphrase
 		goto out;
 	}
 	if (!force) {
-		rc = refuse_existing(pub_path, err);
+		rc = ib_outfile_refuse_existing(pub_path, err);
 		if (!rc)
-			rc = refuse_existing(sec_path, err);
+			rc = ib_outfile_refuse_existing(sec_path, err);
 		if (rc)
 			goto out;
 	}

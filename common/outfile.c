@@ -37,7 +37,6 @@ int ib_outfile_open(struct ib_outfile *out, const char *path, int mode, struct i
 
 int ib_outfile_commit(struct ib_outfile *out, int overwrite, struct ib_err *err)
 {
-	enum plat_kind kind;
 	FILE *fp = out->fp;
 	int rc;
 
@@ -46,10 +45,7 @@ int ib_outfile_commit(struct ib_outfile *out, int overwrite, struct ib_err *err)
 	if (rc)
 		goto out;
 	if (!overwrite) {
-		rc = plat_lstat(out->path, &kind, NULL, err);
-		if (rc == 0 && kind != PLAT_MISSING)
-			rc = ib_fail(err, IB_EEXIST, "%s: already exists (use -f to overwrite)",
-				     out->path);
+		rc = ib_outfile_refuse_existing(out->path, err);
 		if (rc)
 			goto out;
 	}
@@ -72,4 +68,14 @@ void ib_outfile_abort(struct ib_outfile *out)
 	free(out->tmp_path);
 	free(out->path);
 	memset(out, 0, sizeof *out);
+}
+
+int ib_outfile_refuse_existing(const char *path, struct ib_err *err)
+{
+	enum plat_kind kind;
+	int rc = plat_lstat(path, &kind, NULL, err);
+
+	if (rc == 0 && kind != PLAT_MISSING)
+		rc = ib_fail(err, IB_EEXIST, "%s: already exists (use -f to overwrite)", path);
+	return rc;
 }

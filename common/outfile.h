@@ -27,4 +27,7 @@ int ib_outfile_commit(struct ib_outfile *out, int overwrite, struct ib_err *err)
 
 void ib_outfile_abort(struct ib_outfile *out);
 
+/* IB_EEXIST ("already exists (use -f to overwrite)") when path exists, before any work starts. */
+int ib_outfile_refuse_existing(const char *path, struct ib_err *err);
+
 #endif

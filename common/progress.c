@@ -27,8 +27,8 @@ static void draw(struct ib_progress *p, uint64_t now)
 	memset(bar + filled, '.', WIDTH - filled);
 	bar[WIDTH] = '\0';
 	fprintf(stderr, "\r%s [%s] %3u%% %7.1f MiB %6.1f MiB/s ETA %3.0fs", p->label, bar,
-		p->total ? (unsigned)(p->done * 100 / p->total) : 0, (double)p->done / 1048576.0,
-		rate / 1048576.0, eta);
+	        p->total ? (unsigned)(p->done * 100 / p->total) : 0, (double)p->done / 1048576.0,
+	        rate / 1048576.0, eta);
 	fflush(stderr);
 }
 

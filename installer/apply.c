@@ -49,7 +49,7 @@ static void progress(struct run *run, int percent, const char *what)
 
 /* Records the outcome: the code and a one-line reason (printf-style). */
 static void outcome(struct run *run, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 static void outcome(struct run *run, int code, const char *fmt, ...)
 {
 	va_list ap;
@@ -75,7 +75,7 @@ static void remember_choice(struct run *run, const struct ib_driver *d)
 
 /* Called by the bundle reader once the manifest is authenticated. */
 static int choose(void *ctx, const struct ib_manifest *m, const struct ib_driver **driver,
-		  struct ib_err *err)
+                  struct ib_err *err)
 {
 	struct run *run = ctx;
 
@@ -100,7 +100,7 @@ static int choose(void *ctx, const struct ib_manifest *m, const struct ib_driver
 static int download(struct run *run, char **path, struct ib_err *err)
 {
 	struct ib_fetch_opts f;
-	struct ib_fetch_bar bar = { 0 };
+	struct ib_fetch_bar bar = {0};
 	int rc;
 
 	ib_fetch_opts_init(&f);
@@ -124,12 +124,12 @@ static int download(struct run *run, char **path, struct ib_err *err)
 static int find_bundle(struct run *run, char **path)
 {
 	struct ib_locate_opts lo = {
-		.bundle_path = run->o->bundle_path,
-		.package_dir = run->o->package_dir,
-		.bundles_dir = run->paths.bundles_dir,
-		.cache_dir = run->paths.cache_dir,
-		.keys = run->o->keys,
-		.n_keys = run->o->n_keys,
+	        .bundle_path = run->o->bundle_path,
+	        .package_dir = run->o->package_dir,
+	        .bundles_dir = run->paths.bundles_dir,
+	        .cache_dir = run->paths.cache_dir,
+	        .keys = run->o->keys,
+	        .n_keys = run->o->n_keys,
 	};
 	struct ib_err err;
 	const char *where;
@@ -146,11 +146,12 @@ static int find_bundle(struct run *run, char **path)
 		return 0;
 	}
 	if (run->o->n_urls == 0 || run->o->plan_only) {
-		outcome(run, IB_EXT_UNSUPPORTED,
-			"no bundle: none in %s%s%s or %s, and %s", run->paths.bundles_dir,
-			run->o->package_dir ? ", the extension package " : "",
-			run->o->package_dir ? run->o->package_dir : "", run->paths.cache_dir,
-			run->o->plan_only ? "plan does not download" : "no download URL is configured");
+		outcome(run, IB_EXT_UNSUPPORTED, "no bundle: none in %s%s%s or %s, and %s",
+		        run->paths.bundles_dir,
+		        run->o->package_dir ? ", the extension package " : "",
+		        run->o->package_dir ? run->o->package_dir : "", run->paths.cache_dir,
+		        run->o->plan_only ? "plan does not download"
+		                          : "no download URL is configured");
 		return IB_ENOTSUP;
 	}
 	rc = download(run, path, &err);
@@ -166,42 +167,27 @@ static int find_bundle(struct run *run, char **path)
 static int check_sequence(struct run *run, const char *bundle)
 {
 	struct ib_bundle_claims claims;
-	struct ib_sig sig;
 	struct ib_err err;
-	char *sig_path = malloc(strlen(bundle) + sizeof ".minisig");
-	int rc;
+	int rc = ib_bundle_signed_claims(bundle, run->o->keys, run->o->n_keys, &claims, &err);
 
-	ib_err_clear(&err);
-	if (!sig_path) {
-		outcome(run, IB_EXT_EXCEPTION, "out of memory");
-		return IB_ENOMEM;
-	}
-	sprintf(sig_path, "%s.minisig", bundle);
-	rc = ib_sig_load(sig_path, &sig, &err);
-	if (rc == 0)
-		rc = ib_sig_check_comment(&sig, run->o->keys, run->o->n_keys, NULL, &err);
-	if (rc == 0)
-		rc = ib_bundle_parse_claims(sig.trusted_comment, &claims, &err);
 	if (rc) {
-		outcome(run, IB_EXT_UNSUPPORTED, "%s: %s", sig_path, err.msg);
-		goto out;
+		outcome(run,
+		        code_for(rc) == IB_EXT_EXCEPTION ? IB_EXT_EXCEPTION : IB_EXT_UNSUPPORTED,
+		        "%s", err.msg);
+		return rc;
 	}
-	if (claims.sequence < run->state.bundle_sequence) {
-		if (!run->o->allow_downgrade) {
-			rc = IB_ENOTSUP;
-			outcome(run, IB_EXT_UNSUPPORTED,
-				"%s: bundle sequence %" PRIu64 " is lower than the installed %" PRIu64
-				" (bundle '%s'); refusing a downgrade without --allow-downgrade",
-				bundle, claims.sequence, run->state.bundle_sequence,
-				run->state.bundle);
-			goto out;
-		}
-		ib_warn("downgrading from bundle sequence %" PRIu64 " to %" PRIu64 " as allowed",
-			run->state.bundle_sequence, claims.sequence);
+	if (claims.sequence >= run->state.bundle_sequence)
+		return 0;
+	if (!run->o->allow_downgrade) {
+		outcome(run, IB_EXT_UNSUPPORTED,
+		        "%s: bundle sequence %" PRIu64 " is lower than the installed %" PRIu64
+		        " (bundle '%s'); refusing a downgrade without --allow-downgrade",
+		        bundle, claims.sequence, run->state.bundle_sequence, run->state.bundle);
+		return IB_ENOTSUP;
 	}
-out:
-	free(sig_path);
-	return rc;
+	ib_warn("downgrading from bundle sequence %" PRIu64 " to %" PRIu64 " as allowed",
+	        run->state.bundle_sequence, claims.sequence);
+	return 0;
 }
 
 static int in_list(int code, const int *list, size_t n)
@@ -218,13 +204,13 @@ static void run_install(struct run *run, const struct ib_driver *d)
 	const struct ib_install *in = &d->install;
 	struct ib_proc_result *res = malloc(sizeof *res);
 	char env_root[4096 + 16], tail[512];
-	const char *env[] = { env_root, NULL };
+	const char *env[] = {env_root, NULL};
 	struct ib_proc_opts po = {
-		.argv = (const char *const *)in->argv,
-		.cwd = run->paths.staging_dir,
-		.env = env,
-		.timeout_s = in->timeout_seconds,
-		.log_tag = d->id,
+	        .argv = (const char *const *)in->argv,
+	        .cwd = run->paths.staging_dir,
+	        .env = env,
+	        .timeout_s = in->timeout_seconds,
+	        .log_tag = d->id,
 	};
 	struct ib_err err;
 	char what[256];
@@ -237,31 +223,33 @@ static void run_install(struct run *run, const struct ib_driver *d)
 	}
 	snprintf(env_root, sizeof env_root, "IBDRV_ROOT=%s", run->paths.root);
 	snprintf(what, sizeof what, "running the install command of %s %s (timeout %u s)", d->id,
-		 d->version, in->timeout_seconds);
+	         d->version, in->timeout_seconds);
 	progress(run, 90, what);
 	rc = ib_proc_run(&po, res, &err);
 	if (rc == IB_ETIMEOUT) {
 		outcome(run, IB_EXT_TIMEOUT,
-			"install command of %s timed out after %u s and was stopped with its "
-			"process tree",
-			d->id, in->timeout_seconds);
+		        "install command of %s timed out after %u s and was stopped with its "
+		        "process tree",
+		        d->id, in->timeout_seconds);
 	} else if (rc) {
 		outcome(run, IB_EXT_UNSUPPORTED, "install command of %s: %s", d->id, err.msg);
 	} else if (res->how == IB_PROC_SIGNALED) {
 		ib_proc_tail_oneline(res, 3, tail, sizeof tail);
-		outcome(run, IB_EXT_UNSUPPORTED, "install command of %s was killed by signal %d: %s",
-			d->id, res->signal, tail);
+		outcome(run, IB_EXT_UNSUPPORTED,
+		        "install command of %s was killed by signal %d: %s", d->id, res->signal,
+		        tail);
 	} else if (in_list(res->exit_code, in->success_codes, in->n_success)) {
 		outcome(run, IB_EXT_SUCCESS, "installed %s %s %s (install command exited with %d)",
-			d->id, d->kind, d->version, res->exit_code);
+		        d->id, d->kind, d->version, res->exit_code);
 	} else if (in_list(res->exit_code, in->reboot_codes, in->n_reboot)) {
 		outcome(run, IB_EXT_REBOOT,
-			"installed %s %s %s; reboot required (install command exited with %d)", d->id,
-			d->kind, d->version, res->exit_code);
+		        "installed %s %s %s; reboot required (install command exited with %d)",
+		        d->id, d->kind, d->version, res->exit_code);
 	} else {
 		ib_proc_tail_oneline(res, 3, tail, sizeof tail);
-		outcome(run, IB_EXT_UNSUPPORTED, "install command of %s failed with exit code %d: %s",
-			d->id, res->exit_code, tail);
+		outcome(run, IB_EXT_UNSUPPORTED,
+		        "install command of %s failed with exit code %d: %s", d->id, res->exit_code,
+		        tail);
 	}
 	free(res);
 }
@@ -270,7 +258,7 @@ static void run_install(struct run *run, const struct ib_driver *d)
 static void install(struct run *run, const struct ib_bundle *b)
 {
 	const struct ib_driver *d = b->chosen;
-	struct ib_journal j = { 0 };
+	struct ib_journal j = {0};
 	struct ib_err err;
 	int rc;
 
@@ -301,7 +289,8 @@ static void install(struct run *run, const struct ib_bundle *b)
 		plat_utc_timestamp(st.last_run_at);
 		rc = ib_state_save(run->paths.state_file, &st, &err);
 		if (rc) {
-			outcome(run, IB_EXT_EXCEPTION, "installed, but cannot record it: %s", err.msg);
+			outcome(run, IB_EXT_EXCEPTION, "installed, but cannot record it: %s",
+			        err.msg);
 			return;
 		}
 	}
@@ -314,13 +303,13 @@ static void install(struct run *run, const struct ib_bundle *b)
 static void use_bundle(struct run *run, const char *path)
 {
 	struct ib_read_opts ro = {
-		.keys = run->o->keys,
-		.n_keys = run->o->n_keys,
-		.choose = choose,
-		.choose_ctx = run,
-		.extract_dir = run->o->plan_only ? NULL : run->paths.staging_dir,
+	        .keys = run->o->keys,
+	        .n_keys = run->o->n_keys,
+	        .choose = choose,
+	        .choose_ctx = run,
+	        .extract_dir = run->o->plan_only ? NULL : run->paths.staging_dir,
 	};
-	struct ib_bundle b = { 0 };
+	struct ib_bundle b = {0};
 	struct ib_err err;
 	int rc;
 
@@ -337,16 +326,18 @@ static void use_bundle(struct run *run, const char *path)
 	progress(run, 10, "verifying the bundle");
 	rc = ib_bundle_read(path, &ro, &b, &err);
 	if (run->already_installed) {
-		outcome(run, IB_EXT_SUCCESS, "%s %s is already installed (from bundle '%s'); nothing to do",
-			run->r->driver, run->r->version, run->state.bundle);
+		outcome(run, IB_EXT_SUCCESS,
+		        "%s %s is already installed (from bundle '%s'); nothing to do",
+		        run->r->driver, run->r->version, run->state.bundle);
 	} else if (rc == IB_ENOTSUP) {
 		outcome(run, IB_EXT_UNSUPPORTED, "%s", err.msg);
 	} else if (rc) {
-		outcome(run, code_for(rc) == IB_EXT_EXCEPTION ? IB_EXT_EXCEPTION : IB_EXT_UNSUPPORTED,
-			"%s", err.msg);
+		outcome(run,
+		        code_for(rc) == IB_EXT_EXCEPTION ? IB_EXT_EXCEPTION : IB_EXT_UNSUPPORTED,
+		        "%s", err.msg);
 	} else if (run->o->plan_only) {
 		outcome(run, IB_EXT_SUCCESS, "would install %s %s %s: %s", b.chosen->id,
-			b.chosen->kind, b.chosen->version, run->sel.reason);
+		        b.chosen->kind, b.chosen->version, run->sel.reason);
 	} else {
 		install(run, &b);
 	}
@@ -366,7 +357,8 @@ static int prepare(struct run *run)
 	if (rc == 0)
 		rc = ib_catalog_open(run->o->catalog_path, &run->catalog, &err);
 	if (rc) {
-		outcome(run, rc == IB_ENOMEM ? IB_EXT_EXCEPTION : IB_EXT_UNSUPPORTED, "%s", err.msg);
+		outcome(run, rc == IB_ENOMEM ? IB_EXT_EXCEPTION : IB_EXT_UNSUPPORTED, "%s",
+		        err.msg);
 		return rc;
 	}
 	ib_select(run->facts, run->catalog, NULL, &run->sel);
@@ -396,7 +388,7 @@ out:
 
 void ib_apply(const struct ib_apply_opts *o, struct ib_apply_result *r)
 {
-	struct run run = { .o = o, .r = r };
+	struct run run = {.o = o, .r = r};
 	struct ib_journal interrupted;
 	struct ib_err err;
 	int found = 0, rc;
@@ -415,9 +407,10 @@ void ib_apply(const struct ib_apply_opts *o, struct ib_apply_result *r)
 			goto out;
 		}
 		if (found)
-			ib_warn("a previous run was stopped while installing %s %s; installing again",
-				interrupted.driver[0] ? interrupted.driver : "an unknown driver",
-				interrupted.version);
+			ib_warn("a previous run was stopped while installing %s %s; installing "
+			        "again",
+			        interrupted.driver[0] ? interrupted.driver : "an unknown driver",
+			        interrupted.version);
 	}
 	run.interrupted = found;
 	engine(&run);
@@ -440,8 +433,8 @@ void ib_apply_exclusive(const struct ib_apply_opts *o, struct ib_apply_result *r
 		rc = ib_paths_ensure_state_dir(&paths, &err);
 	if (rc == 0)
 		rc = ib_lock_acquire(paths.run_lock, "apply",
-				     o->lock_wait_ms ? o->lock_wait_ms : IB_LOCK_WAIT_MS_DEFAULT, &lock,
-				     &err);
+		                     o->lock_wait_ms ? o->lock_wait_ms : IB_LOCK_WAIT_MS_DEFAULT,
+		                     &lock, &err);
 	if (rc == 0) {
 		ib_apply(o, r);
 	} else {

@@ -32,22 +32,22 @@ enum {
 };
 
 static const struct option longopts[] = {
-	{ "bundle", required_argument, NULL, OPT_BUNDLE },
-	{ "url", required_argument, NULL, OPT_URL },
-	{ "pubkey", required_argument, NULL, OPT_PUBKEY },
-	{ "facts", required_argument, NULL, OPT_FACTS },
-	{ "root", required_argument, NULL, OPT_ROOT },
-	{ "catalog", required_argument, NULL, OPT_CATALOG },
-	{ "sysfs-root", required_argument, NULL, OPT_SYSFS },
-	{ "imds-url", required_argument, NULL, OPT_IMDS },
-	{ "no-imds", no_argument, NULL, OPT_NO_IMDS },
-	{ "cacert", required_argument, NULL, OPT_CACERT },
-	{ "download-timeout", required_argument, NULL, OPT_TIMEOUT },
-	{ "allow-downgrade", no_argument, NULL, OPT_DOWNGRADE },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "package-dir", required_argument, NULL, OPT_PACKAGE },
-	{ "lock-wait", required_argument, NULL, OPT_LOCK_WAIT },
-	{ NULL, 0, NULL, 0 },
+        {"bundle", required_argument, NULL, OPT_BUNDLE},
+        {"url", required_argument, NULL, OPT_URL},
+        {"pubkey", required_argument, NULL, OPT_PUBKEY},
+        {"facts", required_argument, NULL, OPT_FACTS},
+        {"root", required_argument, NULL, OPT_ROOT},
+        {"catalog", required_argument, NULL, OPT_CATALOG},
+        {"sysfs-root", required_argument, NULL, OPT_SYSFS},
+        {"imds-url", required_argument, NULL, OPT_IMDS},
+        {"no-imds", no_argument, NULL, OPT_NO_IMDS},
+        {"cacert", required_argument, NULL, OPT_CACERT},
+        {"download-timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"allow-downgrade", no_argument, NULL, OPT_DOWNGRADE},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"package-dir", required_argument, NULL, OPT_PACKAGE},
+        {"lock-wait", required_argument, NULL, OPT_LOCK_WAIT},
+        {NULL, 0, NULL, 0},
 };
 
 static int usage_error(const char *cmd, const char *fmt, const char *arg)
@@ -95,7 +95,7 @@ static void print_result(const struct ib_apply_result *r, int json)
 static int run_engine(int argc, char **argv, int plan_only)
 {
 	const char *cmd = argv[0];
-	struct ib_apply_opts o = { .plan_only = plan_only };
+	struct ib_apply_opts o = {.plan_only = plan_only};
 	struct ib_apply_result r;
 	struct ib_pubkey keys[MAX_KEYS];
 	const char *urls[MAX_URLS];
@@ -154,14 +154,17 @@ static int run_engine(int argc, char **argv, int plan_only)
 			o.download_timeout_seconds = (unsigned)strtoul(optarg, &end, 10);
 			if (*optarg < '1' || *optarg > '9' || *end || errno ||
 			    o.download_timeout_seconds > 86400)
-				return usage_error(cmd, "--download-timeout: '%s' is not 1 to 86400 s",
-						   optarg);
+				return usage_error(cmd,
+				                   "--download-timeout: '%s' is not 1 to 86400 s",
+				                   optarg);
 			break;
 		case OPT_LOCK_WAIT:
 			errno = 0;
 			o.lock_wait_ms = 1000u * (unsigned)strtoul(optarg, &end, 10);
-			if (*optarg < '1' || *optarg > '9' || *end || errno || o.lock_wait_ms > 3600000u)
-				return usage_error(cmd, "--lock-wait: '%s' is not 1 to 3600 s", optarg);
+			if (*optarg < '1' || *optarg > '9' || *end || errno ||
+			    o.lock_wait_ms > 3600000u)
+				return usage_error(cmd, "--lock-wait: '%s' is not 1 to 3600 s",
+				                   optarg);
 			break;
 		case OPT_DOWNGRADE:
 			o.allow_downgrade = 1;
@@ -173,7 +176,8 @@ static int run_engine(int argc, char **argv, int plan_only)
 			o.package_dir = optarg;
 			break;
 		default:
-			return usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
+			return usage_error(cmd, "unknown or incomplete option '%s'",
+			                   argv[optind - 1]);
 		}
 	}
 	if (optind != argc)

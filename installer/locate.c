@@ -19,31 +19,19 @@ static int has_suffix(const char *s, const char *suffix)
 static int signed_sequence(const char *bundle, const struct ib_locate_opts *o, uint64_t *seq)
 {
 	struct ib_bundle_claims claims;
-	struct ib_sig sig;
 	struct ib_err err;
-	char *sig_path = malloc(strlen(bundle) + sizeof ".minisig");
-	int rc;
+	int rc = ib_bundle_signed_claims(bundle, o->keys, o->n_keys, &claims, &err);
 
-	ib_err_clear(&err);
-	if (!sig_path)
-		return IB_ENOMEM;
-	sprintf(sig_path, "%s.minisig", bundle);
-	rc = ib_sig_load(sig_path, &sig, &err);
-	if (rc == 0)
-		rc = ib_sig_check_comment(&sig, o->keys, o->n_keys, NULL, &err);
-	if (rc == 0)
-		rc = ib_bundle_parse_claims(sig.trusted_comment, &claims, &err);
 	if (rc)
 		ib_warn("skipping %s: %s", bundle, err.msg);
 	else
 		*seq = claims.sequence;
-	free(sig_path);
 	return rc;
 }
 
 /* The trusted bundle with the highest sequence in dir, or *best NULL. */
 static int best_in_folder(const char *dir, const struct ib_locate_opts *o, char **best,
-			  struct ib_err *err)
+                          struct ib_err *err)
 {
 	char **names = NULL;
 	size_t count = 0;
@@ -84,16 +72,16 @@ static int best_in_folder(const char *dir, const struct ib_locate_opts *o, char 
 }
 
 int ib_locate_bundle(const struct ib_locate_opts *o, char **path_out, const char **where,
-		     struct ib_err *err)
+                     struct ib_err *err)
 {
 	char *package_bundles = NULL;
 	const struct {
 		const char *dir;
 		const char *name;
 	} places[] = {
-		{ NULL, "extension package" },
-		{ o->bundles_dir, "image-baking folder" },
-		{ o->cache_dir, "download cache" },
+	        {NULL, "extension package"},
+	        {o->bundles_dir, "image-baking folder"},
+	        {o->cache_dir, "download cache"},
 	};
 	int rc = 0;
 

@@ -65,9 +65,15 @@ expect_rc 0 jq -e '. == {"format": 1, "keys": ["keys/k1.pub"], "urls": ["https:/
 	"$T/pkg/ibdrv.json"
 if cmp -s "$T/k1.pub" "$T/pkg/keys/k1.pub"; then ok; else fail "key not packaged as is"; fi
 
-# A baked-in bundle must carry a signature by one of the package's keys.
-head -c 70000 /dev/urandom >"$T/b.tar.zst"
-minisign -S -s "$T/k1.sec" -m "$T/b.tar.zst" >/dev/null
+# A baked-in bundle must verify with one of the package's keys (here the demo bundle, packed
+# with the minisign-made key), entries and all; a file that is merely signed is not a bundle.
+"$BUILD" pack -q -m "$IBDRV_SRC/manifests/demo/bundle.json" -s "$T/k1.sec" -o "$T/b.tar.zst" >/dev/null ||
+	fail "pack"
+head -c 7000 /dev/urandom >"$T/plain.bin"
+minisign -S -s "$T/k1.sec" -m "$T/plain.bin" >/dev/null
+expect_rc 1 "$BUILD" extension --installer "$INSTALL" --pubkey "$T/k1.pub" --bundle "$T/plain.bin" \
+	-o "$T/bad.zip"
+expect_err "not an ibdrv bundle"
 expect_rc 0 "$BUILD" extension --installer "$INSTALL" --pubkey "$T/k2.pub" --pubkey "$T/k1.pub" \
 	--bundle "$T/b.tar.zst" -o "$T/extb.zip"
 expect_rc 0 bsdtar -tf "$T/extb.zip"
