@@ -36,8 +36,8 @@ int cli_passphrase(int confirm, char *buf, size_t cap, struct ib_err *err)
 
 	if (env) {
 		if (strlen(env) + 1 > cap)
-			return ib_fail(err, IB_EUSAGE, "IBDRV_PASSPHRASE is too long (at most %zu bytes)",
-				       cap - 1);
+			return ib_fail(err, IB_EUSAGE,
+			               "IBDRV_PASSPHRASE is too long (at most %zu bytes)", cap - 1);
 		memcpy(buf, env, strlen(env) + 1);
 		return 0;
 	}

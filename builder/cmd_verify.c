@@ -39,9 +39,9 @@ static int verify_plain(const char *file, const char *sig_path, const struct ib_
 
 /* A bundle's signature says so in its trusted comment; then every entry is checked too. */
 static int verify_bundle(const char *file, const char *sig_path, const struct ib_pubkey *key,
-			 int quiet, struct ib_err *err)
+                         int quiet, struct ib_err *err)
 {
-	struct ib_read_opts o = { .keys = key, .n_keys = 1, .sig_path = sig_path, .quiet = quiet };
+	struct ib_read_opts o = {.keys = key, .n_keys = 1, .sig_path = sig_path, .quiet = quiet};
 	struct ib_bundle b;
 	size_t n_files = 0;
 	int rc = ib_bundle_read(file, &o, &b, err);

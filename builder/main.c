@@ -11,16 +11,16 @@ static const struct {
 	int (*run)(int argc, char **argv);
 	const char *synopsis;
 } commands[] = {
-	{ "keygen", cmd_keygen, "keygen -p KEY.pub -s KEY.sec [-W] [-f]" },
-	{ "sign", cmd_sign, "sign -s KEY.sec [-t COMMENT] FILE..." },
-	{ "verify", cmd_verify, "verify -p KEY.pub [-q] FILE" },
-	{ "pack", cmd_pack,
-	  "pack -m MANIFEST.json -s KEY.sec -o BUNDLE [--compression none|gzip|zstd] [--level N] "
-	  "[--quiet]" },
-	{ "inspect", cmd_inspect, "inspect [--json] BUNDLE" },
-	{ "extension", cmd_extension,
-	  "extension --installer PATH --pubkey KEY.pub... [--bundle BUNDLE] [--url URL]... "
-	  "[--name NAME] [-f] -o EXT.zip" },
+        {"keygen", cmd_keygen, "keygen -p KEY.pub -s KEY.sec [-W] [-f]"},
+        {"sign", cmd_sign, "sign -s KEY.sec [-t COMMENT] FILE..."},
+        {"verify", cmd_verify, "verify -p KEY.pub [-q] FILE"},
+        {"pack", cmd_pack,
+         "pack -m MANIFEST.json -s KEY.sec -o BUNDLE [--compression none|gzip|zstd] [--level N] "
+         "[--quiet]"},
+        {"inspect", cmd_inspect, "inspect [--json] BUNDLE"},
+        {"extension", cmd_extension,
+         "extension --installer PATH --pubkey KEY.pub... [--bundle BUNDLE] [--url URL]... "
+         "[--name NAME] [-f] -o EXT.zip"},
 };
 
 static void usage(FILE *out)

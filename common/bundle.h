@@ -24,10 +24,10 @@ struct ib_pack_opts {
 	const char *manifest_path; /* input manifest (docs/manifest.md) */
 	const char *out_path;      /* the bundle; out_path + ".minisig" is written too */
 	enum ib_compression compression;
-	int level;           /* compression level, -1 for the default (zstd 3, gzip 6) */
-	uint64_t timestamp;  /* the one time recorded: SOURCE_DATE_EPOCH */
-	int quiet;           /* no progress bar */
-	int overwrite;       /* replace an existing bundle */
+	int level;          /* compression level, -1 for the default (zstd 3, gzip 6) */
+	uint64_t timestamp; /* the one time recorded: SOURCE_DATE_EPOCH */
+	int quiet;          /* no progress bar */
+	int overwrite;      /* replace an existing bundle */
 };
 
 /* What a successful pack produced (sizes for the caller's report). */
@@ -41,7 +41,7 @@ struct ib_pack_result {
 
 /* Packs and signs with sk (already decrypted). Leaves no output behind on failure. */
 int ib_bundle_pack(const struct ib_pack_opts *opts, const struct ib_seckey *sk,
-		   struct ib_pack_result *result, struct ib_err *err);
+                   struct ib_pack_result *result, struct ib_err *err);
 
 /* The fields of a bundle signature's trusted comment. */
 struct ib_bundle_claims {
@@ -54,7 +54,7 @@ struct ib_bundle_claims {
 /* Non-zero when a trusted comment is a bundle's; then fills claims (IB_EVERIFY if malformed). */
 int ib_bundle_is_bundle_comment(const char *trusted_comment);
 int ib_bundle_parse_claims(const char *trusted_comment, struct ib_bundle_claims *claims,
-			   struct ib_err *err);
+                           struct ib_err *err);
 
 /*
  * Loads BUNDLE.minisig, checks that a trusted key signed its trusted comment
@@ -63,7 +63,7 @@ int ib_bundle_parse_claims(const char *trusted_comment, struct ib_bundle_claims 
  * signature file.
  */
 int ib_bundle_signed_claims(const char *bundle_path, const struct ib_pubkey *keys, size_t n_keys,
-			    struct ib_bundle_claims *claims, struct ib_err *err);
+                            struct ib_bundle_claims *claims, struct ib_err *err);
 
 /*
  * Chooses, once the manifest is authenticated, which driver's files to
@@ -71,13 +71,13 @@ int ib_bundle_signed_claims(const char *bundle_path, const struct ib_pubkey *key
  * A non-zero return stops the read with that code.
  */
 typedef int (*ib_choose_fn)(void *ctx, const struct ib_manifest *m, const struct ib_driver **driver,
-			    struct ib_err *err);
+                            struct ib_err *err);
 
 struct ib_read_opts {
 	const struct ib_pubkey *keys; /* trusted keys */
 	size_t n_keys;
-	const char *sig_path;  /* NULL: bundle path + ".minisig" */
-	ib_choose_fn choose;   /* NULL: extract nothing */
+	const char *sig_path; /* NULL: bundle path + ".minisig" */
+	ib_choose_fn choose;  /* NULL: extract nothing */
 	void *choose_ctx;
 	const char *extract_dir; /* existing private folder the chosen driver's files go to */
 	int quiet;
@@ -100,11 +100,11 @@ struct ib_bundle {
  * must discard extract_dir, nothing there is trustworthy.
  */
 int ib_bundle_read(const char *path, const struct ib_read_opts *opts, struct ib_bundle *out,
-		   struct ib_err *err);
+                   struct ib_err *err);
 
 /* Reads only the manifest (first entry) without any check: for inspect. */
 int ib_bundle_peek_manifest(const char *path, struct ib_manifest **out, uint64_t *bundle_size,
-			    struct ib_err *err);
+                            struct ib_err *err);
 
 void ib_bundle_release(struct ib_bundle *b);
 

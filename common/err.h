@@ -39,11 +39,11 @@ void ib_err_clear(struct ib_err *err);
 
 /* Records code and a printf-style message in err (err may be NULL); returns code. */
 int ib_fail(struct ib_err *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 /* Like ib_fail, with the message built from errno-style text of sys_errno appended. */
 int ib_fail_errno(struct ib_err *err, int code, int sys_errno, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+        __attribute__((format(printf, 4, 5)));
 
 /* Puts "context: " in front of the message already in err. */
 void ib_err_prefix(struct ib_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -8,7 +8,7 @@
 
 /* Refuses a key given twice in any object of the tree, naming its path. */
 static int find_duplicate(const cJSON *node, const char *path, const char *source,
-			  struct ib_err *err)
+                          struct ib_err *err)
 {
 	char child[IB_JSON_PATH_MAX];
 	size_t i = 0;
@@ -18,8 +18,8 @@ static int find_duplicate(const cJSON *node, const char *path, const char *sourc
 			ib_json_path(child, sizeof child, path, c->string);
 			for (const cJSON *d = c->next; d; d = d->next)
 				if (!strcmp(c->string, d->string))
-					return ib_fail(err, IB_EINPUT, "%s: %s: duplicate key", source,
-						       child);
+					return ib_fail(err, IB_EINPUT, "%s: %s: duplicate key",
+					               source, child);
 		} else {
 			ib_json_index(child, sizeof child, path, i);
 		}

@@ -10,9 +10,9 @@ static struct {
 	enum ib_log_level level;
 	int quiet_stderr;
 	FILE *file;
-} logger = { IB_LOG_INFO, 0, NULL };
+} logger = {IB_LOG_INFO, 0, NULL};
 
-static const char *level_names[] = { "ERROR", "WARN", "INFO", "DEBUG" };
+static const char *level_names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
 
 void ib_log_set_level(enum ib_log_level level)
 {

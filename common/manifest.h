@@ -72,8 +72,8 @@ struct ib_driver {
 struct ib_manifest {
 	int format;
 	char *name;
-	uint64_t sequence; /* anti-rollback: installers refuse a lower one */
-	uint64_t created;  /* SOURCE_DATE_EPOCH of the pack, resolved form only */
+	uint64_t sequence;         /* anti-rollback: installers refuse a lower one */
+	uint64_t created;          /* SOURCE_DATE_EPOCH of the pack, resolved form only */
 	struct ib_driver *drivers; /* sorted by id */
 	size_t n_drivers;
 };
@@ -83,7 +83,7 @@ int ib_manifest_load_input(const char *path, struct ib_manifest **out, struct ib
 
 /* Parses resolved-manifest bytes read from a bundle; source names it in errors. */
 int ib_manifest_parse_resolved(const char *json, size_t len, const char *source,
-			       struct ib_manifest **out, struct ib_err *err);
+                               struct ib_manifest **out, struct ib_err *err);
 
 /*
  * Deterministic JSON of the resolved form (fixed key order, sorted drivers and
@@ -92,7 +92,7 @@ int ib_manifest_parse_resolved(const char *json, size_t len, const char *source,
  * owned by the caller; *len excludes the NUL.
  */
 int ib_manifest_serialize(const struct ib_manifest *m, char **json, size_t *len,
-			  struct ib_err *err);
+                          struct ib_err *err);
 
 /* The driver with this id, or NULL. */
 const struct ib_driver *ib_manifest_driver(const struct ib_manifest *m, const char *id);

@@ -34,12 +34,12 @@ void ib_keyid_str(const unsigned char keynum[IB_KEYNUM_BYTES], char out[17]);
  * Refuses to replace existing files unless force.
  */
 int ib_keygen(const char *pub_path, const char *sec_path, const char *passphrase, int force,
-	      struct ib_err *err);
+              struct ib_err *err);
 
 /* Reads a public key file, or the base64 line alone (source names it in errors). */
 int ib_pubkey_load(const char *path, struct ib_pubkey *out, struct ib_err *err);
 int ib_pubkey_parse(const char *text, size_t len, const char *source, struct ib_pubkey *out,
-		    struct ib_err *err);
+                    struct ib_err *err);
 
 /* Reads and parses a secret key file; decrypt it before signing if encrypted. */
 int ib_seckey_load(const char *path, struct ib_seckey **out, struct ib_err *err);
@@ -53,8 +53,8 @@ void ib_seckey_free(struct ib_seckey *sk);
  * (malloc'd, caller frees). untrusted_comment NULL gives minisign's default.
  */
 int ib_sign_hash(const struct ib_seckey *sk, const unsigned char hash[IB_HASH_SIG_BYTES],
-		 const char *trusted_comment, const char *untrusted_comment, char **out,
-		 struct ib_err *err);
+                 const char *trusted_comment, const char *untrusted_comment, char **out,
+                 struct ib_err *err);
 
 struct ib_sig {
 	unsigned char keynum[IB_KEYNUM_BYTES];
@@ -65,7 +65,7 @@ struct ib_sig {
 
 /* Parses .minisig text (source names the file in errors). */
 int ib_sig_parse(const char *text, size_t len, const char *source, struct ib_sig *out,
-		 struct ib_err *err);
+                 struct ib_err *err);
 int ib_sig_load(const char *path, struct ib_sig *out, struct ib_err *err);
 
 /*
@@ -77,11 +77,11 @@ int ib_sig_load(const char *path, struct ib_sig *out, struct ib_err *err);
  * with".
  */
 int ib_sig_check_comment(const struct ib_sig *sig, const struct ib_pubkey *keys, size_t nkeys,
-			 size_t *which, struct ib_err *err);
+                         size_t *which, struct ib_err *err);
 
 /* Checks the file signature over the file's BLAKE2b-512 with key (IB_EVERIFY if not). */
 int ib_sig_check_hash(const struct ib_sig *sig, const struct ib_pubkey *key,
-		      const unsigned char hash[IB_HASH_SIG_BYTES], struct ib_err *err);
+                      const unsigned char hash[IB_HASH_SIG_BYTES], struct ib_err *err);
 
 /*
  * Trusted comments are tab-separated "key:value" fields, as minisign's own
@@ -89,6 +89,6 @@ int ib_sig_check_hash(const struct ib_sig *sig, const struct ib_pubkey *key,
  * Returns 0, or IB_EVERIFY when the key is absent or the value too long.
  */
 int ib_tc_get(const char *trusted_comment, const char *key, char *out, size_t cap,
-	      struct ib_err *err);
+              struct ib_err *err);
 
 #endif

@@ -15,17 +15,17 @@
 typedef void (*ib_apply_progress_fn)(void *ctx, int percent, const char *what);
 
 struct ib_apply_opts {
-	const char *bundle_path;  /* NULL: search the usual places, then download */
-	const char *const *urls;  /* download mirrors, tried in order */
+	const char *bundle_path; /* NULL: search the usual places, then download */
+	const char *const *urls; /* download mirrors, tried in order */
 	size_t n_urls;
 	const struct ib_pubkey *keys; /* trusted keys (several for rotation) */
 	size_t n_keys;
 	const char *facts_path; /* NULL: $IBDRV_FACTS, else detect this VM with detect */
 	struct ib_detect_opts detect;
 	const char *catalog_path; /* NULL: the catalog compiled in */
-	const char *root;       /* prefix of every system path written; NULL: $IBDRV_ROOT */
-	const char *package_dir; /* extension package folder (baked-in bundle), or NULL */
-	const char *cacert;     /* private CA for downloads, or NULL */
+	const char *root;         /* prefix of every system path written; NULL: $IBDRV_ROOT */
+	const char *package_dir;  /* extension package folder (baked-in bundle), or NULL */
+	const char *cacert;       /* private CA for downloads, or NULL */
 	unsigned download_timeout_seconds;
 	unsigned lock_wait_ms; /* how long to wait for another run; 0: the default */
 	int allow_downgrade;
@@ -35,7 +35,7 @@ struct ib_apply_opts {
 };
 
 struct ib_apply_result {
-	int code; /* the extension code: 0, 3010, 100, 240, 840, -1 */
+	int code;         /* the extension code: 0, 3010, 100, 240, 840, -1 */
 	char driver[128]; /* chosen driver id, "" when none */
 	char kind[32];
 	char version[64];

@@ -28,6 +28,6 @@ struct ib_locate_opts {
  * one; *where names the place ("--bundle", "extension package", ...).
  */
 int ib_locate_bundle(const struct ib_locate_opts *o, char **path_out, const char **where,
-		     struct ib_err *err);
+                     struct ib_err *err);
 
 #endif

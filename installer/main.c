@@ -12,21 +12,21 @@ static const struct {
 	int (*run)(int argc, char **argv);
 	const char *synopsis;
 } commands[] = {
-	{ "detect", cmd_detect,
-	  "detect [--json] [--root DIR] [--sysfs-root DIR] [--os-release F] [--kvp-pool F]\n"
-	  "                       [--imds-url URL | --no-imds] [--facts F] [--catalog F]" },
-	{ "plan", cmd_plan,
-	  "plan [--json] [--bundle B] --pubkey KEY.pub... [--facts F] [--catalog F]" },
-	{ "apply", cmd_apply,
-	  "apply [--bundle B | --url URL...] --pubkey KEY.pub... [--facts F] [--root DIR]\n"
-	  "                      [--allow-downgrade] [--cacert F] [--download-timeout S]\n"
-	  "                      [--lock-wait S] [--catalog F] [--json]" },
-	{ "install", cmd_handler, "install    (extension handler)" },
-	{ "enable", cmd_handler, "enable     (extension handler)" },
-	{ "disable", cmd_handler, "disable    (extension handler)" },
-	{ "uninstall", cmd_handler, "uninstall  (extension handler)" },
-	{ "update", cmd_handler, "update     (extension handler)" },
-	{ "worker", cmd_worker, NULL },
+        {"detect", cmd_detect,
+         "detect [--json] [--root DIR] [--sysfs-root DIR] [--os-release F] [--kvp-pool F]\n"
+         "                       [--imds-url URL | --no-imds] [--facts F] [--catalog F]"},
+        {"plan", cmd_plan,
+         "plan [--json] [--bundle B] --pubkey KEY.pub... [--facts F] [--catalog F]"},
+        {"apply", cmd_apply,
+         "apply [--bundle B | --url URL...] --pubkey KEY.pub... [--facts F] [--root DIR]\n"
+         "                      [--allow-downgrade] [--cacert F] [--download-timeout S]\n"
+         "                      [--lock-wait S] [--catalog F] [--json]"},
+        {"install", cmd_handler, "install    (extension handler)"},
+        {"enable", cmd_handler, "enable     (extension handler)"},
+        {"disable", cmd_handler, "disable    (extension handler)"},
+        {"uninstall", cmd_handler, "uninstall  (extension handler)"},
+        {"update", cmd_handler, "update     (extension handler)"},
+        {"worker", cmd_worker, NULL},
 };
 
 static void usage(FILE *out)
@@ -36,8 +36,8 @@ static void usage(FILE *out)
 		if (commands[i].synopsis)
 			fprintf(out, "  ibdrv-install %s\n", commands[i].synopsis);
 	fprintf(out, "\nexit codes: 0 success, 3010 reboot required, 100 not supported or failed,\n"
-		     "240/840 timed out, -1 unexpected error (POSIX shows 3010 as 194, 840 as 72,\n"
-		     "-1 as 255; the full code is in --json output and the status file)\n");
+	             "240/840 timed out, -1 unexpected error (POSIX shows 3010 as 194, 840 as 72,\n"
+	             "-1 as 255; the full code is in --json output and the status file)\n");
 }
 
 int ib_ext_code_from_err(int rc)

@@ -189,7 +189,8 @@ static const struct select_case cases[] = {
         {"HBv2 on RHEL 7.3", FACTS("Standard_HB120rs_v2", RHEL73, IB_CX6), 0, &full,
          IB_SELECT_OS_UNSUPPORTED, NULL, "mlnx-ofed", "CX6",
          "linux rhel 7.3 is not a supported OS (supported linux releases: Ubuntu 16.04, Ubuntu "
-         "18.04, Ubuntu 20.04, Ubuntu 22.04, Red Hat Enterprise Linux 7, Red Hat Enterprise Linux 8, CentOS 7, "
+         "18.04, Ubuntu 20.04, Ubuntu 22.04, Red Hat Enterprise Linux 7, Red Hat Enterprise Linux "
+         "8, CentOS 7, "
          "CentOS 8)",
          NULL},
         {"HBv2 on Ubuntu 20.04, Windows-only bundle", FACTS("Standard_HB120rs_v2", U2004, IB_CX6),
