@@ -60,6 +60,23 @@ static void outcome(struct run *run, int code, const char *fmt, ...)
 	va_end(ap);
 }
 
+int ib_ext_code_from_err(int rc)
+{
+	switch (rc) {
+	case IB_OK:
+		return IB_EXT_SUCCESS;
+	case IB_ETIMEOUT:
+		return IB_EXT_TIMEOUT;
+	case IB_EBUSY:
+		return IB_EXT_TIMEOUT_LOCK;
+	case IB_ENOMEM:
+	case IB_EINTERNAL:
+		return IB_EXT_EXCEPTION;
+	default:
+		return IB_EXT_UNSUPPORTED;
+	}
+}
+
 /* An IB_E* failure as an extension code: I/O and internal trouble are unexpected (-1). */
 static int code_for(int rc)
 {

@@ -40,23 +40,6 @@ static void usage(FILE *out)
 	             "-1 as 255; the full code is in --json output and the status file)\n");
 }
 
-int ib_ext_code_from_err(int rc)
-{
-	switch (rc) {
-	case IB_OK:
-		return IB_EXT_SUCCESS;
-	case IB_ETIMEOUT:
-		return IB_EXT_TIMEOUT;
-	case IB_EBUSY:
-		return IB_EXT_TIMEOUT_LOCK;
-	case IB_ENOMEM:
-	case IB_EINTERNAL:
-		return IB_EXT_EXCEPTION;
-	default:
-		return IB_EXT_UNSUPPORTED;
-	}
-}
-
 int main(int argc, char **argv)
 {
 	int code;
