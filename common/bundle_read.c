@@ -10,7 +10,8 @@
  * Two workers take the hashing off the main thread, which decompresses: a
  * readahead reads and hashes the raw bytes in file order, ahead of libarchive,
  * whose read callback hands out its buffers (each valid until the next call),
- * and a hashpipe hashes (and extracts) each entry's data.
+ * and a hashpipe hashes each entry's data (and, on a second stage, writes the
+ * chosen driver's files).
  */
 #include "bundle.h"
 
@@ -270,7 +271,10 @@ out:
 	return rc;
 }
 
-/* What the entries' worker does with each chunk of one entry. */
+/*
+ * What the entries' workers do with each chunk of one entry: stage 0 hashes
+ * it; stage 1, there when extracting, writes the chosen driver's files.
+ */
 struct entry_sink {
 	struct ib_hash h;
 	FILE *out;          /* NULL: not extracted */
@@ -278,11 +282,15 @@ struct entry_sink {
 	size_t unsynced;
 };
 
-static int entry_consume(void *ctx, const unsigned char *data, size_t len, struct ib_err *err)
+static int entry_consume(void *ctx, int stage, const unsigned char *data, size_t len,
+                         struct ib_err *err)
 {
 	struct entry_sink *e = ctx;
 
-	ib_hash_update(&e->h, data, len);
+	if (stage == 0) {
+		ib_hash_update(&e->h, data, len);
+		return 0;
+	}
 	if (!e->out)
 		return 0;
 	if (fwrite(data, 1, len, e->out) != len)
@@ -471,7 +479,7 @@ int ib_bundle_read(const char *path, const struct ib_read_opts *o, struct ib_bun
 	if (rc == 0)
 		rc = ib_readahead_start(&s.raw, err);
 	if (rc == 0)
-		rc = ib_hashpipe_start(&s.entries, err);
+		rc = ib_hashpipe_start(&s.entries, o->extract_dir ? 2 : 1, err);
 	if (rc)
 		goto out;
 	ib_readahead_open(s.raw, s.fp, &s.whole, NULL);

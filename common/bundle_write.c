@@ -8,7 +8,7 @@
  * Work is spread over threads; the bytes written never depend on it. The
  * first pass hashes two files at a time. In the second, the main thread
  * compresses while a readahead reads and re-hashes the payloads and a
- * hashpipe hashes and writes the compressed output.
+ * two-stage hashpipe hashes and writes the compressed output.
  */
 #include "bundle.h"
 
@@ -38,15 +38,19 @@ struct sink {
 	struct ib_hash whole; /* BLAKE2b-512 of every byte written: what gets signed */
 	struct ib_hashpipe *pipe;
 	uint64_t written; /* by the main thread */
-	size_t unsynced;  /* by the worker */
+	size_t unsynced;  /* by the writing worker */
 };
 
-/* On the sink's worker: hash, then write, each chunk of the output. */
-static int sink_consume(void *ctx, const unsigned char *data, size_t len, struct ib_err *err)
+/* The output's two workers: stage 0 hashes each chunk, stage 1 writes it. */
+static int sink_consume(void *ctx, int stage, const unsigned char *data, size_t len,
+                        struct ib_err *err)
 {
 	struct sink *s = ctx;
 
-	ib_hash_update(&s->whole, data, len);
+	if (stage == 0) {
+		ib_hash_update(&s->whole, data, len);
+		return 0;
+	}
 	if (fwrite(data, 1, len, s->fp) != len)
 		return ib_fail_errno(err, IB_EIO, errno, "%s: cannot write", s->path);
 	s->unsynced += len;
@@ -511,7 +515,7 @@ int ib_bundle_pack(const struct ib_pack_opts *o, const struct ib_seckey *sk,
 	sink.path = o->out_path;
 	rc = ib_hash_init(&sink.whole, IB_HASH_SIG_BYTES, err);
 	if (rc == 0)
-		rc = ib_hashpipe_start(&sink.pipe, err);
+		rc = ib_hashpipe_start(&sink.pipe, 2, err);
 	if (rc)
 		goto out;
 	rc = write_archive(o, m, json, json_len, total, &sink, err);

@@ -1,9 +1,10 @@
 /*
- * A ring of buffers between one feeding thread and one worker. Counters only
- * grow: chunk k lives in slot k % SLOTS, is queued while consumed <= k <
- * submitted, and its slot is free again once consumed > k. The job record and
- * the bytes of a slot are written by the feeder only while the slot is free
- * and read by the worker only while it is queued; the monitor orders both.
+ * A ring of buffers between one feeding thread and one worker per stage.
+ * Counters only grow: chunk k lives in slot k % SLOTS, is queued for a stage
+ * while that stage's consumed <= k < submitted, and its slot is free again
+ * once every stage has consumed it. The job record and the bytes of a slot
+ * are written by the feeder only while the slot is free and read by the
+ * workers only while it is queued; the monitor orders both.
  */
 #include "hashpipe.h"
 
@@ -19,17 +20,24 @@ struct job {
 	size_t len;
 };
 
+struct stage {
+	struct ib_hashpipe *pipe;
+	int index;
+	struct plat_thread *thread;
+	uint64_t consumed; /* guarded by the pipe's monitor */
+	int idle;          /* guarded: the worker waits for a chunk */
+};
+
 struct ib_hashpipe {
 	struct plat_monitor *mon;
-	struct plat_thread *thread;
 	unsigned char *slots; /* SLOTS * CHUNK bytes */
 	struct job jobs[IB_HASHPIPE_SLOTS];
+	struct stage stages[IB_HASHPIPE_MAX_STAGES];
+	int n_stages;
 	/* Guarded by mon. */
 	uint64_t submitted;
-	uint64_t consumed;
 	int stopping;
-	int worker_idle;  /* the worker waits for a chunk */
-	uint64_t wake_at; /* the feeder waits for consumed to reach this (0: not waiting) */
+	uint64_t wake_at; /* the feeder waits for every stage to reach this (0: not waiting) */
 	int rc;           /* first consumer failure */
 	struct ib_err err;
 	/* The feeder's own: a slot being filled by ib_hashpipe_write. */
@@ -38,8 +46,10 @@ struct ib_hashpipe {
 	void *fill_ctx;
 };
 
-int ib_hashpipe_hash(void *ctx, const unsigned char *data, size_t len, struct ib_err *err)
+int ib_hashpipe_hash(void *ctx, int stage, const unsigned char *data, size_t len,
+                     struct ib_err *err)
 {
+	(void)stage;
 	(void)err;
 	ib_hash_update(ctx, data, len);
 	return 0;
@@ -50,9 +60,29 @@ static unsigned char *slot(struct ib_hashpipe *p, uint64_t k)
 	return p->slots + (size_t)(k % IB_HASHPIPE_SLOTS) * IB_HASHPIPE_CHUNK;
 }
 
+/* Inside the monitor: chunks every stage is done with. */
+static uint64_t done(const struct ib_hashpipe *p)
+{
+	uint64_t least = p->stages[0].consumed;
+
+	for (int i = 1; i < p->n_stages; i++)
+		if (p->stages[i].consumed < least)
+			least = p->stages[i].consumed;
+	return least;
+}
+
+static int any_idle(const struct ib_hashpipe *p)
+{
+	for (int i = 0; i < p->n_stages; i++)
+		if (p->stages[i].idle)
+			return 1;
+	return 0;
+}
+
 static void worker(void *arg)
 {
-	struct ib_hashpipe *p = arg;
+	struct stage *s = arg;
+	struct ib_hashpipe *p = s->pipe;
 	struct ib_err err;
 
 	plat_monitor_enter(p->mon);
@@ -61,33 +91,33 @@ static void worker(void *arg)
 		uint64_t k;
 		int rc = 0;
 
-		while (p->consumed == p->submitted && !p->stopping) {
-			p->worker_idle = 1;
+		while (s->consumed == p->submitted && !p->stopping) {
+			s->idle = 1;
 			plat_monitor_wait(p->mon);
-			p->worker_idle = 0;
+			s->idle = 0;
 		}
-		if (p->consumed == p->submitted)
+		if (s->consumed == p->submitted)
 			break;
-		k = p->consumed;
+		k = s->consumed;
 		job = p->jobs[k % IB_HASHPIPE_SLOTS];
 		if (p->rc == 0 && !p->stopping) {
 			plat_monitor_leave(p->mon);
 			ib_err_clear(&err);
-			rc = job.fn(job.ctx, slot(p, k), job.len, &err);
+			rc = job.fn(job.ctx, s->index, slot(p, k), job.len, &err);
 			plat_monitor_enter(p->mon);
 		}
 		if (rc && p->rc == 0) {
 			p->rc = rc;
 			p->err = err;
 		}
-		p->consumed = k + 1;
-		if (p->wake_at && (p->consumed >= p->wake_at || p->rc))
+		s->consumed = k + 1;
+		if (p->wake_at && (p->rc || done(p) >= p->wake_at))
 			plat_monitor_notify(p->mon);
 	}
 	plat_monitor_leave(p->mon);
 }
 
-int ib_hashpipe_start(struct ib_hashpipe **out, struct ib_err *err)
+int ib_hashpipe_start(struct ib_hashpipe **out, int stages, struct ib_err *err)
 {
 	struct ib_hashpipe *p = calloc(1, sizeof *p);
 	int rc;
@@ -95,16 +125,29 @@ int ib_hashpipe_start(struct ib_hashpipe **out, struct ib_err *err)
 	*out = NULL;
 	if (!p)
 		return ib_fail(err, IB_ENOMEM, "out of memory");
+	if (stages < 1 || stages > IB_HASHPIPE_MAX_STAGES) {
+		free(p);
+		return ib_fail(err, IB_EINTERNAL, "hashpipe: %d stages", stages);
+	}
 	p->slots = malloc((size_t)IB_HASHPIPE_SLOTS * IB_HASHPIPE_CHUNK);
 	if (!p->slots) {
 		rc = ib_fail(err, IB_ENOMEM, "out of memory");
 		goto fail;
 	}
 	rc = plat_monitor_new(&p->mon, err);
-	if (rc == 0)
-		rc = plat_thread_start(&p->thread, worker, p, err);
 	if (rc)
 		goto fail;
+	for (; p->n_stages < stages; p->n_stages++) {
+		struct stage *s = &p->stages[p->n_stages];
+
+		s->pipe = p;
+		s->index = p->n_stages;
+		rc = plat_thread_start(&s->thread, worker, s, err);
+		if (rc) {
+			ib_hashpipe_stop(p);
+			return rc;
+		}
+	}
 	*out = p;
 	return 0;
 fail:
@@ -128,9 +171,10 @@ static int wait_free(struct ib_hashpipe *p, struct ib_err *err)
 	int rc;
 
 	plat_monitor_enter(p->mon);
-	if (p->submitted - p->consumed >= IB_HASHPIPE_SLOTS && p->rc == 0) {
+	if (p->submitted - done(p) >= IB_HASHPIPE_SLOTS && p->rc == 0) {
+		/* Then half the ring: both sides work in bursts, not chunk by chunk. */
 		p->wake_at = p->submitted - IB_HASHPIPE_SLOTS / 2;
-		while (p->consumed < p->wake_at && p->rc == 0)
+		while (done(p) < p->wake_at && p->rc == 0)
 			plat_monitor_wait(p->mon);
 		p->wake_at = 0;
 	}
@@ -149,7 +193,7 @@ static void queue(struct ib_hashpipe *p, ib_hashpipe_fn fn, void *ctx, size_t le
 	job->ctx = ctx;
 	job->len = len;
 	p->submitted++;
-	if (p->worker_idle)
+	if (any_idle(p))
 		plat_monitor_notify(p->mon);
 	plat_monitor_leave(p->mon);
 }
@@ -215,7 +259,7 @@ int ib_hashpipe_sync(struct ib_hashpipe *p, struct ib_err *err)
 	flush_fill(p);
 	plat_monitor_enter(p->mon);
 	p->wake_at = p->submitted;
-	while (p->consumed != p->submitted)
+	while (done(p) != p->submitted)
 		plat_monitor_wait(p->mon);
 	p->wake_at = 0;
 	rc = failure(p, err);
@@ -231,7 +275,8 @@ void ib_hashpipe_stop(struct ib_hashpipe *p)
 	p->stopping = 1;
 	plat_monitor_notify(p->mon);
 	plat_monitor_leave(p->mon);
-	plat_thread_join(p->thread);
+	for (int i = 0; i < p->n_stages; i++)
+		plat_thread_join(p->stages[i].thread);
 	plat_monitor_free(p->mon);
 	free(p->slots);
 	free(p);

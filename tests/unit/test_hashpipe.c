@@ -21,11 +21,13 @@ struct order {
 	int out_of_order;
 };
 
-static int record_order(void *ctx, const unsigned char *data, size_t len, struct ib_err *err)
+static int record_order(void *ctx, int stage, const unsigned char *data, size_t len,
+                        struct ib_err *err)
 {
 	struct order *o = ctx;
 	size_t seq;
 
+	(void)stage;
 	(void)err;
 	memcpy(&seq, data, sizeof seq);
 	if (len < sizeof seq || seq != o->next_seq)
@@ -40,10 +42,12 @@ struct refuse {
 	size_t refuse_at;
 };
 
-static int refuse_later(void *ctx, const unsigned char *data, size_t len, struct ib_err *err)
+static int refuse_later(void *ctx, int stage, const unsigned char *data, size_t len,
+                        struct ib_err *err)
 {
 	struct refuse *r = ctx;
 
+	(void)stage;
 	(void)data;
 	(void)len;
 	if (++r->calls == r->refuse_at)
@@ -65,7 +69,7 @@ static void test_buffers_in_order(const unsigned char *data)
 	size_t off = 0, chunks = 0;
 	struct ib_err err;
 
-	CHECK(ib_hashpipe_start(&p, &err) == 0);
+	CHECK(ib_hashpipe_start(&p, 1, &err) == 0);
 	CHECK(ib_hash_init(&h, IB_HASH_FILE_BYTES, &err) == 0);
 	/* Uneven lengths, some full; each buffer is hashed once and in order. */
 	while (off < BIG) {
@@ -106,7 +110,7 @@ static void test_writes_two_hashes(const unsigned char *data)
 	struct ib_err err;
 	int rc = 0;
 
-	CHECK(ib_hashpipe_start(&p, &err) == 0);
+	CHECK(ib_hashpipe_start(&p, 1, &err) == 0);
 	CHECK(ib_hash_init(&a, IB_HASH_FILE_BYTES, &err) == 0);
 	CHECK(ib_hash_init(&b, IB_HASH_FILE_BYTES, &err) == 0);
 	for (off = 0; off < half && rc == 0; off += step) {
@@ -138,6 +142,50 @@ static void test_writes_two_hashes(const unsigned char *data)
 	ib_hashpipe_stop(p);
 }
 
+/* Stage 0 hashes, stage 1 copies out: both see every chunk before its buffer is reused. */
+struct copy_out {
+	struct ib_hash h;
+	unsigned char *out;
+	size_t len;
+};
+
+static int hash_and_copy(void *ctx, int stage, const unsigned char *data, size_t len,
+                         struct ib_err *err)
+{
+	struct copy_out *c = ctx;
+
+	if (stage == 0)
+		return ib_hashpipe_hash(&c->h, stage, data, len, err);
+	memcpy(c->out + c->len, data, len);
+	c->len += len;
+	return 0;
+}
+
+static void test_two_stages(const unsigned char *data)
+{
+	struct ib_hashpipe *p = NULL;
+	struct copy_out c = {.out = malloc(BIG)};
+	unsigned char want[IB_HASH_FILE_BYTES], got[IB_HASH_FILE_BYTES];
+	struct ib_err err;
+	int rc = 0;
+
+	CHECK(c.out != NULL);
+	CHECK(ib_hashpipe_start(&p, 3, &err) == IB_EINTERNAL);
+	CHECK(ib_hashpipe_start(&p, 2, &err) == 0);
+	CHECK(ib_hash_init(&c.h, IB_HASH_FILE_BYTES, &err) == 0);
+	for (size_t off = 0; off < BIG && rc == 0 && c.out; off += 4096)
+		rc = ib_hashpipe_write(p, hash_and_copy, &c, data + off,
+		                       BIG - off < 4096 ? BIG - off : 4096, &err);
+	CHECK(rc == 0);
+	CHECK(ib_hashpipe_sync(p, &err) == 0);
+	ib_hash_final(&c.h, got);
+	hash_of(data, BIG, want);
+	CHECK(memcmp(want, got, sizeof want) == 0);
+	CHECK(c.len == BIG && memcmp(c.out, data, BIG) == 0);
+	ib_hashpipe_stop(p);
+	free(c.out);
+}
+
 /* The first failure sticks, with its message; later chunks are not consumed. */
 static void test_failure(void)
 {
@@ -147,7 +195,7 @@ static void test_failure(void)
 	struct ib_err err;
 	int rc = 0;
 
-	CHECK(ib_hashpipe_start(&p, &err) == 0);
+	CHECK(ib_hashpipe_start(&p, 1, &err) == 0);
 	for (size_t i = 0; i < 4 * IB_HASHPIPE_SLOTS && rc == 0; i++) {
 		rc = ib_hashpipe_buffer(p, &buf, &err);
 		if (rc == 0)
@@ -165,7 +213,7 @@ static void test_failure(void)
 	ib_hashpipe_stop(p);
 
 	/* Stopping with chunks still queued drops them. */
-	CHECK(ib_hashpipe_start(&p, &err) == 0);
+	CHECK(ib_hashpipe_start(&p, 1, &err) == 0);
 	r.calls = 0;
 	r.refuse_at = 0;
 	for (size_t i = 0; i < IB_HASHPIPE_SLOTS; i++) {
@@ -291,6 +339,7 @@ int main(void)
 
 	test_buffers_in_order(data);
 	test_writes_two_hashes(data);
+	test_two_stages(data);
 	test_failure();
 	test_readahead(dir, data);
 
