@@ -6,12 +6,20 @@
  * goes through read_cb (no skip callback, so libarchive cannot jump over
  * bytes) into the BLAKE2b-512 that the signature covers; whatever libarchive
  * leaves unread after the end of the archive is hashed by drain().
+ *
+ * Two workers take the hashing off the main thread, which decompresses: a
+ * readahead reads and hashes the raw bytes in file order, ahead of libarchive,
+ * whose read callback hands out its buffers (each valid until the next call),
+ * and a hashpipe hashes each entry's data (and, on a second stage, writes the
+ * chosen driver's files).
  */
 #include "bundle.h"
 
+#include "hashpipe.h"
 #include "path.h"
 #include "platform.h"
 #include "progress.h"
+#include "readahead.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -20,56 +28,73 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define IO_CHUNK (256u << 10)
+#define IO_CHUNK IB_HASHPIPE_CHUNK
+/* Writing extracted files ahead of their final sync keeps it short. */
+#define WRITE_BEHIND_BYTES (8u << 20)
 
 struct source {
 	const char *path;
 	FILE *fp;
 	struct ib_hash whole;
+	struct ib_readahead *raw;    /* reads and hashes whole; NULL: fread, no hash (peek) */
+	struct ib_hashpipe *entries; /* hashes and extracts entry data */
 	uint64_t read;
 	uint64_t limit;
-	unsigned char *buf;   /* raw bytes handed to libarchive */
-	unsigned char *chunk; /* decompressed entry data */
+	unsigned char *buf; /* raw bytes handed to libarchive when raw is NULL */
 	struct ib_progress bar;
 };
+
+/*
+ * Reads the next raw chunk into a buffer that stays valid until the next
+ * call. Messages lack the path: libarchive's callers and drain() add it.
+ */
+static int read_raw(struct source *s, const unsigned char **buf, size_t *len, struct ib_err *err)
+{
+	if (s->raw) {
+		int rc = ib_readahead_next(s->raw, buf, len, err);
+
+		if (rc)
+			return rc;
+	} else {
+		*buf = s->buf;
+		*len = fread(s->buf, 1, IO_CHUNK, s->fp);
+		if (*len == 0 && ferror(s->fp))
+			return ib_fail_errno(err, IB_EIO, errno, "cannot read");
+	}
+	s->read += *len;
+	if (s->read > s->limit)
+		return ib_fail(err, IB_EVERIFY,
+		               "longer than the %" PRIu64 " bytes its signature says", s->limit);
+	ib_progress_add(&s->bar, *len);
+	return 0;
+}
 
 static la_ssize_t read_cb(struct archive *a, void *ctx, const void **out)
 {
 	struct source *s = ctx;
-	size_t n = fread(s->buf, 1, IO_CHUNK, s->fp);
+	struct ib_err err;
+	const unsigned char *buf;
+	size_t n;
 
-	if (n == 0 && ferror(s->fp)) {
-		archive_set_error(a, errno, "cannot read: %s", strerror(errno));
+	if (read_raw(s, &buf, &n, &err)) {
+		archive_set_error(a, EIO, "%s", err.msg);
 		return -1;
 	}
-	s->read += n;
-	if (s->read > s->limit) {
-		archive_set_error(a, EFBIG, "longer than the %" PRIu64 " bytes its signature says",
-		                  s->limit);
-		return -1;
-	}
-	ib_hash_update(&s->whole, s->buf, n);
-	ib_progress_add(&s->bar, n);
-	*out = s->buf;
+	*out = buf;
 	return (la_ssize_t)n;
 }
 
 static int drain(struct source *s, struct ib_err *err)
 {
+	const unsigned char *buf;
 	size_t n;
+	int rc;
 
-	while ((n = fread(s->buf, 1, IO_CHUNK, s->fp)) > 0) {
-		s->read += n;
-		if (s->read > s->limit)
-			return ib_fail(err, IB_EVERIFY,
-			               "%s: longer than the %" PRIu64 " bytes its signature says",
-			               s->path, s->limit);
-		ib_hash_update(&s->whole, s->buf, n);
-		ib_progress_add(&s->bar, n);
-	}
-	if (ferror(s->fp))
-		return ib_fail_errno(err, IB_EIO, errno, "%s: cannot read", s->path);
-	return 0;
+	while ((rc = read_raw(s, &buf, &n, err)) == 0 && n > 0)
+		;
+	if (rc)
+		ib_err_prefix(err, "%s", s->path);
+	return rc;
 }
 
 int ib_bundle_is_bundle_comment(const char *tc)
@@ -252,44 +277,83 @@ out:
 	return rc;
 }
 
-static int open_extract_target(const char *dir, const struct ib_file *f, FILE **fp,
+/* Creates the file an entry is extracted to; *target (its path) is the caller's to free. */
+static int open_extract_target(const char *dir, const struct ib_file *f, FILE **fp, char **target,
                                struct ib_err *err)
 {
-	char *target = ib_path_join(dir, f->path);
-	char *parent = target ? ib_path_dirname(target) : NULL;
+	char *parent;
 	int rc;
 
-	if (!target || !parent) {
+	*target = ib_path_join(dir, f->path);
+	parent = *target ? ib_path_dirname(*target) : NULL;
+	if (!parent) {
 		rc = ib_fail(err, IB_ENOMEM, "out of memory");
 		goto out;
 	}
 	rc = plat_mkdir_p(parent, 0700, err);
 	if (rc == 0)
-		rc = plat_create_excl(target, (int)f->mode, fp, err);
+		rc = plat_create_excl(*target, (int)f->mode, fp, err);
 out:
 	free(parent);
-	free(target);
 	return rc;
+}
+
+/*
+ * What the entries' workers do with each chunk of one entry: stage 0 hashes
+ * it; stage 1, there when extracting, writes the chosen driver's files.
+ */
+struct entry_sink {
+	struct ib_hash h;
+	FILE *out;          /* NULL: not extracted */
+	const char *target; /* for messages: extract_dir/path */
+	size_t unsynced;
+};
+
+static int entry_consume(void *ctx, int stage, const unsigned char *data, size_t len,
+                         struct ib_err *err)
+{
+	struct entry_sink *e = ctx;
+
+	if (stage == 0) {
+		ib_hash_update(&e->h, data, len);
+		return 0;
+	}
+	if (!e->out)
+		return 0;
+	if (fwrite(data, 1, len, e->out) != len)
+		return ib_fail_errno(err, IB_EIO, errno, "%s: cannot write", e->target);
+	e->unsynced += len;
+	if (e->unsynced < WRITE_BEHIND_BYTES)
+		return 0;
+	e->unsynced = 0;
+	return plat_write_behind(e->out, e->target, err);
 }
 
 /* Streams one entry's data: size and hash checked; written to extract_dir when wanted. */
 static int read_entry_data(struct archive *a, struct source *s, const char *name,
                            const struct ib_file *f, const char *extract_dir, struct ib_err *err)
 {
-	struct ib_hash h = {0};
+	struct entry_sink sink = {.h = {0}};
 	unsigned char digest[IB_HASH_FILE_BYTES];
-	unsigned char *chunk = s->chunk;
-	FILE *out = NULL;
+	unsigned char *chunk;
+	char *target = NULL;
 	uint64_t total = 0;
 	la_ssize_t n;
 	int rc;
 
-	rc = ib_hash_init(&h, IB_HASH_FILE_BYTES, err);
+	rc = ib_hash_init(&sink.h, IB_HASH_FILE_BYTES, err);
 	if (rc == 0 && extract_dir)
-		rc = open_extract_target(extract_dir, f, &out, err);
+		rc = open_extract_target(extract_dir, f, &sink.out, &target, err);
 	if (rc)
 		goto out;
-	while ((n = archive_read_data(a, chunk, IO_CHUNK)) > 0) {
+	sink.target = target;
+	for (;;) {
+		rc = ib_hashpipe_buffer(s->entries, &chunk, err);
+		if (rc)
+			goto out;
+		n = archive_read_data(a, chunk, IO_CHUNK);
+		if (n <= 0)
+			break;
 		total += (uint64_t)n;
 		if (total > f->size) {
 			rc = ib_fail(err, IB_EVERIFY,
@@ -297,12 +361,7 @@ static int read_entry_data(struct archive *a, struct source *s, const char *name
 			             name);
 			goto out;
 		}
-		ib_hash_update(&h, chunk, (size_t)n);
-		if (out && fwrite(chunk, 1, (size_t)n, out) != (size_t)n) {
-			rc = ib_fail_errno(err, IB_EIO, errno, "%s/%s: cannot write", extract_dir,
-			                   f->path);
-			goto out;
-		}
+		ib_hashpipe_submit(s->entries, entry_consume, &sink, (size_t)n);
 	}
 	if (n < 0) {
 		rc = ib_fail(err, IB_EVERIFY, "%s: entry '%s': %s", s->path, name,
@@ -315,17 +374,23 @@ static int read_entry_data(struct archive *a, struct source *s, const char *name
 		             name, total, f->size);
 		goto out;
 	}
-	ib_hash_final(&h, digest);
+	rc = ib_hashpipe_sync(s->entries, err);
+	if (rc)
+		goto out;
+	ib_hash_final(&sink.h, digest);
 	if (sodium_memcmp(digest, f->blake2b, sizeof digest) != 0)
 		rc = ib_fail(err, IB_EVERIFY, "%s: entry '%s' does not match its BLAKE2b-256 hash",
 		             s->path, name);
 out:
-	if (out) {
-		int close_rc = plat_sync_close(out, f->path, err);
+	/* The worker may still be using the sink. */
+	ib_hashpipe_sync(s->entries, NULL);
+	if (sink.out) {
+		int close_rc = plat_sync_close(sink.out, target, rc ? NULL : err);
 		if (rc == 0)
 			rc = close_rc;
 	}
-	ib_hash_abort(&h);
+	ib_hash_abort(&sink.h);
+	free(target);
 	return rc;
 }
 
@@ -441,17 +506,16 @@ int ib_bundle_read(const char *path, const struct ib_read_opts *o, struct ib_bun
 		goto out;
 	}
 	s.limit = b->claims.size;
-	s.buf = malloc(IO_CHUNK);
-	s.chunk = malloc(IO_CHUNK);
-	if (!s.buf || !s.chunk) {
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
-		goto out;
-	}
 	rc = plat_open_read(path, &s.fp, err);
 	if (rc == 0)
 		rc = ib_hash_init(&s.whole, IB_HASH_SIG_BYTES, err);
+	if (rc == 0)
+		rc = ib_readahead_start(&s.raw, err);
+	if (rc == 0)
+		rc = ib_hashpipe_start(&s.entries, o->extract_dir ? 2 : 1, err);
 	if (rc)
 		goto out;
+	ib_readahead_open(s.raw, s.fp, &s.whole, NULL);
 	ib_progress_start(&s.bar, "verifying", size, o->quiet);
 	a = open_reader(&s, err);
 	if (!a) {
@@ -481,11 +545,12 @@ out:
 	ib_progress_end(&s.bar);
 	if (a)
 		archive_read_free(a);
+	/* Before the hash they feed and the buffers libarchive was given go. */
+	ib_readahead_stop(s.raw);
+	ib_hashpipe_stop(s.entries);
 	ib_hash_abort(&s.whole);
 	if (s.fp)
 		fclose(s.fp);
-	free(s.buf);
-	free(s.chunk);
 	free(default_sig);
 	if (rc)
 		ib_bundle_release(b);
@@ -514,8 +579,6 @@ int ib_bundle_peek_manifest(const char *path, struct ib_manifest **out, uint64_t
 	if (!s.buf)
 		return ib_fail(err, IB_ENOMEM, "out of memory");
 	rc = plat_open_read(path, &s.fp, err);
-	if (rc == 0)
-		rc = ib_hash_init(&s.whole, IB_HASH_SIG_BYTES, err);
 	if (rc)
 		goto out;
 	s.bar.active = 0;
@@ -549,7 +612,6 @@ int ib_bundle_peek_manifest(const char *path, struct ib_manifest **out, uint64_t
 out:
 	if (a)
 		archive_read_free(a);
-	ib_hash_abort(&s.whole);
 	if (s.fp)
 		fclose(s.fp);
 	free(s.buf);

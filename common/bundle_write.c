@@ -4,13 +4,20 @@
  * into a temporary file while hashing the output for the signature. Payloads
  * are hashed again as they are archived, so a file that changes during the
  * pack is caught instead of silently mismatching its manifest entry.
+ *
+ * Work is spread over threads; the bytes written never depend on it. The
+ * first pass hashes two files at a time. In the second, the main thread
+ * compresses while a readahead reads and re-hashes the payloads and a
+ * two-stage hashpipe hashes and writes the compressed output.
  */
 #include "bundle.h"
 
+#include "hashpipe.h"
 #include "outfile.h"
 #include "path.h"
 #include "platform.h"
 #include "progress.h"
+#include "readahead.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -20,22 +27,48 @@
 #include <string.h>
 
 #define IO_CHUNK (256u << 10)
+#define HASH_THREADS 2
+
+/* Writing ahead of the final sync keeps it short without flooding the cache. */
+#define WRITE_BEHIND_BYTES (8u << 20)
 
 struct sink {
 	FILE *fp;
+	const char *path;
 	struct ib_hash whole; /* BLAKE2b-512 of every byte written: what gets signed */
-	uint64_t written;
+	struct ib_hashpipe *pipe;
+	uint64_t written; /* by the main thread */
+	size_t unsynced;  /* by the writing worker */
 };
+
+/* The output's two workers: stage 0 hashes each chunk, stage 1 writes it. */
+static int sink_consume(void *ctx, int stage, const unsigned char *data, size_t len,
+                        struct ib_err *err)
+{
+	struct sink *s = ctx;
+
+	if (stage == 0) {
+		ib_hash_update(&s->whole, data, len);
+		return 0;
+	}
+	if (fwrite(data, 1, len, s->fp) != len)
+		return ib_fail_errno(err, IB_EIO, errno, "%s: cannot write", s->path);
+	s->unsynced += len;
+	if (s->unsynced < WRITE_BEHIND_BYTES)
+		return 0;
+	s->unsynced = 0;
+	return plat_write_behind(s->fp, s->path, err);
+}
 
 static la_ssize_t sink_write(struct archive *a, void *ctx, const void *buf, size_t len)
 {
 	struct sink *s = ctx;
+	struct ib_err err;
 
-	if (fwrite(buf, 1, len, s->fp) != len) {
-		archive_set_error(a, errno, "cannot write: %s", strerror(errno));
+	if (ib_hashpipe_write(s->pipe, sink_consume, s, buf, len, &err)) {
+		archive_set_error(a, EIO, "%s", err.msg);
 		return -1;
 	}
-	ib_hash_update(&s->whole, buf, len);
 	s->written += len;
 	return (la_ssize_t)len;
 }
@@ -84,46 +117,6 @@ out:
 	return rc;
 }
 
-/* Streams a payload file, hashing it (BLAKE2b-256) and passing each chunk to archive a if set. */
-static int stream_payload(const char *path, struct archive *a, unsigned char *buf,
-                          struct ib_progress *bar, unsigned char digest[IB_HASH_FILE_BYTES],
-                          uint64_t *size, struct ib_err *err)
-{
-	struct ib_hash h = {0};
-	FILE *fp = NULL;
-	size_t n;
-	int rc;
-
-	*size = 0;
-	rc = plat_open_read(path, &fp, err);
-	if (rc)
-		goto out;
-	rc = ib_hash_init(&h, IB_HASH_FILE_BYTES, err);
-	if (rc)
-		goto out;
-	while ((n = fread(buf, 1, IO_CHUNK, fp)) > 0) {
-		ib_hash_update(&h, buf, n);
-		*size += n;
-		ib_progress_add(bar, n);
-		if (a && archive_write_data(a, buf, n) != (la_ssize_t)n) {
-			rc = ib_fail(err, IB_EIO, "%s: %s", path,
-			             archive_error_string(a) ? archive_error_string(a)
-			                                     : "changed while packing");
-			goto out;
-		}
-	}
-	if (ferror(fp)) {
-		rc = ib_fail_errno(err, IB_EIO, errno, "%s: cannot read", path);
-		goto out;
-	}
-	ib_hash_final(&h, digest);
-out:
-	ib_hash_abort(&h);
-	if (fp)
-		fclose(fp);
-	return rc;
-}
-
 static int check_ascii_name(const char *manifest_path, const struct ib_driver *d,
                             const struct ib_file *f, struct ib_err *err)
 {
@@ -136,47 +129,205 @@ static int check_ascii_name(const char *manifest_path, const struct ib_driver *d
 	return 0;
 }
 
+/* A file of the first pass; index is its place in the manifest. */
+struct hash_task {
+	struct ib_file *file;
+	uint64_t size;
+	size_t index;
+};
+
+/* The first pass, shared by its threads; every field after tasks is guarded by mon. */
+struct hash_batch {
+	struct plat_monitor *mon;
+	struct hash_task *tasks; /* biggest first, so that the threads end together */
+	size_t n_tasks;
+	size_t next;
+	struct ib_progress bar;
+	int rc; /* the failure of the lowest-indexed failed file */
+	size_t fail_index;
+	struct ib_err err;
+};
+
+static int hash_one(struct hash_batch *b, struct ib_file *f, unsigned char *buf, struct ib_err *err)
+{
+	struct ib_hash h = {0};
+	FILE *fp = NULL;
+	uint64_t size = 0;
+	size_t n;
+	int rc;
+
+	rc = plat_open_read(f->source, &fp, err);
+	if (rc == 0)
+		rc = ib_hash_init(&h, IB_HASH_FILE_BYTES, err);
+	if (rc)
+		goto out;
+	while ((n = fread(buf, 1, IO_CHUNK, fp)) > 0) {
+		ib_hash_update(&h, buf, n);
+		size += n;
+		plat_monitor_enter(b->mon);
+		ib_progress_add(&b->bar, n);
+		plat_monitor_leave(b->mon);
+	}
+	if (ferror(fp)) {
+		rc = ib_fail_errno(err, IB_EIO, errno, "%s: cannot read", f->source);
+		goto out;
+	}
+	ib_hash_final(&h, f->blake2b);
+	f->size = size;
+out:
+	ib_hash_abort(&h);
+	if (fp)
+		fclose(fp);
+	return rc;
+}
+
+/* Each thread takes the next file until none is left or one has failed. */
+static void hash_worker(void *arg)
+{
+	struct hash_batch *b = arg;
+	unsigned char *buf = malloc(IO_CHUNK);
+	struct ib_err err;
+
+	plat_monitor_enter(b->mon);
+	while (b->next < b->n_tasks && b->rc == 0) {
+		struct hash_task *t = &b->tasks[b->next++];
+		int rc;
+
+		plat_monitor_leave(b->mon);
+		ib_err_clear(&err);
+		rc = buf ? hash_one(b, t->file, buf, &err)
+		         : ib_fail(&err, IB_ENOMEM, "out of memory");
+		plat_monitor_enter(b->mon);
+		if (rc && (b->rc == 0 || t->index < b->fail_index)) {
+			b->rc = rc;
+			b->fail_index = t->index;
+			b->err = err;
+		}
+	}
+	plat_monitor_leave(b->mon);
+	free(buf);
+}
+
+static int by_size_desc(const void *x, const void *y)
+{
+	const struct hash_task *a = x, *b = y;
+
+	if (a->size != b->size)
+		return a->size > b->size ? -1 : 1;
+	return a->index < b->index ? -1 : a->index > b->index;
+}
+
 /* First pass: sizes and hashes for the manifest. */
-static int hash_payloads(const struct ib_pack_opts *o, struct ib_manifest *m, unsigned char *buf,
-                         uint64_t *total, struct ib_err *err)
+static int hash_payloads(const struct ib_pack_opts *o, struct ib_manifest *m, uint64_t *total,
+                         struct ib_err *err)
 {
 	char *base = ib_path_dirname(o->manifest_path);
-	struct ib_progress bar;
+	struct hash_batch batch = {0};
+	struct plat_thread *threads[HASH_THREADS - 1] = {0};
+	size_t n_files = 0, n_threads = 0;
 	uint64_t sum = 0;
 	int rc = 0;
 
 	if (!base)
 		return ib_fail(err, IB_ENOMEM, "out of memory");
+	for (size_t i = 0; i < m->n_drivers; i++)
+		n_files += m->drivers[i].n_files;
+	batch.tasks = calloc(n_files ? n_files : 1, sizeof *batch.tasks);
+	if (!batch.tasks) {
+		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		goto out;
+	}
 	for (size_t i = 0; i < m->n_drivers; i++) {
 		for (size_t j = 0; j < m->drivers[i].n_files; j++) {
 			struct ib_file *f = &m->drivers[i].files[j];
-			uint64_t size;
+			struct hash_task *t = &batch.tasks[batch.n_tasks];
 
 			rc = check_ascii_name(o->manifest_path, &m->drivers[i], f, err);
 			if (rc == 0)
 				rc = check_input_path(base, f->source, err);
 			if (rc == 0)
-				rc = plat_lstat(f->source, &(enum plat_kind){0}, &size, err);
+				rc = plat_lstat(f->source, &(enum plat_kind){0}, &t->size, err);
 			if (rc)
 				goto out;
-			sum += size;
+			t->file = f;
+			t->index = batch.n_tasks++;
+			sum += t->size;
 		}
 	}
-	ib_progress_start(&bar, "hashing", sum, o->quiet);
-	for (size_t i = 0; i < m->n_drivers; i++) {
-		for (size_t j = 0; j < m->drivers[i].n_files; j++) {
-			struct ib_file *f = &m->drivers[i].files[j];
-
-			rc = stream_payload(f->source, NULL, buf, &bar, f->blake2b, &f->size, err);
-			if (rc)
-				goto out_bar;
-		}
+	qsort(batch.tasks, batch.n_tasks, sizeof *batch.tasks, by_size_desc);
+	rc = plat_monitor_new(&batch.mon, err);
+	if (rc)
+		goto out;
+	ib_progress_start(&batch.bar, "hashing", sum, o->quiet);
+	while (n_threads < HASH_THREADS - 1 && n_threads + 1 < batch.n_tasks) {
+		rc = plat_thread_start(&threads[n_threads], hash_worker, &batch, err);
+		if (rc)
+			break;
+		n_threads++;
 	}
-	*total = sum;
-out_bar:
-	ib_progress_end(&bar);
+	if (rc == 0) {
+		hash_worker(&batch);
+	} else {
+		/* The threads already started stop at once. */
+		plat_monitor_enter(batch.mon);
+		batch.next = batch.n_tasks;
+		plat_monitor_leave(batch.mon);
+	}
+	for (size_t i = 0; i < n_threads; i++)
+		plat_thread_join(threads[i]);
+	ib_progress_end(&batch.bar);
+	if (rc == 0 && batch.rc) {
+		rc = batch.rc;
+		if (err)
+			*err = batch.err;
+	}
+	if (rc == 0)
+		*total = sum;
 out:
+	plat_monitor_free(batch.mon);
+	free(batch.tasks);
 	free(base);
+	return rc;
+}
+
+/* Second pass over one payload: read and hashed again on the readahead's thread. */
+static int archive_payload(struct archive *a, struct ib_readahead *ra, const struct ib_file *f,
+                           struct ib_progress *bar, struct ib_err *err)
+{
+	struct ib_hash h = {0};
+	unsigned char digest[IB_HASH_FILE_BYTES];
+	const unsigned char *buf;
+	FILE *fp = NULL;
+	uint64_t size = 0;
+	size_t n;
+	int rc;
+
+	rc = plat_open_read(f->source, &fp, err);
+	if (rc == 0)
+		rc = ib_hash_init(&h, IB_HASH_FILE_BYTES, err);
+	if (rc)
+		goto out;
+	ib_readahead_open(ra, fp, &h, f->source);
+	while ((rc = ib_readahead_next(ra, &buf, &n, err)) == 0 && n > 0) {
+		size += n;
+		ib_progress_add(bar, n);
+		if (archive_write_data(a, buf, n) != (la_ssize_t)n) {
+			rc = ib_fail(err, IB_EIO, "%s: %s", f->source,
+			             archive_error_string(a) ? archive_error_string(a)
+			                                     : "changed while packing");
+			goto out;
+		}
+	}
+	if (rc)
+		goto out;
+	ib_hash_final(&h, digest);
+	if (size != f->size || sodium_memcmp(digest, f->blake2b, sizeof digest))
+		rc = ib_fail(err, IB_EINPUT, "%s: changed while packing", f->source);
+out:
+	ib_readahead_close(ra);
+	ib_hash_abort(&h);
+	if (fp)
+		fclose(fp);
 	return rc;
 }
 
@@ -246,15 +397,19 @@ static int set_filter(struct archive *a, const struct ib_pack_opts *o, struct ib
 
 static int write_archive(const struct ib_pack_opts *o, const struct ib_manifest *m,
                          const char *json, size_t json_len, uint64_t total, struct sink *sink,
-                         unsigned char *buf, struct ib_err *err)
+                         struct ib_err *err)
 {
 	struct archive *a = archive_write_new();
+	struct ib_readahead *ra = NULL;
 	struct ib_progress bar;
 	int rc = 0;
 
 	if (!a)
 		return ib_fail(err, IB_ENOMEM, "out of memory");
 	ib_progress_start(&bar, "packing", total, o->quiet);
+	rc = ib_readahead_start(&ra, err);
+	if (rc)
+		goto out;
 	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK) {
 		rc = ib_fail(err, IB_EINTERNAL, "tar writer: %s", archive_error_string(a));
 		goto out;
@@ -279,8 +434,6 @@ static int write_archive(const struct ib_pack_opts *o, const struct ib_manifest 
 		for (size_t j = 0; j < d->n_files; j++) {
 			const struct ib_file *f = &d->files[j];
 			char *name = ib_manifest_entry_name(d, f);
-			unsigned char digest[IB_HASH_FILE_BYTES];
-			uint64_t size;
 
 			if (!name) {
 				rc = ib_fail(err, IB_ENOMEM, "out of memory");
@@ -289,14 +442,9 @@ static int write_archive(const struct ib_pack_opts *o, const struct ib_manifest 
 			rc = write_entry_header(a, name, f->size, f->mode, o->timestamp, err);
 			free(name);
 			if (rc == 0)
-				rc = stream_payload(f->source, a, buf, &bar, digest, &size, err);
+				rc = archive_payload(a, ra, f, &bar, err);
 			if (rc)
 				goto out;
-			if (size != f->size || sodium_memcmp(digest, f->blake2b, sizeof digest)) {
-				rc = ib_fail(err, IB_EINPUT, "%s: changed while packing",
-				             f->source);
-				goto out;
-			}
 		}
 	}
 	if (archive_write_close(a) != ARCHIVE_OK)
@@ -304,6 +452,7 @@ static int write_archive(const struct ib_pack_opts *o, const struct ib_manifest 
 out:
 	ib_progress_end(&bar);
 	archive_write_free(a);
+	ib_readahead_stop(ra);
 	return rc;
 }
 
@@ -313,18 +462,17 @@ int ib_bundle_pack(const struct ib_pack_opts *o, const struct ib_seckey *sk,
 	struct ib_manifest *m = NULL;
 	struct ib_outfile bundle_out = {0}, sig_out = {0};
 	struct sink sink = {0};
-	unsigned char *buf = NULL;
 	unsigned char manifest_digest[IB_HASH_FILE_BYTES], whole_digest[IB_HASH_SIG_BYTES];
 	char *json = NULL, *sig_text = NULL, *sig_path = NULL;
 	char comment[IB_TRUSTED_COMMENT_MAX];
+	struct ib_err sink_err;
 	size_t json_len = 0;
 	uint64_t total = 0;
-	int rc;
+	int rc, sync_rc;
 
 	memset(result, 0, sizeof *result);
 	sig_path = malloc(strlen(o->out_path) + sizeof ".minisig");
-	buf = malloc(IO_CHUNK);
-	if (!sig_path || !buf) {
+	if (!sig_path) {
 		rc = ib_fail(err, IB_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -339,7 +487,7 @@ int ib_bundle_pack(const struct ib_pack_opts *o, const struct ib_seckey *sk,
 	rc = ib_manifest_load_input(o->manifest_path, &m, err);
 	if (rc)
 		goto out;
-	rc = hash_payloads(o, m, buf, &total, err);
+	rc = hash_payloads(o, m, &total, err);
 	if (rc)
 		goto out;
 	m->created = o->timestamp;
@@ -354,10 +502,20 @@ int ib_bundle_pack(const struct ib_pack_opts *o, const struct ib_seckey *sk,
 	if (rc)
 		goto out;
 	sink.fp = bundle_out.fp;
+	sink.path = o->out_path;
 	rc = ib_hash_init(&sink.whole, IB_HASH_SIG_BYTES, err);
+	if (rc == 0)
+		rc = ib_hashpipe_start(&sink.pipe, 2, err);
 	if (rc)
 		goto out;
-	rc = write_archive(o, m, json, json_len, total, &sink, buf, err);
+	rc = write_archive(o, m, json, json_len, total, &sink, err);
+	/* A failed write of the output explains any archive failure that followed it. */
+	sync_rc = ib_hashpipe_sync(sink.pipe, &sink_err);
+	if (sync_rc) {
+		rc = sync_rc;
+		if (err)
+			*err = sink_err;
+	}
 	if (rc)
 		goto out;
 	ib_hash_final(&sink.whole, whole_digest);
@@ -392,6 +550,8 @@ int ib_bundle_pack(const struct ib_pack_opts *o, const struct ib_seckey *sk,
 	for (size_t i = 0; i < m->n_drivers; i++)
 		result->n_files += m->drivers[i].n_files;
 out:
+	/* Before the hash and the file it uses go. */
+	ib_hashpipe_stop(sink.pipe);
 	ib_hash_abort(&sink.whole);
 	ib_outfile_abort(&bundle_out);
 	ib_outfile_abort(&sig_out);
@@ -399,6 +559,5 @@ out:
 	free(json);
 	free(sig_text);
 	free(sig_path);
-	free(buf);
 	return rc;
 }

@@ -29,6 +29,13 @@ int plat_create_excl(const char *path, int mode, FILE **out, struct ib_err *err)
 /* Flushes f to stable storage and closes it (always closes, even on failure). */
 int plat_sync_close(FILE *f, const char *path, struct ib_err *err);
 
+/*
+ * Passes what was written to f on to the system and starts writing it to
+ * storage without waiting, so that the final plat_sync_close has little left
+ * to wait for. Only a failed flush is an error; the start is a hint.
+ */
+int plat_write_behind(FILE *f, const char *path, struct ib_err *err);
+
 /* Renames from over to atomically, replacing to if it exists. */
 int plat_rename_replace(const char *from, const char *to, struct ib_err *err);
 
@@ -76,5 +83,30 @@ char *plat_system_dir(enum plat_sysdir which);
 
 /* Makes this process's local time UTC (zip stores local times; reproducible output needs one). */
 void plat_use_utc_localtime(void);
+
+/*
+ * Threads, for the few workers that overlap hashing with compression. A
+ * thread runs fn(arg) and is joined exactly once; a monitor is a mutex with
+ * one condition variable. Both are opaque so that this header stays OS-neutral.
+ * Only starting a thread or creating a monitor can fail (out of resources);
+ * the rest cannot, short of a program error, which aborts.
+ */
+struct plat_thread;
+struct plat_monitor;
+
+int plat_thread_start(struct plat_thread **out, void (*fn)(void *arg), void *arg,
+                      struct ib_err *err);
+/* Waits for the thread's function to return and frees the handle. */
+void plat_thread_join(struct plat_thread *t);
+
+int plat_monitor_new(struct plat_monitor **out, struct ib_err *err);
+/* NULL is fine; no thread may be inside or waiting. */
+void plat_monitor_free(struct plat_monitor *m);
+void plat_monitor_enter(struct plat_monitor *m);
+void plat_monitor_leave(struct plat_monitor *m);
+/* Releases the monitor, sleeps until notified (or spuriously), re-enters: recheck in a loop. */
+void plat_monitor_wait(struct plat_monitor *m);
+/* Wakes every thread waiting on m; call it inside the monitor. */
+void plat_monitor_notify(struct plat_monitor *m);
 
 #endif

@@ -1,10 +1,12 @@
-#define _DEFAULT_SOURCE
+/* _GNU_SOURCE for Linux's sync_file_range. */
+#define _GNU_SOURCE
 
 #include "platform.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -99,6 +101,17 @@ int plat_sync_close(FILE *f, const char *path, struct ib_err *err)
 	if (fclose(f) != 0 && rc == 0)
 		rc = ib_fail_errno(err, IB_EIO, errno, "%s: cannot write", path);
 	return rc;
+}
+
+int plat_write_behind(FILE *f, const char *path, struct ib_err *err)
+{
+	if (fflush(f) != 0)
+		return ib_fail_errno(err, IB_EIO, errno, "%s: cannot write", path);
+#ifdef SYNC_FILE_RANGE_WRITE
+	/* Offset 0, length 0: the whole file; pages already on their way are skipped. */
+	sync_file_range(fileno(f), 0, 0, SYNC_FILE_RANGE_WRITE);
+#endif
+	return 0;
 }
 
 int plat_rename_replace(const char *from, const char *to, struct ib_err *err)
@@ -245,7 +258,7 @@ int plat_read_passphrase(const char *prompt, char *buf, size_t cap, struct ib_er
 
 	if (!tty)
 		return ib_fail(err, IB_EUSAGE,
-			       "no terminal to ask for the passphrase on; set IBDRV_PASSPHRASE");
+		               "no terminal to ask for the passphrase on; set IBDRV_PASSPHRASE");
 	fputs(prompt, tty);
 	fflush(tty);
 	if (tcgetattr(fileno(tty), &old) != 0) {
@@ -291,7 +304,7 @@ uint64_t plat_monotonic_ms(void)
 
 void plat_sleep_ms(unsigned ms)
 {
-	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
 
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
@@ -324,4 +337,106 @@ void plat_use_utc_localtime(void)
 {
 	setenv("TZ", "UTC0", 1);
 	tzset();
+}
+
+struct plat_thread {
+	pthread_t id;
+	void (*fn)(void *arg);
+	void *arg;
+};
+
+static void *thread_main(void *p)
+{
+	struct plat_thread *t = p;
+
+	t->fn(t->arg);
+	return NULL;
+}
+
+int plat_thread_start(struct plat_thread **out, void (*fn)(void *arg), void *arg,
+                      struct ib_err *err)
+{
+	struct plat_thread *t = malloc(sizeof *t);
+	int e;
+
+	*out = NULL;
+	if (!t)
+		return ib_fail(err, IB_ENOMEM, "out of memory");
+	t->fn = fn;
+	t->arg = arg;
+	e = pthread_create(&t->id, NULL, thread_main, t);
+	if (e) {
+		free(t);
+		return ib_fail_errno(err, IB_ENOMEM, e, "cannot start a thread");
+	}
+	*out = t;
+	return 0;
+}
+
+void plat_thread_join(struct plat_thread *t)
+{
+	if (pthread_join(t->id, NULL) != 0)
+		abort();
+	free(t);
+}
+
+struct plat_monitor {
+	pthread_mutex_t mutex;
+	pthread_cond_t cond;
+};
+
+int plat_monitor_new(struct plat_monitor **out, struct ib_err *err)
+{
+	struct plat_monitor *m = malloc(sizeof *m);
+	int e;
+
+	*out = NULL;
+	if (!m)
+		return ib_fail(err, IB_ENOMEM, "out of memory");
+	e = pthread_mutex_init(&m->mutex, NULL);
+	if (e) {
+		free(m);
+		return ib_fail_errno(err, IB_ENOMEM, e, "cannot create a mutex");
+	}
+	e = pthread_cond_init(&m->cond, NULL);
+	if (e) {
+		pthread_mutex_destroy(&m->mutex);
+		free(m);
+		return ib_fail_errno(err, IB_ENOMEM, e, "cannot create a condition variable");
+	}
+	*out = m;
+	return 0;
+}
+
+void plat_monitor_free(struct plat_monitor *m)
+{
+	if (!m)
+		return;
+	pthread_cond_destroy(&m->cond);
+	pthread_mutex_destroy(&m->mutex);
+	free(m);
+}
+
+void plat_monitor_enter(struct plat_monitor *m)
+{
+	if (pthread_mutex_lock(&m->mutex) != 0)
+		abort();
+}
+
+void plat_monitor_leave(struct plat_monitor *m)
+{
+	if (pthread_mutex_unlock(&m->mutex) != 0)
+		abort();
+}
+
+void plat_monitor_wait(struct plat_monitor *m)
+{
+	if (pthread_cond_wait(&m->cond, &m->mutex) != 0)
+		abort();
+}
+
+void plat_monitor_notify(struct plat_monitor *m)
+{
+	if (pthread_cond_broadcast(&m->cond) != 0)
+		abort();
 }

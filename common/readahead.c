@@ -1,0 +1,199 @@
+/*
+ * A ring between one reading worker and one caller. Counters only grow:
+ * piece k lives in slot k % SLOTS; the worker writes it while k >= filled and
+ * the slot is free (k - released < SLOTS); the caller reads pieces below
+ * filled and releases the one it holds when it asks for the next. The
+ * monitor orders every hand-over.
+ */
+#include "readahead.h"
+
+#include "platform.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+struct ib_readahead {
+	struct plat_monitor *mon;
+	struct plat_thread *thread;
+	unsigned char *slots; /* SLOTS * CHUNK bytes */
+	/* Guarded by mon. */
+	size_t lens[IB_READAHEAD_SLOTS];
+	FILE *fp;
+	struct ib_hash *h;
+	const char *path;
+	int active;  /* the worker may read fp */
+	int at_end;  /* fp is read to its end, or failed */
+	int reading; /* the worker is using fp, h and a slot outside the monitor */
+	uint64_t filled;
+	uint64_t taken;
+	uint64_t released;
+	int rc; /* read failure of the current file */
+	struct ib_err err;
+	int worker_idle;
+	int caller_waiting;
+	int stopping;
+};
+
+static unsigned char *slot(struct ib_readahead *r, uint64_t k)
+{
+	return r->slots + (size_t)(k % IB_READAHEAD_SLOTS) * IB_READAHEAD_CHUNK;
+}
+
+static int can_read(const struct ib_readahead *r)
+{
+	return r->active && !r->at_end && r->filled - r->released < IB_READAHEAD_SLOTS;
+}
+
+static void worker(void *arg)
+{
+	struct ib_readahead *r = arg;
+
+	plat_monitor_enter(r->mon);
+	for (;;) {
+		struct ib_hash *h;
+		unsigned char *buf;
+		FILE *fp;
+		size_t n;
+		int e = 0;
+
+		while (!r->stopping && !can_read(r)) {
+			r->worker_idle = 1;
+			plat_monitor_wait(r->mon);
+			r->worker_idle = 0;
+		}
+		if (r->stopping)
+			break;
+		fp = r->fp;
+		h = r->h;
+		buf = slot(r, r->filled);
+		r->reading = 1;
+		plat_monitor_leave(r->mon);
+
+		n = fread(buf, 1, IB_READAHEAD_CHUNK, fp);
+		if (n == 0 && ferror(fp))
+			e = errno;
+		if (n > 0 && h)
+			ib_hash_update(h, buf, n);
+
+		plat_monitor_enter(r->mon);
+		r->reading = 0;
+		if (n > 0) {
+			r->lens[r->filled % IB_READAHEAD_SLOTS] = n;
+			r->filled++;
+		} else {
+			r->at_end = 1;
+			if (e)
+				r->rc = r->path ? ib_fail_errno(&r->err, IB_EIO, e,
+				                                "%s: cannot read", r->path)
+				                : ib_fail_errno(&r->err, IB_EIO, e, "cannot read");
+		}
+		if (r->caller_waiting)
+			plat_monitor_notify(r->mon);
+	}
+	plat_monitor_leave(r->mon);
+}
+
+int ib_readahead_start(struct ib_readahead **out, struct ib_err *err)
+{
+	struct ib_readahead *r = calloc(1, sizeof *r);
+	int rc;
+
+	*out = NULL;
+	if (!r)
+		return ib_fail(err, IB_ENOMEM, "out of memory");
+	r->slots = malloc((size_t)IB_READAHEAD_SLOTS * IB_READAHEAD_CHUNK);
+	if (!r->slots) {
+		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		goto fail;
+	}
+	rc = plat_monitor_new(&r->mon, err);
+	if (rc == 0)
+		rc = plat_thread_start(&r->thread, worker, r, err);
+	if (rc)
+		goto fail;
+	*out = r;
+	return 0;
+fail:
+	plat_monitor_free(r->mon);
+	free(r->slots);
+	free(r);
+	return rc;
+}
+
+void ib_readahead_open(struct ib_readahead *r, FILE *fp, struct ib_hash *h, const char *path)
+{
+	plat_monitor_enter(r->mon);
+	r->fp = fp;
+	r->h = h;
+	r->path = path;
+	r->active = 1;
+	r->at_end = 0;
+	r->rc = 0;
+	if (r->worker_idle)
+		plat_monitor_notify(r->mon);
+	plat_monitor_leave(r->mon);
+}
+
+int ib_readahead_next(struct ib_readahead *r, const unsigned char **buf, size_t *len,
+                      struct ib_err *err)
+{
+	int rc = 0;
+
+	plat_monitor_enter(r->mon);
+	r->released = r->taken;
+	/* Wake the worker only once half the ring is free: it then reads in bursts. */
+	if (r->worker_idle && can_read(r) && r->filled - r->released <= IB_READAHEAD_SLOTS / 2)
+		plat_monitor_notify(r->mon);
+	while (r->filled == r->taken && !r->at_end) {
+		r->caller_waiting = 1;
+		plat_monitor_wait(r->mon);
+		r->caller_waiting = 0;
+	}
+	if (r->filled > r->taken) {
+		*buf = slot(r, r->taken);
+		*len = r->lens[r->taken % IB_READAHEAD_SLOTS];
+		r->taken++;
+	} else {
+		*buf = NULL;
+		*len = 0;
+		rc = r->rc;
+		if (rc && err)
+			*err = r->err;
+	}
+	plat_monitor_leave(r->mon);
+	return rc;
+}
+
+void ib_readahead_close(struct ib_readahead *r)
+{
+	plat_monitor_enter(r->mon);
+	r->active = 0;
+	while (r->reading) {
+		r->caller_waiting = 1;
+		plat_monitor_wait(r->mon);
+		r->caller_waiting = 0;
+	}
+	/* Pieces read but never taken are dropped with the file. */
+	r->taken = r->filled;
+	r->released = r->filled;
+	r->fp = NULL;
+	r->h = NULL;
+	r->path = NULL;
+	plat_monitor_leave(r->mon);
+}
+
+void ib_readahead_stop(struct ib_readahead *r)
+{
+	if (!r)
+		return;
+	ib_readahead_close(r);
+	plat_monitor_enter(r->mon);
+	r->stopping = 1;
+	plat_monitor_notify(r->mon);
+	plat_monitor_leave(r->mon);
+	plat_thread_join(r->thread);
+	plat_monitor_free(r->mon);
+	free(r->slots);
+	free(r);
+}
