@@ -425,6 +425,11 @@ static int fetch_url(struct fetch *f, const char *url, struct sink *s, int *stop
 			 * refused connection stays "unreachable", a stall stays a timeout). */
 			size_t len = strlen(err->msg);
 
+			if (err->code == IB_ETIMEOUT) {
+				ib_err_prefix(err, "%s: deadline of %u s passed; last error", shown,
+				              o->deadline_seconds);
+				return err->code;
+			}
 			snprintf(err->msg + len, sizeof err->msg - len,
 			         " (no time left for another attempt before the %u s deadline)",
 			         o->deadline_seconds);
