@@ -17,8 +17,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#define IB_READAHEAD_CHUNK (256u << 10)
-#define IB_READAHEAD_SLOTS 16
+#define IB_READAHEAD_CHUNK (128u << 10)
+#define IB_READAHEAD_SLOTS 8
 
 struct ib_readahead;
 
