@@ -1,5 +1,7 @@
 #include "json.h"
 
+#include "readfile.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +57,19 @@ int ib_json_parse(const char *text, size_t len, const char *source, cJSON **out,
 	}
 	*out = root;
 	return 0;
+}
+
+int ib_json_load(const char *path, size_t max, cJSON **out, struct ib_err *err)
+{
+	char *text = NULL;
+	size_t len;
+	int rc = ib_read_file(path, max, &text, &len, err);
+
+	*out = NULL;
+	if (rc == 0)
+		rc = ib_json_parse(text, len, path, out, err);
+	free(text);
+	return rc;
 }
 
 const char *ib_json_path(char *buf, size_t cap, const char *path, const char *key)

@@ -188,9 +188,7 @@ static int check_sequence(struct run *run, const char *bundle)
 	int rc = ib_bundle_signed_claims(bundle, run->o->keys, run->o->n_keys, &claims, &err);
 
 	if (rc) {
-		outcome(run,
-		        code_for(rc) == IB_EXT_EXCEPTION ? IB_EXT_EXCEPTION : IB_EXT_UNSUPPORTED,
-		        "%s", err.msg);
+		outcome(run, code_for(rc), "%s", err.msg);
 		return rc;
 	}
 	if (claims.sequence >= run->state.bundle_sequence)
@@ -349,9 +347,7 @@ static void use_bundle(struct run *run, const char *path)
 	} else if (rc == IB_ENOTSUP) {
 		outcome(run, IB_EXT_UNSUPPORTED, "%s", err.msg);
 	} else if (rc) {
-		outcome(run,
-		        code_for(rc) == IB_EXT_EXCEPTION ? IB_EXT_EXCEPTION : IB_EXT_UNSUPPORTED,
-		        "%s", err.msg);
+		outcome(run, code_for(rc), "%s", err.msg);
 	} else if (run->o->plan_only) {
 		outcome(run, IB_EXT_SUCCESS, "would install %s %s %s: %s", b.chosen->id,
 		        b.chosen->kind, b.chosen->version, run->sel.reason);

@@ -44,19 +44,6 @@ int ib_handler_dir(const char *dir, char **out, struct ib_err *err)
 	return *out ? 0 : ib_fail(err, IB_ENOMEM, "out of memory");
 }
 
-/* Reads a JSON file of the agent or the package; source for messages is its path. */
-static int load_json(const char *path, cJSON **root, struct ib_err *err)
-{
-	char *text = NULL;
-	size_t len;
-	int rc = ib_read_file(path, AGENT_FILE_MAX, &text, &len, err);
-
-	if (rc == 0)
-		rc = ib_json_parse(text, len, path, root, err);
-	free(text);
-	return rc;
-}
-
 static char *join(const char *dir, const char *name, struct ib_err *err)
 {
 	char *p = ib_path_join(dir, name);
@@ -103,7 +90,7 @@ int ib_handler_env_load(const char *handler_dir, struct ib_handler_env *env, str
 	path = join(handler_dir, "HandlerEnvironment.json", err);
 	if (!path)
 		return IB_ENOMEM;
-	rc = load_json(path, &root, err);
+	rc = ib_json_load(path, AGENT_FILE_MAX, &root, err);
 	if (rc)
 		goto out;
 	first = cJSON_IsArray(root) ? cJSON_GetArrayItem(root, 0) : root;
@@ -147,7 +134,7 @@ int ib_handler_manifest_heartbeat(const char *handler_dir, int *report, struct i
 	*report = 0;
 	if (!path)
 		return IB_ENOMEM;
-	rc = load_json(path, &root, err);
+	rc = ib_json_load(path, AGENT_FILE_MAX, &root, err);
 	if (rc)
 		goto out;
 	first = cJSON_IsArray(root) ? cJSON_GetArrayItem(root, 0) : root;
@@ -627,7 +614,7 @@ int ib_handler_status_read(const struct ib_handler_env *env, int64_t seq, enum i
 	rc = plat_lstat(path, &kind, NULL, err);
 	if (rc || kind == PLAT_MISSING)
 		goto out;
-	rc = load_json(path, &root, err);
+	rc = ib_json_load(path, AGENT_FILE_MAX, &root, err);
 	if (rc)
 		goto out;
 	status = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(root, 0), "status");
@@ -708,7 +695,7 @@ int ib_package_config_load(const char *handler_dir, struct ib_package_config *c,
 	memset(c, 0, sizeof *c);
 	if (!path)
 		return IB_ENOMEM;
-	rc = load_json(path, &root, err);
+	rc = ib_json_load(path, AGENT_FILE_MAX, &root, err);
 	if (rc)
 		goto out;
 	if (!cJSON_IsObject(root)) {

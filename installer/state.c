@@ -200,8 +200,6 @@ static int check_state(const char *source, const struct ib_state *st, struct ib_
 static int load_object(const char *path, cJSON **root, int *found, struct ib_err *err)
 {
 	enum plat_kind kind;
-	char *text = NULL;
-	size_t len;
 	int rc;
 
 	*root = NULL;
@@ -209,10 +207,7 @@ static int load_object(const char *path, cJSON **root, int *found, struct ib_err
 	rc = plat_lstat(path, &kind, NULL, err);
 	if (rc || kind == PLAT_MISSING)
 		return rc;
-	rc = ib_read_file(path, STATE_FILE_MAX, &text, &len, err);
-	if (rc == 0)
-		rc = ib_json_parse(text, len, path, root, err);
-	free(text);
+	rc = ib_json_load(path, STATE_FILE_MAX, root, err);
 	if (rc)
 		return rc;
 	if (!cJSON_IsObject(*root)) {

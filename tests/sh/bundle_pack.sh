@@ -59,7 +59,10 @@ done
 tar -tvf "$T/zstd.1.ibb" --zstd | grep -q '2023-11-1' && ok || fail "SOURCE_DATE_EPOCH not recorded"
 cmp -s "$T/zstd.1.ibb" "$T/a.ibb" && fail "SOURCE_DATE_EPOCH had no effect" || ok
 gzip -t <"$T/gzip.1.ibb" && ok || fail "gzip bundle is not gzip"
-[ "$(head -c 4 "$T/none.1.ibb" | od -An -c | tr -d ' ')" != "" ] && tar -tf "$T/none.1.ibb" >/dev/null && ok || fail "uncompressed bundle unreadable"
+# Uncompressed: a plain tar whose first header names the manifest; zstd: the zstd frame magic.
+[ "$(head -c 13 "$T/none.1.ibb")" = manifest.json ] && tar -tf "$T/none.1.ibb" >/dev/null && ok ||
+	fail "uncompressed bundle is not a plain tar starting with manifest.json"
+[ "$(head -c 4 "$T/zstd.1.ibb" | od -An -tx1 | tr -d ' ')" = 28b52ffd ] && ok || fail "zstd bundle lacks the zstd magic"
 
 # Levels: accepted within range, refused outside.
 expect_rc 0 "$BUILD" pack -q --level 9 -m "$SRC/manifests/demo/bundle.json" -s "$T/test.sec" -o "$T/l9.ibb"
