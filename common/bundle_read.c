@@ -29,8 +29,6 @@
 #include <string.h>
 
 #define IO_CHUNK IB_HASHPIPE_CHUNK
-/* Writing extracted files ahead of their final sync keeps it short. */
-#define WRITE_BEHIND_BYTES (8u << 20)
 
 struct source {
 	const char *path;
@@ -306,7 +304,6 @@ struct entry_sink {
 	struct ib_hash h;
 	FILE *out;          /* NULL: not extracted */
 	const char *target; /* for messages: extract_dir/path */
-	size_t unsynced;
 };
 
 static int entry_consume(void *ctx, int stage, const unsigned char *data, size_t len,
@@ -322,11 +319,7 @@ static int entry_consume(void *ctx, int stage, const unsigned char *data, size_t
 		return 0;
 	if (fwrite(data, 1, len, e->out) != len)
 		return ib_fail_errno(err, IB_EIO, errno, "%s: cannot write", e->target);
-	e->unsynced += len;
-	if (e->unsynced < WRITE_BEHIND_BYTES)
-		return 0;
-	e->unsynced = 0;
-	return plat_write_behind(e->out, e->target, err);
+	return 0;
 }
 
 /* Streams one entry's data: size and hash checked; written to extract_dir when wanted. */
@@ -385,7 +378,7 @@ out:
 	/* The worker may still be using the sink. */
 	ib_hashpipe_sync(s->entries, NULL);
 	if (sink.out) {
-		int close_rc = plat_sync_close(sink.out, target, rc ? NULL : err);
+		int close_rc = plat_close(sink.out, target, rc ? NULL : err);
 		if (rc == 0)
 			rc = close_rc;
 	}

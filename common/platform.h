@@ -29,6 +29,9 @@ int plat_create_excl(const char *path, int mode, FILE **out, struct ib_err *err)
 /* Flushes f to stable storage and closes it (always closes, even on failure). */
 int plat_sync_close(FILE *f, const char *path, struct ib_err *err);
 
+/* Closes f, reporting a failed flush of what was written; always closes. */
+int plat_close(FILE *f, const char *path, struct ib_err *err);
+
 /*
  * Passes what was written to f on to the system and starts writing it to
  * storage without waiting, so that the final plat_sync_close has little left

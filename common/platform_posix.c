@@ -103,6 +103,13 @@ int plat_sync_close(FILE *f, const char *path, struct ib_err *err)
 	return rc;
 }
 
+int plat_close(FILE *f, const char *path, struct ib_err *err)
+{
+	if (fclose(f) != 0)
+		return ib_fail_errno(err, IB_EIO, errno, "%s: cannot write", path);
+	return 0;
+}
+
 int plat_write_behind(FILE *f, const char *path, struct ib_err *err)
 {
 	if (fflush(f) != 0)
