@@ -13,6 +13,7 @@
 
 #include "manifest.h"
 #include "minisign.h"
+#include "readahead.h"
 
 #include <stdint.h>
 
@@ -81,6 +82,15 @@ struct ib_read_opts {
 	void *choose_ctx;
 	const char *extract_dir; /* existing private folder the chosen driver's files go to */
 	int quiet;
+	/*
+	 * A bundle that is not in a file (a download): produce streams its bytes
+	 * on a worker thread (readahead.h), sig is its signature, already
+	 * fetched, and the path given to ib_bundle_read only names it in
+	 * messages. A failure of produce ends the read with produce's code.
+	 */
+	ib_produce_fn produce;
+	void *produce_ctx;
+	const struct ib_sig *sig;
 };
 
 struct ib_bundle {

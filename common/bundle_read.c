@@ -40,6 +40,8 @@ struct source {
 	uint64_t limit;
 	unsigned char *buf; /* raw bytes handed to libarchive when raw is NULL */
 	struct ib_progress bar;
+	int raw_rc; /* the first failure to get raw bytes, which libarchive only sees as EIO */
+	struct ib_err raw_err;
 };
 
 /*
@@ -74,7 +76,8 @@ static la_ssize_t read_cb(struct archive *a, void *ctx, const void **out)
 	const unsigned char *buf;
 	size_t n;
 
-	if (read_raw(s, &buf, &n, &err)) {
+	if ((s->raw_rc = read_raw(s, &buf, &n, &err)) != 0) {
+		s->raw_err = err;
 		archive_set_error(a, EIO, "%s", err.msg);
 		return -1;
 	}
@@ -455,51 +458,76 @@ static int read_entries(struct archive *a, struct source *s, const struct ib_man
 	return rc;
 }
 
+/* The signature and its claims: given (a download) or loaded from the signature file. */
+static int load_signature(const char *path, const struct ib_read_opts *o, struct ib_bundle *b,
+                          struct ib_err *err)
+{
+	char *default_sig = NULL;
+	const char *sig_file = o->sig_path;
+	int rc;
+
+	if (o->sig) {
+		b->sig = *o->sig;
+		sig_file = path;
+	} else {
+		if (!sig_file) {
+			default_sig = malloc(strlen(path) + sizeof ".minisig");
+			if (!default_sig)
+				return ib_fail(err, IB_ENOMEM, "out of memory");
+			sprintf(default_sig, "%s.minisig", path);
+			sig_file = default_sig;
+		}
+		rc = ib_sig_load(sig_file, &b->sig, err);
+		if (rc)
+			goto out;
+	}
+	rc = ib_sig_check_comment(&b->sig, o->keys, o->n_keys, &b->key_index, err);
+	if (rc == 0)
+		rc = ib_bundle_parse_claims(b->sig.trusted_comment, &b->claims, err);
+	if (rc)
+		ib_err_prefix(err, "%s", sig_file);
+out:
+	free(default_sig);
+	return rc;
+}
+
+/* The bundle file must be a regular file of the signed size. */
+static int check_file(const char *path, uint64_t signed_size, struct ib_err *err)
+{
+	enum plat_kind kind;
+	uint64_t size;
+	int rc = plat_lstat(path, &kind, &size, err);
+
+	if (rc)
+		return rc;
+	if (kind != PLAT_REGULAR)
+		return ib_fail(err, kind == PLAT_MISSING ? IB_EINPUT : IB_EVERIFY, "%s: %s", path,
+		               kind == PLAT_MISSING ? "no such bundle" : "not a regular file");
+	if (size != signed_size)
+		return ib_fail(err, IB_EVERIFY,
+		               "%s: is %" PRIu64 " bytes, its signature says %" PRIu64 " (%s)",
+		               path, size, signed_size,
+		               size < signed_size ? "truncated" : "extended");
+	return 0;
+}
+
 int ib_bundle_read(const char *path, const struct ib_read_opts *o, struct ib_bundle *b,
                    struct ib_err *err)
 {
 	struct source s = {.path = path};
 	struct archive *a = NULL;
 	unsigned char digest[IB_HASH_SIG_BYTES];
-	char *default_sig = NULL;
-	const char *sig_file;
-	enum plat_kind kind;
-	uint64_t size;
 	int rc;
 
 	memset(b, 0, sizeof *b);
-	default_sig = malloc(strlen(path) + sizeof ".minisig");
-	if (!default_sig)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
-	sprintf(default_sig, "%s.minisig", path);
-	sig_file = o->sig_path ? o->sig_path : default_sig;
-	rc = ib_sig_load(sig_file, &b->sig, err);
+	rc = load_signature(path, o, b, err);
+	if (rc == 0 && !o->produce)
+		rc = check_file(path, b->claims.size, err);
 	if (rc)
 		goto out;
-	rc = ib_sig_check_comment(&b->sig, o->keys, o->n_keys, &b->key_index, err);
-	if (rc == 0)
-		rc = ib_bundle_parse_claims(b->sig.trusted_comment, &b->claims, err);
-	if (rc) {
-		ib_err_prefix(err, "%s", sig_file);
-		goto out;
-	}
-	rc = plat_lstat(path, &kind, &size, err);
-	if (rc)
-		goto out;
-	if (kind != PLAT_REGULAR) {
-		rc = ib_fail(err, kind == PLAT_MISSING ? IB_EINPUT : IB_EVERIFY, "%s: %s", path,
-		             kind == PLAT_MISSING ? "no such bundle" : "not a regular file");
-		goto out;
-	}
-	if (size != b->claims.size) {
-		rc = ib_fail(err, IB_EVERIFY,
-		             "%s: is %" PRIu64 " bytes, its signature says %" PRIu64 " (%s)", path,
-		             size, b->claims.size,
-		             size < b->claims.size ? "truncated" : "extended");
-		goto out;
-	}
 	s.limit = b->claims.size;
-	rc = plat_open_read(path, &s.fp, err);
+	if (!o->produce)
+		rc = plat_open_read(path, &s.fp, err);
 	if (rc == 0)
 		rc = ib_hash_init(&s.whole, IB_HASH_SIG_BYTES, err);
 	if (rc == 0)
@@ -508,8 +536,11 @@ int ib_bundle_read(const char *path, const struct ib_read_opts *o, struct ib_bun
 		rc = ib_hashpipe_start(&s.entries, o->extract_dir ? 2 : 1, err);
 	if (rc)
 		goto out;
-	ib_readahead_open(s.raw, s.fp, &s.whole, NULL);
-	ib_progress_start(&s.bar, "verifying", size, o->quiet);
+	if (o->produce)
+		ib_readahead_open_producer(s.raw, o->produce, o->produce_ctx, &s.whole);
+	else
+		ib_readahead_open(s.raw, s.fp, &s.whole, NULL);
+	ib_progress_start(&s.bar, "verifying", s.limit, o->quiet);
 	a = open_reader(&s, err);
 	if (!a) {
 		rc = err ? err->code : IB_EVERIFY;
@@ -535,6 +566,15 @@ int ib_bundle_read(const char *path, const struct ib_read_opts *o, struct ib_bun
 	if (rc)
 		ib_err_prefix(err, "%s", path);
 out:
+	/* A download that failed explains a broken stream better than libarchive does. */
+	if (rc && s.raw_rc && s.raw_rc != rc) {
+		rc = s.raw_rc;
+		if (err) {
+			*err = s.raw_err;
+			if (!o->produce)
+				ib_err_prefix(err, "%s", path);
+		}
+	}
 	ib_progress_end(&s.bar);
 	if (a)
 		archive_read_free(a);
@@ -544,7 +584,6 @@ out:
 	ib_hash_abort(&s.whole);
 	if (s.fp)
 		fclose(s.fp);
-	free(default_sig);
 	if (rc)
 		ib_bundle_release(b);
 	return rc;

@@ -28,7 +28,7 @@ enum outcome {
 	OUT_FATAL    /* a local failure no mirror can fix (cache folder, memory) */
 };
 
-enum abort_reason { ABORT_NONE, ABORT_STATUS, ABORT_TOO_BIG, ABORT_IO };
+enum abort_reason { ABORT_NONE, ABORT_STATUS, ABORT_TOO_BIG, ABORT_IO, ABORT_CLOSED };
 
 struct fetch {
 	const struct ib_fetch_opts *o;
@@ -37,15 +37,20 @@ struct fetch {
 	char curl_msg[CURL_ERROR_SIZE];
 };
 
-/* Where a body goes: a bounded memory buffer, or a temporary file hashed as it is written. */
+/*
+ * Where a body goes: a bounded memory buffer, or a temporary file and, as it
+ * is written, the bundle reader (through feed, which hashes it).
+ */
 struct sink {
 	struct fetch *f;
 	char *buf; /* memory sink: cap + 1 bytes */
 	struct ib_outfile *file;
-	struct ib_hash *hash;
+	struct ib_readahead *feed;
 	uint64_t limit;  /* most bytes the body may have */
 	uint64_t done;   /* bytes held, including those kept from earlier attempts */
 	uint64_t offset; /* bytes held when the current attempt started */
+	int no_range;    /* the server cannot resume: ask from byte 0 ... */
+	uint64_t skip;   /* ... and drop this many bytes already held */
 	int status_checked;
 	long status;
 	enum abort_reason abort;
@@ -173,6 +178,11 @@ static void report_progress(struct sink *s, int final)
 	            secs > 0 ? (double)(s->done - s->offset) / secs : 0.0);
 }
 
+static long expected_status(const struct sink *s)
+{
+	return s->offset && !s->no_range ? 206 : 200;
+}
+
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
 {
 	struct sink *s = ctx;
@@ -182,10 +192,20 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
 		s->status_checked = 1;
 		curl_easy_getinfo(s->f->curl, CURLINFO_RESPONSE_CODE, &s->status);
 		/* Only the body we asked for may reach the file; the rest is classified later. */
-		if (s->status != (s->offset ? 206 : 200)) {
+		if (s->status != expected_status(s)) {
 			s->abort = ABORT_STATUS;
 			return 0;
 		}
+	}
+	/* The reader has taken these bytes already; the signature will tell if they changed. */
+	if (s->skip) {
+		size_t n = len < s->skip ? len : (size_t)s->skip;
+
+		s->skip -= n;
+		data += n;
+		len -= n;
+		if (len == 0)
+			return size * nmemb;
 	}
 	/* CURLOPT_MAXFILESIZE cannot stop a body of unknown length in libcurl 7.88. */
 	if (len > s->limit - s->done) {
@@ -198,34 +218,16 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
 			s->io_errno = errno;
 			return 0;
 		}
-		ib_hash_update(s->hash, data, len);
+		if (ib_readahead_put(s->feed, data, len)) {
+			s->abort = ABORT_CLOSED;
+			return 0;
+		}
 	} else {
 		memcpy(s->buf + s->done, data, len);
 	}
 	s->done += len;
 	report_progress(s, 0);
-	return len;
-}
-
-/* Empties the sink so the body can be fetched again from its first byte. */
-static int sink_reset(struct sink *s, struct ib_err *err)
-{
-	int rc;
-
-	s->done = 0;
-	if (!s->file)
-		return 0;
-	ib_hash_abort(s->hash);
-	rc = ib_hash_init(s->hash, IB_HASH_SIG_BYTES, err);
-	if (rc)
-		return rc;
-	char *path = copy_n(s->file->path, strlen(s->file->path));
-	if (!path)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
-	ib_outfile_abort(s->file);
-	rc = ib_outfile_open(s->file, path, 0644, err);
-	free(path);
-	return rc;
+	return size * nmemb;
 }
 
 static int retryable_curl_code(CURLcode rc)
@@ -278,6 +280,7 @@ static enum outcome attempt(struct fetch *f, const char *url, const char *shown_
 		return OUT_TIMEOUT;
 	}
 	s->offset = s->done;
+	s->skip = s->no_range ? s->done : 0;
 	s->status_checked = 0;
 	s->status = 0;
 	s->abort = ABORT_NONE;
@@ -286,9 +289,12 @@ static enum outcome attempt(struct fetch *f, const char *url, const char *shown_
 	f->curl_msg[0] = '\0';
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
-	curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)s->done);
+	curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)(s->no_range ? 0 : s->done));
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(f->deadline_ms - now));
-	if (s->done)
+	if (s->done && s->no_range)
+		ib_info("%s: fetching from byte 0 again, skipping the %llu bytes already read",
+		        shown_url, (unsigned long long)s->done);
+	else if (s->done)
 		ib_info("%s: resuming at byte %llu", shown_url, (unsigned long long)s->done);
 	rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -297,6 +303,10 @@ static enum outcome attempt(struct fetch *f, const char *url, const char *shown_
 		*retry_after_s = (uint64_t)retry_after;
 	why = f->curl_msg[0] ? f->curl_msg : curl_easy_strerror(rc);
 
+	if (s->abort == ABORT_CLOSED) {
+		ib_fail(err, IB_EINTERNAL, "%s: the reader stopped", shown_url);
+		return OUT_FATAL;
+	}
 	if (s->abort == ABORT_IO) {
 		ib_fail_errno(err, IB_EIO, s->io_errno, "%s: cannot write", s->file->tmp_path);
 		return OUT_FATAL;
@@ -311,7 +321,8 @@ static enum outcome attempt(struct fetch *f, const char *url, const char *shown_
 		ib_fail(err, IB_ENOMEM, "%s: out of memory", shown_url);
 		return OUT_FATAL;
 	}
-	if (rc == CURLE_RANGE_ERROR || (s->offset && (status == 200 || status == 416))) {
+	if (rc == CURLE_RANGE_ERROR ||
+	    (s->offset && !s->no_range && (status == 200 || status == 416))) {
 		ib_fail(err, IB_ENET, "%s: server did not resume at byte %llu (HTTP %ld)",
 		        shown_url, (unsigned long long)s->offset, status);
 		return OUT_RESTART;
@@ -326,7 +337,7 @@ static enum outcome attempt(struct fetch *f, const char *url, const char *shown_
 		return OUT_RETRY;
 	}
 	if (rc == CURLE_OK || s->abort == ABORT_STATUS) {
-		if (status == (s->offset ? 206 : 200)) {
+		if (status == expected_status(s)) {
 			/* A body without a length may end early; the file sink knows what to
 			 * expect. */
 			if (s->file && s->done < s->limit) {
@@ -359,7 +370,6 @@ static int fetch_url(struct fetch *f, const char *url, struct sink *s, int *stop
 	char shown[1024];
 	unsigned retries = 0;
 	uint64_t retry_after_s, wait_ms, now;
-	int rc;
 
 	url_display(url, shown, sizeof shown);
 	for (;;) {
@@ -391,12 +401,8 @@ static int fetch_url(struct fetch *f, const char *url, struct sink *s, int *stop
 		}
 		retries++;
 		if (oc == OUT_RESTART) {
-			ib_warn("%s; starting again from byte 0", err->msg);
-			rc = sink_reset(s, err);
-			if (rc) {
-				*stop = 1;
-				return rc;
-			}
+			ib_warn("%s; fetching from byte 0 again", err->msg);
+			s->no_range = 1;
 			continue;
 		}
 		if (retry_after_s) {
@@ -440,120 +446,6 @@ static int fetch_url(struct fetch *f, const char *url, struct sink *s, int *stop
 	}
 }
 
-/* Checks path's size and signature against sig and key; IB_EVERIFY when they do not match. */
-static int verify_file(const char *path, uint64_t size, const struct ib_sig *sig,
-                       const struct ib_pubkey *key, struct ib_err *err)
-{
-	unsigned char hash[IB_HASH_SIG_BYTES];
-	enum plat_kind kind;
-	uint64_t actual;
-	int rc = plat_lstat(path, &kind, &actual, err);
-
-	if (rc)
-		return rc;
-	if (kind != PLAT_REGULAR)
-		return ib_fail(err, IB_EVERIFY, "%s: not a regular file", path);
-	if (actual != size)
-		return ib_fail(err, IB_EVERIFY, "%s: %llu bytes, signed size is %llu", path,
-		               (unsigned long long)actual, (unsigned long long)size);
-	rc = ib_hash_file(path, IB_HASH_SIG_BYTES, hash, err);
-	if (rc == 0)
-		rc = ib_sig_check_hash(sig, key, hash, err);
-	if (rc == IB_EVERIFY)
-		ib_err_prefix(err, "%s", path);
-	return rc;
-}
-
-static int url_has_basename(const struct ib_fetch_opts *o, const char *file)
-{
-	for (size_t i = 0; i < o->n_urls; i++) {
-		char *base = url_basename(o->urls[i]);
-		int same = base && !strcmp(base, file);
-
-		free(base);
-		if (same)
-			return 1;
-	}
-	return 0;
-}
-
-/*
- * Looks in the cache for a bundle signed as one of the URLs' files. *found
- * gets the path of the verified one with the highest sequence, or NULL.
- * Cached files signed by a trusted key that fail to verify are deleted.
- */
-static int cache_lookup(const struct ib_fetch_opts *o, char **found, struct ib_err *err)
-{
-	static const char suffix[] = ".ibb.minisig";
-	char **names = NULL;
-	size_t count = 0;
-	uint64_t best_seq = 0;
-	int rc;
-
-	*found = NULL;
-	rc = plat_list_dir(o->cache_dir, &names, &count, err);
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < count; i++) {
-		size_t len = strlen(names[i]);
-		struct ib_sig sig;
-		struct signed_info si;
-		struct ib_err e;
-		size_t which;
-		char *sig_path = NULL, *bundle_path = NULL;
-
-		if (len <= sizeof suffix - 1 ||
-		    strcmp(names[i] + len - (sizeof suffix - 1), suffix))
-			continue;
-		sig_path = ib_path_join(o->cache_dir, names[i]);
-		if (!sig_path) {
-			rc = ib_fail(err, IB_ENOMEM, "out of memory");
-			break;
-		}
-		/* Files of other publishers or of other URLs are left alone. */
-		if (ib_sig_load(sig_path, &sig, &e) ||
-		    ib_sig_check_comment(&sig, o->keys, o->n_keys, &which, &e) ||
-		    read_signed_info(&sig, sig_path, &si, &e) || !url_has_basename(o, si.file) ||
-		    strlen(si.claims.name) + sizeof suffix - 1 != len ||
-		    strncmp(names[i], si.claims.name, strlen(si.claims.name))) {
-			free(sig_path);
-			continue;
-		}
-		bundle_path = copy_n(sig_path, strlen(sig_path) - strlen(".minisig"));
-		if (!bundle_path) {
-			free(sig_path);
-			rc = ib_fail(err, IB_ENOMEM, "out of memory");
-			break;
-		}
-		if (verify_file(bundle_path, si.claims.size, &sig, &o->keys[which], &e) == 0) {
-			if (!*found || si.claims.sequence > best_seq) {
-				free(*found);
-				*found = bundle_path;
-				bundle_path = NULL;
-				best_seq = si.claims.sequence;
-			}
-		} else if (e.code == IB_EVERIFY) {
-			ib_warn("cache: %s; removing it", e.msg);
-			plat_remove(bundle_path, NULL);
-			plat_remove(sig_path, NULL);
-		} else if (e.code == IB_ENOMEM) {
-			rc = ib_fail(err, IB_ENOMEM, "out of memory");
-		} else {
-			ib_warn("cache: %s; not using it", e.msg);
-		}
-		free(bundle_path);
-		free(sig_path);
-		if (rc)
-			break;
-	}
-	plat_free_names(names, count);
-	if (rc) {
-		free(*found);
-		*found = NULL;
-	}
-	return rc;
-}
-
 static int write_small_file(const char *path, const char *data, size_t len, struct ib_err *err)
 {
 	struct ib_outfile of;
@@ -569,59 +461,97 @@ static int write_small_file(const char *path, const char *data, size_t len, stru
 	return ib_outfile_commit(&of, 1, err);
 }
 
-/* One mirror: signature, then bundle, then verification and the move into the cache. */
-static int try_mirror(struct fetch *f, const char *url, char **path_out, int *stop,
-                      struct ib_err *err)
+/* A bundle's body, produced for the bundle reader on its worker thread. */
+struct body {
+	struct fetch *f;
+	const char *url;
+	struct sink sink;
+	int stop; /* the failure ends the whole download (deadline, cache folder) */
+};
+
+static int produce_body(void *ctx, struct ib_readahead *r, struct ib_err *err)
 {
-	const struct ib_fetch_opts *o = f->o;
-	char shown[1024], sig_shown[1024];
-	char *sig_url = url_with_suffix(url, ".minisig");
-	char *base = url_basename(url);
-	char *sig_text = malloc(IB_FETCH_SIG_MAX + 1);
-	char *bundle_path = NULL, *sig_path = NULL, *name_ibb = NULL;
-	unsigned char hash[IB_HASH_SIG_BYTES];
-	struct ib_outfile of = {0};
-	struct ib_hash h = {0};
-	struct ib_sig sig;
-	struct signed_info si;
-	struct sink s;
-	size_t which, sig_len;
+	struct body *b = ctx;
 	int rc;
 
-	url_display(url, shown, sizeof shown);
-	if (!sig_url || !base || !sig_text) {
+	b->sink.feed = r;
+	rc = fetch_url(b->f, b->url, &b->sink, &b->stop, err);
+	if (b->sink.abort == ABORT_CLOSED)
+		b->stop = 0; /* the reader stopped first: its failure is the one that counts */
+	return rc;
+}
+
+/* A mirror's signature, fetched into memory and checked against the trusted keys. */
+static int fetch_signature(struct fetch *f, const char *url, char *text, size_t *len,
+                           struct ib_sig *sig, struct signed_info *si, int *stop,
+                           struct ib_err *err)
+{
+	const struct ib_fetch_opts *o = f->o;
+	char *sig_url = url_with_suffix(url, ".minisig");
+	char *base = url_basename(url);
+	char shown[1024];
+	struct sink s = {.f = f, .buf = text, .limit = IB_FETCH_SIG_MAX};
+	int rc;
+
+	if (!sig_url || !base) {
 		rc = ib_fail(err, IB_ENOMEM, "out of memory");
 		goto out;
 	}
-	url_display(sig_url, sig_shown, sizeof sig_shown);
-
-	memset(&s, 0, sizeof s);
-	s.f = f;
-	s.buf = sig_text;
-	s.limit = IB_FETCH_SIG_MAX;
+	url_display(sig_url, shown, sizeof shown);
 	rc = fetch_url(f, sig_url, &s, stop, err);
 	if (rc)
 		goto out;
-	sig_len = (size_t)s.done;
-	sig_text[sig_len] = '\0';
-	rc = ib_sig_parse(sig_text, sig_len, sig_shown, &sig, err);
+	*len = (size_t)s.done;
+	text[*len] = '\0';
+	rc = ib_sig_parse(text, *len, shown, sig, err);
 	if (rc == 0)
-		rc = ib_sig_check_comment(&sig, o->keys, o->n_keys, &which, err);
+		rc = ib_sig_check_comment(sig, o->keys, o->n_keys, NULL, err);
 	if (rc == 0)
-		rc = read_signed_info(&sig, sig_shown, &si, err);
+		rc = read_signed_info(sig, shown, si, err);
 	if (rc) {
 		if (rc != IB_ENOMEM)
 			err->code = rc = IB_EVERIFY;
-		if (!strstr(err->msg, sig_shown))
-			ib_err_prefix(err, "%s", sig_shown);
+		if (!strstr(err->msg, shown))
+			ib_err_prefix(err, "%s", shown);
 		goto out;
 	}
-	if (strcmp(si.file, base)) {
-		rc = ib_fail(err, IB_EVERIFY, "%s: signed for file '%s', not '%s'", sig_shown,
-		             si.file, base);
-		goto out;
-	}
+	if (strcmp(si->file, base))
+		rc = ib_fail(err, IB_EVERIFY, "%s: signed for file '%s', not '%s'", shown, si->file,
+		             base);
+out:
+	free(sig_url);
+	free(base);
+	return rc;
+}
 
+/*
+ * One mirror: the signature, then the bundle, read (verified, maybe
+ * extracted) as it streams into a temporary file in the cache, which is
+ * renamed into place once the read has verified everything.
+ */
+static int try_mirror(struct fetch *f, const char *url, char **path_out, struct ib_bundle *bundle,
+                      int *stop, struct ib_err *err)
+{
+	const struct ib_fetch_opts *o = f->o;
+	struct ib_read_opts ro = {0};
+	char shown[1024];
+	char *sig_text = malloc(IB_FETCH_SIG_MAX + 1);
+	char *bundle_path = NULL, *sig_path = NULL, *name_ibb = NULL;
+	struct ib_outfile of = {0};
+	struct ib_sig sig;
+	struct signed_info si;
+	struct body body = {.f = f, .url = url};
+	size_t sig_len = 0;
+	int rc;
+
+	url_display(url, shown, sizeof shown);
+	if (!sig_text) {
+		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = fetch_signature(f, url, sig_text, &sig_len, &sig, &si, stop, err);
+	if (rc)
+		goto out;
 	name_ibb = malloc(strlen(si.claims.name) + 5);
 	if (!name_ibb) {
 		rc = ib_fail(err, IB_ENOMEM, "out of memory");
@@ -637,36 +567,45 @@ static int try_mirror(struct fetch *f, const char *url, char **path_out, int *st
 	sprintf(sig_path, "%s.minisig", bundle_path);
 	ib_info("%s: %s, %llu bytes, sequence %llu", shown, si.claims.name,
 	        (unsigned long long)si.claims.size, (unsigned long long)si.claims.sequence);
-
+	if (o->prepare) {
+		rc = o->prepare(o->prepare_ctx, &si.claims, err);
+		if (rc) {
+			*stop = 1;
+			goto out;
+		}
+	}
 	rc = ib_outfile_open(&of, bundle_path, 0644, err);
 	if (rc) {
 		*stop = 1;
 		goto out;
 	}
-	rc = ib_hash_init(&h, IB_HASH_SIG_BYTES, err);
+	body.sink.f = f;
+	body.sink.file = &of;
+	body.sink.limit = si.claims.size;
+	if (o->read)
+		ro = *o->read;
+	ro.keys = o->keys;
+	ro.n_keys = o->n_keys;
+	ro.produce = produce_body;
+	ro.produce_ctx = &body;
+	ro.sig = &sig;
+	rc = ib_bundle_read(shown, &ro, bundle, err);
 	if (rc) {
-		*stop = 1;
+		/* Another mirror may serve a good bundle; nothing else is its to fix. */
+		*stop = body.stop || !(rc == IB_EVERIFY || rc == IB_ENET || rc == IB_ETIMEOUT);
 		goto out;
 	}
-	memset(&s, 0, sizeof s);
-	s.f = f;
-	s.file = &of;
-	s.hash = &h;
-	s.limit = si.claims.size;
-	rc = fetch_url(f, url, &s, stop, err);
-	if (rc)
-		goto out;
-	ib_hash_final(&h, hash);
-	rc = ib_sig_check_hash(&sig, &o->keys[which], hash, err);
-	if (rc) {
-		ib_err_prefix(err, "%s", shown);
-		goto out;
-	}
-	/* The signature last: a cached signature always has its bundle beside it. */
+	/*
+	 * No waiting for the disk: a cached bundle is verified in full whenever it
+	 * is used, and one damaged by a crash is removed and fetched again.
+	 * The signature last: a cached signature always has its bundle beside it.
+	 */
+	of.no_sync = 1;
 	rc = ib_outfile_commit(&of, 1, err);
 	if (rc == 0)
 		rc = write_small_file(sig_path, sig_text, sig_len, err);
 	if (rc) {
+		ib_bundle_release(bundle);
 		*stop = 1;
 		goto out;
 	}
@@ -674,10 +613,7 @@ static int try_mirror(struct fetch *f, const char *url, char **path_out, int *st
 	*path_out = bundle_path;
 	bundle_path = NULL;
 out:
-	ib_hash_abort(&h);
 	ib_outfile_abort(&of);
-	free(sig_url);
-	free(base);
 	free(sig_text);
 	free(name_ibb);
 	free(bundle_path);
@@ -722,13 +658,14 @@ static int setup_curl(struct fetch *f, struct ib_err *err)
 	return 0;
 }
 
-int ib_fetch_bundle(const struct ib_fetch_opts *o, char **bundle_path_out, struct ib_err *err)
+int ib_fetch_bundle(const struct ib_fetch_opts *o, char **bundle_path_out, struct ib_bundle *bundle,
+                    struct ib_err *err)
 {
 	struct fetch f = {0};
-	char *found = NULL;
 	int rc, stop = 0, curl_ready = 0;
 
 	*bundle_path_out = NULL;
+	memset(bundle, 0, sizeof *bundle);
 	ib_err_clear(err);
 	if (!o->n_urls || !o->n_keys || !o->cache_dir || !*o->cache_dir)
 		return ib_fail(err, IB_EUSAGE,
@@ -748,15 +685,6 @@ int ib_fetch_bundle(const struct ib_fetch_opts *o, char **bundle_path_out, struc
 	rc = plat_mkdir_p(o->cache_dir, 0755, err);
 	if (rc)
 		return rc;
-	rc = cache_lookup(o, &found, err);
-	if (rc)
-		return rc;
-	if (found) {
-		ib_info("using the verified bundle in the cache: %s", found);
-		*bundle_path_out = found;
-		return 0;
-	}
-
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return ib_fail(err, IB_EINTERNAL, "cannot initialise libcurl");
 	curl_ready = 1;
@@ -766,7 +694,7 @@ int ib_fetch_bundle(const struct ib_fetch_opts *o, char **bundle_path_out, struc
 	for (size_t i = 0; i < o->n_urls && !stop; i++) {
 		if (i > 0)
 			ib_warn("%s; trying the next mirror", err->msg);
-		rc = try_mirror(&f, o->urls[i], bundle_path_out, &stop, err);
+		rc = try_mirror(&f, o->urls[i], bundle_path_out, bundle, &stop, err);
 		if (rc == 0)
 			break;
 	}

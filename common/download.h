@@ -1,36 +1,37 @@
 /*
- * download.h - fetch a signed bundle over HTTP(S) into a local cache.
+ * download.h - fetch a signed bundle over HTTP(S), reading it as it streams.
  *
  * Promises: nothing lands in the cache folder unless its minisign signature
- * checks out against one of the trusted keys; the bundle is hashed while it
- * streams to disk (memory stays flat whatever its size); a body larger than
- * the size in the signed trusted comment is cut off as soon as it grows past
- * it. Only http and https are ever spoken, also after redirects. Every failure
- * message names the URL (query string hidden: it may hold an access token)
- * and the last error seen: the HTTP status or libcurl's text.
+ * checks out against one of the trusted keys; the bundle is read once, as it
+ * arrives: the bundle reader (bundle.h) verifies it, and extracts what the
+ * caller chose, from the same bytes that are written to the cache (memory
+ * stays flat whatever its size); a body larger than the size in the signed
+ * trusted comment is cut off as soon as it grows past it. Only http and
+ * https are ever spoken, also after redirects. Every failure message names
+ * the URL (query string hidden: it may hold an access token) and the last
+ * error seen: the HTTP status or libcurl's text.
  *
  * For each mirror, in order: URL.minisig (at most IB_FETCH_SIG_MAX bytes) is
  * fetched and its trusted comment checked, which gives the bundle's name,
  * size and file name; the signed "file" must be the URL's last path segment.
- * Then the bundle is fetched into a temporary file in the cache folder,
- * resumed with a Range request after a cut connection (restarted from zero
- * when the server ignores the range), verified as a whole, and renamed to
- * <cache>/<name>.ibb beside <cache>/<name>.ibb.minisig. Connection errors,
- * stalls below the low-speed limit, 408, 429 and 5xx are retried with
- * exponential backoff and full jitter (Retry-After is honoured); other HTTP
- * errors, refused redirects, TLS failures and verification failures move on
- * to the next mirror.
+ * Then the bundle is fetched into a temporary file in the cache folder and
+ * handed to the reader, resumed with a Range request after a cut connection
+ * (fetched from byte 0 again, skipping what was already read, when the
+ * server ignores the range), and renamed to <cache>/<name>.ibb beside
+ * <cache>/<name>.ibb.minisig once the reader has verified it all. Connection
+ * errors, stalls below the low-speed limit, 408, 429 and 5xx are retried
+ * with exponential backoff and full jitter (Retry-After is honoured); other
+ * HTTP errors, refused redirects, TLS failures and verification failures
+ * move on to the next mirror, with a fresh read.
  *
- * Before any request, the cache is searched for a bundle whose signed "file"
- * is one of the URLs' last path segments; one that verifies in full is reused
- * without touching the network, one that does not is deleted.
- *
+ * Finding a bundle already in the cache is the caller's job (locate.h).
  * The cache folder belongs to one process at a time (the installer's lock).
  * Proxies come from the usual environment variables (libcurl's defaults).
  */
 #ifndef IBDRV_DOWNLOAD_H
 #define IBDRV_DOWNLOAD_H
 
+#include "bundle.h"
 #include "err.h"
 #include "minisign.h"
 #include "progress.h"
@@ -63,8 +64,18 @@ struct ib_fetch_opts {
 	unsigned max_retries;             /* per URL, after the first attempt */
 	unsigned backoff_ms;              /* first backoff ceiling; doubles per retry */
 	unsigned backoff_max_ms;          /* largest backoff ceiling */
-	ib_fetch_progress_fn progress;    /* NULL for none */
+	ib_fetch_progress_fn progress;    /* NULL for none; called on the reader's worker */
 	void *progress_ctx;
+	/* How each bundle is read (choice, extraction); keys and source are set here. NULL:
+	 * verify only. */
+	const struct ib_read_opts *read;
+	/*
+	 * Called with each mirror's verified claims before its bundle is fetched
+	 * and read: 0 goes on; a failure ends the download with its code (a
+	 * refused downgrade, a staging folder that cannot be emptied). NULL: none.
+	 */
+	int (*prepare)(void *ctx, const struct ib_bundle_claims *claims, struct ib_err *err);
+	void *prepare_ctx;
 };
 
 /*
@@ -75,17 +86,21 @@ struct ib_fetch_opts {
 void ib_fetch_opts_init(struct ib_fetch_opts *o);
 
 /*
- * Makes sure a verified bundle from one of o->urls is in the cache and puts
- * its path in *bundle_path_out (malloc'd, the caller frees it; the signature
- * is that path plus ".minisig"). Returns 0 or: IB_ETIMEOUT (the deadline
- * passed, or the last mirror stalled), IB_EVERIFY (the last mirror served a
- * signature or bundle that does not verify, or a body longer than signed),
- * IB_ENET (the last mirror could not be reached or answered an HTTP error),
- * IB_EIO (the cache folder), IB_EUSAGE (bad options), IB_ENOMEM, IB_EINTERNAL.
- * When several mirrors fail, the code and message are the last one's, and
- * each earlier failure is logged as a warning. err must not be NULL.
+ * Downloads and reads a bundle from the first of o->urls that serves a good
+ * one. On success *bundle_path_out is its path in the cache (malloc'd, the
+ * caller frees it; the signature is that path plus ".minisig") and *bundle
+ * what the read found (release with ib_bundle_release). Returns 0 or:
+ * IB_ETIMEOUT (the deadline passed, or the last mirror stalled), IB_EVERIFY
+ * (the last mirror served a signature or bundle that does not verify, or a
+ * body longer than signed), IB_ENET (the last mirror could not be reached or
+ * answered an HTTP error), IB_EIO (the cache folder, extraction), IB_EUSAGE
+ * (bad options), IB_ENOMEM, IB_EINTERNAL, or the code of a failed prepare or
+ * choice (read opts), which ends the download at once. When several mirrors
+ * fail, the code and message are the last one's, and each earlier failure is
+ * logged as a warning. err must not be NULL.
  */
-int ib_fetch_bundle(const struct ib_fetch_opts *o, char **bundle_path_out, struct ib_err *err);
+int ib_fetch_bundle(const struct ib_fetch_opts *o, char **bundle_path_out, struct ib_bundle *bundle,
+                    struct ib_err *err);
 
 /*
  * A ready-made progress callback: on a terminal, the project's progress bar

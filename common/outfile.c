@@ -41,7 +41,8 @@ int ib_outfile_commit(struct ib_outfile *out, int overwrite, struct ib_err *err)
 	int rc;
 
 	out->fp = NULL;
-	rc = plat_sync_close(fp, out->tmp_path, err);
+	rc = out->no_sync ? plat_close(fp, out->tmp_path, err)
+	                  : plat_sync_close(fp, out->tmp_path, err);
 	if (rc)
 		goto out;
 	if (!overwrite) {

@@ -2,8 +2,8 @@
  * outfile.h - write a file under a temporary name, then rename it into place.
  *
  * Nothing half-written is ever visible under the final name: ib_outfile_open
- * creates "<path>.tmp-<random>" beside path; ib_outfile_commit syncs it and
- * renames it over path; ib_outfile_abort (safe to call after commit, or
+ * creates "<path>.tmp-<random>" beside path; ib_outfile_commit syncs it
+ * (unless no_sync) and renames it over path; ib_outfile_abort (safe to call after commit, or
  * twice) deletes the temporary file. The struct owns both path copies.
  */
 #ifndef IBDRV_OUTFILE_H
@@ -17,6 +17,12 @@ struct ib_outfile {
 	char *path;
 	char *tmp_path;
 	FILE *fp; /* write here between open and commit */
+	/*
+	 * Set before commit to skip the sync: only for a file whose loss or
+	 * damage in a crash is detected and repaired when it is next used
+	 * (the download cache, verified in full on every use).
+	 */
+	int no_sync;
 };
 
 /* mode is the permission bits of the final file (0600 for secret keys). */

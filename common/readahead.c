@@ -3,7 +3,9 @@
  * piece k lives in slot k % SLOTS; the worker writes it while k >= filled and
  * the slot is free (k - released < SLOTS); the caller reads pieces below
  * filled and releases the one it holds when it asks for the next. The
- * monitor orders every hand-over.
+ * monitor orders every hand-over. A producer fills piece `filled` through
+ * ib_readahead_put, which publishes it once full; the end of its stream
+ * publishes the last, partial one.
  */
 #include "readahead.h"
 
@@ -12,6 +14,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct ib_readahead {
 	struct plat_monitor *mon;
@@ -20,9 +23,12 @@ struct ib_readahead {
 	/* Guarded by mon. */
 	size_t lens[IB_READAHEAD_SLOTS];
 	FILE *fp;
+	ib_produce_fn produce; /* instead of fp */
+	void *produce_ctx;
+	size_t put_len; /* bytes in the piece being produced (the worker's alone) */
 	struct ib_hash *h;
 	const char *path;
-	int active;  /* the worker may read fp */
+	int active;  /* the worker may read fp or run produce */
 	int at_end;  /* fp is read to its end, or failed */
 	int reading; /* the worker is using fp, h and a slot outside the monitor */
 	uint64_t filled;
@@ -45,6 +51,74 @@ static int can_read(const struct ib_readahead *r)
 	return r->active && !r->at_end && r->filled - r->released < IB_READAHEAD_SLOTS;
 }
 
+/* Runs the producer to its end; called and returns inside the monitor. */
+static void produce(struct ib_readahead *r)
+{
+	struct ib_err err;
+	int rc;
+
+	r->reading = 1;
+	r->put_len = 0;
+	plat_monitor_leave(r->mon);
+	rc = r->produce(r->produce_ctx, r, &err);
+	plat_monitor_enter(r->mon);
+	r->reading = 0;
+	if (r->active) {
+		if (r->put_len) {
+			r->lens[r->filled % IB_READAHEAD_SLOTS] = r->put_len;
+			r->filled++;
+		}
+		if (rc) {
+			r->rc = rc;
+			r->err = err;
+		}
+	}
+	r->at_end = 1;
+	if (r->caller_waiting)
+		plat_monitor_notify(r->mon);
+}
+
+int ib_readahead_put(struct ib_readahead *r, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+	while (len > 0) {
+		size_t n = IB_READAHEAD_CHUNK - r->put_len;
+
+		if (r->put_len == 0) {
+			plat_monitor_enter(r->mon);
+			while (r->active && r->filled - r->released >= IB_READAHEAD_SLOTS) {
+				r->worker_idle = 1;
+				plat_monitor_wait(r->mon);
+				r->worker_idle = 0;
+			}
+			if (!r->active) {
+				plat_monitor_leave(r->mon);
+				return -1;
+			}
+			plat_monitor_leave(r->mon);
+		}
+		if (n > len)
+			n = len;
+		memcpy(slot(r, r->filled) + r->put_len, p, n);
+		if (r->h)
+			ib_hash_update(r->h, p, n);
+		r->put_len += n;
+		p += n;
+		len -= n;
+		if (r->put_len == IB_READAHEAD_CHUNK) {
+			plat_monitor_enter(r->mon);
+			r->lens[r->filled % IB_READAHEAD_SLOTS] = r->put_len;
+			r->filled++;
+			r->put_len = 0;
+			if (r->caller_waiting)
+				plat_monitor_notify(r->mon);
+			plat_monitor_leave(r->mon);
+		}
+	}
+	return 0;
+}
+
 static void worker(void *arg)
 {
 	struct ib_readahead *r = arg;
@@ -64,6 +138,10 @@ static void worker(void *arg)
 		}
 		if (r->stopping)
 			break;
+		if (r->produce) {
+			produce(r);
+			continue;
+		}
 		fp = r->fp;
 		h = r->h;
 		buf = slot(r, r->filled);
@@ -125,8 +203,26 @@ void ib_readahead_open(struct ib_readahead *r, FILE *fp, struct ib_hash *h, cons
 {
 	plat_monitor_enter(r->mon);
 	r->fp = fp;
+	r->produce = NULL;
 	r->h = h;
 	r->path = path;
+	r->active = 1;
+	r->at_end = 0;
+	r->rc = 0;
+	if (r->worker_idle)
+		plat_monitor_notify(r->mon);
+	plat_monitor_leave(r->mon);
+}
+
+void ib_readahead_open_producer(struct ib_readahead *r, ib_produce_fn fn, void *ctx,
+                                struct ib_hash *h)
+{
+	plat_monitor_enter(r->mon);
+	r->fp = NULL;
+	r->produce = fn;
+	r->produce_ctx = ctx;
+	r->h = h;
+	r->path = NULL;
 	r->active = 1;
 	r->at_end = 0;
 	r->rc = 0;
@@ -169,6 +265,9 @@ void ib_readahead_close(struct ib_readahead *r)
 {
 	plat_monitor_enter(r->mon);
 	r->active = 0;
+	/* A producer waiting for room must see that the stream is closed. */
+	if (r->worker_idle)
+		plat_monitor_notify(r->mon);
 	while (r->reading) {
 		r->caller_waiting = 1;
 		plat_monitor_wait(r->mon);
@@ -178,6 +277,7 @@ void ib_readahead_close(struct ib_readahead *r)
 	r->taken = r->filled;
 	r->released = r->filled;
 	r->fp = NULL;
+	r->produce = NULL;
 	r->h = NULL;
 	r->path = NULL;
 	plat_monitor_leave(r->mon);

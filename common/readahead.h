@@ -34,6 +34,28 @@ int ib_readahead_start(struct ib_readahead **out, struct ib_err *err);
 void ib_readahead_open(struct ib_readahead *r, FILE *fp, struct ib_hash *h, const char *path);
 
 /*
+ * Produces a stream on the worker thread, calling ib_readahead_put with its
+ * bytes in order: 0 at the end of the stream, or a negative IB_E* code with
+ * err filled, which the caller gets after the bytes put before it.
+ */
+typedef int (*ib_produce_fn)(void *ctx, struct ib_readahead *r, struct ib_err *err);
+
+/*
+ * Like ib_readahead_open, for the stream that fn(ctx, ...) produces: fn runs
+ * on the worker, and every byte it puts is added to h. ctx and h must not be
+ * touched until ib_readahead_close.
+ */
+void ib_readahead_open_producer(struct ib_readahead *r, ib_produce_fn fn, void *ctx,
+                                struct ib_hash *h);
+
+/*
+ * For a producer: appends len bytes to the stream, waiting for room in the
+ * ring. Non-zero when the caller has closed the stream: the producer should
+ * stop and return at once (what it returns then is ignored).
+ */
+int ib_readahead_put(struct ib_readahead *r, const void *data, size_t len);
+
+/*
  * The next piece in file order, valid until the next call. *len is 0 at the
  * end of the file: h has then seen every byte and the worker has let go of fp
  * and h. A read error is returned, with its message, after the pieces before it.

@@ -38,6 +38,7 @@ struct run {
 	struct ib_selection sel;
 	int interrupted; /* a killed run's journal was found: no "already installed" shortcut */
 	int already_installed;
+	struct ib_fetch_bar bar;
 };
 
 static void progress(struct run *run, int percent, const char *what)
@@ -111,97 +112,6 @@ static int choose(void *ctx, const struct ib_manifest *m, const struct ib_driver
 		*driver = NULL;
 		return IB_EEXIST; /* stop reading: nothing to do */
 	}
-	return 0;
-}
-
-static int download(struct run *run, char **path, struct ib_err *err)
-{
-	struct ib_fetch_opts f;
-	struct ib_fetch_bar bar = {0};
-	int rc;
-
-	ib_fetch_opts_init(&f);
-	f.urls = run->o->urls;
-	f.n_urls = run->o->n_urls;
-	f.keys = run->o->keys;
-	f.n_keys = run->o->n_keys;
-	f.cache_dir = run->paths.cache_dir;
-	f.cacert = run->o->cacert;
-	if (run->o->download_timeout_seconds)
-		f.deadline_seconds = run->o->download_timeout_seconds;
-	f.progress = ib_fetch_progress_bar;
-	f.progress_ctx = &bar;
-	progress(run, -1, "downloading the bundle");
-	rc = ib_fetch_bundle(&f, path, err);
-	ib_fetch_bar_end(&bar);
-	return rc;
-}
-
-/* The bundle to use: found on the machine, else downloaded (not when planning). */
-static int find_bundle(struct run *run, char **path)
-{
-	struct ib_locate_opts lo = {
-	        .bundle_path = run->o->bundle_path,
-	        .package_dir = run->o->package_dir,
-	        .bundles_dir = run->paths.bundles_dir,
-	        .cache_dir = run->paths.cache_dir,
-	        .keys = run->o->keys,
-	        .n_keys = run->o->n_keys,
-	};
-	struct ib_err err;
-	const char *where;
-	int rc;
-
-	ib_err_clear(&err);
-	rc = ib_locate_bundle(&lo, path, &where, &err);
-	if (rc) {
-		outcome(run, code_for(rc), "%s", err.msg);
-		return rc;
-	}
-	if (*path) {
-		ib_info("bundle %s (from the %s)", *path, where);
-		return 0;
-	}
-	if (run->o->n_urls == 0 || run->o->plan_only) {
-		outcome(run, IB_EXT_UNSUPPORTED, "no bundle: none in %s%s%s or %s, and %s",
-		        run->paths.bundles_dir,
-		        run->o->package_dir ? ", the extension package " : "",
-		        run->o->package_dir ? run->o->package_dir : "", run->paths.cache_dir,
-		        run->o->plan_only ? "plan does not download"
-		                          : "no download URL is configured");
-		return IB_ENOTSUP;
-	}
-	rc = download(run, path, &err);
-	if (rc) {
-		/* The download deadline is the extension's 240; a stalled mirror counts too. */
-		outcome(run, rc == IB_ETIMEOUT ? IB_EXT_TIMEOUT_LOCK : code_for(rc), "%s", err.msg);
-		return rc;
-	}
-	return 0;
-}
-
-/* A bundle older than the installed one is refused before it is read. */
-static int check_sequence(struct run *run, const char *bundle)
-{
-	struct ib_bundle_claims claims;
-	struct ib_err err;
-	int rc = ib_bundle_signed_claims(bundle, run->o->keys, run->o->n_keys, &claims, &err);
-
-	if (rc) {
-		outcome(run, code_for(rc), "%s", err.msg);
-		return rc;
-	}
-	if (claims.sequence >= run->state.bundle_sequence)
-		return 0;
-	if (!run->o->allow_downgrade) {
-		outcome(run, IB_EXT_UNSUPPORTED,
-		        "%s: bundle sequence %" PRIu64 " is lower than the installed %" PRIu64
-		        " (bundle '%s'); refusing a downgrade without --allow-downgrade",
-		        bundle, claims.sequence, run->state.bundle_sequence, run->state.bundle);
-		return IB_ENOTSUP;
-	}
-	ib_warn("downgrading from bundle sequence %" PRIu64 " to %" PRIu64 " as allowed",
-	        run->state.bundle_sequence, claims.sequence);
 	return 0;
 }
 
@@ -314,47 +224,207 @@ static void install(struct run *run, const struct ib_bundle *b)
 		ib_warn("%s", err.msg);
 }
 
-/* Reads the bundle (extracting the chosen driver unless planning) and acts on it. */
-static void use_bundle(struct run *run, const char *path)
+/* A bundle older than the installed one is refused before it is read. */
+static int check_sequence(struct run *run, const struct ib_bundle_claims *claims,
+                          const char *bundle, struct ib_err *err)
 {
-	struct ib_read_opts ro = {
-	        .keys = run->o->keys,
-	        .n_keys = run->o->n_keys,
-	        .choose = choose,
-	        .choose_ctx = run,
-	        .extract_dir = run->o->plan_only ? NULL : run->paths.staging_dir,
-	};
-	struct ib_bundle b = {0};
-	struct ib_err err;
+	if (claims->sequence >= run->state.bundle_sequence)
+		return 0;
+	if (!run->o->allow_downgrade)
+		return ib_fail(
+		        err, IB_ENOTSUP,
+		        "%s: bundle sequence %" PRIu64 " is lower than the installed %" PRIu64
+		        " (bundle '%s'); refusing a downgrade without --allow-downgrade",
+		        bundle, claims->sequence, run->state.bundle_sequence, run->state.bundle);
+	ib_warn("downgrading from bundle sequence %" PRIu64 " to %" PRIu64 " as allowed",
+	        run->state.bundle_sequence, claims->sequence);
+	return 0;
+}
+
+/* Every read extracts into an empty private folder: nothing of an earlier one survives. */
+static int fresh_staging(struct run *run, struct ib_err *err)
+{
 	int rc;
 
-	ib_err_clear(&err);
-	if (!run->o->plan_only) {
-		rc = plat_remove_tree(run->paths.staging_dir, &err);
-		if (rc == 0)
-			rc = plat_mkdir_p(run->paths.staging_dir, 0700, &err);
-		if (rc) {
-			outcome(run, code_for(rc), "%s", err.msg);
-			return;
-		}
-	}
-	progress(run, 10, "verifying the bundle");
-	rc = ib_bundle_read(path, &ro, &b, &err);
+	if (run->o->plan_only)
+		return 0;
+	rc = plat_remove_tree(run->paths.staging_dir, err);
+	if (rc == 0)
+		rc = plat_mkdir_p(run->paths.staging_dir, 0700, err);
+	return rc;
+}
+
+static void read_opts(struct run *run, struct ib_read_opts *ro)
+{
+	memset(ro, 0, sizeof *ro);
+	ro->keys = run->o->keys;
+	ro->n_keys = run->o->n_keys;
+	ro->choose = choose;
+	ro->choose_ctx = run;
+	ro->extract_dir = run->o->plan_only ? NULL : run->paths.staging_dir;
+}
+
+/* After a read (rc, err, b): nothing to do, a refusal, a failure, the plan, or the install. */
+static void conclude(struct run *run, int rc, const struct ib_err *err, struct ib_bundle *b)
+{
 	if (run->already_installed) {
 		outcome(run, IB_EXT_SUCCESS,
 		        "%s %s is already installed (from bundle '%s'); nothing to do",
 		        run->r->driver, run->r->version, run->state.bundle);
 	} else if (rc == IB_ENOTSUP) {
-		outcome(run, IB_EXT_UNSUPPORTED, "%s", err.msg);
+		outcome(run, IB_EXT_UNSUPPORTED, "%s", err->msg);
+	} else if (rc == IB_ETIMEOUT) {
+		/* Only a download times out here: its deadline is the extension's 240. */
+		outcome(run, IB_EXT_TIMEOUT_LOCK, "%s", err->msg);
 	} else if (rc) {
-		outcome(run, code_for(rc), "%s", err.msg);
+		outcome(run, code_for(rc), "%s", err->msg);
 	} else if (run->o->plan_only) {
-		outcome(run, IB_EXT_SUCCESS, "would install %s %s %s: %s", b.chosen->id,
-		        b.chosen->kind, b.chosen->version, run->sel.reason);
+		outcome(run, IB_EXT_SUCCESS, "would install %s %s %s: %s", b->chosen->id,
+		        b->chosen->kind, b->chosen->version, run->sel.reason);
 	} else {
-		install(run, &b);
+		install(run, b);
 	}
+}
+
+/*
+ * Reads a bundle on this machine (extracting the chosen driver unless
+ * planning). Returns the read's code: IB_EVERIFY lets a caller that found
+ * the bundle in the download cache fetch it again instead.
+ */
+static int read_local(struct run *run, const char *path, struct ib_bundle *b, struct ib_err *err)
+{
+	struct ib_bundle_claims claims;
+	struct ib_read_opts ro;
+	int rc = ib_bundle_signed_claims(path, run->o->keys, run->o->n_keys, &claims, err);
+
+	if (rc == 0)
+		rc = check_sequence(run, &claims, path, err);
+	if (rc == 0)
+		rc = fresh_staging(run, err);
+	if (rc)
+		return rc;
+	read_opts(run, &ro);
+	progress(run, 10, "verifying the bundle");
+	return ib_bundle_read(path, &ro, b, err);
+}
+
+static void on_download(void *ctx, uint64_t done, uint64_t total, double rate)
+{
+	struct run *run = ctx;
+	char what[128];
+
+	ib_fetch_progress_bar(&run->bar, done, total, rate);
+	snprintf(what, sizeof what, "downloading and verifying the bundle (%.1f of %.1f MiB)",
+	         (double)done / 1048576.0, (double)total / 1048576.0);
+	if (run->o->progress)
+		run->o->progress(run->o->progress_ctx, total ? (int)(done * 100 / total) : 0, what);
+}
+
+/* Before each mirror's bundle: the downgrade check and an empty staging folder. */
+static int prepare_download(void *ctx, const struct ib_bundle_claims *claims, struct ib_err *err)
+{
+	struct run *run = ctx;
+	int rc = check_sequence(run, claims, claims->name, err);
+
+	return rc ? rc : fresh_staging(run, err);
+}
+
+/* Downloads the bundle, reading (verifying, extracting) it as it arrives. */
+static int read_download(struct run *run, struct ib_bundle *b, struct ib_err *err)
+{
+	struct ib_fetch_opts f;
+	struct ib_read_opts ro;
+	char *path = NULL;
+	int rc;
+
+	read_opts(run, &ro);
+	/* The download's own bar shows the progress of both. */
+	ro.quiet = 1;
+	ib_fetch_opts_init(&f);
+	f.urls = run->o->urls;
+	f.n_urls = run->o->n_urls;
+	f.keys = run->o->keys;
+	f.n_keys = run->o->n_keys;
+	f.cache_dir = run->paths.cache_dir;
+	f.cacert = run->o->cacert;
+	if (run->o->download_timeout_seconds)
+		f.deadline_seconds = run->o->download_timeout_seconds;
+	f.progress = on_download;
+	f.progress_ctx = run;
+	f.read = &ro;
+	f.prepare = prepare_download;
+	f.prepare_ctx = run;
+	progress(run, -1, "downloading the bundle");
+	rc = ib_fetch_bundle(&f, &path, b, err);
+	ib_fetch_bar_end(&run->bar);
+	free(path);
+	return rc;
+}
+
+/* Removes a cached bundle and its signature; the signature last, as the cache promises. */
+static void remove_cached(const char *path)
+{
+	char *sig = malloc(strlen(path) + sizeof ".minisig");
+
+	plat_remove(path, NULL);
+	if (sig) {
+		sprintf(sig, "%s.minisig", path);
+		plat_remove(sig, NULL);
+	}
+	free(sig);
+}
+
+/*
+ * Finds a bundle on the machine, else downloads one (not when planning),
+ * and acts on it. A bundle in the download cache that no longer verifies is
+ * removed and downloaded again.
+ */
+static void use_bundle(struct run *run)
+{
+	struct ib_locate_opts lo = {
+	        .bundle_path = run->o->bundle_path,
+	        .package_dir = run->o->package_dir,
+	        .bundles_dir = run->paths.bundles_dir,
+	        .cache_dir = run->paths.cache_dir,
+	        .keys = run->o->keys,
+	        .n_keys = run->o->n_keys,
+	};
+	struct ib_bundle b = {0};
+	struct ib_err err;
+	const char *where = NULL;
+	char *path = NULL;
+	int rc;
+
+	ib_err_clear(&err);
+	rc = ib_locate_bundle(&lo, &path, &where, &err);
+	if (rc == 0 && path) {
+		ib_info("bundle %s (from the %s)", path, where);
+		rc = read_local(run, path, &b, &err);
+		if (rc == IB_EVERIFY && !strcmp(where, IB_LOCATE_CACHE) && run->o->n_urls &&
+		    !run->o->plan_only) {
+			ib_warn("%s; removing it from the cache and downloading again", err.msg);
+			remove_cached(path);
+			free(path);
+			path = NULL;
+			rc = 0;
+		}
+	}
+	if (rc == 0 && !path) {
+		if (run->o->n_urls == 0 || run->o->plan_only) {
+			rc = ib_fail(&err, IB_ENOTSUP, "no bundle: none in %s%s%s or %s, and %s",
+			             run->paths.bundles_dir,
+			             run->o->package_dir ? ", the extension package " : "",
+			             run->o->package_dir ? run->o->package_dir : "",
+			             run->paths.cache_dir,
+			             run->o->plan_only ? "plan does not download"
+			                               : "no download URL is configured");
+		} else {
+			rc = read_download(run, &b, &err);
+		}
+	}
+	conclude(run, rc, &err, &b);
 	ib_bundle_release(&b);
+	free(path);
 	if (!run->o->plan_only && plat_remove_tree(run->paths.staging_dir, &err))
 		ib_warn("%s", err.msg);
 }
@@ -390,13 +460,8 @@ static int prepare(struct run *run)
 
 static void engine(struct run *run)
 {
-	char *bundle = NULL;
-
-	if (prepare(run) || find_bundle(run, &bundle) || check_sequence(run, bundle))
-		goto out;
-	use_bundle(run, bundle);
-out:
-	free(bundle);
+	if (prepare(run) == 0)
+		use_bundle(run);
 }
 
 void ib_apply(const struct ib_apply_opts *o, struct ib_apply_result *r)

@@ -81,7 +81,7 @@ int ib_locate_bundle(const struct ib_locate_opts *o, char **path_out, const char
 	} places[] = {
 	        {NULL, "extension package"},
 	        {o->bundles_dir, "image-baking folder"},
-	        {o->cache_dir, "download cache"},
+	        {o->cache_dir, IB_LOCATE_CACHE},
 	};
 	int rc = 0;
 

@@ -14,6 +14,9 @@
 
 #include "minisign.h"
 
+/* *where for a bundle found in the download cache. */
+#define IB_LOCATE_CACHE "download cache"
+
 struct ib_locate_opts {
 	const char *bundle_path; /* explicit choice: used as is, even if it does not verify */
 	const char *package_dir; /* NULL: none */

@@ -173,6 +173,15 @@ requests=$(grep -c 'GET /v6.ibb ' "$NGINX_LOG")
 expect_rc 0 apply --url "http://127.0.0.1:$NGINX_PORT/v6.ibb"
 expect_err "download cache"
 [ "$(grep -c 'GET /v6.ibb ' "$NGINX_LOG")" = "$requests" ] && ok || fail "cache not reused"
+# A cached bundle that no longer verifies is removed and downloaded again, read as it arrives.
+rm "$R/var/lib/ibdrv/state.json"
+flip_byte "$R/var/lib/ibdrv/cache/test.ibb" 100
+expect_rc 0 apply --url "http://127.0.0.1:$NGINX_PORT/v6.ibb"
+expect_err "removing it from the cache and downloading again"
+[ "$(grep -c 'GET /v6.ibb ' "$NGINX_LOG")" = $((requests + 1)) ] && ok || fail "bad cache entry not fetched again"
+cmp -s "$R/var/lib/ibdrv/cache/test.ibb" "$T/v6.ibb" && ok || fail "cache does not hold the good bundle again"
+grep -q '"version":	"1.1"' "$R/var/lib/ibdrv/state.json" && ok || fail "not installed from the download"
+expect_no_tmp "$R/var/lib/ibdrv/cache"
 
 # A bundle tampered on the server: 100, nothing installed, nothing cached.
 mkdir "$T/www/bad"

@@ -1,5 +1,6 @@
 /*
- * fetch - command-line wrapper around ib_fetch_bundle for the download tests.
+ * fetch - command-line wrapper around ib_fetch_bundle for the download tests:
+ * downloads and verifies a bundle into the cache, extracting nothing.
  *
  *   fetch --pubkey KEY.pub [--pubkey ...] --cache DIR [--cacert FILE]
  *         [--deadline S] [--connect-timeout S] [--low-speed BYTES SECONDS]
@@ -36,6 +37,7 @@ int main(int argc, char **argv)
 	struct ib_pubkey keys[MAX_ITEMS];
 	const char *urls[MAX_ITEMS];
 	struct ib_fetch_bar bar = {0};
+	struct ib_bundle bundle;
 	struct ib_err err;
 	size_t nkeys = 0, nurls = 0;
 	char *path = NULL;
@@ -85,7 +87,7 @@ int main(int argc, char **argv)
 	o.n_urls = nurls;
 	o.keys = keys;
 	o.n_keys = nkeys;
-	rc = ib_fetch_bundle(&o, &path, &err);
+	rc = ib_fetch_bundle(&o, &path, &bundle, &err);
 	ib_fetch_bar_end(&bar);
 	if (rc) {
 		fprintf(stderr, "fetch: %s: %s\n", ib_code_name(rc), err.msg);
@@ -93,6 +95,7 @@ int main(int argc, char **argv)
 		return -rc;
 	}
 	printf("%s\n", path);
+	ib_bundle_release(&bundle);
 	free(path);
 	ib_log_close();
 	return 0;
