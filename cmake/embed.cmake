@@ -1,18 +1,31 @@
-# Writes a C source that holds a file's bytes, so data ships inside a program.
+# Writes a C source that holds a file zstd-compressed, so data ships small inside a program.
 # Usage: cmake -DINPUT=file -DOUTPUT=file.c -DSYMBOL=name -P embed.cmake
-# Defines `const char SYMBOL[]` (NUL-terminated) and `const size_t SYMBOL_len`
-# (the byte count without the NUL). Written under a temporary name first.
-file(READ "${INPUT}" hex HEX)
+# Defines `const unsigned char SYMBOL[]` (one zstd frame of the input, as
+# libarchive's raw format writes it: no names or timestamps, so the output
+# depends on the input only), `const size_t SYMBOL_zlen` (its byte count) and
+# `const size_t SYMBOL_len` (the input's byte count). Written under a temporary
+# name first.
+get_filename_component(dir "${OUTPUT}" DIRECTORY)
+file(MAKE_DIRECTORY "${dir}")
+set(zst "${OUTPUT}.zst")
+file(REMOVE "${zst}")
+file(ARCHIVE_CREATE OUTPUT "${zst}" PATHS "${INPUT}" FORMAT raw COMPRESSION Zstd
+  COMPRESSION_LEVEL 9)
+file(READ "${zst}" hex HEX)
+file(REMOVE "${zst}")
 string(LENGTH "${hex}" digits)
-math(EXPR bytes "${digits} / 2")
+math(EXPR zbytes "${digits} / 2")
+file(SIZE "${INPUT}" bytes)
 string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," body "${hex}")
 string(REPEAT "0x[0-9a-f][0-9a-f]," 16 sixteen)
 string(REGEX REPLACE "(${sixteen})" "\\1\n\t" body "${body}")
 file(WRITE "${OUTPUT}.tmp"
   "/* Generated from ${INPUT} by cmake/embed.cmake; do not edit. */\n"
   "#include <stddef.h>\n\n"
-  "extern const char ${SYMBOL}[];\n"
+  "extern const unsigned char ${SYMBOL}[];\n"
+  "extern const size_t ${SYMBOL}_zlen;\n"
   "extern const size_t ${SYMBOL}_len;\n\n"
-  "const char ${SYMBOL}[] = {\n\t${body}0x00\n};\n"
+  "const unsigned char ${SYMBOL}[] = {\n\t${body}\n};\n"
+  "const size_t ${SYMBOL}_zlen = ${zbytes};\n"
   "const size_t ${SYMBOL}_len = ${bytes};\n")
 file(RENAME "${OUTPUT}.tmp" "${OUTPUT}")

@@ -2,6 +2,7 @@
 
 #include "readfile.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,8 +93,15 @@ static const char *where(const char *path)
 	return path[0] ? path : "top level";
 }
 
-int ib_json_object(const cJSON *v, const char *const *allowed, const char *source, const char *path,
-                   struct ib_err *err)
+/* The key of row i of a table whose rows are stride bytes and start with a key; NULL ends. */
+static const char *key_at(const void *table, size_t stride, size_t i)
+{
+	return *(const char *const *)((const char *)table + i * stride);
+}
+
+/* ib_json_object for the first n keys of a table (or up to a NULL key). */
+static int check_keys(const cJSON *v, const void *table, size_t stride, size_t n,
+                      const char *source, const char *path, struct ib_err *err)
 {
 	char p[IB_JSON_PATH_MAX];
 
@@ -102,10 +110,10 @@ int ib_json_object(const cJSON *v, const char *const *allowed, const char *sourc
 	for (const cJSON *c = v->child; c; c = c->next) {
 		size_t i;
 
-		for (i = 0; allowed[i]; i++)
-			if (!strcmp(allowed[i], c->string))
+		for (i = 0; i < n && key_at(table, stride, i); i++)
+			if (!strcmp(key_at(table, stride, i), c->string))
 				break;
-		if (!allowed[i])
+		if (i == n || !key_at(table, stride, i))
 			return ib_fail(err, IB_EINPUT, "%s: %s: unknown key", source,
 			               ib_json_path(p, sizeof p, path, c->string));
 		for (const cJSON *d = v->child; d != c; d = d->next)
@@ -114,6 +122,12 @@ int ib_json_object(const cJSON *v, const char *const *allowed, const char *sourc
 				               ib_json_path(p, sizeof p, path, c->string));
 	}
 	return 0;
+}
+
+int ib_json_object(const cJSON *v, const char *const *allowed, const char *source, const char *path,
+                   struct ib_err *err)
+{
+	return check_keys(v, allowed, sizeof *allowed, SIZE_MAX, source, path, err);
 }
 
 const cJSON *ib_json_member(const cJSON *obj, const char *key)
@@ -231,6 +245,51 @@ int ib_json_string_buf(const cJSON *obj, const char *key, int required, char *ou
 		return wrong(key, what, source, path, err);
 	}
 	memcpy(out, s, strlen(s) + 1);
+	return 0;
+}
+
+int ib_json_bind_read(const cJSON *obj, const struct ib_json_field *rows, size_t n, void *out,
+                      const char *source, const char *path, struct ib_err *err)
+{
+	int rc = check_keys(obj, rows, sizeof *rows, n, source, path, err);
+
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		const struct ib_json_field *r = &rows[i];
+		char *field = (char *)out + r->offset;
+		int64_t v;
+
+		if (r->kind == IB_JSON_TEXT)
+			rc = ib_json_string_buf(obj, r->key, 1, field, r->size, source, path, err);
+		if (r->kind != IB_JSON_INT)
+			continue;
+		rc = ib_json_int(obj, r->key, 1, r->min, r->max, &v, source, path, err);
+		if (rc == 0 && r->size == sizeof(int))
+			*(int *)field = (int)v;
+		else if (rc == 0)
+			*(int64_t *)field = v;
+	}
+	return rc;
+}
+
+int ib_json_bind_write(cJSON *obj, const struct ib_json_field *rows, size_t n, const void *in)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct ib_json_field *r = &rows[i];
+		const char *field = (const char *)in + r->offset;
+		cJSON *v;
+
+		if (r->kind == IB_JSON_OWN)
+			continue;
+		if (r->kind == IB_JSON_TEXT)
+			v = cJSON_CreateString(field);
+		else
+			v = cJSON_CreateNumber(r->size == sizeof(int)
+			                               ? *(const int *)field
+			                               : (double)*(const int64_t *)field);
+		if (!v)
+			return -1;
+		cJSON_AddItemToObject(obj, r->key, v);
+	}
 	return 0;
 }
 

@@ -58,6 +58,40 @@ int ib_json_int(const cJSON *obj, const char *key, int required, int64_t min, in
 int ib_json_string_buf(const cJSON *obj, const char *key, int required, char *out, size_t cap,
                        const char *source, const char *path, struct ib_err *err);
 
+/*
+ * A table binding an object's members to the fields of a struct, one row a member in the
+ * order they are written. Reading checks the object as ib_json_object does, then every row
+ * in table order (all required) with the messages of ib_json_string_buf and ib_json_int.
+ * IB_JSON_OWN rows are members the caller reads and writes itself: allowed, never touched.
+ */
+enum ib_json_kind { IB_JSON_OWN, IB_JSON_TEXT, IB_JSON_INT };
+
+struct ib_json_field {
+	const char *key;
+	unsigned char kind;
+	unsigned short offset; /* of the field in the struct */
+	unsigned short size;   /* TEXT: of the char array; INT: of the integer (int or int64_t) */
+	int64_t min, max;      /* INT: the range */
+};
+
+#define IB_JSON_OWN_ROW(key)                                                                       \
+	{                                                                                          \
+		key, IB_JSON_OWN, 0, 0, 0, 0                                                       \
+	}
+#define IB_JSON_TEXT_ROW(type, member)                                                             \
+	{                                                                                          \
+#member, IB_JSON_TEXT, offsetof(type, member), sizeof((type *)0)->member, 0, 0     \
+	}
+#define IB_JSON_INT_ROW(type, member, lo, hi)                                                      \
+	{                                                                                          \
+#member, IB_JSON_INT, offsetof(type, member), sizeof((type *)0)->member, lo, hi    \
+	}
+
+int ib_json_bind_read(const cJSON *obj, const struct ib_json_field *rows, size_t n, void *out,
+                      const char *source, const char *path, struct ib_err *err);
+/* Adds the rows but IB_JSON_OWN ones to obj; -1 when out of memory. */
+int ib_json_bind_write(cJSON *obj, const struct ib_json_field *rows, size_t n, const void *in);
+
 /* A copy of s with invalid UTF-8 bytes replaced by '?' (cJSON writes strings as given). */
 char *ib_json_clean_utf8(const char *s);
 

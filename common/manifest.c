@@ -106,10 +106,8 @@ static const char *describe(const cJSON *v, char *buf, size_t cap)
 		}
 		return small ? "a fractional number" : "a number of magnitude 2^53 or more";
 	}
-	if (cJSON_IsTrue(v))
-		return "true";
-	if (cJSON_IsFalse(v))
-		return "false";
+	if (cJSON_IsBool(v))
+		return cJSON_IsTrue(v) ? "true" : "false";
 	if (cJSON_IsNull(v))
 		return "null";
 	if (cJSON_IsArray(v))

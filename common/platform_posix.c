@@ -298,7 +298,7 @@ void plat_utc_timestamp(char out[32])
 	struct tm tm;
 
 	if (!gmtime_r(&now, &tm) || !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
-		strcpy(out, "1970-01-01T00:00:00Z");
+		memcpy(out, "1970-01-01T00:00:00Z", sizeof "1970-01-01T00:00:00Z");
 }
 
 uint64_t plat_monotonic_ms(void)

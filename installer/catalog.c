@@ -4,12 +4,15 @@
 #include "json.h"
 #include "readfile.h"
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Generated at build time from manifests/catalog.json (cmake/embed.cmake). */
-extern const char ib_catalog_builtin_json[];
+/* Generated at build time from manifests/catalog.json, zstd-compressed (cmake/embed.cmake). */
+extern const unsigned char ib_catalog_builtin_json[];
+extern const size_t ib_catalog_builtin_json_zlen;
 extern const size_t ib_catalog_builtin_json_len;
 
 #define SIZE_PREFIX "Standard_"
@@ -420,8 +423,36 @@ int ib_catalog_load(const char *path, struct ib_catalog **out, struct ib_err *er
 
 int ib_catalog_builtin(struct ib_catalog **out, struct ib_err *err)
 {
-	return ib_catalog_parse(ib_catalog_builtin_json, ib_catalog_builtin_json_len,
-	                        "built-in catalog (manifests/catalog.json)", out, err);
+	static const char source[] = "built-in catalog (manifests/catalog.json)";
+	size_t len = ib_catalog_builtin_json_len, got = 0;
+	struct archive *a = archive_read_new();
+	struct archive_entry *e;
+	char *json = malloc(len + 1);
+	la_ssize_t n = 0;
+	int rc;
+
+	*out = NULL;
+	if (!a || !json) {
+		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (archive_read_support_filter_zstd(a) || archive_read_support_format_raw(a) ||
+	    archive_read_open_memory(a, ib_catalog_builtin_json, ib_catalog_builtin_json_zlen) ||
+	    archive_read_next_header(a, &e))
+		n = -1;
+	/* Room for one byte more than embedded, so a stream of the wrong length shows. */
+	while (n >= 0 && got <= len && (n = archive_read_data(a, json + got, len + 1 - got)) > 0)
+		got += (size_t)n;
+	if (n < 0 || got != len) {
+		rc = ib_fail(err, IB_EINTERNAL, "%s: cannot decompress: %s", source,
+		             archive_error_string(a) ? archive_error_string(a) : "wrong length");
+		goto out;
+	}
+	rc = ib_catalog_parse(json, len, source, out, err);
+out:
+	archive_read_free(a);
+	free(json);
+	return rc;
 }
 
 int ib_catalog_open(const char *path, struct ib_catalog **out, struct ib_err *err)

@@ -25,20 +25,17 @@ static const struct {
  * unresolved, with the generations it may be.
  */
 static const struct {
-	const char *device;
-	const char *generation;
-	int vf;
-	const char *could_be[2];
+	char device[5];
+	char generation[8]; /* "" when unresolved */
+	char vf;
+	char could_be[2][4];
 } pci_ids[] = {
-        {"1003", "CX3", 0, {NULL, NULL}},     {"1007", "CX3-Pro", 0, {NULL, NULL}},
-        {"1004", "CX3-Pro", 1, {NULL, NULL}}, {"1013", "CX4", 0, {NULL, NULL}},
-        {"1015", "CX4", 0, {NULL, NULL}},     {"1014", "CX4", 1, {NULL, NULL}},
-        {"1016", "CX4", 1, {NULL, NULL}},     {"1017", "CX5", 0, {NULL, NULL}},
-        {"1019", "CX5", 0, {NULL, NULL}},     {"1018", "CX5", 1, {NULL, NULL}},
-        {"101a", "CX5", 1, {NULL, NULL}},     {"101b", "CX6", 0, {NULL, NULL}},
-        {"101d", "CX6", 0, {NULL, NULL}},     {"101f", "CX6", 0, {NULL, NULL}},
-        {"101c", "CX6", 1, {NULL, NULL}},     {"101e", NULL, 1, {"CX6", "CX7"}},
-        {"1021", "CX7", 0, {NULL, NULL}},
+        {"1003", "CX3", 0, {""}},        {"1007", "CX3-Pro", 0, {""}}, {"1004", "CX3-Pro", 1, {""}},
+        {"1013", "CX4", 0, {""}},        {"1015", "CX4", 0, {""}},     {"1014", "CX4", 1, {""}},
+        {"1016", "CX4", 1, {""}},        {"1017", "CX5", 0, {""}},     {"1019", "CX5", 0, {""}},
+        {"1018", "CX5", 1, {""}},        {"101a", "CX5", 1, {""}},     {"101b", "CX6", 0, {""}},
+        {"101d", "CX6", 0, {""}},        {"101f", "CX6", 0, {""}},     {"101c", "CX6", 1, {""}},
+        {"101e", "", 1, {"CX6", "CX7"}}, {"1021", "CX7", 0, {""}},
 };
 
 static int find_pci_id(const char *vendor, const char *device)
@@ -347,12 +344,12 @@ static int parse_generation(struct ctx *c, const cJSON *o, const char *path, str
 		           "expected one of CX3, CX3-Pro, CX4, CX5, CX6, CX7 or null");
 	if (strcmp(n->vendor, IB_PCI_VENDOR_MELLANOX))
 		return bad(c, path, "generation", "only for Mellanox (15b3) devices");
-	if (id >= 0 && pci_ids[id].generation && strcmp(pci_ids[id].generation, gen)) {
+	if (id >= 0 && pci_ids[id].generation[0] && strcmp(pci_ids[id].generation, gen)) {
 		snprintf(what, sizeof what, "%s does not match device %s, which is %s", gen,
 		         n->device, pci_ids[id].generation);
 		return bad(c, path, "generation", what);
 	}
-	if (id >= 0 && !pci_ids[id].generation && strcmp(pci_ids[id].could_be[0], gen) &&
+	if (id >= 0 && !pci_ids[id].generation[0] && strcmp(pci_ids[id].could_be[0], gen) &&
 	    strcmp(pci_ids[id].could_be[1], gen)) {
 		snprintf(what, sizeof what, "device %s is %s or %s, not %s", n->device,
 		         pci_ids[id].could_be[0], pci_ids[id].could_be[1], gen);

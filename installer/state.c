@@ -230,43 +230,59 @@ static int get_format(const cJSON *root, const char *path, struct ib_err *err)
 	return rc;
 }
 
-int ib_state_load(const char *path, struct ib_state *st, int *found, struct ib_err *err)
+/* Both files in the order they are written; "format" is read and written by hand. */
+static const struct ib_json_field state_rows[] = {
+        IB_JSON_OWN_ROW("format"),
+        IB_JSON_TEXT_ROW(struct ib_state, driver),
+        IB_JSON_TEXT_ROW(struct ib_state, kind),
+        IB_JSON_TEXT_ROW(struct ib_state, version),
+        IB_JSON_TEXT_ROW(struct ib_state, bundle),
+        IB_JSON_INT_ROW(struct ib_state, bundle_sequence, 0, JSON_SAFE_MAX),
+        IB_JSON_TEXT_ROW(struct ib_state, installed_at),
+        IB_JSON_INT_ROW(struct ib_state, last_code, -1, 3010),
+        IB_JSON_TEXT_ROW(struct ib_state, last_run_at),
+};
+
+static const struct ib_json_field journal_rows[] = {
+        IB_JSON_OWN_ROW("format"),
+        IB_JSON_TEXT_ROW(struct ib_journal, driver),
+        IB_JSON_TEXT_ROW(struct ib_journal, kind),
+        IB_JSON_TEXT_ROW(struct ib_journal, version),
+        IB_JSON_TEXT_ROW(struct ib_journal, bundle),
+        IB_JSON_INT_ROW(struct ib_journal, bundle_sequence, 0, JSON_SAFE_MAX),
+        IB_JSON_TEXT_ROW(struct ib_journal, started_at),
+        IB_JSON_INT_ROW(struct ib_journal, pid, 1, 0x7fffffff),
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Reads a state or journal file into out (size bytes, zeroed on failure or when missing). */
+static int load_rows(const char *path, const struct ib_json_field *rows, size_t n, void *out,
+                     size_t size, int *found, struct ib_err *err)
 {
-	static const char *const keys[] = {
-	        "format",          "driver",       "kind",      "version",     "bundle",
-	        "bundle_sequence", "installed_at", "last_code", "last_run_at", NULL};
 	cJSON *root = NULL;
-	int64_t v;
 	int rc;
 
-	memset(st, 0, sizeof *st);
+	memset(out, 0, size);
 	rc = load_object(path, &root, found, err);
 	if (rc || !*found)
 		return rc;
-	if ((rc = ib_json_object(root, keys, path, "", err)) ||
-	    (rc = get_format(root, path, err)) ||
-	    (rc = ib_json_string_buf(root, "driver", 1, st->driver, sizeof st->driver, path, "",
-	                             err)) ||
-	    (rc = ib_json_string_buf(root, "kind", 1, st->kind, sizeof st->kind, path, "", err)) ||
-	    (rc = ib_json_string_buf(root, "version", 1, st->version, sizeof st->version, path, "",
-	                             err)) ||
-	    (rc = ib_json_string_buf(root, "bundle", 1, st->bundle, sizeof st->bundle, path, "",
-	                             err)) ||
-	    (rc = ib_json_string_buf(root, "installed_at", 1, st->installed_at,
-	                             sizeof st->installed_at, path, "", err)) ||
-	    (rc = ib_json_string_buf(root, "last_run_at", 1, st->last_run_at,
-	                             sizeof st->last_run_at, path, "", err)))
-		goto out;
-	if ((rc = ib_json_int(root, "bundle_sequence", 1, 0, JSON_SAFE_MAX, &v, path, "", err)))
-		goto out;
-	st->bundle_sequence = (uint64_t)v;
-	if ((rc = ib_json_int(root, "last_code", 1, -1, 3010, &v, path, "", err)))
-		goto out;
-	st->last_code = (int)v;
-	rc = check_state(path, st, err);
-out:
+	rc = get_format(root, path, err);
+	if (rc == 0)
+		rc = ib_json_bind_read(root, rows, n, out, path, "", err);
 	cJSON_Delete(root);
 	if (rc) {
+		memset(out, 0, size);
+		*found = 0;
+	}
+	return rc;
+}
+
+int ib_state_load(const char *path, struct ib_state *st, int *found, struct ib_err *err)
+{
+	int rc = load_rows(path, state_rows, COUNT(state_rows), st, sizeof *st, found, err);
+
+	if (rc == 0 && *found && (rc = check_state(path, st, err))) {
 		memset(st, 0, sizeof *st);
 		*found = 0;
 	}
@@ -299,36 +315,25 @@ static int save_object(const char *path, cJSON *root, struct ib_err *err)
 	return rc;
 }
 
-/* Adds a member; a NULL from cJSON poisons the object so save_object reports out of memory. */
-static int add(cJSON *obj, const char *key, cJSON *value)
+/* Writes the rows of in, "format" first. */
+static int save_rows(const char *path, const struct ib_json_field *rows, size_t n, const void *in,
+                     struct ib_err *err)
 {
-	if (!value)
-		return -1;
-	cJSON_AddItemToObject(obj, key, value);
-	return 0;
-}
+	cJSON *root = cJSON_CreateObject();
 
-int ib_state_save(const char *path, const struct ib_state *st, struct ib_err *err)
-{
-	cJSON *root;
-	int rc = check_state(path, st, err);
-
-	if (rc)
-		return rc;
-	root = cJSON_CreateObject();
-	if (!root || add(root, "format", cJSON_CreateNumber(IB_STATE_FORMAT)) ||
-	    add(root, "driver", cJSON_CreateString(st->driver)) ||
-	    add(root, "kind", cJSON_CreateString(st->kind)) ||
-	    add(root, "version", cJSON_CreateString(st->version)) ||
-	    add(root, "bundle", cJSON_CreateString(st->bundle)) ||
-	    add(root, "bundle_sequence", cJSON_CreateNumber((double)st->bundle_sequence)) ||
-	    add(root, "installed_at", cJSON_CreateString(st->installed_at)) ||
-	    add(root, "last_code", cJSON_CreateNumber(st->last_code)) ||
-	    add(root, "last_run_at", cJSON_CreateString(st->last_run_at))) {
+	if (!root || !cJSON_AddNumberToObject(root, "format", IB_STATE_FORMAT) ||
+	    ib_json_bind_write(root, rows, n, in)) {
 		cJSON_Delete(root);
 		return ib_fail(err, IB_ENOMEM, "out of memory");
 	}
 	return save_object(path, root, err);
+}
+
+int ib_state_save(const char *path, const struct ib_state *st, struct ib_err *err)
+{
+	int rc = check_state(path, st, err);
+
+	return rc ? rc : save_rows(path, state_rows, COUNT(state_rows), st, err);
 }
 
 static int check_journal(const char *source, const struct ib_journal *j, struct ib_err *err)
@@ -351,61 +356,16 @@ static int check_journal(const char *source, const struct ib_journal *j, struct 
 
 int ib_journal_begin(const char *path, const struct ib_journal *j, struct ib_err *err)
 {
-	cJSON *root;
 	int rc = check_journal(path, j, err);
 
-	if (rc)
-		return rc;
-	root = cJSON_CreateObject();
-	if (!root || add(root, "format", cJSON_CreateNumber(IB_STATE_FORMAT)) ||
-	    add(root, "driver", cJSON_CreateString(j->driver)) ||
-	    add(root, "kind", cJSON_CreateString(j->kind)) ||
-	    add(root, "version", cJSON_CreateString(j->version)) ||
-	    add(root, "bundle", cJSON_CreateString(j->bundle)) ||
-	    add(root, "bundle_sequence", cJSON_CreateNumber((double)j->bundle_sequence)) ||
-	    add(root, "started_at", cJSON_CreateString(j->started_at)) ||
-	    add(root, "pid", cJSON_CreateNumber((double)j->pid))) {
-		cJSON_Delete(root);
-		return ib_fail(err, IB_ENOMEM, "out of memory");
-	}
-	return save_object(path, root, err);
+	return rc ? rc : save_rows(path, journal_rows, COUNT(journal_rows), j, err);
 }
 
 int ib_journal_load(const char *path, struct ib_journal *j, int *found, struct ib_err *err)
 {
-	static const char *const keys[] = {"format",     "driver", "kind",
-	                                   "version",    "bundle", "bundle_sequence",
-	                                   "started_at", "pid",    NULL};
-	cJSON *root = NULL;
-	int64_t v;
-	int rc;
+	int rc = load_rows(path, journal_rows, COUNT(journal_rows), j, sizeof *j, found, err);
 
-	memset(j, 0, sizeof *j);
-	rc = load_object(path, &root, found, err);
-	if (rc || !*found)
-		return rc;
-	if ((rc = ib_json_object(root, keys, path, "", err)) ||
-	    (rc = get_format(root, path, err)) ||
-	    (rc = ib_json_string_buf(root, "driver", 1, j->driver, sizeof j->driver, path, "",
-	                             err)) ||
-	    (rc = ib_json_string_buf(root, "kind", 1, j->kind, sizeof j->kind, path, "", err)) ||
-	    (rc = ib_json_string_buf(root, "version", 1, j->version, sizeof j->version, path, "",
-	                             err)) ||
-	    (rc = ib_json_string_buf(root, "bundle", 1, j->bundle, sizeof j->bundle, path, "",
-	                             err)) ||
-	    (rc = ib_json_string_buf(root, "started_at", 1, j->started_at, sizeof j->started_at,
-	                             path, "", err)))
-		goto out;
-	if ((rc = ib_json_int(root, "bundle_sequence", 1, 0, JSON_SAFE_MAX, &v, path, "", err)))
-		goto out;
-	j->bundle_sequence = (uint64_t)v;
-	if ((rc = ib_json_int(root, "pid", 1, 1, 0x7fffffff, &v, path, "", err)))
-		goto out;
-	j->pid = v;
-	rc = check_journal(path, j, err);
-out:
-	cJSON_Delete(root);
-	if (rc) {
+	if (rc == 0 && *found && (rc = check_journal(path, j, err))) {
 		memset(j, 0, sizeof *j);
 		*found = 0;
 	}
