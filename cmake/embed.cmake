@@ -1,18 +1,23 @@
-# Writes a C source that holds a file zstd-compressed, so data ships small inside a program.
+# Writes a C source that holds a file gzip-compressed, so data ships small inside a program.
 # Usage: cmake -DINPUT=file -DOUTPUT=file.c -DSYMBOL=name -P embed.cmake
-# Defines `const unsigned char SYMBOL[]` (one zstd frame of the input, as
-# libarchive's raw format writes it: no names or timestamps, so the output
-# depends on the input only), `const size_t SYMBOL_zlen` (its byte count) and
-# `const size_t SYMBOL_len` (the input's byte count). Written under a temporary
-# name first.
+# Defines `const unsigned char SYMBOL[]` (one gzip member of the input, as
+# libarchive's raw format writes it, with its timestamp zeroed so that the
+# output depends on the input only), `const size_t SYMBOL_zlen` (its byte
+# count) and `const size_t SYMBOL_len` (the input's byte count). Written under
+# a temporary name first. gzip rather than zstd: its decoder needs a 32 KiB
+# window, where a zstd frame of unknown size makes it reserve megabytes.
 get_filename_component(dir "${OUTPUT}" DIRECTORY)
 file(MAKE_DIRECTORY "${dir}")
-set(zst "${OUTPUT}.zst")
-file(REMOVE "${zst}")
-file(ARCHIVE_CREATE OUTPUT "${zst}" PATHS "${INPUT}" FORMAT raw COMPRESSION Zstd
+set(gz "${OUTPUT}.gz")
+file(REMOVE "${gz}")
+file(ARCHIVE_CREATE OUTPUT "${gz}" PATHS "${INPUT}" FORMAT raw COMPRESSION GZip
   COMPRESSION_LEVEL 9)
-file(READ "${zst}" hex HEX)
-file(REMOVE "${zst}")
+file(READ "${gz}" hex HEX)
+file(REMOVE "${gz}")
+# Bytes 4-7 of a gzip header are its MTIME; 0 means none.
+string(SUBSTRING "${hex}" 0 8 head)
+string(SUBSTRING "${hex}" 16 -1 tail)
+set(hex "${head}00000000${tail}")
 string(LENGTH "${hex}" digits)
 math(EXPR zbytes "${digits} / 2")
 file(SIZE "${INPUT}" bytes)

@@ -25,7 +25,7 @@
 #include <stddef.h>
 
 #define IB_HASHPIPE_CHUNK (128u << 10)
-#define IB_HASHPIPE_SLOTS 8
+#define IB_HASHPIPE_SLOTS 4
 #define IB_HASHPIPE_MAX_STAGES 2
 
 struct ib_hashpipe;

@@ -316,7 +316,7 @@ int ib_proc_run(const struct ib_proc_opts *opts, struct ib_proc_result *result, 
 	char **envp = NULL;
 	char *prog = NULL;
 	int out[2] = {-1, -1}, rep[2] = {-1, -1};
-	int devnull = -1, eof = 0, status = 0, rc = 0;
+	int devnull = -1, eof = 0, status = 0, rc = 0, exit_wait_ms = 1;
 	unsigned grace = opts->grace_ms ? opts->grace_ms : IB_PROC_GRACE_MS_DEFAULT;
 	uint64_t deadline = opts->timeout_s ? now_ms() + (uint64_t)opts->timeout_s * 1000u : 0;
 	pid_t pid;
@@ -366,7 +366,7 @@ int ib_proc_run(const struct ib_proc_opts *opts, struct ib_proc_result *result, 
 	}
 	fcntl(out[0], F_SETFL, fcntl(out[0], F_GETFL) | O_NONBLOCK);
 	for (;;) {
-		int wait_ms = POLL_MS;
+		int wait_ms = eof ? exit_wait_ms : POLL_MS;
 
 		if (deadline) {
 			uint64_t now = now_ms();
@@ -375,10 +375,14 @@ int ib_proc_run(const struct ib_proc_opts *opts, struct ib_proc_result *result, 
 			if (deadline - now < (uint64_t)wait_ms)
 				wait_ms = (int)(deadline - now);
 		}
-		if (!eof)
+		if (!eof) {
 			eof = pump(out[0], lb, wait_ms);
-		else
+		} else {
 			poll(NULL, 0, wait_ms);
+			/* The exit follows the end of the output closely: look again soon. */
+			if (exit_wait_ms < POLL_MS)
+				exit_wait_ms *= 2;
+		}
 		if (child_ended(pid))
 			break;
 	}

@@ -18,7 +18,7 @@
 #include <stdio.h>
 
 #define IB_READAHEAD_CHUNK (128u << 10)
-#define IB_READAHEAD_SLOTS 8
+#define IB_READAHEAD_SLOTS 4
 
 struct ib_readahead;
 

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Generated at build time from manifests/catalog.json, zstd-compressed (cmake/embed.cmake). */
+/* Generated at build time from manifests/catalog.json, gzip-compressed (cmake/embed.cmake). */
 extern const unsigned char ib_catalog_builtin_json[];
 extern const size_t ib_catalog_builtin_json_zlen;
 extern const size_t ib_catalog_builtin_json_len;
@@ -436,7 +436,7 @@ int ib_catalog_builtin(struct ib_catalog **out, struct ib_err *err)
 		rc = ib_fail(err, IB_ENOMEM, "out of memory");
 		goto out;
 	}
-	if (archive_read_support_filter_zstd(a) || archive_read_support_format_raw(a) ||
+	if (archive_read_support_filter_gzip(a) || archive_read_support_format_raw(a) ||
 	    archive_read_open_memory(a, ib_catalog_builtin_json, ib_catalog_builtin_json_zlen) ||
 	    archive_read_next_header(a, &e))
 		n = -1;
