@@ -44,27 +44,21 @@ void ib_log_close(void)
 
 void ib_log(enum ib_log_level level, const char *fmt, ...)
 {
+	static const char *const prefixes[] = {"error: ", "warning: ", "", ""};
+	char line[2048];
 	va_list ap;
 
-	if (!logger.quiet_stderr && level <= logger.level) {
-		va_start(ap, fmt);
-		if (level == IB_LOG_ERROR)
-			fputs("error: ", stderr);
-		else if (level == IB_LOG_WARN)
-			fputs("warning: ", stderr);
-		vfprintf(stderr, fmt, ap);
-		fputc('\n', stderr);
-		va_end(ap);
-	}
+	/* One write per line: a download logs from its worker thread while the main thread logs. */
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	if (!logger.quiet_stderr && level <= logger.level)
+		fprintf(stderr, "%s%s\n", prefixes[level], line);
 	if (logger.file && level <= IB_LOG_INFO) {
 		char stamp[32];
 
 		plat_utc_timestamp(stamp);
-		fprintf(logger.file, "%s %s ", stamp, level_names[level]);
-		va_start(ap, fmt);
-		vfprintf(logger.file, fmt, ap);
-		va_end(ap);
-		fputc('\n', logger.file);
+		fprintf(logger.file, "%s %s %s\n", stamp, level_names[level], line);
 		fflush(logger.file);
 	}
 }

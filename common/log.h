@@ -3,7 +3,9 @@
  *
  * Messages go to stderr (plain, for people) and, once ib_log_open_file() has
  * been called, also to a log file with a UTC timestamp and level on each line
- * (for the extension handler's logFolder). Never pass secrets to the logger.
+ * (for the extension handler's logFolder). Each line is written whole, so
+ * threads may log at the same time; lines are cut at 2 KiB. Set the level and
+ * the file before starting threads. Never pass secrets to the logger.
  */
 #ifndef IBDRV_LOG_H
 #define IBDRV_LOG_H
