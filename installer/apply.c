@@ -39,6 +39,7 @@ struct run {
 	int interrupted; /* a killed run's journal was found: no "already installed" shortcut */
 	int already_installed;
 	struct ib_fetch_bar bar;
+	uint64_t download_report_ms;
 };
 
 static void progress(struct run *run, int percent, const char *what)
@@ -308,16 +309,21 @@ static int read_local(struct run *run, const char *path, struct ib_bundle *b, st
 	return ib_bundle_read(path, &ro, b, err);
 }
 
+/* Called on the download's worker thread; the main thread reports nothing meanwhile. */
 static void on_download(void *ctx, uint64_t done, uint64_t total, double rate)
 {
 	struct run *run = ctx;
+	uint64_t now = plat_monotonic_ms();
 	char what[128];
 
 	ib_fetch_progress_bar(&run->bar, done, total, rate);
+	/* A status file is written (and synced) per report: once a second is plenty. */
+	if (!run->o->progress || (done < total && now - run->download_report_ms < 1000))
+		return;
+	run->download_report_ms = now;
 	snprintf(what, sizeof what, "downloading and verifying the bundle (%.1f of %.1f MiB)",
 	         (double)done / 1048576.0, (double)total / 1048576.0);
-	if (run->o->progress)
-		run->o->progress(run->o->progress_ctx, total ? (int)(done * 100 / total) : 0, what);
+	run->o->progress(run->o->progress_ctx, total ? (int)(done * 100 / total) : 0, what);
 }
 
 /* Before each mirror's bundle: the downgrade check and an empty staging folder. */

@@ -505,4 +505,41 @@ wait_done 1
 expect_status 1 success 0 "installed ofed"
 unset OUTCOME_ZIP
 
-finish
+# --- download in handler mode ----------------------------------------------------------------
+
+# No bundle on the VM: the worker downloads one from the settings' bundleUrls, served by nginx
+# slowly enough (about 5 s) that the status shows the download's percentage as it goes.
+source "$IBDRV_SRC/tests/sh/lib_nginx.sh"
+trap 'stop_servers; cleanup; rm -rf "$T"' EXIT
+mkdir -p "$T/www"
+head -c 3000000 /dev/urandom >"$T/drv/ofed/payload.bin"
+cat >"$T/drv/dl.json" <<'JSON'
+{"format": 1, "name": "dl", "sequence": 1, "drivers": [{
+  "id": "ofed", "platform": "linux", "kind": "mlnx-ofed", "version": "1.0",
+  "os": [{"family": "linux", "id": "ubuntu", "version": "22.04"}], "nics": ["CX6"],
+  "sriov": true, "source": "ofed",
+  "files": [{"path": "install.sh", "mode": "0755"}, {"path": "payload.bin"}],
+  "install": {"argv": ["./install.sh"], "timeout_seconds": 10}}]}
+JSON
+"$BUILD" pack -q --compression none -m "$T/drv/dl.json" -s "$T/k1.sec" -o "$T/www/dl.ibb" >/dev/null ||
+	fail "pack dl.ibb"
+nginx_start "$T/www" '' 'limit_rate 600k;'
+new_vm download
+settings 0 "{\"bundleUrls\": [\"http://127.0.0.1:$NGINX_PORT/dl.ibb\"]}"
+agent install 0
+agent enable 0
+expect_agent_rc 0 "download: enable"
+: >"$T/seen"
+for i in $(seq 1 300); do
+	status_field 0 formattedMessage.message >>"$T/seen"
+	case $(status_field 0 status) in success | error) break ;; esac
+	sleep 0.1
+done
+wait_done 0
+expect_status 0 success 0 "installed ofed mlnx-ofed 1.0"
+grep -qE 'Installing the InfiniBand driver \(([1-9]|[1-9][0-9])%\): downloading and verifying the bundle \([0-9.]+ of 2\.9 MiB\)' \
+	"$T/seen" && ok || fail "no download percentage in the status: $(sort -u "$T/seen")"
+expect_log "download: 2.9 of 2.9 MiB (100%)"
+expect_log "verified, saved as $STATE/cache/dl.ibb"
+cmp -s "$STATE/cache/dl.ibb" "$T/www/dl.ibb" && ok || fail "downloaded bundle not in the cache"
+
