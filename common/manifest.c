@@ -161,7 +161,7 @@ __attribute__((format(printf, 2, 3))) static int fail(struct pctx *c, const char
 
 static int oom(struct ib_err *err)
 {
-	return ib_fail(err, IB_ENOMEM, "out of memory");
+	return ib_oom(err);
 }
 
 /* "byte N (line L, column C)" for a 0-based byte offset. */

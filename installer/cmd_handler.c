@@ -187,7 +187,7 @@ static int load_trust(const struct hctx *c, struct ib_pubkey *keys, size_t *n_ke
 		enum plat_kind kind;
 
 		if (!path)
-			return ib_fail(err, IB_ENOMEM, "out of memory");
+			return ib_oom(err);
 		rc = plat_lstat(path, &kind, NULL, err);
 		free(path);
 		if (rc == 0 && kind != PLAT_MISSING)
@@ -277,7 +277,7 @@ static int start_worker(const struct hctx *c, int64_t *pid, struct ib_err *err)
 	/* Whatever the worker prints (a crash report) lands in the log beside its messages. */
 	log = ib_path_join(c->env.log_dir, IB_HANDLER_LOG_NAME);
 	rc = log ? ib_proc_spawn_detached(argv, NULL, log, pid, err)
-	         : ib_fail(err, IB_ENOMEM, "out of memory");
+	         : ib_oom(err);
 	free(log);
 	free(exe);
 	return rc;

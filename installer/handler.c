@@ -34,14 +34,14 @@ int ib_handler_dir(const char *dir, char **out, struct ib_err *err)
 		dir = getenv(IB_HANDLER_DIR_ENV);
 	if (dir && dir[0]) {
 		*out = strdup(dir);
-		return *out ? 0 : ib_fail(err, IB_ENOMEM, "out of memory");
+		return *out ? 0 : ib_oom(err);
 	}
 	rc = plat_exe_path(&exe, err);
 	if (rc)
 		return rc;
 	*out = ib_path_dirname(exe);
 	free(exe);
-	return *out ? 0 : ib_fail(err, IB_ENOMEM, "out of memory");
+	return *out ? 0 : ib_oom(err);
 }
 
 static char *join(const char *dir, const char *name, struct ib_err *err)
@@ -49,7 +49,7 @@ static char *join(const char *dir, const char *name, struct ib_err *err)
 	char *p = ib_path_join(dir, name);
 
 	if (!p)
-		ib_fail(err, IB_ENOMEM, "out of memory");
+		ib_oom(err);
 	return p;
 }
 
@@ -66,7 +66,7 @@ static int dup_member(const cJSON *obj, const char *key, int optional, const cha
 	if (!s[0])
 		return optional ? 0 : ib_fail(err, IB_EINPUT, "%s: %s: empty", source, key);
 	*out = strdup(s);
-	return *out ? 0 : ib_fail(err, IB_ENOMEM, "out of memory");
+	return *out ? 0 : ib_oom(err);
 }
 
 void ib_handler_env_free(struct ib_handler_env *env)
@@ -114,7 +114,7 @@ int ib_handler_env_load(const char *handler_dir, struct ib_handler_env *env, str
 	if (!env->name) {
 		env->name = strdup(IB_HANDLER_DEFAULT_NAME);
 		if (!env->name)
-			rc = ib_fail(err, IB_ENOMEM, "out of memory");
+			rc = ib_oom(err);
 	}
 out:
 	cJSON_Delete(root);
@@ -269,7 +269,7 @@ static int url_list(const cJSON *v, const char *source, const char *key, int all
 		return 0;
 	*out = calloc((size_t)count, sizeof **out);
 	if (!*out)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	cJSON_ArrayForEach(item, v)
 	{
 		if (!cJSON_IsString(item) || !valid_url(item->valuestring)) {
@@ -285,7 +285,7 @@ static int url_list(const cJSON *v, const char *source, const char *key, int all
 		if (!(*out)[i]) {
 			ib_handler_free_strings(*out, i);
 			*out = NULL;
-			return ib_fail(err, IB_ENOMEM, "out of memory");
+			return ib_oom(err);
 		}
 		i++;
 	}
@@ -306,7 +306,7 @@ static int path_setting(const cJSON *v, const char *source, const char *key, cha
 			               "%s: publicSettings.%s: control character in path", source,
 			               key);
 	*out = strdup(v->valuestring);
-	return *out ? 0 : ib_fail(err, IB_ENOMEM, "out of memory");
+	return *out ? 0 : ib_oom(err);
 }
 
 static int parse_public(const cJSON *pub, const char *source, struct ib_handler_settings *s,
@@ -567,7 +567,7 @@ int ib_handler_status_write(const struct ib_handler_env *env, int64_t seq, const
 		cJSON_Delete(sub);
 		cJSON_Delete(status);
 		cJSON_Delete(entry);
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		rc = ib_oom(err);
 		goto out;
 	}
 	cJSON_AddItemToObject(status, "formattedMessage", fm);
@@ -577,7 +577,7 @@ int ib_handler_status_write(const struct ib_handler_env *env, int64_t seq, const
 	text = cJSON_PrintUnformatted(root);
 	path = status_path(env, seq, err);
 	if (!text || !path) {
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		rc = ib_oom(err);
 		goto out;
 	}
 	if (strlen(text) > IB_HANDLER_STATUS_MAX) {
@@ -661,7 +661,7 @@ int ib_handler_heartbeat_write(const struct ib_handler_env *env, int ready, cons
 		cJSON_Delete(fm);
 		cJSON_Delete(hb);
 		cJSON_Delete(entry);
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		rc = ib_oom(err);
 		goto out;
 	}
 	cJSON_AddItemToObject(hb, "formattedMessage", fm);
@@ -669,7 +669,7 @@ int ib_handler_heartbeat_write(const struct ib_handler_env *env, int ready, cons
 	cJSON_AddItemToArray(root, entry);
 	text = cJSON_PrintUnformatted(root);
 	rc = text ? write_atomic(env->heartbeat_file, text, err)
-	          : ib_fail(err, IB_ENOMEM, "out of memory");
+	          : ib_oom(err);
 out:
 	cJSON_Delete(root);
 	cJSON_free(text);
@@ -714,7 +714,7 @@ int ib_package_config_load(const char *handler_dir, struct ib_package_config *c,
 	}
 	c->keys = calloc((size_t)n, sizeof *c->keys);
 	if (!c->keys) {
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		rc = ib_oom(err);
 		goto out;
 	}
 	cJSON_ArrayForEach(item, k)
