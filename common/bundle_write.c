@@ -195,8 +195,7 @@ static void hash_worker(void *arg)
 
 		plat_monitor_leave(b->mon);
 		ib_err_clear(&err);
-		rc = buf ? hash_one(b, t->file, buf, &err)
-		         : ib_oom(&err);
+		rc = buf ? hash_one(b, t->file, buf, &err) : ib_oom(&err);
 		plat_monitor_enter(b->mon);
 		if (rc && (b->rc == 0 || t->index < b->fail_index)) {
 			b->rc = rc;

@@ -668,8 +668,7 @@ int ib_handler_heartbeat_write(const struct ib_handler_env *env, int ready, cons
 	cJSON_AddItemToObject(entry, "heartbeat", hb);
 	cJSON_AddItemToArray(root, entry);
 	text = cJSON_PrintUnformatted(root);
-	rc = text ? write_atomic(env->heartbeat_file, text, err)
-	          : ib_oom(err);
+	rc = text ? write_atomic(env->heartbeat_file, text, err) : ib_oom(err);
 out:
 	cJSON_Delete(root);
 	cJSON_free(text);
