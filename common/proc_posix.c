@@ -489,7 +489,7 @@ int ib_proc_spawn_detached(const char *const *argv, const char *cwd, const char 
 			if (cwd && chdir(cwd) != 0)
 				child_fail(rep[1], STAGE_CWD);
 			child_fds(in, outfd, rep[1]);
-			execv(prog, (char *const *)argv);
+			execve(prog, (char *const *)argv, environ);
 			child_fail(3, STAGE_EXEC);
 		}
 		{
