@@ -46,7 +46,7 @@ int cli_passphrase(int confirm, char *buf, size_t cap, struct ib_err *err)
 		return rc;
 	again = sodium_malloc(cap);
 	if (!again)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	rc = plat_read_passphrase("Passphrase (again): ", again, cap, err);
 	if (rc == 0 && strcmp(buf, again) != 0)
 		rc = ib_fail(err, IB_EUSAGE, "the passphrases do not match");

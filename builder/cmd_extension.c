@@ -220,7 +220,7 @@ static int add_file(struct entry *e, size_t *n, const char *name, const char *so
 		return ib_fail(err, IB_EINPUT, "%s: not a regular file", source);
 	e[*n].name = strdup(name);
 	if (!e[*n].name)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	e[*n].source = source;
 	e[*n].size = (size_t)size;
 	e[*n].mode = mode;
@@ -234,7 +234,7 @@ static int add_data(struct entry *e, size_t *n, const char *name, char *data, st
 	if (!e[*n].name || !data) {
 		free(e[*n].name);
 		free(data);
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	}
 	e[*n].data = data;
 	e[*n].size = strlen(data);
@@ -258,7 +258,7 @@ static int write_entry(struct archive *a, const struct entry *e, time_t mtime, c
 	int rc = 0;
 
 	if (!ae)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	archive_entry_set_pathname_utf8(ae, e->name);
 	archive_entry_set_filetype(ae, AE_IFREG);
 	archive_entry_set_perm(ae, (mode_t)e->mode);
@@ -307,7 +307,7 @@ static int write_zip(const struct ext_opts *o, struct entry *e, size_t n, time_t
 	int rc;
 
 	if (!buf)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	rc = ib_outfile_open(&out, o->output, 0644, err);
 	if (rc)
 		goto out_buf;
@@ -318,7 +318,7 @@ static int write_zip(const struct ext_opts *o, struct entry *e, size_t n, time_t
 	    archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
 	    archive_write_set_options(a, "zip:compression=deflate") != ARCHIVE_OK ||
 	    archive_write_open_FILE(a, out.fp) != ARCHIVE_OK) {
-		rc = a ? archive_fail(a, o->output, err) : ib_fail(err, IB_ENOMEM, "out of memory");
+		rc = a ? archive_fail(a, o->output, err) : ib_oom(err);
 		goto out;
 	}
 	for (size_t i = 0; rc == 0 && i < n; i++)
@@ -380,7 +380,7 @@ static int collect(const struct ext_opts *o, struct entry *e, size_t *n, struct 
 		}
 		key_names[i] = strdup(name);
 		if (!key_names[i])
-			rc = ib_fail(err, IB_ENOMEM, "out of memory");
+			rc = ib_oom(err);
 		else
 			rc = add_file(e, n, name, o->keys[i], 0644, err);
 	}
@@ -446,7 +446,7 @@ int cmd_extension(int argc, char **argv)
 	if (o.bundle) {
 		o.bundle_sig = malloc(strlen(o.bundle) + sizeof ".minisig");
 		if (!o.bundle_sig)
-			return cli_exit(ib_fail(&err, IB_ENOMEM, "out of memory"), &err);
+			return cli_exit(ib_oom(&err), &err);
 		sprintf(o.bundle_sig, "%s.minisig", o.bundle);
 	}
 	rc = entry_mtime(&mtime, &err);

@@ -76,14 +76,14 @@ static int print_json(const char *path, uint64_t size, const struct ib_manifest 
 	root = cJSON_CreateObject();
 	if (!manifest || !root || !cJSON_AddStringToObject(root, "bundle", path) ||
 	    !cJSON_AddNumberToObject(root, "size", (double)size)) {
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		rc = ib_oom(err);
 		goto out;
 	}
 	cJSON_AddItemToObject(root, "manifest", manifest);
 	manifest = NULL;
 	text = cJSON_Print(root);
 	if (!text) {
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		rc = ib_oom(err);
 		goto out;
 	}
 	printf("%s\n", text);

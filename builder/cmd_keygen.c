@@ -71,7 +71,7 @@ int cmd_keygen(int argc, char **argv)
 	if (!unencrypted) {
 		pass = sodium_malloc(PASSPHRASE_MAX);
 		if (!pass) {
-			rc = ib_fail(&err, IB_ENOMEM, "out of memory");
+			rc = ib_oom(&err);
 			goto out;
 		}
 		rc = cli_passphrase(1, pass, PASSPHRASE_MAX, &err);

@@ -66,7 +66,7 @@ static int load_signing_key(const char *path, struct ib_seckey **sk, struct ib_e
 		return rc;
 	pass = sodium_malloc(PASSPHRASE_MAX);
 	if (!pass)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	rc = cli_passphrase(0, pass, PASSPHRASE_MAX, err);
 	if (rc == 0)
 		rc = ib_seckey_decrypt(*sk, pass, err);

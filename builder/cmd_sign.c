@@ -55,7 +55,7 @@ static int sign_one(const struct ib_seckey *sk, const char *file, const char *tr
 		len = strlen(file) + 64;
 		own_tc = malloc(len);
 		if (!own_tc) {
-			rc = ib_fail(err, IB_ENOMEM, "out of memory");
+			rc = ib_oom(err);
 			goto out;
 		}
 		snprintf(own_tc, len, "timestamp:%llu\tfile:%s\thashed", ts,
@@ -70,7 +70,7 @@ static int sign_one(const struct ib_seckey *sk, const char *file, const char *tr
 	len = strlen(file) + sizeof ".minisig";
 	sig_path = malloc(len);
 	if (!sig_path) {
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		rc = ib_oom(err);
 		goto out;
 	}
 	snprintf(sig_path, len, "%s.minisig", file);
@@ -142,7 +142,7 @@ int cmd_sign(int argc, char **argv)
 	if (ib_seckey_is_encrypted(sk)) {
 		pass = sodium_malloc(PASSPHRASE_MAX);
 		if (!pass) {
-			rc = ib_fail(&err, IB_ENOMEM, "out of memory");
+			rc = ib_oom(&err);
 			goto out;
 		}
 		rc = cli_passphrase(0, pass, PASSPHRASE_MAX, &err);

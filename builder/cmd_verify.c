@@ -108,7 +108,7 @@ int cmd_verify(int argc, char **argv)
 	sig_path = malloc(len);
 	sig = malloc(sizeof *sig);
 	if (!sig_path || !sig) {
-		rc = ib_fail(&err, IB_ENOMEM, "out of memory");
+		rc = ib_oom(&err);
 		goto out;
 	}
 	snprintf(sig_path, len, sig_opt ? "%s" : "%s.minisig", sig_opt ? sig_opt : file);

@@ -81,7 +81,7 @@ static int check_input_path(const char *base, const char *full, struct ib_err *e
 	int rc = 0;
 
 	if (!prefix)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	for (char *p = prefix + base_len + 1;; p++) {
 		char saved = *p;
 		enum plat_kind kind;
@@ -195,8 +195,7 @@ static void hash_worker(void *arg)
 
 		plat_monitor_leave(b->mon);
 		ib_err_clear(&err);
-		rc = buf ? hash_one(b, t->file, buf, &err)
-		         : ib_fail(&err, IB_ENOMEM, "out of memory");
+		rc = buf ? hash_one(b, t->file, buf, &err) : ib_oom(&err);
 		plat_monitor_enter(b->mon);
 		if (rc && (b->rc == 0 || t->index < b->fail_index)) {
 			b->rc = rc;
@@ -229,12 +228,12 @@ static int hash_payloads(const struct ib_pack_opts *o, struct ib_manifest *m, ui
 	int rc = 0;
 
 	if (!base)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	for (size_t i = 0; i < m->n_drivers; i++)
 		n_files += m->drivers[i].n_files;
 	batch.tasks = calloc(n_files ? n_files : 1, sizeof *batch.tasks);
 	if (!batch.tasks) {
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		rc = ib_oom(err);
 		goto out;
 	}
 	for (size_t i = 0; i < m->n_drivers; i++) {
@@ -357,7 +356,7 @@ static int write_entry_header(struct archive *a, const char *name, uint64_t size
 	int rc = 0;
 
 	if (!e)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	if (archive_write_header(a, e) != ARCHIVE_OK)
 		rc = ib_fail(err, IB_EIO, "%s: cannot write entry header: %s", name,
 		             archive_error_string(a));
@@ -405,7 +404,7 @@ static int write_archive(const struct ib_pack_opts *o, const struct ib_manifest 
 	int rc = 0;
 
 	if (!a)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	ib_progress_start(&bar, "packing", total, o->quiet);
 	rc = ib_readahead_start(&ra, err);
 	if (rc)
@@ -436,7 +435,7 @@ static int write_archive(const struct ib_pack_opts *o, const struct ib_manifest 
 			char *name = ib_manifest_entry_name(d, f);
 
 			if (!name) {
-				rc = ib_fail(err, IB_ENOMEM, "out of memory");
+				rc = ib_oom(err);
 				goto out;
 			}
 			rc = write_entry_header(a, name, f->size, f->mode, o->timestamp, err);
@@ -473,7 +472,7 @@ int ib_bundle_pack(const struct ib_pack_opts *o, const struct ib_seckey *sk,
 	memset(result, 0, sizeof *result);
 	sig_path = malloc(strlen(o->out_path) + sizeof ".minisig");
 	if (!sig_path) {
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		rc = ib_oom(err);
 		goto out;
 	}
 	sprintf(sig_path, "%s.minisig", o->out_path);

@@ -494,7 +494,7 @@ static int fetch_signature(struct fetch *f, const char *url, char *text, size_t 
 	int rc;
 
 	if (!sig_url || !base) {
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		rc = ib_oom(err);
 		goto out;
 	}
 	url_display(sig_url, shown, sizeof shown);
@@ -546,7 +546,7 @@ static int try_mirror(struct fetch *f, const char *url, char **path_out, struct 
 
 	url_display(url, shown, sizeof shown);
 	if (!sig_text) {
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		rc = ib_oom(err);
 		goto out;
 	}
 	rc = fetch_signature(f, url, sig_text, &sig_len, &sig, &si, stop, err);
@@ -554,14 +554,14 @@ static int try_mirror(struct fetch *f, const char *url, char **path_out, struct 
 		goto out;
 	name_ibb = malloc(strlen(si.claims.name) + 5);
 	if (!name_ibb) {
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		rc = ib_oom(err);
 		goto out;
 	}
 	sprintf(name_ibb, "%s.ibb", si.claims.name);
 	bundle_path = ib_path_join(o->cache_dir, name_ibb);
 	sig_path = bundle_path ? malloc(strlen(bundle_path) + 9) : NULL;
 	if (!sig_path) {
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		rc = ib_oom(err);
 		goto out;
 	}
 	sprintf(sig_path, "%s.minisig", bundle_path);

@@ -33,6 +33,11 @@ int ib_fail(struct ib_err *err, int code, const char *fmt, ...)
 	return code;
 }
 
+int ib_oom(struct ib_err *err)
+{
+	return ib_fail(err, IB_ENOMEM, "out of memory");
+}
+
 int ib_fail_errno(struct ib_err *err, int code, int sys_errno, const char *fmt, ...)
 {
 	va_list ap;

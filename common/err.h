@@ -41,6 +41,9 @@ void ib_err_clear(struct ib_err *err);
 int ib_fail(struct ib_err *err, int code, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
+/* ib_fail(err, IB_ENOMEM, "out of memory"), the commonest failure, in one short call. */
+int ib_oom(struct ib_err *err);
+
 /* Like ib_fail, with the message built from errno-style text of sys_errno appended. */
 int ib_fail_errno(struct ib_err *err, int code, int sys_errno, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));

@@ -42,7 +42,7 @@ int ib_hash_init(struct ib_hash *h, size_t outlen, struct ib_err *err)
 		return ib_fail(err, IB_EINTERNAL, "BLAKE2b output length %zu out of range", outlen);
 	h->state = state_alloc();
 	if (!h->state)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	if (crypto_generichash_init(h->state, NULL, 0, outlen) != 0) {
 		ib_hash_abort(h);
 		return ib_fail(err, IB_EINTERNAL, "crypto_generichash_init failed");
@@ -79,7 +79,7 @@ int ib_hash_file(const char *path, size_t outlen, unsigned char *out, struct ib_
 	int rc;
 
 	if (!buf)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	rc = plat_open_read(path, &fp, err);
 	if (!rc)
 		rc = ib_hash_init(&h, outlen, err);

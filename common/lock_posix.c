@@ -121,7 +121,7 @@ int ib_lock_acquire(const char *path, const char *what, unsigned wait_ms, struct
 	}
 	lock = malloc(sizeof *lock);
 	if (!lock) {
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		rc = ib_oom(err);
 		goto out;
 	}
 	lock->fd = fd;

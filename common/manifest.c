@@ -161,7 +161,7 @@ __attribute__((format(printf, 2, 3))) static int fail(struct pctx *c, const char
 
 static int oom(struct ib_err *err)
 {
-	return ib_fail(err, IB_ENOMEM, "out of memory");
+	return ib_oom(err);
 }
 
 /* "byte N (line L, column C)" for a 0-based byte offset. */
@@ -314,6 +314,16 @@ static int word_ok(const char *s, const char *punct, int upper)
 			return 0;
 	}
 	return *s != '\0';
+}
+
+/* The message for a name that word_ok refused; chars lists what it allows. */
+static int bad_word(struct pctx *c, const char *chars, const char *s)
+{
+	char got[80];
+
+	return fail(c,
+	            "expected up to %d characters from %s starting with a letter or digit, got %s",
+	            MAX_NAME, chars, quote(got, sizeof got, s));
 }
 
 /* "10", "10.0.17763": numbers separated by single dots. */
@@ -907,10 +917,7 @@ static int parse_driver(struct pctx *c, const cJSON *v, struct ib_driver *d)
 	if ((rc = get_str(c, f[0], MAX_NAME, &s)))
 		return rc;
 	if (!word_ok(s, "._-", 0))
-		return fail(c,
-		            "expected up to %d characters from a-z 0-9 . _ - starting with a "
-		            "letter or digit, got %s",
-		            MAX_NAME, quote(got, sizeof got, s));
+		return bad_word(c, "a-z 0-9 . _ -", s);
 	/* The id names the driver's folder when unpacked, on Windows too. */
 	if ((why = windows_name_problem(s)))
 		return fail(c, "%s %s", quote(got, sizeof got, s), why);
@@ -943,10 +950,7 @@ static int parse_driver(struct pctx *c, const cJSON *v, struct ib_driver *d)
 	if ((rc = get_str(c, f[3], MAX_NAME, &s)))
 		return rc;
 	if (!word_ok(s, "._+~-", 1))
-		return fail(c,
-		            "expected up to %d characters from A-Z a-z 0-9 . _ + ~ - starting "
-		            "with a letter or digit, got %s",
-		            MAX_NAME, quote(got, sizeof got, s));
+		return bad_word(c, "A-Z a-z 0-9 . _ + ~ -", s);
 	if ((rc = dup_str(s, &d->version, c->err)))
 		return rc;
 	pop(c, saved);
@@ -1075,7 +1079,6 @@ static int parse_manifest(struct pctx *c, const cJSON *root, struct ib_manifest 
 	const cJSON *f[COUNT(top_keys)];
 	struct sortent *ents = NULL;
 	const char *s;
-	char got[80];
 	long long num = 0;
 	size_t n = 0, i = 0, saved;
 	int rc;
@@ -1096,10 +1099,7 @@ static int parse_manifest(struct pctx *c, const cJSON *root, struct ib_manifest 
 	if ((rc = get_str(c, f[1], MAX_NAME, &s)))
 		return rc;
 	if (!word_ok(s, "._-", 1))
-		return fail(c,
-		            "expected up to %d characters from A-Z a-z 0-9 . _ - starting with a "
-		            "letter or digit, got %s",
-		            MAX_NAME, quote(got, sizeof got, s));
+		return bad_word(c, "A-Z a-z 0-9 . _ -", s);
 	if ((rc = dup_str(s, &m->name, c->err)))
 		return rc;
 	pop(c, saved);

@@ -286,7 +286,7 @@ int ib_pubkey_load(const char *path, struct ib_pubkey *out, struct ib_err *err)
 	int rc;
 
 	if (!buf)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	rc = read_small(path, buf, SMALL_FILE_MAX, &len, "minisign public key", err);
 	if (!rc)
 		rc = ib_pubkey_parse(buf, len, path, out, err);
@@ -415,13 +415,13 @@ int ib_seckey_load(const char *path, struct ib_seckey **out, struct ib_err *err)
 
 	*out = NULL;
 	if (!k || !buf) {
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		rc = ib_oom(err);
 		goto out;
 	}
 	memset(k, 0, sizeof *k);
 	k->path = strdup(path);
 	if (!k->path) {
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		rc = ib_oom(err);
 		goto out;
 	}
 	rc = read_small(path, buf, SMALL_FILE_MAX, &len, "minisign secret key", err);
@@ -457,7 +457,7 @@ int ib_seckey_decrypt(struct ib_seckey *sk, const char *passphrase, struct ib_er
 		return 0;
 	stream = sodium_malloc(sizeof sk->blob.keynum_sk);
 	if (!stream)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	if (crypto_pwhash_scryptsalsa208sha256(stream, sizeof sk->blob.keynum_sk, passphrase,
 	                                       strlen(passphrase), sk->blob.kdf_salt,
 	                                       le64_load(sk->blob.kdf_opslimit_le),
@@ -493,7 +493,7 @@ static int seckey_encrypt(struct seckey_blob *b, const char *passphrase, const c
 	int rc = 0;
 
 	if (!stream)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	memcpy(b->kdf_alg, KDFALG, 2);
 	randombytes_buf(b->kdf_salt, sizeof b->kdf_salt);
 	while (crypto_pwhash_scryptsalsa208sha256(stream, sizeof b->keynum_sk, passphrase,
@@ -528,7 +528,7 @@ static int write_key_file(struct ib_outfile *of, const char *comment, const void
 	int ok;
 
 	if (!b64)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	sodium_bin2base64(b64, b64_len, bin, len, sodium_base64_VARIANT_ORIGINAL);
 	ok = setvbuf(of->fp, NULL, _IONBF, 0) == 0 && fputs(UNTRUSTED_PREFIX, of->fp) != EOF &&
 	     fputs(comment, of->fp) != EOF && fputc('\n', of->fp) != EOF &&
@@ -550,7 +550,7 @@ int ib_keygen(const char *pub_path, const char *sec_path, const char *passphrase
 	int rc = 0;
 
 	if (!sk)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	if (strcmp(pub_path, sec_path) == 0) {
 		rc = ib_fail(err, IB_EUSAGE, "%s: the public and secret key files must differ",
 		             pub_path);
@@ -642,7 +642,7 @@ int ib_sign_hash(const struct ib_seckey *sk, const unsigned char hash[IB_HASH_SI
 	tc_len = strlen(trusted_comment);
 	msg = malloc(sizeof sig.sig + tc_len);
 	if (!msg)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	memcpy(msg, sig.sig, sizeof sig.sig);
 	memcpy(msg + sizeof sig.sig, trusted_comment, tc_len);
 	crypto_sign_detached(global, NULL, msg, sizeof sig.sig + tc_len, sk->blob.keynum_sk.sk);
@@ -656,7 +656,7 @@ int ib_sign_hash(const struct ib_seckey *sk, const unsigned char hash[IB_HASH_SI
 	        sizeof TRUSTED_PREFIX + tc_len + sizeof global_b64 + 4;
 	*out = malloc(total);
 	if (!*out)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	snprintf(*out, total, UNTRUSTED_PREFIX "%s\n%s\n" TRUSTED_PREFIX "%s\n%s\n",
 	         untrusted_comment, sig_b64, trusted_comment, global_b64);
 	return 0;
@@ -727,7 +727,7 @@ int ib_sig_load(const char *path, struct ib_sig *out, struct ib_err *err)
 	int rc;
 
 	if (!buf)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	rc = read_small(path, buf, SMALL_FILE_MAX, &len, "minisign signature", err);
 	if (!rc)
 		rc = ib_sig_parse(buf, len, path, out, err);
@@ -759,7 +759,7 @@ int ib_sig_check_comment(const struct ib_sig *sig, const struct ib_pubkey *keys,
 	}
 	msg = malloc(sizeof sig->sig + tc_len);
 	if (!msg)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	memcpy(msg, sig->sig, sizeof sig->sig);
 	memcpy(msg + sizeof sig->sig, sig->trusted_comment, tc_len);
 	ok = crypto_sign_verify_detached(sig->global_sig, msg, sizeof sig->sig + tc_len,

@@ -20,7 +20,7 @@ int ib_outfile_open(struct ib_outfile *out, const char *path, int mode, struct i
 	out->tmp_path = malloc(len);
 	if (!out->path || !out->tmp_path) {
 		ib_outfile_abort(out);
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	}
 	randombytes_buf(rnd, sizeof rnd);
 	sodium_bin2hex(hex, sizeof hex, rnd, sizeof rnd);

@@ -141,7 +141,7 @@ int plat_mkdir_p(const char *path, int mode, struct ib_err *err)
 	int rc = 0;
 
 	if (!copy)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	for (char *p = copy + 1;; p++) {
 		char saved = *p;
 
@@ -195,7 +195,7 @@ int plat_list_dir(const char *path, char ***names, size_t *count, struct ib_err 
 			size_t ncap = cap ? cap * 2 : 16;
 			char **grown = realloc(list, ncap * sizeof *grown);
 			if (!grown) {
-				rc = ib_fail(err, IB_ENOMEM, "out of memory");
+				rc = ib_oom(err);
 				goto out;
 			}
 			list = grown;
@@ -203,7 +203,7 @@ int plat_list_dir(const char *path, char ***names, size_t *count, struct ib_err 
 		}
 		list[n] = strdup(de->d_name);
 		if (!list[n]) {
-			rc = ib_fail(err, IB_ENOMEM, "out of memory");
+			rc = ib_oom(err);
 			goto out;
 		}
 		n++;
@@ -238,7 +238,7 @@ int plat_remove_tree(const char *path, struct ib_err *err)
 		char *child = malloc(len);
 
 		if (!child) {
-			rc = ib_fail(err, IB_ENOMEM, "out of memory");
+			rc = ib_oom(err);
 			break;
 		}
 		snprintf(child, len, "%s/%s", path, names[i]);
@@ -368,7 +368,7 @@ int plat_thread_start(struct plat_thread **out, void (*fn)(void *arg), void *arg
 
 	*out = NULL;
 	if (!t)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	t->fn = fn;
 	t->arg = arg;
 	e = pthread_create(&t->id, NULL, thread_main, t);
@@ -399,7 +399,7 @@ int plat_monitor_new(struct plat_monitor **out, struct ib_err *err)
 
 	*out = NULL;
 	if (!m)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	e = pthread_mutex_init(&m->mutex, NULL);
 	if (e) {
 		free(m);

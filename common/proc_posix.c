@@ -121,7 +121,7 @@ static int build_env(const char *const *extra, char ***out, struct ib_err *err)
 			               extra[i]);
 	envp = calloc(n_env + n_extra + 1, sizeof *envp);
 	if (!envp)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	for (size_t i = 0; i < n_env; i++) {
 		size_t name_len = strcspn(environ[i], "=");
 		int replaced = 0;
@@ -149,7 +149,7 @@ static int resolve_program(const char *name, const char *path_var, char **out, s
 		return ib_fail(err, IB_EINPUT, "empty program name");
 	if (strchr(name, '/')) {
 		*out = strdup(name);
-		return *out ? 0 : ib_fail(err, IB_ENOMEM, "out of memory");
+		return *out ? 0 : ib_oom(err);
 	}
 	p = path_var ? path_var : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 	while (*p) {
@@ -163,7 +163,7 @@ static int resolve_program(const char *name, const char *path_var, char **out, s
 			dir[n] = '\0';
 			cand = ib_path_join(dir, name);
 			if (!cand)
-				return ib_fail(err, IB_ENOMEM, "out of memory");
+				return ib_oom(err);
 			if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) &&
 			    access(cand, X_OK) == 0) {
 				*out = cand;
@@ -332,7 +332,7 @@ int ib_proc_run(const struct ib_proc_opts *opts, struct ib_proc_result *result, 
 		goto out;
 	lb = calloc(1, sizeof *lb);
 	if (!lb) {
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		rc = ib_oom(err);
 		goto out;
 	}
 	lb->tag = opts->log_tag ? opts->log_tag : ib_path_basename(opts->argv[0]);
@@ -493,7 +493,7 @@ int ib_proc_spawn_detached(const char *const *argv, const char *cwd, const char 
 			if (cwd && chdir(cwd) != 0)
 				child_fail(rep[1], STAGE_CWD);
 			child_fds(in, outfd, rep[1]);
-			execv(prog, (char *const *)argv);
+			execve(prog, (char *const *)argv, environ);
 			child_fail(3, STAGE_EXEC);
 		}
 		{

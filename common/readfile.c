@@ -35,7 +35,7 @@ int ib_read_file(const char *path, size_t max, char **data, size_t *len, struct 
 			}
 			grown = realloc(buf, ncap);
 			if (!grown) {
-				rc = ib_fail(err, IB_ENOMEM, "out of memory");
+				rc = ib_oom(err);
 				goto out;
 			}
 			buf = grown;
@@ -58,7 +58,7 @@ int ib_read_file(const char *path, size_t max, char **data, size_t *len, struct 
 	if (!buf) {
 		buf = malloc(1);
 		if (!buf) {
-			rc = ib_fail(err, IB_ENOMEM, "out of memory");
+			rc = ib_oom(err);
 			goto out;
 		}
 	}

@@ -125,7 +125,7 @@ static int bad_at(struct ctx *c, const char *fullpath, const char *what)
 
 static int oom(struct ctx *c)
 {
-	return ib_fail(c->err, IB_ENOMEM, "out of memory");
+	return ib_oom(c->err);
 }
 
 static int valid_source(const char *s)
@@ -433,7 +433,7 @@ int ib_catalog_builtin(struct ib_catalog **out, struct ib_err *err)
 
 	*out = NULL;
 	if (!a || !json) {
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		rc = ib_oom(err);
 		goto out;
 	}
 	if (archive_read_support_filter_gzip(a) || archive_read_support_format_raw(a) ||

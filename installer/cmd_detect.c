@@ -1,5 +1,6 @@
 /* ibdrv-install detect: prints the facts of this VM (or of a facts file). */
 #include "catalog.h"
+#include "cli.h"
 #include "commands.h"
 #include "detect.h"
 #include "facts.h"
@@ -80,70 +81,34 @@ static void print_human(const struct ib_facts *f, const struct ib_catalog *cat)
 		printf("Warning:        %s\n", sel.warning);
 }
 
-/* The value of option argv[*i] (advancing *i), or NULL after reporting it missing. */
-static const char *value_of(int argc, char **argv, int *i)
-{
-	if (*i + 1 >= argc) {
-		fprintf(stderr, "ibdrv-install detect: %s needs a value\n", argv[*i]);
-		return NULL;
-	}
-	return argv[++*i];
-}
-
 int cmd_detect(int argc, char **argv)
 {
 	struct ib_detect_opts opts;
-	const char *facts_path = NULL, *catalog_path = NULL;
 	struct ib_facts *facts = NULL;
 	struct ib_catalog *cat = NULL;
+	struct ib_cli cli;
 	struct ib_err err;
 	char *json = NULL;
-	int as_json = 0, rc;
+	int rc;
 
-	memset(&opts, 0, sizeof opts);
 	ib_err_clear(&err);
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char **target = NULL;
-
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			usage(stdout);
-			return IB_EXT_SUCCESS;
-		} else if (!strcmp(a, "--json")) {
-			as_json = 1;
-		} else if (!strcmp(a, "--no-imds")) {
-			opts.no_imds = 1;
-		} else if (!strcmp(a, "--verbose")) {
-			ib_log_set_level(IB_LOG_DEBUG);
-		} else if (!strcmp(a, "--facts")) {
-			target = &facts_path;
-		} else if (!strcmp(a, "--catalog")) {
-			target = &catalog_path;
-		} else if (!strcmp(a, "--root")) {
-			target = &opts.root;
-		} else if (!strcmp(a, "--sysfs-root")) {
-			target = &opts.sysfs_root;
-		} else if (!strcmp(a, "--os-release")) {
-			target = &opts.os_release;
-		} else if (!strcmp(a, "--kvp-pool")) {
-			target = &opts.kvp_pool;
-		} else if (!strcmp(a, "--imds-url")) {
-			target = &opts.imds_url;
-		} else {
-			fprintf(stderr, "ibdrv-install detect: unknown option '%s'\n", a);
-			usage(stderr);
-			return IB_EXT_UNSUPPORTED;
-		}
-		if (target && !(*target = value_of(argc, argv, &i)))
-			return IB_EXT_UNSUPPORTED;
+	if (ib_cli_parse(IB_CLI_DETECT, argc, argv, &cli))
+		return IB_EXT_UNSUPPORTED;
+	if (cli.help) {
+		usage(stdout);
+		return IB_EXT_SUCCESS;
 	}
+	if (cli.verbose)
+		ib_log_set_level(IB_LOG_DEBUG);
+	opts = (struct ib_detect_opts){cli.root,     cli.sysfs_root, cli.os_release,
+	                               cli.kvp_pool, cli.imds_url,   cli.no_imds};
 
-	rc = ib_catalog_open(catalog_path, &cat, &err);
+	rc = ib_catalog_open(cli.catalog, &cat, &err);
 	if (!rc)
-		rc = ib_facts_obtain(facts_path, &opts, &facts, &err);
+		rc = ib_facts_obtain(cli.facts, &opts, &facts, &err);
 	if (rc)
 		goto out;
-	if (as_json) {
+	if (cli.json) {
 		rc = ib_facts_to_json(facts, &json, &err);
 		if (!rc)
 			fputs(json, stdout);

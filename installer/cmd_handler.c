@@ -5,6 +5,7 @@
  * handler".
  */
 #include "apply.h"
+#include "cli.h"
 #include "commands.h"
 #include "handler.h"
 #include "lock.h"
@@ -20,7 +21,7 @@
 #include <string.h>
 
 #define FACTS_ENV "IBDRV_FACTS"
-#define MAX_PUBKEYS 16
+#define MAX_PUBKEYS IB_CLI_LIST_MAX
 #define LOG_ROTATE_BYTES (8u * 1024 * 1024)
 /* How long a worker waits for another run (a manual apply) to finish. */
 #define LOCK_WAIT_S_DEFAULT 900
@@ -53,63 +54,26 @@ struct hctx {
 	int paths_loaded;
 };
 
-static int usage_error(const char *op, const char *fmt, const char *arg)
+static int parse_opts(int argc, char **argv, struct hopts *o)
 {
-	fprintf(stderr, "ibdrv-install %s: ", op);
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr,
-	        "\nusage: ibdrv-install %s [--handler-dir DIR] [--root DIR] [--facts FILE] "
-	        "[--pubkey KEY.pub]... [--lock-wait SECONDS] [--wait SECONDS]\n",
-	        op);
-	return IB_EXT_UNSUPPORTED;
-}
+	struct ib_cli cli;
 
-static int parse_seconds(const char *s, unsigned *out)
-{
-	char *end;
-	unsigned long v = strtoul(s, &end, 10);
-
-	if (!s[0] || *end || s[0] == '-' || v > 86400)
-		return -1;
-	*out = (unsigned)v;
-	return 0;
-}
-
-static int parse_opts(const char *op, int argc, char **argv, struct hopts *o)
-{
 	memset(o, 0, sizeof *o);
 	o->lock_wait_s = LOCK_WAIT_S_DEFAULT;
 	o->worker_wait_s = WORKER_WAIT_S_DEFAULT;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-
-		if (!strcmp(a, "--handler-dir") || !strcmp(a, "--root") || !strcmp(a, "--facts") ||
-		    !strcmp(a, "--pubkey") || !strcmp(a, "--lock-wait") || !strcmp(a, "--wait")) {
-			if (!v)
-				return usage_error(op, "%s needs a value", a);
-			i++;
-		} else {
-			return usage_error(op, "unknown option '%s'", a);
-		}
-		if (!strcmp(a, "--handler-dir")) {
-			o->handler_dir = v;
-		} else if (!strcmp(a, "--root")) {
-			o->root = v;
-		} else if (!strcmp(a, "--facts")) {
-			o->facts = v;
-		} else if (!strcmp(a, "--pubkey")) {
-			if (o->n_pubkeys == MAX_PUBKEYS)
-				return usage_error(op, "at most 16 --pubkey%s", "");
-			o->pubkeys[o->n_pubkeys++] = v;
-		} else if (!strcmp(a, "--lock-wait")) {
-			if (parse_seconds(v, &o->lock_wait_s))
-				return usage_error(op, "--lock-wait: '%s' is not 0..86400 seconds",
-				                   v);
-			o->lock_wait_arg = v;
-		} else if (parse_seconds(v, &o->worker_wait_s)) {
-			return usage_error(op, "--wait: '%s' is not 0..86400 seconds", v);
-		}
-	}
+	if (ib_cli_parse(IB_CLI_HANDLER, argc, argv, &cli))
+		return IB_EXT_UNSUPPORTED;
+	if (cli.lock_wait && ib_cli_seconds(cli.lock_wait, 0, 86400, &o->lock_wait_s))
+		return ib_cli_error(argv[0], "--lock-wait: '%s' is not 0..86400 seconds",
+		                    cli.lock_wait);
+	if (cli.wait && ib_cli_seconds(cli.wait, 0, 86400, &o->worker_wait_s))
+		return ib_cli_error(argv[0], "--wait: '%s' is not 0..86400 seconds", cli.wait);
+	o->handler_dir = cli.handler_dir;
+	o->root = cli.root;
+	o->facts = cli.facts;
+	memcpy(o->pubkeys, cli.pubkeys, sizeof o->pubkeys);
+	o->n_pubkeys = cli.n_pubkeys;
+	o->lock_wait_arg = cli.lock_wait;
 	return 0;
 }
 
@@ -152,7 +116,7 @@ static int ctx_init(struct hctx *c, const char *op, int argc, char **argv)
 
 	memset(c, 0, sizeof *c);
 	c->op = op;
-	rc = parse_opts(op, argc, argv, &c->o);
+	rc = parse_opts(argc, argv, &c->o);
 	if (rc)
 		return rc;
 	if (!c->o.facts)
@@ -187,7 +151,7 @@ static int load_trust(const struct hctx *c, struct ib_pubkey *keys, size_t *n_ke
 		enum plat_kind kind;
 
 		if (!path)
-			return ib_fail(err, IB_ENOMEM, "out of memory");
+			return ib_oom(err);
 		rc = plat_lstat(path, &kind, NULL, err);
 		free(path);
 		if (rc == 0 && kind != PLAT_MISSING)
@@ -276,8 +240,7 @@ static int start_worker(const struct hctx *c, int64_t *pid, struct ib_err *err)
 	argv[n] = NULL;
 	/* Whatever the worker prints (a crash report) lands in the log beside its messages. */
 	log = ib_path_join(c->env.log_dir, IB_HANDLER_LOG_NAME);
-	rc = log ? ib_proc_spawn_detached(argv, NULL, log, pid, err)
-	         : ib_fail(err, IB_ENOMEM, "out of memory");
+	rc = log ? ib_proc_spawn_detached(argv, NULL, log, pid, err) : ib_oom(err);
 	free(log);
 	free(exe);
 	return rc;
@@ -677,7 +640,7 @@ int cmd_handler(int argc, char **argv)
 		ib_info("updating from handler version %s: the machine state carries over as is",
 		        from ? from : "(unknown)");
 	} else {
-		code = usage_error(op, "unknown handler command '%s'", op);
+		code = ib_cli_error(op, "unknown handler command '%s'", op);
 	}
 	ib_info("%s: exit code %d", op, code);
 out:

@@ -34,7 +34,7 @@ int ib_detect(const struct ib_detect_opts *opts, struct ib_facts **out, struct i
 
 	*out = NULL;
 	if (!f)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	rc = ib_detect_os(opts, f, err);
 	if (!rc)
 		rc = ib_detect_nics(opts, f, err);

@@ -51,11 +51,11 @@ static int os_release_path(const struct ib_detect_opts *opts, char **path, struc
 
 	if (opts->os_release) {
 		*path = strdup(opts->os_release);
-		return *path ? 0 : ib_fail(err, IB_ENOMEM, "out of memory");
+		return *path ? 0 : ib_oom(err);
 	}
 	etc = under_root(opts, "etc/os-release");
 	if (!etc)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	rc = plat_lstat(etc, &kind, NULL, err);
 	if (rc) {
 		free(etc);
@@ -72,7 +72,7 @@ static int os_release_path(const struct ib_detect_opts *opts, char **path, struc
 	}
 	free(etc);
 	*path = under_root(opts, "usr/lib/os-release");
-	return *path ? 0 : ib_fail(err, IB_ENOMEM, "out of memory");
+	return *path ? 0 : ib_oom(err);
 }
 
 static int os_field(const char *text, size_t len, const char *path, const char *key,
@@ -103,7 +103,7 @@ int ib_detect_os(const struct ib_detect_opts *opts, struct ib_facts *f, struct i
 	}
 	f->os.family = strdup("linux");
 	if (!f->os.family) {
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		rc = ib_oom(err);
 		goto out;
 	}
 	rc = os_field(text, len, path, "ID", ib_valid_os_id, &f->os.id, err);
@@ -115,7 +115,7 @@ int ib_detect_os(const struct ib_detect_opts *opts, struct ib_facts *f, struct i
 		goto out;
 	/* os-release(5): ID defaults to "linux". */
 	if (!f->os.id && !(f->os.id = strdup("linux"))) {
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		rc = ib_oom(err);
 		goto out;
 	}
 	if (pretty && ib_valid_text(pretty)) {
@@ -140,7 +140,7 @@ static int read_attr(const char *dir, const char *name, char **text, struct ib_e
 
 	*text = NULL;
 	if (!path)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	rc = exists(path, err, &present);
 	if (!rc && present)
 		rc = ib_read_file(path, SYSFS_ATTR_MAX, text, &len, err);
@@ -175,7 +175,7 @@ static int read_pci_function(const char *devices, const char *name, struct ib_fa
 
 	memset(&nic, 0, sizeof nic);
 	if (!dir)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	rc = read_hex(dir, "vendor", nic.vendor, sizeof nic.vendor, err);
 	if (rc <= 0 || strcmp(nic.vendor, IB_PCI_VENDOR_MELLANOX))
 		goto out;
@@ -192,7 +192,7 @@ static int read_pci_function(const char *devices, const char *name, struct ib_fa
 	/* A VF whose PF is in the same OS links to it; on Azure the PF stays with the host. */
 	physfn = ib_path_join(dir, "physfn");
 	if (!physfn) {
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		rc = ib_oom(err);
 		goto out;
 	}
 	rc = exists(physfn, err, &has_physfn);
@@ -231,7 +231,7 @@ static int read_link_layer(const char *ibdir, enum ib_link_layer *link, struct i
 
 	*link = IB_LINK_UNKNOWN;
 	if (!ports)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	rc = exists(ports, err, &present);
 	if (rc || !present)
 		goto out;
@@ -240,12 +240,12 @@ static int read_link_layer(const char *ibdir, enum ib_link_layer *link, struct i
 		char *port = ib_path_join(ports, names[i]), *text = NULL, *line = NULL;
 
 		if (!port) {
-			rc = ib_fail(err, IB_ENOMEM, "out of memory");
+			rc = ib_oom(err);
 			break;
 		}
 		rc = read_attr(port, "link_layer", &text, err);
 		if (!rc && text && !(line = ib_sysfs_line(text)))
-			rc = ib_fail(err, IB_ENOMEM, "out of memory");
+			rc = ib_oom(err);
 		if (line && !strcmp(line, "InfiniBand"))
 			*link = IB_LINK_INFINIBAND;
 		else if (line && !strcmp(line, "Ethernet") && *link == IB_LINK_UNKNOWN)
@@ -274,7 +274,7 @@ static int read_rdma_device(const char *classdir, const char *name, struct ib_fa
 	int rc;
 
 	if (!ibdir || !(devdir = ib_path_join(ibdir, "device"))) {
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		rc = ib_oom(err);
 		goto out;
 	}
 	rc = read_attr(devdir, "uevent", &uevent, err);
@@ -295,7 +295,7 @@ static int read_rdma_device(const char *classdir, const char *name, struct ib_fa
 	if (nic->link_layer != IB_LINK_INFINIBAND)
 		nic->link_layer = link;
 	if (!nic->ib_device && ib_valid_ib_device(name) && !(nic->ib_device = strdup(name)))
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		rc = ib_oom(err);
 out:
 	free(slot);
 	free(uevent);
@@ -333,7 +333,7 @@ int ib_detect_nics(const struct ib_detect_opts *opts, struct ib_facts *f, struct
 	int rc, present;
 
 	if (!sysfs)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	rc = exists(sysfs, err, &present);
 	if (!rc && !present)
 		rc = ib_fail(err, IB_EINPUT, "%s: no such folder (sysfs)", sysfs);
@@ -342,7 +342,7 @@ int ib_detect_nics(const struct ib_detect_opts *opts, struct ib_facts *f, struct
 	devices = join3(sysfs, "bus/pci", "devices");
 	classdir = join3(sysfs, "class", "infiniband");
 	if (!devices || !classdir) {
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		rc = ib_oom(err);
 		goto out;
 	}
 	rc = for_each_entry(devices, f, err, read_pci_function);
@@ -364,7 +364,7 @@ int ib_detect_nd(const struct ib_detect_opts *opts, struct ib_facts *f, struct i
 	int rc, present;
 
 	if (!path)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	rc = exists(path, err, &present);
 	if (rc)
 		goto out;

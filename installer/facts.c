@@ -161,7 +161,7 @@ int ib_facts_add_nic(struct ib_facts *f, const struct ib_nic *nic, struct ib_err
 	return 0;
 oom:
 	nic_clear(&copy);
-	return ib_fail(err, IB_ENOMEM, "out of memory");
+	return ib_oom(err);
 }
 
 static int all_chars(const char *s, const char *set, size_t max)
@@ -243,7 +243,7 @@ static int bad(struct ctx *c, const char *path, const char *key, const char *wha
 
 static int oom(struct ctx *c)
 {
-	return ib_fail(c->err, IB_ENOMEM, "out of memory");
+	return ib_oom(c->err);
 }
 
 /* Reads an optional or required string member into *out (malloc'd) after checking it. */
@@ -551,13 +551,13 @@ int ib_facts_to_json(const struct ib_facts *f, char **json, struct ib_err *err)
 
 	*json = NULL;
 	if (!root || build(f, root) || !(text = cJSON_Print(root))) {
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		rc = ib_oom(err);
 		goto out;
 	}
 	n = strlen(text);
 	*json = malloc(n + 2);
 	if (!*json) {
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		rc = ib_oom(err);
 		goto out;
 	}
 	memcpy(*json, text, n);

@@ -7,6 +7,7 @@
 #include "platform.h"
 #include "readfile.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,14 +35,14 @@ int ib_handler_dir(const char *dir, char **out, struct ib_err *err)
 		dir = getenv(IB_HANDLER_DIR_ENV);
 	if (dir && dir[0]) {
 		*out = strdup(dir);
-		return *out ? 0 : ib_fail(err, IB_ENOMEM, "out of memory");
+		return *out ? 0 : ib_oom(err);
 	}
 	rc = plat_exe_path(&exe, err);
 	if (rc)
 		return rc;
 	*out = ib_path_dirname(exe);
 	free(exe);
-	return *out ? 0 : ib_fail(err, IB_ENOMEM, "out of memory");
+	return *out ? 0 : ib_oom(err);
 }
 
 static char *join(const char *dir, const char *name, struct ib_err *err)
@@ -49,7 +50,7 @@ static char *join(const char *dir, const char *name, struct ib_err *err)
 	char *p = ib_path_join(dir, name);
 
 	if (!p)
-		ib_fail(err, IB_ENOMEM, "out of memory");
+		ib_oom(err);
 	return p;
 }
 
@@ -66,7 +67,7 @@ static int dup_member(const cJSON *obj, const char *key, int optional, const cha
 	if (!s[0])
 		return optional ? 0 : ib_fail(err, IB_EINPUT, "%s: %s: empty", source, key);
 	*out = strdup(s);
-	return *out ? 0 : ib_fail(err, IB_ENOMEM, "out of memory");
+	return *out ? 0 : ib_oom(err);
 }
 
 void ib_handler_env_free(struct ib_handler_env *env)
@@ -114,7 +115,7 @@ int ib_handler_env_load(const char *handler_dir, struct ib_handler_env *env, str
 	if (!env->name) {
 		env->name = strdup(IB_HANDLER_DEFAULT_NAME);
 		if (!env->name)
-			rc = ib_fail(err, IB_ENOMEM, "out of memory");
+			rc = ib_oom(err);
 	}
 out:
 	cJSON_Delete(root);
@@ -269,7 +270,7 @@ static int url_list(const cJSON *v, const char *source, const char *key, int all
 		return 0;
 	*out = calloc((size_t)count, sizeof **out);
 	if (!*out)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	cJSON_ArrayForEach(item, v)
 	{
 		if (!cJSON_IsString(item) || !valid_url(item->valuestring)) {
@@ -285,7 +286,7 @@ static int url_list(const cJSON *v, const char *source, const char *key, int all
 		if (!(*out)[i]) {
 			ib_handler_free_strings(*out, i);
 			*out = NULL;
-			return ib_fail(err, IB_ENOMEM, "out of memory");
+			return ib_oom(err);
 		}
 		i++;
 	}
@@ -306,7 +307,7 @@ static int path_setting(const cJSON *v, const char *source, const char *key, cha
 			               "%s: publicSettings.%s: control character in path", source,
 			               key);
 	*out = strdup(v->valuestring);
-	return *out ? 0 : ib_fail(err, IB_ENOMEM, "out of memory");
+	return *out ? 0 : ib_oom(err);
 }
 
 static int parse_public(const cJSON *pub, const char *source, struct ib_handler_settings *s,
@@ -531,67 +532,64 @@ static int write_atomic(const char *path, const char *text, struct ib_err *err)
 	return ib_outfile_commit(&out, 1, err);
 }
 
-/* {"lang": "en-US", "message": ...} */
-static cJSON *formatted_message(const char *message)
+/*
+ * Writes [{"version": "1.0", "timestampUTC": stamp, key: body}] to path atomically, adding
+ * to body "formattedMessage": {"lang": "en-US", "message": message} and, in a status file
+ * (stamp not NULL), "substatus": []. body is taken over, whatever happens.
+ */
+static int write_agent_file(const char *path, const char *stamp, const char *key, cJSON *body,
+                            const char *message, size_t max, struct ib_err *err)
 {
-	cJSON *fm = cJSON_CreateObject();
-	char *clean = clip_message(message ? message : "", IB_HANDLER_MESSAGE_MAX);
+	cJSON *root = cJSON_CreateArray(), *entry = cJSON_CreateObject(), *fm = NULL;
+	char *clean = clip_message(message ? message : "", IB_HANDLER_MESSAGE_MAX), *text = NULL;
+	int ok, rc;
 
-	if (!fm || !clean || !cJSON_AddStringToObject(fm, "lang", "en-US") ||
-	    !cJSON_AddStringToObject(fm, "message", clean)) {
-		cJSON_Delete(fm);
-		fm = NULL;
+	if (!cJSON_AddItemToArray(root, entry)) {
+		cJSON_Delete(entry);
+		entry = NULL;
 	}
+	ok = clean && entry && cJSON_AddStringToObject(entry, "version", "1.0") &&
+	     (!stamp || cJSON_AddStringToObject(entry, "timestampUTC", stamp)) &&
+	     (fm = cJSON_AddObjectToObject(body, "formattedMessage")) &&
+	     cJSON_AddStringToObject(fm, "lang", "en-US") &&
+	     cJSON_AddStringToObject(fm, "message", clean) &&
+	     (!stamp || cJSON_AddArrayToObject(body, "substatus"));
+	if (ok && cJSON_AddItemToObject(entry, key, body))
+		body = NULL;
+	text = ok && !body ? cJSON_PrintUnformatted(root) : NULL;
+	if (!text)
+		rc = ib_oom(err);
+	else if (strlen(text) > max)
+		rc = ib_fail(err, IB_EINTERNAL, "%s: status would exceed %zu bytes", path, max);
+	else
+		rc = write_atomic(path, text, err);
+	cJSON_Delete(body);
+	cJSON_Delete(root);
+	cJSON_free(text);
 	free(clean);
-	return fm;
+	return rc;
 }
 
 int ib_handler_status_write(const struct ib_handler_env *env, int64_t seq, const char *operation,
                             enum ib_status st, int code, const char *message, struct ib_err *err)
 {
-	char stamp[32], *path = NULL, *text = NULL;
-	cJSON *root = cJSON_CreateArray(), *entry = cJSON_CreateObject(),
-	      *status = cJSON_CreateObject(), *fm = formatted_message(message),
-	      *sub = cJSON_CreateArray();
-	int rc = 0;
+	char stamp[32], *path = status_path(env, seq, err);
+	cJSON *status = cJSON_CreateObject();
+	int rc;
 
 	plat_utc_timestamp(stamp);
-	if (!root || !entry || !status || !fm || !sub ||
-	    !cJSON_AddStringToObject(entry, "version", "1.0") ||
-	    !cJSON_AddStringToObject(entry, "timestampUTC", stamp) ||
-	    !cJSON_AddStringToObject(status, "name", env->name) ||
+	if (!path || !cJSON_AddStringToObject(status, "name", env->name) ||
 	    !cJSON_AddStringToObject(status, "operation", operation) ||
 	    !cJSON_AddStringToObject(status, "status", ib_status_name(st)) ||
 	    !cJSON_AddNumberToObject(status, "code", code)) {
-		cJSON_Delete(fm);
-		cJSON_Delete(sub);
 		cJSON_Delete(status);
-		cJSON_Delete(entry);
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
-		goto out;
+		free(path);
+		return ib_oom(err);
 	}
-	cJSON_AddItemToObject(status, "formattedMessage", fm);
-	cJSON_AddItemToObject(status, "substatus", sub);
-	cJSON_AddItemToObject(entry, "status", status);
-	cJSON_AddItemToArray(root, entry);
-	text = cJSON_PrintUnformatted(root);
-	path = status_path(env, seq, err);
-	if (!text || !path) {
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
-		goto out;
-	}
-	if (strlen(text) > IB_HANDLER_STATUS_MAX) {
-		rc = ib_fail(err, IB_EINTERNAL, "%s: status would exceed %d bytes", path,
-		             IB_HANDLER_STATUS_MAX);
-		goto out;
-	}
-	rc = write_atomic(path, text, err);
+	rc = write_agent_file(path, stamp, "status", status, message, IB_HANDLER_STATUS_MAX, err);
 	if (rc == 0)
 		ib_info("status %lld: %s, code %d: %s", (long long)seq, ib_status_name(st), code,
 		        message ? message : "");
-out:
-	cJSON_Delete(root);
-	cJSON_free(text);
 	free(path);
 	return rc;
 }
@@ -643,37 +641,17 @@ out:
 int ib_handler_heartbeat_write(const struct ib_handler_env *env, int ready, const char *message,
                                struct ib_err *err)
 {
-	cJSON *root = cJSON_CreateArray(), *entry = cJSON_CreateObject(),
-	      *hb = cJSON_CreateObject(), *fm = formatted_message(message);
-	char *text = NULL;
-	int rc = 0;
+	cJSON *hb;
 
-	if (!env->heartbeat_file) {
-		cJSON_Delete(root);
-		cJSON_Delete(entry);
-		cJSON_Delete(hb);
-		cJSON_Delete(fm);
+	if (!env->heartbeat_file)
 		return 0;
-	}
-	if (!root || !entry || !hb || !fm || !cJSON_AddStringToObject(entry, "version", "1.0") ||
-	    !cJSON_AddStringToObject(hb, "status", ready ? "Ready" : "NotReady") ||
+	hb = cJSON_CreateObject();
+	if (!cJSON_AddStringToObject(hb, "status", ready ? "Ready" : "NotReady") ||
 	    !cJSON_AddNumberToObject(hb, "code", 0)) {
-		cJSON_Delete(fm);
 		cJSON_Delete(hb);
-		cJSON_Delete(entry);
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
-		goto out;
+		return ib_oom(err);
 	}
-	cJSON_AddItemToObject(hb, "formattedMessage", fm);
-	cJSON_AddItemToObject(entry, "heartbeat", hb);
-	cJSON_AddItemToArray(root, entry);
-	text = cJSON_PrintUnformatted(root);
-	rc = text ? write_atomic(env->heartbeat_file, text, err)
-	          : ib_fail(err, IB_ENOMEM, "out of memory");
-out:
-	cJSON_Delete(root);
-	cJSON_free(text);
-	return rc;
+	return write_agent_file(env->heartbeat_file, NULL, "heartbeat", hb, message, SIZE_MAX, err);
 }
 
 void ib_package_config_free(struct ib_package_config *c)
@@ -714,7 +692,7 @@ int ib_package_config_load(const char *handler_dir, struct ib_package_config *c,
 	}
 	c->keys = calloc((size_t)n, sizeof *c->keys);
 	if (!c->keys) {
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		rc = ib_oom(err);
 		goto out;
 	}
 	cJSON_ArrayForEach(item, k)

@@ -59,7 +59,7 @@ int ib_imds_parse_vm_size(const char *json, size_t len, const char *source, char
 	}
 	*vm_size = strdup(size);
 	if (!*vm_size)
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		rc = ib_oom(err);
 out:
 	cJSON_Delete(root);
 	return rc;
@@ -79,7 +79,7 @@ int ib_imds_vm_size(const char *base_url, char **vm_size, struct ib_err *err)
 
 	*vm_size = NULL;
 	if (!url) {
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		rc = ib_oom(err);
 		goto out;
 	}
 	memcpy(url, base_url, blen);

@@ -52,7 +52,7 @@ static int best_in_folder(const char *dir, const struct ib_locate_opts *o, char 
 			continue;
 		path = ib_path_join(dir, names[i]);
 		if (!path) {
-			rc = ib_fail(err, IB_ENOMEM, "out of memory");
+			rc = ib_oom(err);
 			break;
 		}
 		if (signed_sequence(path, o, &seq) == 0 && (!*best || seq > best_seq)) {
@@ -90,12 +90,12 @@ int ib_locate_bundle(const struct ib_locate_opts *o, char **path_out, const char
 	if (o->bundle_path) {
 		*path_out = strdup(o->bundle_path);
 		*where = "--bundle";
-		return *path_out ? 0 : ib_fail(err, IB_ENOMEM, "out of memory");
+		return *path_out ? 0 : ib_oom(err);
 	}
 	if (o->package_dir) {
 		package_bundles = ib_path_join(o->package_dir, "bundle");
 		if (!package_bundles)
-			return ib_fail(err, IB_ENOMEM, "out of memory");
+			return ib_oom(err);
 	}
 	for (size_t i = 0; i < sizeof places / sizeof places[0]; i++) {
 		const char *dir = i == 0 ? package_bundles : places[i].dir;

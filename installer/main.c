@@ -21,11 +21,15 @@ static const struct {
          "apply [--bundle B | --url URL...] --pubkey KEY.pub... [--facts F] [--root DIR]\n"
          "                      [--allow-downgrade] [--cacert F] [--download-timeout S]\n"
          "                      [--lock-wait S] [--catalog F] [--json]"},
-        {"install", cmd_handler, "install    (extension handler)"},
-        {"enable", cmd_handler, "enable     (extension handler)"},
-        {"disable", cmd_handler, "disable    (extension handler)"},
-        {"uninstall", cmd_handler, "uninstall  (extension handler)"},
-        {"update", cmd_handler, "update     (extension handler)"},
+        {"install", cmd_handler,
+         "install|enable|disable|uninstall|update   (extension handler)\n"
+         "                      [--handler-dir DIR] [--root DIR] [--facts F] [--pubkey "
+         "KEY.pub]...\n"
+         "                      [--lock-wait S] [--wait S]"},
+        {"enable", cmd_handler, NULL},
+        {"disable", cmd_handler, NULL},
+        {"uninstall", cmd_handler, NULL},
+        {"update", cmd_handler, NULL},
         {"worker", cmd_worker, NULL},
 };
 

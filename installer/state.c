@@ -93,7 +93,7 @@ int ib_paths_init(struct ib_paths *p, const char *root, struct ib_err *err)
 	goto out;
 oom:
 	ib_paths_free(p);
-	rc = ib_fail(err, IB_ENOMEM, "out of memory");
+	rc = ib_oom(err);
 out:
 	free(sys_state);
 	free(sys_log);
@@ -297,11 +297,11 @@ static int save_object(const char *path, cJSON *root, struct ib_err *err)
 	int rc;
 
 	if (!root)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	text = cJSON_Print(root);
 	cJSON_Delete(root);
 	if (!text)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	rc = ib_outfile_open(&out, path, 0644, err);
 	if (rc == 0) {
 		if (fputs(text, out.fp) < 0 || fputc('\n', out.fp) == EOF) {
@@ -324,7 +324,7 @@ static int save_rows(const char *path, const struct ib_json_field *rows, size_t 
 	if (!root || !cJSON_AddNumberToObject(root, "format", IB_STATE_FORMAT) ||
 	    ib_json_bind_write(root, rows, n, in)) {
 		cJSON_Delete(root);
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	}
 	return save_object(path, root, err);
 }
@@ -405,7 +405,7 @@ int ib_state_recover(const struct ib_paths *p, struct ib_journal *interrupted, i
 			continue;
 		tmp = ib_path_join(p->state_dir, names[i]);
 		if (!tmp) {
-			rc = ib_fail(err, IB_ENOMEM, "out of memory");
+			rc = ib_oom(err);
 			break;
 		}
 		rc = plat_remove(tmp, err);

@@ -72,7 +72,7 @@ int ib_os_release_get(const char *text, size_t len, const char *key, char **valu
 			free(*value);
 			*value = unquote(v, (size_t)(ve - v));
 			if (!*value)
-				return ib_fail(err, IB_ENOMEM, "out of memory");
+				return ib_oom(err);
 		}
 		p = eol + 1;
 	}
@@ -102,7 +102,7 @@ int ib_kvp_lookup(const unsigned char *data, size_t len, const char *key, char *
 		if (printable && vlen > 0) {
 			*value = dup_range((const char *)v, vlen);
 			if (!*value)
-				return ib_fail(err, IB_ENOMEM, "out of memory");
+				return ib_oom(err);
 		}
 		return 1;
 	}

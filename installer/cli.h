@@ -1,0 +1,37 @@
+/*
+ * cli.h - the options of ibdrv-install's commands, read from one table.
+ *
+ * "--name VALUE" and "--name=VALUE" both work, in any order. Each command
+ * accepts its own subset; the values are kept as given (pointers into argv),
+ * for the command to check. A problem is printed to stderr as
+ * "ibdrv-install CMD: ... (see ibdrv-install --help)".
+ */
+#ifndef IBDRV_CLI_H
+#define IBDRV_CLI_H
+
+#include <stddef.h>
+
+#define IB_CLI_LIST_MAX 16
+
+/* Which commands accept an option. */
+enum { IB_CLI_DETECT = 1, IB_CLI_PLAN = 2, IB_CLI_APPLY = 4, IB_CLI_HANDLER = 8 };
+
+struct ib_cli {
+	const char *bundle, *facts, *catalog, *root, *sysfs_root, *os_release, *kvp_pool, *imds_url,
+	        *cacert, *download_timeout, *lock_wait, *wait, *package_dir, *handler_dir;
+	const char *pubkeys[IB_CLI_LIST_MAX];
+	const char *urls[IB_CLI_LIST_MAX];
+	size_t n_pubkeys, n_urls;
+	int json, no_imds, allow_downgrade, verbose, help;
+};
+
+/* Fills *cli from argv[1..argc) for command (an IB_CLI_* bit): 0, or 100 once reported. */
+int ib_cli_parse(int command, int argc, char **argv, struct ib_cli *cli);
+
+/* Prints "ibdrv-install CMD: <fmt with arg> (see ibdrv-install --help)"; returns 100. */
+int ib_cli_error(const char *cmd, const char *fmt, const char *arg);
+
+/* Reads seconds from lo to hi (decimal digits only); -1 when s is not such a number. */
+int ib_cli_seconds(const char *s, unsigned lo, unsigned hi, unsigned *out);
+
+#endif
