@@ -59,6 +59,13 @@ timed() {
 # For a pipeline baseline: peak RSS is the largest of its programs.
 ratio() { echo "scale=3; $1 / $2" | bc -l; }
 
+# median V...: the middle one of an odd number of values.
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+
+# Two cores make a single timing noisy (a few percent either way): the benchmarks that compare
+# against a pipeline run ROUNDS rounds, baseline then ours each time, and judge the median ratio.
+ROUNDS=${ROUNDS:-3}
+
 # The VM the benchmarks install on: the bench driver is for CX6 on Ubuntu 22.04.
 make_facts() {
 	cat >"$1" <<'JSON'

@@ -649,8 +649,8 @@ static int setup_curl(struct fetch *f, struct ib_err *err)
 	SET(CURLOPT_LOW_SPEED_TIME, (long)o->low_speed_seconds);
 	SET(CURLOPT_USERAGENT, "ibdrv/" IBDRV_VERSION);
 	SET(CURLOPT_WRITEFUNCTION, on_body);
-	/* Whole ring pieces per callback: fewer calls and hand-overs than libcurl's 16 KiB. */
-	SET(CURLOPT_BUFFERSIZE, (long)IB_READAHEAD_CHUNK);
+	/* Fewer callbacks than with libcurl's 16 KiB, for little memory. */
+	SET(CURLOPT_BUFFERSIZE, 128L * 1024);
 	if (o->cacert)
 		SET(CURLOPT_CAINFO, o->cacert);
 #undef SET

@@ -24,8 +24,8 @@
 
 #include <stddef.h>
 
-#define IB_HASHPIPE_CHUNK (128u << 10)
-#define IB_HASHPIPE_SLOTS 4
+#define IB_HASHPIPE_CHUNK (512u << 10)
+#define IB_HASHPIPE_SLOTS 2
 #define IB_HASHPIPE_MAX_STAGES 2
 
 struct ib_hashpipe;

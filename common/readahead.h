@@ -17,8 +17,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#define IB_READAHEAD_CHUNK (128u << 10)
-#define IB_READAHEAD_SLOTS 4
+#define IB_READAHEAD_CHUNK (512u << 10)
+#define IB_READAHEAD_SLOTS 2
 
 struct ib_readahead;
 
