@@ -199,11 +199,14 @@ fail:
 	return rc;
 }
 
-void ib_readahead_open(struct ib_readahead *r, FILE *fp, struct ib_hash *h, const char *path)
+/* Points the worker at a new stream: a file, or a producer. */
+static void open_stream(struct ib_readahead *r, FILE *fp, ib_produce_fn fn, void *ctx,
+                        struct ib_hash *h, const char *path)
 {
 	plat_monitor_enter(r->mon);
 	r->fp = fp;
-	r->produce = NULL;
+	r->produce = fn;
+	r->produce_ctx = ctx;
 	r->h = h;
 	r->path = path;
 	r->active = 1;
@@ -214,21 +217,15 @@ void ib_readahead_open(struct ib_readahead *r, FILE *fp, struct ib_hash *h, cons
 	plat_monitor_leave(r->mon);
 }
 
+void ib_readahead_open(struct ib_readahead *r, FILE *fp, struct ib_hash *h, const char *path)
+{
+	open_stream(r, fp, NULL, NULL, h, path);
+}
+
 void ib_readahead_open_producer(struct ib_readahead *r, ib_produce_fn fn, void *ctx,
                                 struct ib_hash *h)
 {
-	plat_monitor_enter(r->mon);
-	r->fp = NULL;
-	r->produce = fn;
-	r->produce_ctx = ctx;
-	r->h = h;
-	r->path = NULL;
-	r->active = 1;
-	r->at_end = 0;
-	r->rc = 0;
-	if (r->worker_idle)
-		plat_monitor_notify(r->mon);
-	plat_monitor_leave(r->mon);
+	open_stream(r, NULL, fn, ctx, h, NULL);
 }
 
 int ib_readahead_next(struct ib_readahead *r, const unsigned char **buf, size_t *len,

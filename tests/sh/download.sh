@@ -19,24 +19,6 @@ sign() {
 	minisign -S -s "${2:-$T/key.sec}" -m "$f" -x "$f.minisig" -t "$tc" >/dev/null || fail "minisign -S $1"
 }
 
-# publish: b.ibb, a real uncompressed bundle named testbundle (about 290 KB: a random
-# payload and an install script), signed.
-publish() {
-	mkdir -p "$T/in/drv"
-	head -c 286000 /dev/urandom >"$T/in/drv/payload.bin"
-	printf '#!/bin/sh\nexit 0\n' >"$T/in/drv/install.sh"
-	cat >"$T/in/bundle.json" <<'JSON'
-{"format": 1, "name": "testbundle", "sequence": 1, "drivers": [{
-  "id": "ofed", "platform": "linux", "kind": "mlnx-ofed", "version": "1.0",
-  "os": [{"family": "linux", "id": "ubuntu", "version": "22.04"}], "nics": ["CX6"],
-  "sriov": true, "source": "drv",
-  "files": [{"path": "install.sh", "mode": "0755"}, {"path": "payload.bin"}],
-  "install": {"argv": ["./install.sh"], "timeout_seconds": 60}}]}
-JSON
-	"$IBDRV_BIN/ibdrv-build" pack -q --compression none -m "$T/in/bundle.json" -s "$T/key.sec" \
-		-o "$WWW/b.ibb" >/dev/null || fail "pack"
-}
-
 fetch() { "$FETCH" --pubkey "$T/key.pub" --backoff 100 1000 "$@"; }
 now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
 
@@ -57,7 +39,8 @@ expect_empty_cache() {
 # fault_lines PATH: the fault server's log lines for PATH, in order.
 fault_lines() { grep -F " GET $1 " "$FAULT_LOG"; }
 
-publish
+# b.ibb: a real bundle of about 290 KB, named testbundle.
+pack_ofed_bundle "$WWW/b.ibb" testbundle 286000 "$T/key.sec"
 SIZE=$(stat -c %s "$WWW/b.ibb")
 nginx_start "$WWW"
 fault_start "$WWW"

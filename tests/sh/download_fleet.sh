@@ -6,21 +6,10 @@
 
 FLEET=50
 WWW=$T/www
-mkdir -p "$WWW/fleet" "$T/in/drv"
+mkdir -p "$WWW/fleet"
 "$BUILD" keygen -W -p "$T/key.pub" -s "$T/key.sec" >/dev/null || fail "keygen"
 # A small driver (128 KiB of payload) whose install command does nothing.
-head -c 131072 /dev/urandom >"$T/in/drv/payload.bin"
-printf '#!/bin/sh\nexit 0\n' >"$T/in/drv/install.sh"
-cat >"$T/in/bundle.json" <<'JSON'
-{"format": 1, "name": "fleet", "sequence": 1, "drivers": [{
-  "id": "ofed", "platform": "linux", "kind": "mlnx-ofed", "version": "1.0",
-  "os": [{"family": "linux", "id": "ubuntu", "version": "22.04"}], "nics": ["CX6"],
-  "sriov": true, "source": "drv",
-  "files": [{"path": "install.sh", "mode": "0755"}, {"path": "payload.bin"}],
-  "install": {"argv": ["./install.sh"], "timeout_seconds": 60}}]}
-JSON
-"$BUILD" pack -q --compression none -m "$T/in/bundle.json" -s "$T/key.sec" -o "$WWW/fleet/b.ibb" >/dev/null ||
-	fail "pack"
+pack_ofed_bundle "$WWW/fleet/b.ibb" fleet 131072 "$T/key.sec"
 cat >"$T/facts.json" <<'JSON'
 {"vm_size": "Standard_HB120rs_v2", "os": {"family": "linux", "id": "ubuntu", "version": "22.04"},
  "nics": [{"vendor": "15b3", "device": "101c", "virtual_function": true, "link_layer": "infiniband"}]}

@@ -512,17 +512,7 @@ unset OUTCOME_ZIP
 source "$IBDRV_SRC/tests/sh/lib_nginx.sh"
 trap 'stop_servers; cleanup; rm -rf "$T"' EXIT
 mkdir -p "$T/www"
-head -c 3000000 /dev/urandom >"$T/drv/ofed/payload.bin"
-cat >"$T/drv/dl.json" <<'JSON'
-{"format": 1, "name": "dl", "sequence": 1, "drivers": [{
-  "id": "ofed", "platform": "linux", "kind": "mlnx-ofed", "version": "1.0",
-  "os": [{"family": "linux", "id": "ubuntu", "version": "22.04"}], "nics": ["CX6"],
-  "sriov": true, "source": "ofed",
-  "files": [{"path": "install.sh", "mode": "0755"}, {"path": "payload.bin"}],
-  "install": {"argv": ["./install.sh"], "timeout_seconds": 10}}]}
-JSON
-"$BUILD" pack -q --compression none -m "$T/drv/dl.json" -s "$T/k1.sec" -o "$T/www/dl.ibb" >/dev/null ||
-	fail "pack dl.ibb"
+pack_ofed_bundle "$T/www/dl.ibb" dl 3000000 "$T/k1.sec"
 nginx_start "$T/www" '' 'limit_rate 600k;'
 new_vm download
 settings 0 "{\"bundleUrls\": [\"http://127.0.0.1:$NGINX_PORT/dl.ibb\"]}"

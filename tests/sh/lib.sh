@@ -43,6 +43,25 @@ expect_one_line() {
 	fi
 }
 
+# pack_ofed_bundle OUT NAME PAYLOAD_BYTES SECKEY: OUT (and OUT.minisig), an uncompressed bundle
+# named NAME of one Linux OFED driver for SR-IOV ConnectX-6 VMs on Ubuntu 22.04: PAYLOAD_BYTES
+# of random payload.bin and an install.sh that does nothing. Its sources go to $T/ofed-NAME.
+pack_ofed_bundle() {
+	local dir=$T/ofed-$2
+	mkdir -p "$dir/drv"
+	head -c "$3" /dev/urandom >"$dir/drv/payload.bin"
+	printf '#!/bin/sh\nexit 0\n' >"$dir/drv/install.sh"
+	cat >"$dir/bundle.json" <<JSON
+{"format": 1, "name": "$2", "sequence": 1, "drivers": [{
+  "id": "ofed", "platform": "linux", "kind": "mlnx-ofed", "version": "1.0",
+  "os": [{"family": "linux", "id": "ubuntu", "version": "22.04"}], "nics": ["CX6"],
+  "sriov": true, "source": "drv",
+  "files": [{"path": "install.sh", "mode": "0755"}, {"path": "payload.bin"}],
+  "install": {"argv": ["./install.sh"], "timeout_seconds": 60}}]}
+JSON
+	"$BUILD" pack -q --compression none -m "$dir/bundle.json" -s "$4" -o "$1" >/dev/null || fail "pack $1"
+}
+
 # flip_byte FILE OFFSET: inverts the lowest bit of the byte at OFFSET, in place.
 flip_byte() {
 	local b
