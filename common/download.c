@@ -442,7 +442,15 @@ static int fetch_url(struct fetch *f, const char *url, struct sink *s, int *stop
 			return err->code;
 		}
 		ib_warn("%s; retrying in %llu ms", err->msg, (unsigned long long)wait_ms);
-		plat_sleep_ms((unsigned)wait_ms);
+		/* In short naps: a reader that has given up must not wait for the backoff. */
+		for (uint64_t slept = 0; slept < wait_ms; slept += 100) {
+			if (s->feed && ib_readahead_closed(s->feed)) {
+				s->abort = ABORT_CLOSED;
+				*stop = 1;
+				return ib_fail(err, IB_EINTERNAL, "%s: the reader stopped", shown);
+			}
+			plat_sleep_ms((unsigned)(wait_ms - slept < 100 ? wait_ms - slept : 100));
+		}
 	}
 }
 

@@ -119,6 +119,16 @@ int ib_readahead_put(struct ib_readahead *r, const void *data, size_t len)
 	return 0;
 }
 
+int ib_readahead_closed(struct ib_readahead *r)
+{
+	int closed;
+
+	plat_monitor_enter(r->mon);
+	closed = !r->active;
+	plat_monitor_leave(r->mon);
+	return closed;
+}
+
 static void worker(void *arg)
 {
 	struct ib_readahead *r = arg;

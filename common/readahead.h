@@ -55,6 +55,9 @@ void ib_readahead_open_producer(struct ib_readahead *r, ib_produce_fn fn, void *
  */
 int ib_readahead_put(struct ib_readahead *r, const void *data, size_t len);
 
+/* For a producer that waits (a retry's backoff): non-zero once the caller has closed the stream. */
+int ib_readahead_closed(struct ib_readahead *r);
+
 /*
  * The next piece in file order, valid until the next call. *len is 0 at the
  * end of the file: h has then seen every byte and the worker has let go of fp
