@@ -5,10 +5,11 @@
  * cJSON does the parsing; what it lets through but the format forbids is
  * refused here: data after the value, duplicate keys, NUL characters, control
  * characters between tokens, numbers that are not exact integers in range.
- * Keys are checked in a fixed order, so the one error reported for a file is
- * always the same. The writer does not use cJSON's printer: it writes every
- * number as an integer and every string byte-for-byte, so its output does not
- * depend on the locale or on floating-point formatting.
+ * Every object is read from a table of its keys (see "the model"), in a fixed
+ * order, so the one error reported for a file is always the same. The writer
+ * does not use cJSON's printer: it writes every number as an integer and every
+ * string byte-for-byte, so its output does not depend on the locale or on
+ * floating-point formatting.
  */
 
 #include "manifest.h"
@@ -663,6 +664,7 @@ static int sort_files(struct ib_driver *d, struct ib_err *err)
 
 /* ---- the model ---- */
 
+/* A row's off, n_off and size: a field, an array with its count, or nothing stored. */
 #define FIELD(type, m) offsetof(type, m), 0, sizeof((type *)0)->m
 #define ARRAY(type, m, n, item) offsetof(type, m), offsetof(type, n), sizeof(item)
 #define NOSTORE 0, 0, 0
