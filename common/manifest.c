@@ -1069,9 +1069,9 @@ static int read_object(struct pctx *c, const cJSON *v, const struct schema *s, v
 /* Reads value v of row r into dst (the field, or the array item). */
 static int read_value(struct pctx *c, const struct row *r, const cJSON *v, void *dst)
 {
-	const char *s;
-	long long n;
-	size_t idx;
+	const char *s = NULL;
+	long long n = 0;
+	size_t idx = 0;
 	int rc = 0;
 
 	switch (r->type) {
@@ -1102,7 +1102,7 @@ static int read_value(struct pctx *c, const struct row *r, const cJSON *v, void 
 static int read_array(struct pctx *c, const struct row *r, const cJSON *v, void *obj)
 {
 	char *items;
-	size_t n, i = 0;
+	size_t n = 0, i = 0;
 	int rc;
 
 	if ((rc = get_array(c, v, r->min, r->max, &n)))
