@@ -5,10 +5,11 @@
  * cJSON does the parsing; what it lets through but the format forbids is
  * refused here: data after the value, duplicate keys, NUL characters, control
  * characters between tokens, numbers that are not exact integers in range.
- * Keys are checked in a fixed order, so the one error reported for a file is
- * always the same. The writer does not use cJSON's printer: it writes every
- * number as an integer and every string byte-for-byte, so its output does not
- * depend on the locale or on floating-point formatting.
+ * Every object is read from a table of its keys (see "the model"), in a fixed
+ * order, so the one error reported for a file is always the same. The writer
+ * does not use cJSON's printer: it writes every number as an integer and every
+ * string byte-for-byte, so its output does not depend on the locale or on
+ * floating-point formatting.
  */
 
 #include "manifest.h"
@@ -20,6 +21,7 @@
 #include <inttypes.h>
 #include <sodium.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,26 +43,19 @@ enum form { FORM_INPUT, FORM_RESOLVED };
 struct pctx {
 	const char *source;
 	enum form form;
-	const char *dir; /* input form: the manifest's folder */
+	const char *dir;     /* input form: the manifest's folder */
+	const char *payload; /* input form: the current driver's "source" */
 	struct ib_err *err;
 	char path[256];
 	size_t plen;
+	void *obj[4]; /* the structs being filled, outermost first */
+	size_t depth;
 };
 
 static const char *const platforms[] = {"windows", "linux"};
 static const char *const products[] = {"server", "workstation"};
 static const char *const modes[] = {"0644", "0755"};
 static const char *const nic_names[] = {"CX3-Pro", "CX4", "CX5", "CX6", "CX7"};
-
-/* Which platform each kind belongs to and whether it serves SR-IOV sizes. */
-static const struct {
-	const char *name;
-	const char *platform;
-	int sriov;
-} kinds[] = {
-        {"nd", "windows", 0},      {"winof", "windows", 1},   {"winof2", "windows", 1},
-        {"mlnx-ofed", "linux", 1}, {"rdma-core", "linux", 1},
-};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -421,9 +416,43 @@ static const char *windows_name_problem(const char *rel)
 /* How a key may appear in each form. */
 enum rule { K_NO, K_OPT, K_REQ, K_BUILD /* resolved only: ibdrv-build writes it */ };
 
-struct key_spec {
-	const char *name;
-	unsigned char input, resolved;
+/*
+ * Every object of the format is read by one walker from a table of its keys
+ * (below, in the order of docs/manifest.md, which is also the order keys are
+ * checked in). A row says how its key may appear in each form, what type the
+ * value has and where it goes in the struct; the walker checks the type,
+ * range and length and stores the value. What a row cannot say (a driver's
+ * kind against its platform, duplicate file paths, ...) is done by the row's
+ * check, which the walker calls with the JSON path at the value.
+ */
+enum type { T_STR, T_INT, T_BOOL, T_ENUM, T_OBJ };
+
+struct schema;
+
+/*
+ * Called after each stored value (v, and i its position in an array) and once
+ * more with v == NULL after an array's last item or when an optional key is
+ * absent. obj is the struct being filled; c->obj[] holds the enclosing ones.
+ */
+typedef int (*check_fn)(struct pctx *c, void *obj, const cJSON *v, size_t i);
+
+struct row {
+	const char *key;
+	unsigned char input, resolved; /* enum rule */
+	unsigned char type;            /* enum type: the value's, or each item's */
+	unsigned char list;            /* an array: a pointer at off, its size_t count at n_off */
+	unsigned short off, n_off;
+	unsigned short size;     /* of the stored value (0: not stored), or of each item */
+	unsigned short min, max; /* array: the number of items */
+	int lo;                  /* T_INT: the lowest value */
+	long long hi;            /* T_INT: the highest; T_STR: the longest; T_ENUM: how many */
+	const void *sub;         /* T_ENUM: the names; T_OBJ: the schema */
+	check_fn check;
+};
+
+struct schema {
+	const struct row *rows;
+	size_t n;
 };
 
 /*
@@ -431,7 +460,7 @@ struct key_spec {
  * each at most once, with every required one present; found[i] gets the value
  * of spec[i] or NULL.
  */
-static int take_keys(struct pctx *c, const cJSON *v, const struct key_spec *spec, size_t n,
+static int take_keys(struct pctx *c, const cJSON *v, const struct row *spec, size_t n,
                      const cJSON **found)
 {
 	char got[80];
@@ -446,7 +475,7 @@ static int take_keys(struct pctx *c, const cJSON *v, const struct key_spec *spec
 		enum rule rule = K_NO;
 
 		for (; k < n; k++) {
-			if (!strcmp(key, spec[k].name)) {
+			if (!strcmp(key, spec[k].key)) {
 				rule = c->form == FORM_INPUT ? spec[k].input : spec[k].resolved;
 				break;
 			}
@@ -456,7 +485,7 @@ static int take_keys(struct pctx *c, const cJSON *v, const struct key_spec *spec
 		else if (rule == K_NO)
 			saved = push_key(c, quote(got, sizeof got, key));
 		else
-			saved = push_key(c, spec[k].name);
+			saved = push_key(c, spec[k].key);
 		if (rule == K_NO) {
 			char list[512] = "";
 			size_t o = 0;
@@ -465,7 +494,7 @@ static int take_keys(struct pctx *c, const cJSON *v, const struct key_spec *spec
 				        c->form == FORM_INPUT ? spec[i].input : spec[i].resolved;
 				if (r == K_OPT || r == K_REQ)
 					o += (size_t)snprintf(list + o, sizeof list - o, "%s%s",
-					                      o ? ", " : "", spec[i].name);
+					                      o ? ", " : "", spec[i].key);
 			}
 			return fail(c, "unknown key (expected %s)", list);
 		}
@@ -479,7 +508,7 @@ static int take_keys(struct pctx *c, const cJSON *v, const struct key_spec *spec
 	for (size_t i = 0; i < n; i++) {
 		enum rule r = c->form == FORM_INPUT ? spec[i].input : spec[i].resolved;
 		if (r == K_REQ && !found[i]) {
-			push_key(c, spec[i].name);
+			push_key(c, spec[i].key);
 			return fail(c, "required key is missing");
 		}
 	}
@@ -546,7 +575,7 @@ static const struct sortent *find_prefix(const struct sortent *ents, size_t n, c
 /*
  * The files of one driver must unpack side by side: no path twice, and no
  * path inside another that is a file. With fold, the same with letter case
- * ignored, as on Windows. c->path is the driver's.
+ * ignored, as on Windows. c->path is the driver's "files".
  */
 static int check_file_set(struct pctx *c, const struct ib_file *files, size_t n, int fold)
 {
@@ -565,7 +594,6 @@ static int check_file_set(struct pctx *c, const struct ib_file *files, size_t n,
 		if (keycmp(ents[i - 1].key, ents[i].key, fold) == 0) {
 			/* cmp_* put the earlier position first among equals. */
 			size_t first = ents[i - 1].idx, later = ents[i].idx;
-			push_key(c, "files");
 			push_index(c, later);
 			push_key(c, "path");
 			if (fold)
@@ -586,7 +614,6 @@ static int check_file_set(struct pctx *c, const struct ib_file *files, size_t n,
 			const struct sortent *hit =
 			        find_prefix(ents, n, p, (size_t)(slash - p), fold);
 			if (hit) {
-				push_key(c, "files");
 				push_index(c, i);
 				push_key(c, "path");
 				rc = fail(c,
@@ -601,440 +628,6 @@ static int check_file_set(struct pctx *c, const struct ib_file *files, size_t n,
 out:
 	free(ents);
 	return rc;
-}
-
-/* ---- the model ---- */
-
-static const struct key_spec os_keys[] = {
-        {"family", K_REQ, K_REQ},
-        {"product", K_OPT, K_OPT},
-        {"id", K_OPT, K_OPT},
-        {"version", K_OPT, K_OPT},
-};
-
-static int same_opt(const char *a, const char *b)
-{
-	return (!a && !b) || (a && b && !strcmp(a, b));
-}
-
-static int parse_os(struct pctx *c, const cJSON *v, const char *platform, struct ib_os_match *os)
-{
-	const cJSON *f[COUNT(os_keys)];
-	const char *s;
-	char got[80];
-	size_t idx, saved;
-	int rc;
-
-	if ((rc = take_keys(c, v, os_keys, COUNT(os_keys), f)))
-		return rc;
-
-	saved = push_key(c, "family");
-	if ((rc = get_enum(c, f[0], platforms, COUNT(platforms), &idx)))
-		return rc;
-	if (strcmp(platforms[idx], platform))
-		return fail(c, "\"%s\" does not match the driver's platform \"%s\"", platforms[idx],
-		            platform);
-	if ((rc = dup_str(platforms[idx], &os->family, c->err)))
-		return rc;
-	pop(c, saved);
-
-	if (f[1]) {
-		saved = push_key(c, "product");
-		if (strcmp(platform, "windows"))
-			return fail(c,
-			            "only for windows (Linux distributions are told apart by id)");
-		if ((rc = get_enum(c, f[1], products, COUNT(products), &idx)) ||
-		    (rc = dup_str(products[idx], &os->product, c->err)))
-			return rc;
-		pop(c, saved);
-	}
-	if (f[2]) {
-		saved = push_key(c, "id");
-		if (strcmp(platform, "linux"))
-			return fail(c, "only for linux (the ID of /etc/os-release)");
-		if ((rc = get_str(c, f[2], 32, &s)))
-			return rc;
-		if (!word_ok(s, "._-", 0))
-			return fail(c, "expected an os-release ID (a-z 0-9 . _ -), got %s",
-			            quote(got, sizeof got, s));
-		if ((rc = dup_str(s, &os->id, c->err)))
-			return rc;
-		pop(c, saved);
-	}
-	if (f[3]) {
-		saved = push_key(c, "version");
-		if ((rc = get_str(c, f[3], 32, &s)))
-			return rc;
-		if (!dotted_ok(s))
-			return fail(
-			        c,
-			        "expected numbers separated by dots (\"10.0.17763\", \"22.04\"), "
-			        "got %s",
-			        quote(got, sizeof got, s));
-		if ((rc = dup_str(s, &os->version, c->err)))
-			return rc;
-		pop(c, saved);
-	}
-	return 0;
-}
-
-static const struct key_spec file_keys[] = {
-        {"path", K_REQ, K_REQ},
-        {"mode", K_OPT, K_REQ},
-        {"size", K_BUILD, K_REQ},
-        {"blake2b", K_BUILD, K_REQ},
-};
-
-static int parse_file(struct pctx *c, const cJSON *v, const char *platform, const char *source,
-                      struct ib_file *file)
-{
-	const cJSON *f[COUNT(file_keys)];
-	const char *s, *why;
-	char got[80];
-	size_t idx, saved;
-	long long size;
-	int rc;
-
-	if ((rc = take_keys(c, v, file_keys, COUNT(file_keys), f)))
-		return rc;
-
-	saved = push_key(c, "path");
-	if ((rc = get_str(c, f[0], 4096, &s)))
-		return rc;
-	if (!ib_path_is_safe_relative(s))
-		return fail(c, "%s %s", quote(got, sizeof got, s), unsafe_reason(s));
-	if (!strcmp(platform, "windows") && (why = windows_name_problem(s)))
-		return fail(c, "%s %s", quote(got, sizeof got, s), why);
-	if ((rc = dup_str(s, &file->path, c->err)))
-		return rc;
-	pop(c, saved);
-
-	file->mode = 0644;
-	if (f[1]) {
-		saved = push_key(c, "mode");
-		if ((rc = get_enum(c, f[1], modes, COUNT(modes), &idx)))
-			return rc;
-		file->mode = idx ? 0755 : 0644;
-		pop(c, saved);
-	}
-	if (c->form == FORM_RESOLVED) {
-		saved = push_key(c, "size");
-		if ((rc = get_int(c, f[2], 0, MAX_SAFE_INT, &size)))
-			return rc;
-		file->size = (uint64_t)size;
-		pop(c, saved);
-
-		saved = push_key(c, "blake2b");
-		if ((rc = get_str(c, f[3], 256, &s)))
-			return rc;
-		if (strlen(s) != 2 * IB_HASH_FILE_BYTES ||
-		    strspn(s, "0123456789abcdef") != strlen(s))
-			return fail(c, "expected %d lower-case hex digits, got %s",
-			            2 * IB_HASH_FILE_BYTES, quote(got, sizeof got, s));
-		/* Cannot fail on the 64 hex digits checked above. */
-		(void)sodium_hex2bin(file->blake2b, sizeof file->blake2b, s, strlen(s), NULL, NULL,
-		                     NULL);
-		pop(c, saved);
-	} else {
-		/* "." is the manifest's own folder; "./x" would read worse in messages. */
-		const char *dir = strcmp(c->dir, ".") ? c->dir : "";
-		char *base = strcmp(source, ".") ? ib_path_join(dir, source) : strdup(dir);
-
-		file->source = base ? ib_path_join(base, file->path) : NULL;
-		free(base);
-		if (!file->source)
-			return oom(c->err);
-	}
-	return 0;
-}
-
-/* Exit codes: Windows reports 32 bits (shown signed, as %ERRORLEVEL% does), POSIX 8. */
-static int parse_codes(struct pctx *c, const cJSON *v, const char *platform, size_t min, int **out,
-                       size_t *count)
-{
-	int linux_ = !strcmp(platform, "linux");
-	size_t n, i = 0;
-	int rc;
-
-	if ((rc = get_array(c, v, min, MAX_CODES, &n)))
-		return rc;
-	*out = calloc(n ? n : 1, sizeof **out);
-	if (!*out)
-		return oom(c->err);
-	*count = n;
-	for (const cJSON *it = v->child; it; it = it->next, i++) {
-		size_t saved = push_index(c, i);
-		long long code = 0;
-
-		if ((rc = get_int(c, it, INT32_MIN, INT32_MAX, &code)))
-			return rc;
-		if (linux_ && (code < 0 || code > 255))
-			return fail(c,
-			            "expected an integer from 0 to 255 (a Linux exit status has "
-			            "8 bits), got %lld",
-			            code);
-		for (size_t j = 0; j < i; j++)
-			if ((*out)[j] == (int)code)
-				return fail(c, "%lld is listed twice", code);
-		(*out)[i] = (int)code;
-		pop(c, saved);
-	}
-	return 0;
-}
-
-static const struct key_spec install_keys[] = {
-        {"argv", K_REQ, K_REQ},
-        {"timeout_seconds", K_REQ, K_REQ},
-        {"success_codes", K_OPT, K_REQ},
-        {"reboot_codes", K_OPT, K_REQ},
-};
-
-static int parse_install(struct pctx *c, const cJSON *v, const char *platform,
-                         struct ib_install *in)
-{
-	const cJSON *f[COUNT(install_keys)];
-	size_t n = 0, i = 0, saved;
-	long long timeout = 0;
-	const char *s;
-	int rc;
-
-	if ((rc = take_keys(c, v, install_keys, COUNT(install_keys), f)))
-		return rc;
-
-	saved = push_key(c, "argv");
-	if ((rc = get_array(c, f[0], 1, MAX_ARGS, &n)))
-		return rc;
-	in->argv = calloc(n + 1, sizeof *in->argv);
-	if (!in->argv)
-		return oom(c->err);
-	in->argc = n;
-	for (const cJSON *it = f[0]->child; it; it = it->next, i++) {
-		size_t s2 = push_index(c, i);
-		if ((rc = get_str(c, it, MAX_ARG, &s)) || (rc = dup_str(s, &in->argv[i], c->err)))
-			return rc;
-		pop(c, s2);
-	}
-	pop(c, saved);
-
-	saved = push_key(c, "timeout_seconds");
-	if ((rc = get_int(c, f[1], 1, MAX_TIMEOUT, &timeout)))
-		return rc;
-	in->timeout_seconds = (unsigned)timeout;
-	pop(c, saved);
-
-	saved = push_key(c, "success_codes");
-	if (f[2]) {
-		if ((rc = parse_codes(c, f[2], platform, 1, &in->success_codes, &in->n_success)))
-			return rc;
-	} else {
-		in->success_codes = calloc(1, sizeof *in->success_codes);
-		if (!in->success_codes)
-			return oom(c->err);
-		in->n_success = 1;
-	}
-	pop(c, saved);
-
-	saved = push_key(c, "reboot_codes");
-	if (!f[3]) {
-		/* Empty, but never NULL: callers may hand it to memcmp or bsearch. */
-		in->reboot_codes = calloc(1, sizeof *in->reboot_codes);
-		if (!in->reboot_codes)
-			return oom(c->err);
-	} else {
-		if ((rc = parse_codes(c, f[3], platform, 0, &in->reboot_codes, &in->n_reboot)))
-			return rc;
-		for (size_t r = 0; r < in->n_reboot; r++) {
-			for (size_t k = 0; k < in->n_success; k++) {
-				if (in->reboot_codes[r] == in->success_codes[k]) {
-					push_index(c, r);
-					return fail(c, "%d is also a success code",
-					            in->reboot_codes[r]);
-				}
-			}
-		}
-	}
-	pop(c, saved);
-	return 0;
-}
-
-static const struct key_spec driver_keys[] = {
-        {"id", K_REQ, K_REQ},      {"platform", K_REQ, K_REQ},    {"kind", K_REQ, K_REQ},
-        {"version", K_REQ, K_REQ}, {"description", K_OPT, K_OPT}, {"os", K_REQ, K_REQ},
-        {"nics", K_REQ, K_REQ},    {"sriov", K_REQ, K_REQ},       {"source", K_REQ, K_NO},
-        {"files", K_REQ, K_REQ},   {"install", K_REQ, K_REQ},
-};
-
-static int parse_nics(struct pctx *c, const cJSON *v, const char *kind, struct ib_driver *d)
-{
-	size_t n = 0, i = 0, idx;
-	int rc;
-
-	if ((rc = get_array(c, v, 0, COUNT(nic_names), &n)))
-		return rc;
-	if (!strcmp(kind, "nd") && n > 0)
-		return fail(c, "must be empty for kind \"nd\" (non-SR-IOV sizes reach InfiniBand "
-		               "through Network Direct, not through a ConnectX function)");
-	if (strcmp(kind, "nd") && n == 0)
-		return fail(c, "must list the ConnectX generations kind \"%s\" is for", kind);
-	d->nics = calloc(n ? n : 1, sizeof *d->nics);
-	if (!d->nics)
-		return oom(c->err);
-	d->n_nics = n;
-	for (const cJSON *it = v->child; it; it = it->next, i++) {
-		size_t saved = push_index(c, i);
-		if ((rc = get_enum(c, it, nic_names, COUNT(nic_names), &idx)))
-			return rc;
-		for (size_t j = 0; j < i; j++)
-			if (!strcmp(d->nics[j], nic_names[idx]))
-				return fail(c, "\"%s\" is listed twice", nic_names[idx]);
-		if (!strcmp(kind, "winof") && idx != 0)
-			return fail(
-			        c, "WinOF drives ConnectX-3 Pro only; \"%s\" needs kind \"winof2\"",
-			        nic_names[idx]);
-		if (!strcmp(kind, "winof2") && idx == 0)
-			return fail(c,
-			            "WinOF-2 drives ConnectX-4 and newer; \"CX3-Pro\" needs kind "
-			            "\"winof\"");
-		if ((rc = dup_str(nic_names[idx], &d->nics[i], c->err)))
-			return rc;
-		pop(c, saved);
-	}
-	return 0;
-}
-
-static int parse_driver(struct pctx *c, const cJSON *v, struct ib_driver *d)
-{
-	const cJSON *f[COUNT(driver_keys)];
-	const char *s, *why, *source = NULL;
-	char got[80];
-	size_t idx, kind, n, i, saved;
-	int rc;
-
-	if ((rc = take_keys(c, v, driver_keys, COUNT(driver_keys), f)))
-		return rc;
-
-	saved = push_key(c, "id");
-	if ((rc = get_str(c, f[0], MAX_NAME, &s)))
-		return rc;
-	if (!word_ok(s, "._-", 0))
-		return bad_word(c, "a-z 0-9 . _ -", s);
-	/* The id names the driver's folder when unpacked, on Windows too. */
-	if ((why = windows_name_problem(s)))
-		return fail(c, "%s %s", quote(got, sizeof got, s), why);
-	if ((rc = dup_str(s, &d->id, c->err)))
-		return rc;
-	pop(c, saved);
-
-	saved = push_key(c, "platform");
-	if ((rc = get_enum(c, f[1], platforms, COUNT(platforms), &idx)) ||
-	    (rc = dup_str(platforms[idx], &d->platform, c->err)))
-		return rc;
-	pop(c, saved);
-
-	saved = push_key(c, "kind");
-	{
-		const char *names[COUNT(kinds)];
-		for (i = 0; i < COUNT(kinds); i++)
-			names[i] = kinds[i].name;
-		if ((rc = get_enum(c, f[2], names, COUNT(kinds), &kind)))
-			return rc;
-	}
-	if (strcmp(kinds[kind].platform, d->platform))
-		return fail(c, "\"%s\" is a %s driver, but platform is \"%s\"", kinds[kind].name,
-		            kinds[kind].platform, d->platform);
-	if ((rc = dup_str(kinds[kind].name, &d->kind, c->err)))
-		return rc;
-	pop(c, saved);
-
-	saved = push_key(c, "version");
-	if ((rc = get_str(c, f[3], MAX_NAME, &s)))
-		return rc;
-	if (!word_ok(s, "._+~-", 1))
-		return bad_word(c, "A-Z a-z 0-9 . _ + ~ -", s);
-	if ((rc = dup_str(s, &d->version, c->err)))
-		return rc;
-	pop(c, saved);
-
-	if (f[4]) {
-		saved = push_key(c, "description");
-		if ((rc = get_str(c, f[4], MAX_DESCRIPTION, &s)) ||
-		    (rc = dup_str(s, &d->description, c->err)))
-			return rc;
-		pop(c, saved);
-	}
-
-	saved = push_key(c, "os");
-	if ((rc = get_array(c, f[5], 1, MAX_OS, &n)))
-		return rc;
-	d->os = calloc(n, sizeof *d->os);
-	if (!d->os)
-		return oom(c->err);
-	d->n_os = n;
-	i = 0;
-	for (const cJSON *it = f[5]->child; it; it = it->next, i++) {
-		size_t s2 = push_index(c, i);
-		if ((rc = parse_os(c, it, d->platform, &d->os[i])))
-			return rc;
-		for (size_t j = 0; j < i; j++) {
-			const struct ib_os_match *a = &d->os[j], *b = &d->os[i];
-			if (same_opt(a->product, b->product) && same_opt(a->id, b->id) &&
-			    same_opt(a->version, b->version))
-				return fail(c, "same as os[%zu]", j);
-		}
-		pop(c, s2);
-	}
-	pop(c, saved);
-
-	saved = push_key(c, "nics");
-	if ((rc = parse_nics(c, f[6], d->kind, d)))
-		return rc;
-	pop(c, saved);
-
-	saved = push_key(c, "sriov");
-	if ((rc = get_bool(c, f[7], &d->sriov)))
-		return rc;
-	if (d->sriov != kinds[kind].sriov)
-		return fail(c, "must be %s for kind \"%s\" (%s)",
-		            kinds[kind].sriov ? "true" : "false", d->kind,
-		            kinds[kind].sriov ? "its drivers are for SR-IOV sizes"
-		                              : "Network Direct is for sizes without SR-IOV");
-	pop(c, saved);
-
-	if (c->form == FORM_INPUT) {
-		saved = push_key(c, "source");
-		if ((rc = get_str(c, f[8], 4096, &source)))
-			return rc;
-		if (strcmp(source, ".") && !ib_path_is_safe_relative(source))
-			return fail(c, "%s %s", quote(got, sizeof got, source),
-			            unsafe_reason(source));
-		pop(c, saved);
-	}
-
-	saved = push_key(c, "files");
-	if ((rc = get_array(c, f[9], 1, MAX_FILES, &n)))
-		return rc;
-	d->files = calloc(n, sizeof *d->files);
-	if (!d->files)
-		return oom(c->err);
-	d->n_files = n;
-	i = 0;
-	for (const cJSON *it = f[9]->child; it; it = it->next, i++) {
-		size_t s2 = push_index(c, i);
-		if ((rc = parse_file(c, it, d->platform, source, &d->files[i])))
-			return rc;
-		pop(c, s2);
-	}
-	pop(c, saved);
-	if ((rc = check_file_set(c, d->files, d->n_files, 0)))
-		return rc;
-	if (!strcmp(d->platform, "windows") && (rc = check_file_set(c, d->files, d->n_files, 1)))
-		return rc;
-
-	saved = push_key(c, "install");
-	if ((rc = parse_install(c, f[10], d->platform, &d->install)))
-		return rc;
-	pop(c, saved);
-	return 0;
 }
 
 /* Reorders items (n of them, each size bytes) into ents order. */
@@ -1069,69 +662,506 @@ static int sort_files(struct ib_driver *d, struct ib_err *err)
 	return rc;
 }
 
-static const struct key_spec top_keys[] = {
-        {"format", K_REQ, K_REQ},    {"name", K_REQ, K_REQ},    {"sequence", K_REQ, K_REQ},
-        {"created", K_BUILD, K_REQ}, {"drivers", K_REQ, K_REQ},
+/* ---- the model ---- */
+
+/* A row's off, n_off and size: a field, an array with its count, or nothing stored. */
+#define FIELD(type, m) offsetof(type, m), 0, sizeof((type *)0)->m
+#define ARRAY(type, m, n, item) offsetof(type, m), offsetof(type, n), sizeof(item)
+#define NOSTORE 0, 0, 0
+
+static const char *const kind_names[] = {"nd", "winof", "winof2", "mlnx-ofed", "rdma-core"};
+
+/* Which platform each kind belongs to and whether it serves SR-IOV sizes. */
+static const struct {
+	const char *platform;
+	int sriov;
+} kinds[] = {
+        {"windows", 0}, {"windows", 1}, {"windows", 1}, {"linux", 1}, {"linux", 1},
 };
 
-static int parse_manifest(struct pctx *c, const cJSON *root, struct ib_manifest *m)
+static size_t kind_index(const char *kind)
 {
-	const cJSON *f[COUNT(top_keys)];
-	struct sortent *ents = NULL;
-	const char *s;
-	long long num = 0;
-	size_t n = 0, i = 0, saved;
+	size_t k = 0;
+
+	while (k + 1 < COUNT(kind_names) && strcmp(kind, kind_names[k]))
+		k++;
+	return k;
+}
+
+/* The driver being read (obj[0] is the manifest). */
+static const struct ib_driver *driver_of(const struct pctx *c)
+{
+	return c->obj[1];
+}
+
+static int is_windows(const struct pctx *c)
+{
+	return !strcmp(driver_of(c)->platform, "windows");
+}
+
+static int check_format(struct pctx *c, void *obj, const cJSON *v, size_t i)
+{
+	const struct ib_manifest *m = obj;
+
+	(void)v, (void)i;
+	if (m->format != IB_MANIFEST_FORMAT)
+		return fail(c, "format %d is not supported (this ibdrv reads format %d)", m->format,
+		            IB_MANIFEST_FORMAT);
+	return 0;
+}
+
+static int check_name(struct pctx *c, void *obj, const cJSON *v, size_t i)
+{
+	(void)obj, (void)i;
+	if (!word_ok(v->valuestring, "._-", 1))
+		return bad_word(c, "A-Z a-z 0-9 . _ -", v->valuestring);
+	return 0;
+}
+
+static int check_id(struct pctx *c, void *obj, const cJSON *v, size_t i)
+{
+	const char *why;
+	char got[80];
+
+	(void)obj, (void)i;
+	if (!word_ok(v->valuestring, "._-", 0))
+		return bad_word(c, "a-z 0-9 . _ -", v->valuestring);
+	/* The id names the driver's folder when unpacked, on Windows too. */
+	if ((why = windows_name_problem(v->valuestring)))
+		return fail(c, "%s %s", quote(got, sizeof got, v->valuestring), why);
+	return 0;
+}
+
+static int check_kind(struct pctx *c, void *obj, const cJSON *v, size_t i)
+{
+	const struct ib_driver *d = obj;
+	size_t k = kind_index(d->kind);
+
+	(void)v, (void)i;
+	if (strcmp(kinds[k].platform, d->platform))
+		return fail(c, "\"%s\" is a %s driver, but platform is \"%s\"", d->kind,
+		            kinds[k].platform, d->platform);
+	return 0;
+}
+
+static int check_version(struct pctx *c, void *obj, const cJSON *v, size_t i)
+{
+	(void)obj, (void)i;
+	if (!word_ok(v->valuestring, "._+~-", 1))
+		return bad_word(c, "A-Z a-z 0-9 . _ + ~ -", v->valuestring);
+	return 0;
+}
+
+static int same_opt(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+/* No two os entries alike. */
+static int check_os(struct pctx *c, void *obj, const cJSON *v, size_t i)
+{
+	const struct ib_driver *d = obj;
+
+	for (size_t j = 0; v && j < i; j++) {
+		const struct ib_os_match *a = &d->os[j], *b = &d->os[i];
+		if (same_opt(a->product, b->product) && same_opt(a->id, b->id) &&
+		    same_opt(a->version, b->version))
+			return fail(c, "same as os[%zu]", j);
+	}
+	return 0;
+}
+
+static int check_nics(struct pctx *c, void *obj, const cJSON *v, size_t i)
+{
+	const struct ib_driver *d = obj;
+	int nd = !strcmp(d->kind, "nd");
+
+	if (!v && nd && d->n_nics > 0)
+		return fail(c, "must be empty for kind \"nd\" (non-SR-IOV sizes reach InfiniBand "
+		               "through Network Direct, not through a ConnectX function)");
+	if (!v && !nd && d->n_nics == 0)
+		return fail(c, "must list the ConnectX generations kind \"%s\" is for", d->kind);
+	if (!v)
+		return 0;
+	for (size_t j = 0; j < i; j++)
+		if (!strcmp(d->nics[j], d->nics[i]))
+			return fail(c, "\"%s\" is listed twice", d->nics[i]);
+	if (!strcmp(d->kind, "winof") && strcmp(d->nics[i], "CX3-Pro"))
+		return fail(c, "WinOF drives ConnectX-3 Pro only; \"%s\" needs kind \"winof2\"",
+		            d->nics[i]);
+	if (!strcmp(d->kind, "winof2") && !strcmp(d->nics[i], "CX3-Pro"))
+		return fail(c, "WinOF-2 drives ConnectX-4 and newer; \"CX3-Pro\" needs kind "
+		               "\"winof\"");
+	return 0;
+}
+
+static int check_sriov(struct pctx *c, void *obj, const cJSON *v, size_t i)
+{
+	const struct ib_driver *d = obj;
+	size_t k = kind_index(d->kind);
+
+	(void)v, (void)i;
+	if (d->sriov != kinds[k].sriov)
+		return fail(c, "must be %s for kind \"%s\" (%s)", kinds[k].sriov ? "true" : "false",
+		            d->kind,
+		            kinds[k].sriov ? "its drivers are for SR-IOV sizes"
+		                           : "Network Direct is for sizes without SR-IOV");
+	return 0;
+}
+
+/* Input form: the driver's payload folder, kept for its files' sources. */
+static int check_source(struct pctx *c, void *obj, const cJSON *v, size_t i)
+{
+	const char *s = v->valuestring;
+	char got[80];
+
+	(void)obj, (void)i;
+	if (strcmp(s, ".") && !ib_path_is_safe_relative(s))
+		return fail(c, "%s %s", quote(got, sizeof got, s), unsafe_reason(s));
+	c->payload = s;
+	return 0;
+}
+
+/* Checks the files side by side, then sorts them by path. */
+static int check_files(struct pctx *c, void *obj, const cJSON *v, size_t i)
+{
+	struct ib_driver *d = obj;
 	int rc;
 
-	if ((rc = take_keys(c, root, top_keys, COUNT(top_keys), f)))
+	(void)i;
+	if (v)
+		return 0;
+	if ((rc = check_file_set(c, d->files, d->n_files, 0)) ||
+	    (is_windows(c) && (rc = check_file_set(c, d->files, d->n_files, 1))))
 		return rc;
+	return sort_files(d, c->err);
+}
 
-	saved = push_key(c, "format");
-	if ((rc = get_int(c, f[0], 1, INT32_MAX, &num)))
-		return rc;
-	if (num != IB_MANIFEST_FORMAT)
-		return fail(c, "format %lld is not supported (this ibdrv reads format %d)", num,
-		            IB_MANIFEST_FORMAT);
-	m->format = (int)num;
-	pop(c, saved);
+static int check_family(struct pctx *c, void *obj, const cJSON *v, size_t i)
+{
+	const struct ib_os_match *os = obj;
 
-	saved = push_key(c, "name");
-	if ((rc = get_str(c, f[1], MAX_NAME, &s)))
-		return rc;
-	if (!word_ok(s, "._-", 1))
-		return bad_word(c, "A-Z a-z 0-9 . _ -", s);
-	if ((rc = dup_str(s, &m->name, c->err)))
-		return rc;
-	pop(c, saved);
+	(void)v, (void)i;
+	if (strcmp(os->family, driver_of(c)->platform))
+		return fail(c, "\"%s\" does not match the driver's platform \"%s\"", os->family,
+		            driver_of(c)->platform);
+	return 0;
+}
 
-	saved = push_key(c, "sequence");
-	if ((rc = get_int(c, f[2], 1, MAX_SAFE_INT, &num)))
-		return rc;
-	m->sequence = (uint64_t)num;
-	pop(c, saved);
+static int check_product(struct pctx *c, void *obj, const cJSON *v, size_t i)
+{
+	(void)obj, (void)i;
+	if (v && !is_windows(c))
+		return fail(c, "only for windows (Linux distributions are told apart by id)");
+	return 0;
+}
 
-	if (c->form == FORM_RESOLVED) {
-		saved = push_key(c, "created");
-		if ((rc = get_int(c, f[3], 0, MAX_SAFE_INT, &num)))
+static int check_os_id(struct pctx *c, void *obj, const cJSON *v, size_t i)
+{
+	char got[80];
+
+	(void)obj, (void)i;
+	if (!v)
+		return 0;
+	if (is_windows(c))
+		return fail(c, "only for linux (the ID of /etc/os-release)");
+	if (!word_ok(v->valuestring, "._-", 0))
+		return fail(c, "expected an os-release ID (a-z 0-9 . _ -), got %s",
+		            quote(got, sizeof got, v->valuestring));
+	return 0;
+}
+
+static int check_os_version(struct pctx *c, void *obj, const cJSON *v, size_t i)
+{
+	char got[80];
+
+	(void)obj, (void)i;
+	if (v && !dotted_ok(v->valuestring))
+		return fail(
+		        c, "expected numbers separated by dots (\"10.0.17763\", \"22.04\"), got %s",
+		        quote(got, sizeof got, v->valuestring));
+	return 0;
+}
+
+static int check_path(struct pctx *c, void *obj, const cJSON *v, size_t i)
+{
+	struct ib_file *file = obj;
+	const char *s = file->path, *why;
+	char got[80];
+
+	(void)v, (void)i;
+	if (!ib_path_is_safe_relative(s))
+		return fail(c, "%s %s", quote(got, sizeof got, s), unsafe_reason(s));
+	if (is_windows(c) && (why = windows_name_problem(s)))
+		return fail(c, "%s %s", quote(got, sizeof got, s), why);
+	if (c->form == FORM_INPUT) {
+		/* "." is the manifest's own folder; "./x" would read worse in messages. */
+		const char *dir = strcmp(c->dir, ".") ? c->dir : "";
+		char *base = strcmp(c->payload, ".") ? ib_path_join(dir, c->payload) : strdup(dir);
+
+		file->source = base ? ib_path_join(base, file->path) : NULL;
+		free(base);
+		if (!file->source)
+			return oom(c->err);
+	}
+	return 0;
+}
+
+/* Also when absent (input form): "0644", the default. */
+static int check_mode(struct pctx *c, void *obj, const cJSON *v, size_t i)
+{
+	struct ib_file *file = obj;
+
+	(void)c, (void)i;
+	file->mode = v && !strcmp(v->valuestring, "0755") ? 0755 : 0644;
+	return 0;
+}
+
+static int check_blake2b(struct pctx *c, void *obj, const cJSON *v, size_t i)
+{
+	struct ib_file *file = obj;
+	const char *s = v->valuestring;
+	char got[80];
+
+	(void)i;
+	if (strlen(s) != 2 * IB_HASH_FILE_BYTES || strspn(s, "0123456789abcdef") != strlen(s))
+		return fail(c, "expected %d lower-case hex digits, got %s", 2 * IB_HASH_FILE_BYTES,
+		            quote(got, sizeof got, s));
+	/* Cannot fail on the 64 hex digits checked above. */
+	(void)sodium_hex2bin(file->blake2b, sizeof file->blake2b, s, strlen(s), NULL, NULL, NULL);
+	return 0;
+}
+
+/* Exit code i of codes: Windows reports 32 bits (shown signed, as %ERRORLEVEL% does), POSIX 8. */
+static int check_code(struct pctx *c, const int *codes, size_t i)
+{
+	if (!is_windows(c) && (codes[i] < 0 || codes[i] > 255))
+		return fail(c,
+		            "expected an integer from 0 to 255 (a Linux exit status has 8 bits), "
+		            "got %d",
+		            codes[i]);
+	for (size_t j = 0; j < i; j++)
+		if (codes[j] == codes[i])
+			return fail(c, "%d is listed twice", codes[i]);
+	return 0;
+}
+
+static int check_success(struct pctx *c, void *obj, const cJSON *v, size_t i)
+{
+	struct ib_install *in = obj;
+
+	if (v)
+		return check_code(c, in->success_codes, i);
+	/* Absent in the input form: [0]. */
+	if (in->success_codes)
+		return 0;
+	in->success_codes = calloc(1, sizeof(int));
+	in->n_success = 1;
+	return in->success_codes ? 0 : oom(c->err);
+}
+
+static int check_reboot(struct pctx *c, void *obj, const cJSON *v, size_t i)
+{
+	struct ib_install *in = obj;
+	int rc;
+
+	if (v) {
+		if ((rc = check_code(c, in->reboot_codes, i)))
 			return rc;
-		m->created = (uint64_t)num;
+		for (size_t k = 0; k < in->n_success; k++)
+			if (in->reboot_codes[i] == in->success_codes[k])
+				return fail(c, "%d is also a success code", in->reboot_codes[i]);
+		return 0;
+	}
+	/* Absent: empty, but never NULL: callers may hand it to memcmp or bsearch. */
+	if (!in->reboot_codes && !(in->reboot_codes = calloc(1, sizeof(int))))
+		return oom(c->err);
+	return 0;
+}
+
+static int check_drivers(struct pctx *c, void *obj, const cJSON *v, size_t i);
+
+#define ROWS(r)                                                                                    \
+	{                                                                                          \
+		r, COUNT(r)                                                                        \
+	}
+
+static const struct row os_rows[] = {
+        {"family", K_REQ, K_REQ, T_ENUM, 0, FIELD(struct ib_os_match, family), 0, 0, 0,
+         COUNT(platforms), platforms, check_family},
+        {"product", K_OPT, K_OPT, T_ENUM, 0, FIELD(struct ib_os_match, product), 0, 0, 0,
+         COUNT(products), products, check_product},
+        {"id", K_OPT, K_OPT, T_STR, 0, FIELD(struct ib_os_match, id), 0, 0, 0, 32, NULL,
+         check_os_id},
+        {"version", K_OPT, K_OPT, T_STR, 0, FIELD(struct ib_os_match, version), 0, 0, 0, 32, NULL,
+         check_os_version},
+};
+
+static const struct row file_rows[] = {
+        {"path", K_REQ, K_REQ, T_STR, 0, FIELD(struct ib_file, path), 0, 0, 0, 4096, NULL,
+         check_path},
+        {"mode", K_OPT, K_REQ, T_ENUM, 0, NOSTORE, 0, 0, 0, COUNT(modes), modes, check_mode},
+        {"size", K_BUILD, K_REQ, T_INT, 0, FIELD(struct ib_file, size), 0, 0, 0, MAX_SAFE_INT, NULL,
+         NULL},
+        {"blake2b", K_BUILD, K_REQ, T_STR, 0, NOSTORE, 0, 0, 0, 256, NULL, check_blake2b},
+};
+
+static const struct row install_rows[] = {
+        {"argv", K_REQ, K_REQ, T_STR, 1, ARRAY(struct ib_install, argv, argc, char *), 1, MAX_ARGS,
+         0, MAX_ARG, NULL, NULL},
+        {"timeout_seconds", K_REQ, K_REQ, T_INT, 0, FIELD(struct ib_install, timeout_seconds), 0, 0,
+         1, MAX_TIMEOUT, NULL, NULL},
+        {"success_codes", K_OPT, K_REQ, T_INT, 1,
+         ARRAY(struct ib_install, success_codes, n_success, int), 1, MAX_CODES, INT32_MIN,
+         INT32_MAX, NULL, check_success},
+        {"reboot_codes", K_OPT, K_REQ, T_INT, 1,
+         ARRAY(struct ib_install, reboot_codes, n_reboot, int), 0, MAX_CODES, INT32_MIN, INT32_MAX,
+         NULL, check_reboot},
+};
+
+static const struct schema os_schema = ROWS(os_rows), file_schema = ROWS(file_rows),
+                           install_schema = ROWS(install_rows);
+
+static const struct row driver_rows[] = {
+        {"id", K_REQ, K_REQ, T_STR, 0, FIELD(struct ib_driver, id), 0, 0, 0, MAX_NAME, NULL,
+         check_id},
+        {"platform", K_REQ, K_REQ, T_ENUM, 0, FIELD(struct ib_driver, platform), 0, 0, 0,
+         COUNT(platforms), platforms, NULL},
+        {"kind", K_REQ, K_REQ, T_ENUM, 0, FIELD(struct ib_driver, kind), 0, 0, 0, COUNT(kind_names),
+         kind_names, check_kind},
+        {"version", K_REQ, K_REQ, T_STR, 0, FIELD(struct ib_driver, version), 0, 0, 0, MAX_NAME,
+         NULL, check_version},
+        {"description", K_OPT, K_OPT, T_STR, 0, FIELD(struct ib_driver, description), 0, 0, 0,
+         MAX_DESCRIPTION, NULL, NULL},
+        {"os", K_REQ, K_REQ, T_OBJ, 1, ARRAY(struct ib_driver, os, n_os, struct ib_os_match), 1,
+         MAX_OS, 0, 0, &os_schema, check_os},
+        {"nics", K_REQ, K_REQ, T_ENUM, 1, ARRAY(struct ib_driver, nics, n_nics, char *), 0,
+         COUNT(nic_names), 0, COUNT(nic_names), nic_names, check_nics},
+        {"sriov", K_REQ, K_REQ, T_BOOL, 0, FIELD(struct ib_driver, sriov), 0, 0, 0, 0, NULL,
+         check_sriov},
+        {"source", K_REQ, K_NO, T_STR, 0, NOSTORE, 0, 0, 0, 4096, NULL, check_source},
+        {"files", K_REQ, K_REQ, T_OBJ, 1, ARRAY(struct ib_driver, files, n_files, struct ib_file),
+         1, MAX_FILES, 0, 0, &file_schema, check_files},
+        {"install", K_REQ, K_REQ, T_OBJ, 0, FIELD(struct ib_driver, install), 0, 0, 0, 0,
+         &install_schema, NULL},
+};
+
+static const struct schema driver_schema = ROWS(driver_rows);
+
+static const struct row top_rows[] = {
+        {"format", K_REQ, K_REQ, T_INT, 0, FIELD(struct ib_manifest, format), 0, 0, 1, INT32_MAX,
+         NULL, check_format},
+        {"name", K_REQ, K_REQ, T_STR, 0, FIELD(struct ib_manifest, name), 0, 0, 0, MAX_NAME, NULL,
+         check_name},
+        {"sequence", K_REQ, K_REQ, T_INT, 0, FIELD(struct ib_manifest, sequence), 0, 0, 1,
+         MAX_SAFE_INT, NULL, NULL},
+        {"created", K_BUILD, K_REQ, T_INT, 0, FIELD(struct ib_manifest, created), 0, 0, 0,
+         MAX_SAFE_INT, NULL, NULL},
+        {"drivers", K_REQ, K_REQ, T_OBJ, 1,
+         ARRAY(struct ib_manifest, drivers, n_drivers, struct ib_driver), 1, MAX_DRIVERS, 0, 0,
+         &driver_schema, check_drivers},
+};
+
+static const struct schema top_schema = ROWS(top_rows);
+
+static int read_object(struct pctx *c, const cJSON *v, const struct schema *s, void *obj);
+
+/* Reads value v of row r into dst (the field, or the array item). */
+static int read_value(struct pctx *c, const struct row *r, const cJSON *v, void *dst)
+{
+	const char *s = NULL;
+	long long n = 0;
+	size_t idx = 0;
+	int rc = 0;
+
+	switch (r->type) {
+	case T_STR:
+		if ((rc = get_str(c, v, (size_t)r->hi, &s)) == 0 && r->size)
+			rc = dup_str(s, dst, c->err);
+		break;
+	case T_ENUM:
+		if ((rc = get_enum(c, v, r->sub, (size_t)r->hi, &idx)) == 0 && r->size)
+			rc = dup_str(((const char *const *)r->sub)[idx], dst, c->err);
+		break;
+	case T_INT:
+		if ((rc = get_int(c, v, r->lo, r->hi, &n)) == 0 && r->size == sizeof(int))
+			*(int *)dst = (int)n;
+		else if (rc == 0)
+			*(int64_t *)dst = n;
+		break;
+	case T_BOOL:
+		rc = get_bool(c, v, dst);
+		break;
+	default:
+		rc = read_object(c, v, r->sub, dst);
+	}
+	return rc;
+}
+
+/* An array of row r: allocated with one zeroed item more, so that argv ends in NULL. */
+static int read_array(struct pctx *c, const struct row *r, const cJSON *v, void *obj)
+{
+	char *items;
+	size_t n = 0, i = 0;
+	int rc;
+
+	if ((rc = get_array(c, v, r->min, r->max, &n)))
+		return rc;
+	items = calloc(n + 1, r->size);
+	if (!items)
+		return oom(c->err);
+	*(void **)((char *)obj + r->off) = items;
+	*(size_t *)((char *)obj + r->n_off) = n;
+	for (const cJSON *it = v->child; it; it = it->next, i++) {
+		size_t saved = push_index(c, i);
+		if ((rc = read_value(c, r, it, items + i * r->size)) ||
+		    (r->check && (rc = r->check(c, obj, it, i))))
+			return rc;
 		pop(c, saved);
 	}
+	return r->check ? r->check(c, obj, NULL, n) : 0;
+}
 
-	saved = push_key(c, "drivers");
-	if ((rc = get_array(c, f[4], 1, MAX_DRIVERS, &n)))
+static int read_object(struct pctx *c, const cJSON *v, const struct schema *s, void *obj)
+{
+	const cJSON *found[16];
+	int rc;
+
+	if ((rc = take_keys(c, v, s->rows, s->n, found)))
 		return rc;
-	m->drivers = calloc(n, sizeof *m->drivers);
-	if (!m->drivers)
-		return oom(c->err);
-	m->n_drivers = n;
-	for (const cJSON *it = f[4]->child; it; it = it->next, i++) {
-		size_t s2 = push_index(c, i);
-		if ((rc = parse_driver(c, it, &m->drivers[i])))
-			return rc;
-		pop(c, s2);
-	}
+	c->obj[c->depth++] = obj;
+	for (size_t k = 0; k < s->n && rc == 0; k++) {
+		const struct row *r = &s->rows[k];
+		size_t saved;
 
+		enum rule rule = c->form == FORM_INPUT ? r->input : r->resolved;
+
+		if (rule == K_NO || rule == K_BUILD)
+			continue; /* not of this form: take_keys refused it */
+		saved = push_key(c, r->key);
+		if (!found[k])
+			rc = r->check ? r->check(c, obj, NULL, 0) : 0;
+		else if (r->list)
+			rc = read_array(c, r, found[k], obj);
+		else if ((rc = read_value(c, r, found[k], (char *)obj + r->off)) == 0 && r->check)
+			rc = r->check(c, obj, found[k], 0);
+		if (rc == 0)
+			pop(c, saved);
+	}
+	c->depth--;
+	return rc;
+}
+
+/* Driver ids are unique; then the drivers and each one's files are sorted. */
+static int check_drivers(struct pctx *c, void *obj, const cJSON *v, size_t i)
+{
+	struct ib_manifest *m = obj;
+	size_t n = m->n_drivers;
+	struct sortent *ents;
+	int rc = 0;
+
+	if (v)
+		return 0;
 	ents = malloc(n * sizeof *ents);
 	if (!ents)
 		return oom(c->err);
@@ -1140,21 +1170,16 @@ static int parse_manifest(struct pctx *c, const cJSON *root, struct ib_manifest 
 		ents[i].idx = i;
 	}
 	qsort(ents, n, sizeof *ents, cmp_exact);
-	for (i = 1; i < n; i++) {
+	for (i = 1; i < n && rc == 0; i++) {
 		if (!strcmp(ents[i - 1].key, ents[i].key)) {
 			push_index(c, ents[i].idx);
 			push_key(c, "id");
 			rc = fail(c, "driver id \"%s\" is used twice (also drivers[%zu].id)",
 			          ents[i].key, ents[i - 1].idx);
-			goto out;
 		}
 	}
-	if ((rc = permute(m->drivers, n, sizeof *m->drivers, ents, c->err)))
-		goto out;
-	for (i = 0; i < n; i++)
-		if ((rc = sort_files(&m->drivers[i], c->err)))
-			goto out;
-out:
+	if (rc == 0)
+		rc = permute(m->drivers, n, sizeof *m->drivers, ents, c->err);
 	free(ents);
 	return rc;
 }
@@ -1250,7 +1275,7 @@ static int parse_text(const char *text, size_t len, const char *source, const ch
 		rc = oom(err);
 		goto out;
 	}
-	if ((rc = parse_manifest(&c, root, m)))
+	if ((rc = read_object(&c, root, &top_schema, m)))
 		goto out;
 	*out = m;
 	m = NULL;

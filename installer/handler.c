@@ -14,6 +14,7 @@
 
 #define AGENT_FILE_MAX (1024 * 1024)
 #define URL_MAX 2048
+#define URL_ITEM "an http:// or https:// URL of at most 2048 characters" /* URL_MAX */
 #define URLS_MAX 16
 #define PATH_SETTING_MAX 4096
 #define DOWNLOAD_TIMEOUT_MAX 86400
@@ -251,46 +252,36 @@ static int valid_url(const char *u)
 	return 1;
 }
 
-/* A list of URLs (public setting or package config): 1..URLS_MAX valid http(s) URLs. */
-static int url_list(const cJSON *v, const char *source, const char *key, int allow_empty,
-                    char ***out, size_t *n, struct ib_err *err)
+/*
+ * A list of min..URLS_MAX strings, each passing ok() (items and what name them in messages),
+ * copied to *out, or joined to base when base is not NULL. Fills *out and *n as it goes:
+ * on failure the caller frees what is there.
+ */
+static int string_list(const cJSON *v, const char *source, const char *key, int min,
+                       int (*ok)(const char *), const char *items, const char *what,
+                       const char *base, char ***out, size_t *n, struct ib_err *err)
 {
 	int count = cJSON_GetArraySize(v);
 	const cJSON *item;
-	size_t i = 0;
 
-	*out = NULL;
-	*n = 0;
-	if (!cJSON_IsArray(v))
-		return ib_fail(err, IB_EINPUT, "%s: %s: expected a list of URLs", source, key);
-	if ((count == 0 && !allow_empty) || count > URLS_MAX)
-		return ib_fail(err, IB_EINPUT, "%s: %s: expected 1 to %d URLs", source, key,
-		               URLS_MAX);
-	if (count == 0)
-		return 0;
-	*out = calloc((size_t)count, sizeof **out);
+	if (!cJSON_IsArray(v) || count < min || count > URLS_MAX)
+		return ib_fail(err, IB_EINPUT, "%s: %s: expected a list of %d to %d %s", source,
+		               key, min, URLS_MAX, items);
+	*out = calloc((size_t)count + 1, sizeof **out);
 	if (!*out)
 		return ib_oom(err);
 	cJSON_ArrayForEach(item, v)
 	{
-		if (!cJSON_IsString(item) || !valid_url(item->valuestring)) {
-			ib_handler_free_strings(*out, i);
-			*out = NULL;
-			return ib_fail(
-			        err, IB_EINPUT,
-			        "%s: %s[%zu]: expected an http:// or https:// URL of at most "
-			        "%d characters",
-			        source, key, i, URL_MAX);
-		}
-		(*out)[i] = strdup(item->valuestring);
-		if (!(*out)[i]) {
-			ib_handler_free_strings(*out, i);
-			*out = NULL;
+		char *copy;
+
+		if (!cJSON_IsString(item) || !ok(item->valuestring))
+			return ib_fail(err, IB_EINPUT, "%s: %s[%zu]: expected %s", source, key, *n,
+			               what);
+		copy = base ? ib_path_join(base, item->valuestring) : strdup(item->valuestring);
+		if (!copy)
 			return ib_oom(err);
-		}
-		i++;
+		(*out)[(*n)++] = copy;
 	}
-	*n = i;
 	return 0;
 }
 
@@ -339,8 +330,8 @@ static int parse_public(const cJSON *pub, const char *source, struct ib_handler_
 		} else if (!strcmp(k, "caCertPath")) {
 			rc = path_setting(v, source, k, &s->cacert, err);
 		} else if (!strcmp(k, "bundleUrls")) {
-			rc = url_list(v, source, "publicSettings.bundleUrls", 0, &s->urls,
-			              &s->n_urls, err);
+			rc = string_list(v, source, "publicSettings.bundleUrls", 1, valid_url,
+			                 "URLs", URL_ITEM, NULL, &s->urls, &s->n_urls, err);
 		} else if (!strcmp(k, "downloadTimeoutSeconds")) {
 			double t = cJSON_IsNumber(v) ? v->valuedouble : 0;
 
@@ -666,9 +657,9 @@ int ib_package_config_load(const char *handler_dir, struct ib_package_config *c,
 	static const char *const keys[] = {"format", "keys", "urls", NULL};
 	char *path = join(handler_dir, IB_HANDLER_PACKAGE_CONFIG, err);
 	cJSON *root = NULL;
-	const cJSON *k, *item;
+	const cJSON *k;
 	int64_t format;
-	int rc, n;
+	int rc;
 
 	memset(c, 0, sizeof *c);
 	if (!path)
@@ -683,36 +674,13 @@ int ib_package_config_load(const char *handler_dir, struct ib_package_config *c,
 	if ((rc = ib_json_object(root, keys, path, "", err)) ||
 	    (rc = ib_json_int(root, "format", 1, 1, 1, &format, path, "", err)))
 		goto out;
-	k = cJSON_GetObjectItemCaseSensitive(root, "keys");
-	n = cJSON_GetArraySize(k);
-	if (!cJSON_IsArray(k) || n < 1 || n > 16) {
-		rc = ib_fail(err, IB_EINPUT, "%s: keys: expected a list of 1 to 16 key files",
-		             path);
-		goto out;
-	}
-	c->keys = calloc((size_t)n, sizeof *c->keys);
-	if (!c->keys) {
-		rc = ib_oom(err);
-		goto out;
-	}
-	cJSON_ArrayForEach(item, k)
-	{
-		if (!cJSON_IsString(item) || !ib_path_is_safe_relative(item->valuestring)) {
-			rc = ib_fail(err, IB_EINPUT,
-			             "%s: keys[%zu]: expected a relative path inside the package",
-			             path, c->n_keys);
-			goto out;
-		}
-		c->keys[c->n_keys] = join(handler_dir, item->valuestring, err);
-		if (!c->keys[c->n_keys]) {
-			rc = IB_ENOMEM;
-			goto out;
-		}
-		c->n_keys++;
-	}
-	k = cJSON_GetObjectItemCaseSensitive(root, "urls");
-	if (k)
-		rc = url_list(k, path, "urls", 1, &c->urls, &c->n_urls, err);
+	rc = string_list(ib_json_member(root, "keys"), path, "keys", 1, ib_path_is_safe_relative,
+	                 "key files", "a relative path inside the package", handler_dir, &c->keys,
+	                 &c->n_keys, err);
+	k = ib_json_member(root, "urls");
+	if (rc == 0 && k)
+		rc = string_list(k, path, "urls", 0, valid_url, "URLs", URL_ITEM, NULL, &c->urls,
+		                 &c->n_urls, err);
 out:
 	cJSON_Delete(root);
 	free(path);

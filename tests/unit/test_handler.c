@@ -212,7 +212,7 @@ static void test_settings(void)
 	      IB_EINPUT);
 	CHECK(load_settings(&env, WRAP("{\"bundleUrls\": \"https://a/b\"}"), &s, &err) ==
 	      IB_EINPUT);
-	CHECK_CONTAINS(err.msg, "expected a list of URLs");
+	CHECK_CONTAINS(err.msg, "publicSettings.bundleUrls: expected a list of 1 to 16 URLs");
 	CHECK(load_settings(&env, WRAP("{\"downloadTimeoutSeconds\": 86401}"), &s, &err) ==
 	      IB_EINPUT);
 	CHECK_CONTAINS(err.msg, "downloadTimeoutSeconds: expected whole seconds from 1 to 86400");
