@@ -109,7 +109,7 @@ esac
 # Tampering, a foreign key, a missing signature: 100, nothing run, nothing left in staging.
 before=$(runs)
 cp "$T/v6.ibb" "$T/bad.ibb"; cp "$T/v6.ibb.minisig" "$T/bad.ibb.minisig"
-printf 'X' | dd of="$T/bad.ibb" bs=1 seek=700 conv=notrunc status=none
+flip_byte "$T/bad.ibb" 700
 expect_rc 100 apply --bundle "$T/bad.ibb"
 grep -qE "does not match|not a bundle|signature" "$T/err" && ok || fail "tamper not named: $(cat "$T/err")"
 expect_rc 100 "$INSTALL" apply --pubkey "$T/other.pub" --root "$R" --facts "$T/hbv2.json" --bundle "$T/v6.ibb"

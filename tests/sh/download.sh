@@ -140,7 +140,7 @@ expect_empty_cache "$T/c-long"
 # A bundle changed on the server: verification fails, nothing reaches the cache.
 cp "$WWW/b.ibb" "$WWW/t.ibb"
 sign t.ibb
-printf 'X' | dd of="$WWW/t.ibb" bs=1 seek=150000 conv=notrunc status=none
+flip_byte "$WWW/t.ibb" 150000
 expect_rc 4 fetch --cache "$T/c-tamper" "$N/t.ibb"
 expect_err "$N/t.ibb: entry 'drivers/ofed/payload.bin' does not match its BLAKE2b-256 hash"
 expect_empty_cache "$T/c-tamper"

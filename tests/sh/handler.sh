@@ -470,7 +470,7 @@ bundle 4 "$T/hb.ibb" "$T/k1.sec"
 bundle 4 "$T/foreign.ibb" "$T/k2.sec"
 cp "$T/hb.ibb" "$T/tampered.ibb"
 cp "$T/hb.ibb.minisig" "$T/tampered.ibb.minisig"
-printf 'X' | dd of="$T/tampered.ibb" bs=1 seek=600 conv=notrunc status=none
+flip_byte "$T/tampered.ibb" 600
 expect_rc 0 "$BUILD" extension --installer "$INSTALL" --pubkey "$T/k1.pub" --bundle "$T/hb.ibb" \
 	-o "$T/baked.zip"
 OUTCOME_ZIP="$T/baked.zip"
