@@ -594,6 +594,8 @@ static int try_mirror(struct fetch *f, const char *url, char **path_out, struct 
 		ro = *o->read;
 	ro.keys = o->keys;
 	ro.n_keys = o->n_keys;
+	/* The download's progress (o->progress) stands for the read's too: one bar, not two. */
+	ro.quiet = 1;
 	ro.produce = produce_body;
 	ro.produce_ctx = &body;
 	ro.sig = &sig;

@@ -66,8 +66,8 @@ struct ib_fetch_opts {
 	unsigned backoff_max_ms;          /* largest backoff ceiling */
 	ib_fetch_progress_fn progress;    /* NULL for none; called on the reader's worker */
 	void *progress_ctx;
-	/* How each bundle is read (choice, extraction); keys and source are set here. NULL:
-	 * verify only. */
+	/* How each bundle is read (choice, extraction); keys, source and quiet are set here.
+	 * NULL: verify only. */
 	const struct ib_read_opts *read;
 	/*
 	 * Called with each mirror's verified claims before its bundle is fetched

@@ -344,8 +344,6 @@ static int read_download(struct run *run, struct ib_bundle *b, struct ib_err *er
 	int rc;
 
 	read_opts(run, &ro);
-	/* The download's own bar shows the progress of both. */
-	ro.quiet = 1;
 	ib_fetch_opts_init(&f);
 	f.urls = run->o->urls;
 	f.n_urls = run->o->n_urls;

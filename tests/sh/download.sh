@@ -205,6 +205,20 @@ fault_lines '/fail503=9/b.ibb.minisig?sig=tok9876' >/dev/null && ok || fail "que
 expect_rc 0 fetch --cache "$T/c-progress" --progress "$N/b.ibb"
 expect_err "download: 0.3 of 0.3 MiB (100%)"
 
+# On a terminal: a progress bar with bytes, rate and ETA (drawn for bundles of 8 MiB and more).
+pack_ofed_bundle "$WWW/big.ibb" bigbundle 9000000 "$T/key.sec"
+script -qec "$FETCH --pubkey $T/key.pub --cache $T/c-tty --progress $N/big.ibb" /dev/null \
+	>"$T/tty" 2>&1 </dev/null
+grep -aqE 'download \[#+\] 100% +8\.[0-9] MiB +[0-9.]+ MiB/s ETA +0s' "$T/tty" && ok ||
+	fail "no progress bar on a terminal: $(tr '\r' '\n' <"$T/tty")"
+grep -aq 'verifying \[' "$T/tty" && fail "a second bar beside the download's" || ok
+
+# The usual proxy variables are honoured: a host that only the proxy (nginx, which accepts
+# absolute request URIs) can serve.
+http_proxy="http://127.0.0.1:$NGINX_PORT" expect_rc 0 fetch --cache "$T/c-proxy" "http://bundles.test/b.ibb"
+expect_cached "$T/c-proxy" b.ibb
+grep -q '"GET http://bundles.test/b.ibb HTTP/1.1"' "$NGINX_LOG" && ok || fail "download did not go through the proxy"
+
 # Bad requests are refused before any traffic.
 expect_rc 1 fetch --cache "$T/c-usage" "$N/"
 expect_err "URL names no file"
