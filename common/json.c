@@ -324,6 +324,14 @@ static size_t utf8_len(const unsigned char *s)
 	return n;
 }
 
+int ib_json_utf8_valid(const char *s)
+{
+	for (size_t n; *s; s += n)
+		if ((n = utf8_len((const unsigned char *)s)) == 0)
+			return 0;
+	return 1;
+}
+
 char *ib_json_clean_utf8(const char *s)
 {
 	size_t len = strlen(s);

@@ -92,6 +92,10 @@ int ib_json_bind_read(const cJSON *obj, const struct ib_json_field *rows, size_t
 /* Adds the rows but IB_JSON_OWN ones to obj; -1 when out of memory. */
 int ib_json_bind_write(cJSON *obj, const struct ib_json_field *rows, size_t n, const void *in);
 
+/* Non-zero when s is well-formed UTF-8 (no overlong forms, surrogates or code points above
+ * U+10FFFF): cJSON passes any bytes through. */
+int ib_json_utf8_valid(const char *s);
+
 /* A copy of s with invalid UTF-8 bytes replaced by '?' (cJSON writes strings as given). */
 char *ib_json_clean_utf8(const char *s);
 

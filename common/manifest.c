@@ -14,6 +14,7 @@
 
 #include "manifest.h"
 
+#include "json.h"
 #include "path.h"
 #include "platform.h"
 
@@ -154,11 +155,6 @@ __attribute__((format(printf, 2, 3))) static int fail(struct pctx *c, const char
 	return ib_fail(c->err, IB_EINPUT, "%s: %s", c->source, msg);
 }
 
-static int oom(struct ib_err *err)
-{
-	return ib_oom(err);
-}
-
 /* "byte N (line L, column C)" for a 0-based byte offset. */
 static void position(char *buf, size_t cap, const char *text, size_t off)
 {
@@ -175,38 +171,6 @@ static void position(char *buf, size_t cap, const char *text, size_t off)
 
 /* ---- values ---- */
 
-/* Well-formed UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. */
-static int utf8_valid(const unsigned char *s)
-{
-	while (*s) {
-		unsigned c = *s;
-		size_t n;
-		unsigned cp, min;
-
-		if (c < 0x80) {
-			s++;
-			continue;
-		} else if ((c & 0xe0) == 0xc0) {
-			n = 1, cp = c & 0x1f, min = 0x80;
-		} else if ((c & 0xf0) == 0xe0) {
-			n = 2, cp = c & 0x0f, min = 0x800;
-		} else if ((c & 0xf8) == 0xf0) {
-			n = 3, cp = c & 0x07, min = 0x10000;
-		} else {
-			return 0;
-		}
-		for (size_t i = 1; i <= n; i++) {
-			if ((s[i] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (s[i] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		s += n + 1;
-	}
-	return 1;
-}
-
 /* A string of 1..max bytes of UTF-8 without control characters. */
 static int get_str(struct pctx *c, const cJSON *v, size_t max, const char **out)
 {
@@ -220,7 +184,7 @@ static int get_str(struct pctx *c, const cJSON *v, size_t max, const char **out)
 		return fail(c, "must not be empty");
 	if (len > max)
 		return fail(c, "longer than %zu bytes", max);
-	if (!utf8_valid((const unsigned char *)v->valuestring))
+	if (!ib_json_utf8_valid(v->valuestring))
 		return fail(c, "not valid UTF-8");
 	for (size_t i = 0; i < len; i++) {
 		unsigned char ch = (unsigned char)v->valuestring[i];
@@ -340,7 +304,7 @@ static int dotted_ok(const char *s)
 static int dup_str(const char *s, char **out, struct ib_err *err)
 {
 	*out = strdup(s);
-	return *out ? 0 : oom(err);
+	return *out ? 0 : ib_oom(err);
 }
 
 /* Why ib_path_is_safe_relative refused rel, for the message. */
@@ -584,7 +548,7 @@ static int check_file_set(struct pctx *c, const struct ib_file *files, size_t n,
 	int rc = 0;
 
 	if (!ents)
-		return oom(c->err);
+		return ib_oom(c->err);
 	for (size_t i = 0; i < n; i++) {
 		ents[i].key = files[i].path;
 		ents[i].idx = i;
@@ -637,7 +601,7 @@ static int permute(void *items, size_t n, size_t size, const struct sortent *ent
 	unsigned char *copy = malloc(n ? n * size : 1);
 
 	if (!copy)
-		return oom(err);
+		return ib_oom(err);
 	for (size_t i = 0; i < n; i++)
 		memcpy(copy + i * size, (unsigned char *)items + ents[i].idx * size, size);
 	memcpy(items, copy, n * size);
@@ -651,7 +615,7 @@ static int sort_files(struct ib_driver *d, struct ib_err *err)
 	int rc;
 
 	if (!ents)
-		return oom(err);
+		return ib_oom(err);
 	for (size_t i = 0; i < d->n_files; i++) {
 		ents[i].key = d->files[i].path;
 		ents[i].idx = i;
@@ -902,7 +866,7 @@ static int check_path(struct pctx *c, void *obj, const cJSON *v, size_t i)
 		file->source = base ? ib_path_join(base, file->path) : NULL;
 		free(base);
 		if (!file->source)
-			return oom(c->err);
+			return ib_oom(c->err);
 	}
 	return 0;
 }
@@ -957,7 +921,7 @@ static int check_success(struct pctx *c, void *obj, const cJSON *v, size_t i)
 		return 0;
 	in->success_codes = calloc(1, sizeof(int));
 	in->n_success = 1;
-	return in->success_codes ? 0 : oom(c->err);
+	return in->success_codes ? 0 : ib_oom(c->err);
 }
 
 static int check_reboot(struct pctx *c, void *obj, const cJSON *v, size_t i)
@@ -975,7 +939,7 @@ static int check_reboot(struct pctx *c, void *obj, const cJSON *v, size_t i)
 	}
 	/* Absent: empty, but never NULL: callers may hand it to memcmp or bsearch. */
 	if (!in->reboot_codes && !(in->reboot_codes = calloc(1, sizeof(int))))
-		return oom(c->err);
+		return ib_oom(c->err);
 	return 0;
 }
 
@@ -1109,7 +1073,7 @@ static int read_array(struct pctx *c, const struct row *r, const cJSON *v, void 
 		return rc;
 	items = calloc(n + 1, r->size);
 	if (!items)
-		return oom(c->err);
+		return ib_oom(c->err);
 	*(void **)((char *)obj + r->off) = items;
 	*(size_t *)((char *)obj + r->n_off) = n;
 	for (const cJSON *it = v->child; it; it = it->next, i++) {
@@ -1164,7 +1128,7 @@ static int check_drivers(struct pctx *c, void *obj, const cJSON *v, size_t i)
 		return 0;
 	ents = malloc(n * sizeof *ents);
 	if (!ents)
-		return oom(c->err);
+		return ib_oom(c->err);
 	for (i = 0; i < n; i++) {
 		ents[i].key = m->drivers[i].id;
 		ents[i].idx = i;
@@ -1272,7 +1236,7 @@ static int parse_text(const char *text, size_t len, const char *source, const ch
 
 	m = calloc(1, sizeof *m);
 	if (!m) {
-		rc = oom(err);
+		rc = ib_oom(err);
 		goto out;
 	}
 	if ((rc = read_object(&c, root, &top_schema, m)))
@@ -1301,7 +1265,7 @@ int ib_manifest_load_input(const char *path, struct ib_manifest **out, struct ib
 	text = malloc(IB_MANIFEST_MAX_BYTES + 2);
 	dir = ib_path_dirname(path);
 	if (!text || !dir) {
-		rc = oom(err);
+		rc = ib_oom(err);
 		goto out;
 	}
 	len = fread(text, 1, IB_MANIFEST_MAX_BYTES + 1, f);
@@ -1532,7 +1496,7 @@ int ib_manifest_serialize(const struct ib_manifest *m, char **json, size_t *len,
 	*json = NULL;
 	*len = 0;
 	if (!drivers) {
-		rc = oom(err);
+		rc = ib_oom(err);
 		goto out;
 	}
 	/* Out-of-range numbers are written as they are; the check below refuses them. */
@@ -1547,7 +1511,7 @@ int ib_manifest_serialize(const struct ib_manifest *m, char **json, size_t *len,
 	}
 	put(&b, "  ]\n}\n");
 	if (b.oom) {
-		rc = oom(err);
+		rc = ib_oom(err);
 		goto out;
 	}
 	/* Never hand out (and get signed) a manifest that installers would refuse. */

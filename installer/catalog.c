@@ -123,11 +123,6 @@ static int bad_at(struct ctx *c, const char *fullpath, const char *what)
 	return ib_fail(c->err, IB_EINPUT, "%s: %s: %s", c->source, fullpath, what);
 }
 
-static int oom(struct ctx *c)
-{
-	return ib_oom(c->err);
-}
-
 static int valid_source(const char *s)
 {
 	size_t n = strlen(s);
@@ -176,7 +171,7 @@ static int take(struct ctx *c, const cJSON *o, const char *path, const char *key
 	if (!valid(s))
 		return bad(c, path, key, what);
 	*out = strdup(s);
-	return *out ? 0 : oom(c);
+	return *out ? 0 : ib_oom(c->err);
 }
 
 #define GENERATIONS "CX3, CX3-Pro, CX4, CX5, CX6, CX7"
@@ -251,7 +246,7 @@ static int parse_versions(struct ctx *c, const cJSON *o, const char *path, struc
 		return bad(c, path, "versions", "expected at least one version");
 	s->versions = calloc(n, sizeof *s->versions);
 	if (!s->versions)
-		return oom(c);
+		return ib_oom(c->err);
 	ib_json_path(p, sizeof p, path, "versions");
 	cJSON_ArrayForEach(v, arr)
 	{
@@ -264,7 +259,7 @@ static int parse_versions(struct ctx *c, const cJSON *o, const char *path, struc
 				return bad_at(c, ep, "duplicate version");
 		s->versions[s->n_versions] = strdup(v->valuestring);
 		if (!s->versions[s->n_versions])
-			return oom(c);
+			return ib_oom(c->err);
 		s->n_versions++;
 	}
 	return 0;
@@ -280,7 +275,7 @@ static int parse_os_nics(struct ctx *c, const cJSON *o, const char *path, struct
 		return rc;
 	s->nics = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof *s->nics);
 	if (!s->nics)
-		return oom(c);
+		return ib_oom(c->err);
 	ib_json_path(p, sizeof p, path, "nics");
 	cJSON_ArrayForEach(v, arr)
 	{
@@ -361,7 +356,7 @@ static int parse_root(struct ctx *c, const cJSON *root, struct ib_catalog *cat)
 	cat->sizes = calloc((size_t)cJSON_GetArraySize(sizes) + 1, sizeof *cat->sizes);
 	cat->os = calloc((size_t)cJSON_GetArraySize(oses) + 1, sizeof *cat->os);
 	if (!cat->sizes || !cat->os)
-		return oom(c);
+		return ib_oom(c->err);
 	i = 0;
 	cJSON_ArrayForEach(v, sizes)
 	{
@@ -393,7 +388,7 @@ int ib_catalog_parse(const char *json, size_t len, const char *source, struct ib
 		return rc;
 	cat = calloc(1, sizeof *cat);
 	if (!cat) {
-		rc = oom(&c);
+		rc = ib_oom(err);
 		goto out;
 	}
 	rc = parse_root(&c, root, cat);

@@ -241,11 +241,6 @@ static int bad(struct ctx *c, const char *path, const char *key, const char *wha
 	               ib_json_path(p, sizeof p, path, key), what);
 }
 
-static int oom(struct ctx *c)
-{
-	return ib_oom(c->err);
-}
-
 /* Reads an optional or required string member into *out (malloc'd) after checking it. */
 static int take_string(struct ctx *c, const cJSON *obj, const char *path, const char *key,
                        int required, int (*valid)(const char *), const char *what, char **out)
@@ -258,7 +253,7 @@ static int take_string(struct ctx *c, const cJSON *obj, const char *path, const 
 	if (!valid(s))
 		return bad(c, path, key, what);
 	*out = strdup(s);
-	return *out ? 0 : oom(c);
+	return *out ? 0 : ib_oom(c->err);
 }
 
 static int valid_family(const char *s)
@@ -430,7 +425,7 @@ static int parse_root(struct ctx *c, const cJSON *root, struct ib_facts *f)
 	free(f->vm_size);
 	f->vm_size = strdup(size);
 	if (!f->vm_size)
-		return oom(c);
+		return ib_oom(c->err);
 	rc = parse_os(c, root, &f->os);
 	if (!rc)
 		rc = ib_json_bool(root, "nd_over_vmbus", 0, &f->nd_over_vmbus, c->source, "",
@@ -465,7 +460,7 @@ int ib_facts_parse(const char *json, size_t len, const char *source, struct ib_f
 		return rc;
 	f = ib_facts_new();
 	if (!f) {
-		rc = oom(&c);
+		rc = ib_oom(err);
 		goto out;
 	}
 	rc = parse_root(&c, root, f);
