@@ -566,8 +566,11 @@ int ib_bundle_read(const char *path, const struct ib_read_opts *o, struct ib_bun
 	if (rc)
 		ib_err_prefix(err, "%s", path);
 out:
-	/* A download that failed explains a broken stream better than libarchive does. */
-	if (rc && s.raw_rc && s.raw_rc != rc) {
+	/*
+	 * When the raw bytes failed (a read error, a download that gave up, more
+	 * bytes than signed), that failure is the cause; libarchive only saw EIO.
+	 */
+	if (rc && s.raw_rc) {
 		rc = s.raw_rc;
 		if (err) {
 			*err = s.raw_err;
