@@ -444,10 +444,9 @@ int cmd_extension(int argc, char **argv)
 	ib_err_clear(&err);
 	memset(entries, 0, sizeof entries);
 	if (o.bundle) {
-		o.bundle_sig = malloc(strlen(o.bundle) + sizeof ".minisig");
+		o.bundle_sig = ib_sig_path_for(o.bundle);
 		if (!o.bundle_sig)
 			return cli_exit(ib_oom(&err), &err);
-		sprintf(o.bundle_sig, "%s.minisig", o.bundle);
 	}
 	rc = entry_mtime(&mtime, &err);
 	if (rc == 0)

@@ -67,13 +67,11 @@ static int sign_one(const struct ib_seckey *sk, const char *file, const char *tr
 		ib_err_prefix(err, "%s", file);
 		goto out;
 	}
-	len = strlen(file) + sizeof ".minisig";
-	sig_path = malloc(len);
+	sig_path = ib_sig_path_for(file);
 	if (!sig_path) {
 		rc = ib_oom(err);
 		goto out;
 	}
-	snprintf(sig_path, len, "%s.minisig", file);
 	rc = ib_outfile_open(&of, sig_path, 0644, err);
 	if (rc)
 		goto out;

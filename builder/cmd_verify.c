@@ -74,7 +74,6 @@ int cmd_verify(int argc, char **argv)
 	struct ib_pubkey key;
 	struct ib_err err;
 	int quiet = 0, opt, rc;
-	size_t len;
 
 	ib_err_clear(&err);
 	optind = 0;
@@ -104,14 +103,12 @@ int cmd_verify(int argc, char **argv)
 		return cli_usage("verify: exactly one FILE expected; usage: %s", synopsis);
 	file = argv[optind];
 
-	len = strlen(sig_opt ? sig_opt : file) + sizeof ".minisig";
-	sig_path = malloc(len);
+	sig_path = sig_opt ? strdup(sig_opt) : ib_sig_path_for(file);
 	sig = malloc(sizeof *sig);
 	if (!sig_path || !sig) {
 		rc = ib_oom(&err);
 		goto out;
 	}
-	snprintf(sig_path, len, sig_opt ? "%s" : "%s.minisig", sig_opt ? sig_opt : file);
 	rc = ib_pubkey_load(pub, &key, &err);
 	if (!rc)
 		rc = ib_sig_load(sig_path, sig, &err);

@@ -145,15 +145,14 @@ int ib_bundle_parse_claims(const char *tc, struct ib_bundle_claims *c, struct ib
 int ib_bundle_signed_claims(const char *bundle_path, const struct ib_pubkey *keys, size_t n_keys,
                             struct ib_bundle_claims *claims, struct ib_err *err)
 {
-	char *sig_path = malloc(strlen(bundle_path) + sizeof ".minisig");
+	char *sig_path = ib_sig_path_for(bundle_path);
 	struct ib_sig *sig = malloc(sizeof *sig);
 	int rc;
 
 	if (!sig_path || !sig) {
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		rc = ib_oom(err);
 		goto out;
 	}
-	sprintf(sig_path, "%s.minisig", bundle_path);
 	rc = ib_sig_load(sig_path, sig, err);
 	if (rc)
 		goto out;
@@ -471,10 +470,9 @@ static int load_signature(const char *path, const struct ib_read_opts *o, struct
 		sig_file = path;
 	} else {
 		if (!sig_file) {
-			default_sig = malloc(strlen(path) + sizeof ".minisig");
+			default_sig = ib_sig_path_for(path);
 			if (!default_sig)
-				return ib_fail(err, IB_ENOMEM, "out of memory");
-			sprintf(default_sig, "%s.minisig", path);
+				return ib_oom(err);
 			sig_file = default_sig;
 		}
 		rc = ib_sig_load(sig_file, &b->sig, err);

@@ -470,12 +470,11 @@ int ib_bundle_pack(const struct ib_pack_opts *o, const struct ib_seckey *sk,
 	int rc, sync_rc;
 
 	memset(result, 0, sizeof *result);
-	sig_path = malloc(strlen(o->out_path) + sizeof ".minisig");
+	sig_path = ib_sig_path_for(o->out_path);
 	if (!sig_path) {
 		rc = ib_oom(err);
 		goto out;
 	}
-	sprintf(sig_path, "%s.minisig", o->out_path);
 	if (!o->overwrite) {
 		rc = ib_outfile_refuse_existing(o->out_path, err);
 		if (rc == 0)

@@ -567,12 +567,11 @@ static int try_mirror(struct fetch *f, const char *url, char **path_out, struct 
 	}
 	sprintf(name_ibb, "%s.ibb", si.claims.name);
 	bundle_path = ib_path_join(o->cache_dir, name_ibb);
-	sig_path = bundle_path ? malloc(strlen(bundle_path) + 9) : NULL;
+	sig_path = bundle_path ? ib_sig_path_for(bundle_path) : NULL;
 	if (!sig_path) {
 		rc = ib_oom(err);
 		goto out;
 	}
-	sprintf(sig_path, "%s.minisig", bundle_path);
 	ib_info("%s: %s, %llu bytes, sequence %llu", shown, si.claims.name,
 	        (unsigned long long)si.claims.size, (unsigned long long)si.claims.sequence);
 	if (o->prepare) {

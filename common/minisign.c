@@ -720,6 +720,16 @@ int ib_sig_parse(const char *text, size_t len, const char *source, struct ib_sig
 	return 0;
 }
 
+char *ib_sig_path_for(const char *file)
+{
+	size_t len = strlen(file) + sizeof ".minisig";
+	char *path = malloc(len);
+
+	if (path)
+		snprintf(path, len, "%s.minisig", file);
+	return path;
+}
+
 int ib_sig_load(const char *path, struct ib_sig *out, struct ib_err *err)
 {
 	char *buf = malloc(SMALL_FILE_MAX);

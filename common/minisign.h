@@ -68,6 +68,9 @@ int ib_sig_parse(const char *text, size_t len, const char *source, struct ib_sig
                  struct ib_err *err);
 int ib_sig_load(const char *path, struct ib_sig *out, struct ib_err *err);
 
+/* minisign's signature file for file: "<file>.minisig" (malloc'd; NULL when out of memory). */
+char *ib_sig_path_for(const char *file);
+
 /*
  * Finds the trusted key that made sig (by key id) and checks the trusted
  * comment's signature with it, so the comment's fields can be relied on

@@ -368,13 +368,11 @@ static int read_download(struct run *run, struct ib_bundle *b, struct ib_err *er
 /* Removes a cached bundle and its signature; the signature last, as the cache promises. */
 static void remove_cached(const char *path)
 {
-	char *sig = malloc(strlen(path) + sizeof ".minisig");
+	char *sig = ib_sig_path_for(path);
 
 	plat_remove(path, NULL);
-	if (sig) {
-		sprintf(sig, "%s.minisig", path);
+	if (sig)
 		plat_remove(sig, NULL);
-	}
 	free(sig);
 }
 
