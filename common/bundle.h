@@ -74,11 +74,23 @@ int ib_bundle_signed_claims(const char *bundle_path, const struct ib_pubkey *key
 typedef int (*ib_choose_fn)(void *ctx, const struct ib_manifest *m, const struct ib_driver **driver,
                             struct ib_err *err);
 
+/*
+ * Called once the signature's trusted comment has verified, before a byte of
+ * the bundle is read (or, for a download, requested), with the name the
+ * read's messages use for the bundle: a non-zero return (a
+ * refused downgrade, a staging folder that cannot be emptied) stops the read
+ * with that code.
+ */
+typedef int (*ib_prepare_fn)(void *ctx, const char *bundle, const struct ib_bundle_claims *claims,
+                             struct ib_err *err);
+
 struct ib_read_opts {
 	const struct ib_pubkey *keys; /* trusted keys */
 	size_t n_keys;
-	const char *sig_path; /* NULL: bundle path + ".minisig" */
-	ib_choose_fn choose;  /* NULL: extract nothing */
+	const char *sig_path;  /* NULL: bundle path + ".minisig" */
+	ib_prepare_fn prepare; /* NULL: none */
+	void *prepare_ctx;
+	ib_choose_fn choose; /* NULL: extract nothing */
 	void *choose_ctx;
 	const char *extract_dir; /* existing private folder the chosen driver's files go to */
 	int quiet;
@@ -102,7 +114,8 @@ struct ib_bundle {
 };
 
 /*
- * Verifies a bundle in one pass: the signature's trusted comment first, then
+ * Verifies a bundle in one pass: the signature's trusted comment first (then
+ * prepare), then
  * the manifest against the signed hash, every entry against the manifest
  * (type, name, size, BLAKE2b-256; no extra, missing or duplicate entries),
  * and at the end the signature over the whole file. The chosen driver's files

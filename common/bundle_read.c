@@ -519,6 +519,8 @@ int ib_bundle_read(const char *path, const struct ib_read_opts *o, struct ib_bun
 
 	memset(b, 0, sizeof *b);
 	rc = load_signature(path, o, b, err);
+	if (rc == 0 && o->prepare)
+		rc = o->prepare(o->prepare_ctx, path, &b->claims, err);
 	if (rc == 0 && !o->produce)
 		rc = check_file(path, b->claims.size, err);
 	if (rc)

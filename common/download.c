@@ -574,13 +574,6 @@ static int try_mirror(struct fetch *f, const char *url, char **path_out, struct 
 	}
 	ib_info("%s: %s, %llu bytes, sequence %llu", shown, si.claims.name,
 	        (unsigned long long)si.claims.size, (unsigned long long)si.claims.sequence);
-	if (o->prepare) {
-		rc = o->prepare(o->prepare_ctx, &si.claims, err);
-		if (rc) {
-			*stop = 1;
-			goto out;
-		}
-	}
 	rc = ib_outfile_open(&of, bundle_path, 0644, err);
 	if (rc) {
 		*stop = 1;

@@ -66,16 +66,12 @@ struct ib_fetch_opts {
 	unsigned backoff_max_ms;          /* largest backoff ceiling */
 	ib_fetch_progress_fn progress;    /* NULL for none; called on the reader's worker */
 	void *progress_ctx;
-	/* How each bundle is read (choice, extraction); keys, source and quiet are set here.
-	 * NULL: verify only. */
-	const struct ib_read_opts *read;
 	/*
-	 * Called with each mirror's verified claims before its bundle is fetched
-	 * and read: 0 goes on; a failure ends the download with its code (a
-	 * refused downgrade, a staging folder that cannot be emptied). NULL: none.
+	 * How each bundle is read (prepare, choice, extraction); keys, source and
+	 * quiet are set here. Its prepare runs before the mirror's bundle is
+	 * requested. NULL: verify only.
 	 */
-	int (*prepare)(void *ctx, const struct ib_bundle_claims *claims, struct ib_err *err);
-	void *prepare_ctx;
+	const struct ib_read_opts *read;
 };
 
 /*

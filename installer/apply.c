@@ -255,11 +255,23 @@ static int fresh_staging(struct run *run, struct ib_err *err)
 	return rc;
 }
 
+/* Before each read: the downgrade check, then an empty staging folder. */
+static int prepare_read(void *ctx, const char *bundle, const struct ib_bundle_claims *claims,
+                        struct ib_err *err)
+{
+	struct run *run = ctx;
+	int rc = check_sequence(run, claims, bundle, err);
+
+	return rc ? rc : fresh_staging(run, err);
+}
+
 static void read_opts(struct run *run, struct ib_read_opts *ro)
 {
 	memset(ro, 0, sizeof *ro);
 	ro->keys = run->o->keys;
 	ro->n_keys = run->o->n_keys;
+	ro->prepare = prepare_read;
+	ro->prepare_ctx = run;
 	ro->choose = choose;
 	ro->choose_ctx = run;
 	ro->extract_dir = run->o->plan_only ? NULL : run->paths.staging_dir;
@@ -287,28 +299,6 @@ static void conclude(struct run *run, int rc, const struct ib_err *err, struct i
 	}
 }
 
-/*
- * Reads a bundle on this machine (extracting the chosen driver unless
- * planning). Returns the read's code: IB_EVERIFY lets a caller that found
- * the bundle in the download cache fetch it again instead.
- */
-static int read_local(struct run *run, const char *path, struct ib_bundle *b, struct ib_err *err)
-{
-	struct ib_bundle_claims claims;
-	struct ib_read_opts ro;
-	int rc = ib_bundle_signed_claims(path, run->o->keys, run->o->n_keys, &claims, err);
-
-	if (rc == 0)
-		rc = check_sequence(run, &claims, path, err);
-	if (rc == 0)
-		rc = fresh_staging(run, err);
-	if (rc)
-		return rc;
-	read_opts(run, &ro);
-	progress(run, 10, "verifying the bundle");
-	return ib_bundle_read(path, &ro, b, err);
-}
-
 /* Called on the download's worker thread; the main thread reports nothing meanwhile. */
 static void on_download(void *ctx, uint64_t done, uint64_t total, double rate)
 {
@@ -324,15 +314,6 @@ static void on_download(void *ctx, uint64_t done, uint64_t total, double rate)
 	snprintf(what, sizeof what, "downloading and verifying the bundle (%.1f of %.1f MiB)",
 	         (double)done / 1048576.0, (double)total / 1048576.0);
 	run->o->progress(run->o->progress_ctx, total ? (int)(done * 100 / total) : 0, what);
-}
-
-/* Before each mirror's bundle: the downgrade check and an empty staging folder. */
-static int prepare_download(void *ctx, const struct ib_bundle_claims *claims, struct ib_err *err)
-{
-	struct run *run = ctx;
-	int rc = check_sequence(run, claims, claims->name, err);
-
-	return rc ? rc : fresh_staging(run, err);
 }
 
 /* Downloads the bundle, reading (verifying, extracting) it as it arrives. */
@@ -356,8 +337,6 @@ static int read_download(struct run *run, struct ib_bundle *b, struct ib_err *er
 	f.progress = on_download;
 	f.progress_ctx = run;
 	f.read = &ro;
-	f.prepare = prepare_download;
-	f.prepare_ctx = run;
 	progress(run, -1, "downloading the bundle");
 	rc = ib_fetch_bundle(&f, &path, b, err);
 	ib_fetch_bar_end(&run->bar);
@@ -391,6 +370,7 @@ static void use_bundle(struct run *run)
 	        .keys = run->o->keys,
 	        .n_keys = run->o->n_keys,
 	};
+	struct ib_read_opts ro;
 	struct ib_bundle b = {0};
 	struct ib_err err;
 	const char *where = NULL;
@@ -401,7 +381,9 @@ static void use_bundle(struct run *run)
 	rc = ib_locate_bundle(&lo, &path, &where, &err);
 	if (rc == 0 && path) {
 		ib_info("bundle %s (from the %s)", path, where);
-		rc = read_local(run, path, &b, &err);
+		read_opts(run, &ro);
+		progress(run, 10, "verifying the bundle");
+		rc = ib_bundle_read(path, &ro, &b, &err);
 		if (rc == IB_EVERIFY && !strcmp(where, IB_LOCATE_CACHE) && run->o->n_urls &&
 		    !run->o->plan_only) {
 			ib_warn("%s; removing it from the cache and downloading again", err.msg);
