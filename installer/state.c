@@ -33,33 +33,25 @@ char *ib_paths_system(const struct ib_paths *p, const char *path)
 	return prefix_root(p->root, path);
 }
 
+/* struct ib_paths holds only strings: it is walked as an array of them. */
+#define PATHS_N (sizeof(struct ib_paths) / sizeof(char *))
+
 void ib_paths_free(struct ib_paths *p)
 {
-	char **fields[] = {&p->root,      &p->state_dir,    &p->state_file,  &p->journal_file,
-	                   &p->run_lock,  &p->handler_lock, &p->worker_lock, &p->staging_dir,
-	                   &p->cache_dir, &p->bundles_dir,  &p->log_dir};
+	char **fields = (char **)p;
 
-	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
-		free(*fields[i]);
-		*fields[i] = NULL;
+	for (size_t i = 0; i < PATHS_N; i++) {
+		free(fields[i]);
+		fields[i] = NULL;
 	}
 }
 
 int ib_paths_init(struct ib_paths *p, const char *root, struct ib_err *err)
 {
-	static const struct {
-		size_t offset;
-		const char *name;
-	} in_state[] = {
-	        {offsetof(struct ib_paths, state_file), "state.json"},
-	        {offsetof(struct ib_paths, journal_file), "inprogress.json"},
-	        {offsetof(struct ib_paths, run_lock), "run.lock"},
-	        {offsetof(struct ib_paths, handler_lock), "handler.lock"},
-	        {offsetof(struct ib_paths, worker_lock), "worker.lock"},
-	        {offsetof(struct ib_paths, staging_dir), "staging"},
-	        {offsetof(struct ib_paths, cache_dir), "cache"},
-	        {offsetof(struct ib_paths, bundles_dir), "bundles"},
-	};
+	/* The files and folders in the state folder, in the order of struct ib_paths. */
+	static const char in_state[] = "state.json\0inprogress.json\0run.lock\0handler.lock\0"
+	                               "worker.lock\0staging\0cache\0bundles";
+	const char *name = in_state;
 	char *sys_state = NULL, *sys_log = NULL;
 	size_t len;
 	int rc = 0;
@@ -67,9 +59,7 @@ int ib_paths_init(struct ib_paths *p, const char *root, struct ib_err *err)
 	memset(p, 0, sizeof *p);
 	if (!root)
 		root = getenv(IB_ROOT_ENV);
-	if (!root)
-		root = "";
-	p->root = strdup(root);
+	p->root = strdup(root ? root : "");
 	sys_state = plat_system_dir(PLAT_SYSDIR_STATE);
 	sys_log = plat_system_dir(PLAT_SYSDIR_LOG);
 	if (!p->root || !sys_state || !sys_log)
@@ -83,12 +73,11 @@ int ib_paths_init(struct ib_paths *p, const char *root, struct ib_err *err)
 	p->log_dir = prefix_root(p->root, sys_log);
 	if (!p->state_dir || !p->log_dir)
 		goto oom;
-	for (size_t i = 0; i < sizeof in_state / sizeof in_state[0]; i++) {
-		char **field = (char **)((char *)p + in_state[i].offset);
-
-		*field = ib_path_join(p->state_dir, in_state[i].name);
+	for (char **field = &p->state_file; field <= &p->bundles_dir; field++) {
+		*field = ib_path_join(p->state_dir, name);
 		if (!*field)
 			goto oom;
+		name += strlen(name) + 1;
 	}
 	goto out;
 oom:
@@ -146,54 +135,81 @@ static int valid_time(const char *s)
 	return 1;
 }
 
-/* The driver fields shared by the state and the journal. */
-static int check_driver(const char *source, const char *driver, const char *kind,
-                        const char *version, const char *bundle, int optional, struct ib_err *err)
+static int bad_text(struct ib_err *err, const char *source, const char *key, const char *value,
+                    const char *what)
 {
-	if (!driver[0] && optional) {
-		if (kind[0] || version[0])
+	return ib_fail(err, IB_EINPUT, "%s: %s: \"%s\" is not %s", source, key, value, what);
+}
+
+static int bad_number(struct ib_err *err, const char *source, const char *key, long long value,
+                      const char *what)
+{
+	return ib_fail(err, IB_EINPUT, "%s: %s: %lld is not %s", source, key, value, what);
+}
+
+#define UTC_TIME "a UTC time (YYYY-MM-DDTHH:MM:SSZ)"
+
+/*
+ * The fields shared by the state and the journal (the same members at the same offsets, see
+ * the assertions below), then the time the struct records: the journal's started_at, or the
+ * state's installed_at ("" without a driver, where optional).
+ */
+static int check_common(const char *source, const struct ib_journal *j, int optional,
+                        const char *time_key, struct ib_err *err)
+{
+	if (!j->driver[0] && optional) {
+		if (j->kind[0] || j->version[0])
 			return ib_fail(err, IB_EINPUT,
 			               "%s: kind and version must be empty without a driver",
 			               source);
+		if (j->started_at[0])
+			return bad_text(err, source, time_key, j->started_at, UTC_TIME " or empty");
 	} else {
-		if (!valid_id(driver))
-			return ib_fail(err, IB_EINPUT, "%s: driver: \"%s\" is not a driver id",
-			               source, driver);
-		if (!valid_id(kind))
-			return ib_fail(err, IB_EINPUT, "%s: kind: \"%s\" is not a driver kind",
-			               source, kind);
-		if (!valid_word(version))
-			return ib_fail(err, IB_EINPUT, "%s: version: \"%s\" is not a version",
-			               source, version);
+		if (!valid_id(j->driver))
+			return bad_text(err, source, "driver", j->driver, "a driver id");
+		if (!valid_id(j->kind))
+			return bad_text(err, source, "kind", j->kind, "a driver kind");
+		if (!valid_word(j->version))
+			return bad_text(err, source, "version", j->version, "a version");
+		if (!valid_time(j->started_at))
+			return bad_text(err, source, time_key, j->started_at, UTC_TIME);
 	}
-	if (bundle[0] ? !valid_word(bundle) : !optional)
-		return ib_fail(err, IB_EINPUT, "%s: bundle: \"%s\" is not a bundle name", source,
-		               bundle);
+	if (j->bundle[0] ? !valid_word(j->bundle) : !optional)
+		return bad_text(err, source, "bundle", j->bundle, "a bundle name");
+	if (j->bundle_sequence > (uint64_t)JSON_SAFE_MAX)
+		return ib_fail(err, IB_EINPUT, "%s: bundle_sequence: too large", source);
 	return 0;
 }
 
-static int check_state(const char *source, const struct ib_state *st, struct ib_err *err)
-{
-	int rc = check_driver(source, st->driver, st->kind, st->version, st->bundle, 1, err);
+#define SAME_MEMBER(a, b)                                                                          \
+	_Static_assert(offsetof(struct ib_state, a) == offsetof(struct ib_journal, b) &&           \
+	                       sizeof((struct ib_state *)0)->a ==                                  \
+	                               sizeof((struct ib_journal *)0)->b,                          \
+	               #a " and " #b " differ")
+SAME_MEMBER(driver, driver);
+SAME_MEMBER(kind, kind);
+SAME_MEMBER(version, version);
+SAME_MEMBER(bundle, bundle);
+SAME_MEMBER(bundle_sequence, bundle_sequence);
+SAME_MEMBER(installed_at, started_at);
 
-	if (rc)
+/* Checks a state (state != 0) or a journal as it is loaded or before it is saved. */
+static int check(const char *source, const void *in, int state, struct ib_err *err)
+{
+	const struct ib_state *st = in;
+	const struct ib_journal *j = in;
+	int rc = check_common(source, j, state, state ? "installed_at" : "started_at", err);
+
+	if (rc || !state) {
+		if (rc == 0 && (j->pid <= 0 || j->pid > (int64_t)0x7fffffff))
+			rc = bad_number(err, source, "pid", j->pid, "a process id");
 		return rc;
-	if (st->driver[0] ? !valid_time(st->installed_at) : st->installed_at[0] != '\0')
-		return ib_fail(
-		        err, IB_EINPUT,
-		        "%s: installed_at: \"%s\" is not a UTC time (YYYY-MM-DDTHH:MM:SSZ)%s",
-		        source, st->installed_at, st->driver[0] ? "" : " or empty");
-	if (st->bundle_sequence > (uint64_t)JSON_SAFE_MAX)
-		return ib_fail(err, IB_EINPUT, "%s: bundle_sequence: too large", source);
+	}
 	if (!ib_state_code_valid(st->last_code))
-		return ib_fail(
-		        err, IB_EINPUT,
-		        "%s: last_code: %d is not an extension code (0, 3010, 100, 240, 840, -1)",
-		        source, st->last_code);
+		return bad_number(err, source, "last_code", st->last_code,
+		                  "an extension code (0, 3010, 100, 240, 840, -1)");
 	if (!valid_time(st->last_run_at))
-		return ib_fail(err, IB_EINPUT,
-		               "%s: last_run_at: \"%s\" is not a UTC time (YYYY-MM-DDTHH:MM:SSZ)",
-		               source, st->last_run_at);
+		return bad_text(err, source, "last_run_at", st->last_run_at, UTC_TIME);
 	return 0;
 }
 
@@ -255,11 +271,14 @@ static const struct ib_json_field journal_rows[] = {
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+/* The rows of a state (state != 0) or journal, and their count. */
+#define ROWS(state)                                                                                \
+	(state) ? state_rows : journal_rows, (state) ? COUNT(state_rows) : COUNT(journal_rows)
 
-/* Reads a state or journal file into out (size bytes, zeroed on failure or when missing). */
-static int load_rows(const char *path, const struct ib_json_field *rows, size_t n, void *out,
-                     size_t size, int *found, struct ib_err *err)
+/* Reads a state (state != 0) or journal file into out (zeroed on failure or when missing). */
+static int load(const char *path, void *out, int state, int *found, struct ib_err *err)
 {
+	size_t size = state ? sizeof(struct ib_state) : sizeof(struct ib_journal);
 	cJSON *root = NULL;
 	int rc;
 
@@ -269,7 +288,9 @@ static int load_rows(const char *path, const struct ib_json_field *rows, size_t 
 		return rc;
 	rc = get_format(root, path, err);
 	if (rc == 0)
-		rc = ib_json_bind_read(root, rows, n, out, path, "", err);
+		rc = ib_json_bind_read(root, ROWS(state), out, path, "", err);
+	if (rc == 0)
+		rc = check(path, out, state, err);
 	cJSON_Delete(root);
 	if (rc) {
 		memset(out, 0, size);
@@ -278,26 +299,22 @@ static int load_rows(const char *path, const struct ib_json_field *rows, size_t 
 	return rc;
 }
 
-int ib_state_load(const char *path, struct ib_state *st, int *found, struct ib_err *err)
-{
-	int rc = load_rows(path, state_rows, COUNT(state_rows), st, sizeof *st, found, err);
-
-	if (rc == 0 && *found && (rc = check_state(path, st, err))) {
-		memset(st, 0, sizeof *st);
-		*found = 0;
-	}
-	return rc;
-}
-
-/* Writes root as pretty JSON to path atomically. Takes ownership of root. */
-static int save_object(const char *path, cJSON *root, struct ib_err *err)
+/* Checks a state (state != 0) or journal and writes it atomically, "format" first. */
+static int save(const char *path, const void *in, int state, struct ib_err *err)
 {
 	struct ib_outfile out;
-	char *text = NULL;
-	int rc;
+	cJSON *root;
+	char *text;
+	int rc = check(path, in, state, err);
 
-	if (!root)
+	if (rc)
+		return rc;
+	root = cJSON_CreateObject();
+	if (!root || !cJSON_AddNumberToObject(root, "format", IB_STATE_FORMAT) ||
+	    ib_json_bind_write(root, ROWS(state), in)) {
+		cJSON_Delete(root);
 		return ib_oom(err);
+	}
 	text = cJSON_Print(root);
 	cJSON_Delete(root);
 	if (!text)
@@ -315,61 +332,24 @@ static int save_object(const char *path, cJSON *root, struct ib_err *err)
 	return rc;
 }
 
-/* Writes the rows of in, "format" first. */
-static int save_rows(const char *path, const struct ib_json_field *rows, size_t n, const void *in,
-                     struct ib_err *err)
+int ib_state_load(const char *path, struct ib_state *st, int *found, struct ib_err *err)
 {
-	cJSON *root = cJSON_CreateObject();
-
-	if (!root || !cJSON_AddNumberToObject(root, "format", IB_STATE_FORMAT) ||
-	    ib_json_bind_write(root, rows, n, in)) {
-		cJSON_Delete(root);
-		return ib_oom(err);
-	}
-	return save_object(path, root, err);
+	return load(path, st, 1, found, err);
 }
 
 int ib_state_save(const char *path, const struct ib_state *st, struct ib_err *err)
 {
-	int rc = check_state(path, st, err);
-
-	return rc ? rc : save_rows(path, state_rows, COUNT(state_rows), st, err);
-}
-
-static int check_journal(const char *source, const struct ib_journal *j, struct ib_err *err)
-{
-	int rc = check_driver(source, j->driver, j->kind, j->version, j->bundle, 0, err);
-
-	if (rc)
-		return rc;
-	if (j->bundle_sequence > (uint64_t)JSON_SAFE_MAX)
-		return ib_fail(err, IB_EINPUT, "%s: bundle_sequence: too large", source);
-	if (!valid_time(j->started_at))
-		return ib_fail(err, IB_EINPUT,
-		               "%s: started_at: \"%s\" is not a UTC time (YYYY-MM-DDTHH:MM:SSZ)",
-		               source, j->started_at);
-	if (j->pid <= 0 || j->pid > (int64_t)0x7fffffff)
-		return ib_fail(err, IB_EINPUT, "%s: pid: %lld is not a process id", source,
-		               (long long)j->pid);
-	return 0;
+	return save(path, st, 1, err);
 }
 
 int ib_journal_begin(const char *path, const struct ib_journal *j, struct ib_err *err)
 {
-	int rc = check_journal(path, j, err);
-
-	return rc ? rc : save_rows(path, journal_rows, COUNT(journal_rows), j, err);
+	return save(path, j, 0, err);
 }
 
 int ib_journal_load(const char *path, struct ib_journal *j, int *found, struct ib_err *err)
 {
-	int rc = load_rows(path, journal_rows, COUNT(journal_rows), j, sizeof *j, found, err);
-
-	if (rc == 0 && *found && (rc = check_journal(path, j, err))) {
-		memset(j, 0, sizeof *j);
-		*found = 0;
-	}
-	return rc;
+	return load(path, j, 0, found, err);
 }
 
 int ib_journal_end(const char *path, struct ib_err *err)
