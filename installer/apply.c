@@ -85,11 +85,36 @@ static int code_for(int rc)
 	return rc == IB_EIO ? IB_EXT_EXCEPTION : ib_ext_code_from_err(rc);
 }
 
-static void remember_choice(struct run *run, const struct ib_driver *d)
+/* Fails the run with err's message: a failure of any step but those with their own code. */
+static void failed(struct run *run, int rc, const struct ib_err *err)
 {
-	snprintf(run->r->driver, sizeof run->r->driver, "%s", d->id);
-	snprintf(run->r->kind, sizeof run->r->kind, "%s", d->kind);
-	snprintf(run->r->version, sizeof run->r->version, "%s", d->version);
+	outcome(run, code_for(rc), "%s", err->msg);
+}
+
+static void copy(char *dst, size_t cap, const char *src)
+{
+	snprintf(dst, cap, "%s", src);
+}
+
+/* The driver's id, kind and version into the fields of a result, the journal or the state
+ * (all three have the same sizes). */
+static void set_driver(char driver[128], char kind[32], char version[64], const struct ib_driver *d)
+{
+	copy(driver, 128, d->id);
+	copy(kind, 32, d->kind);
+	copy(version, 64, d->version);
+}
+
+/* The selection's warning is logged; a refusal is IB_ENOTSUP with the reason in the result. */
+static int decide(struct run *run, const struct ib_manifest *m)
+{
+	ib_select(run->facts, run->catalog, m, &run->sel);
+	if (run->sel.warning[0])
+		ib_warn("%s", run->sel.warning);
+	if (run->sel.code == IB_SELECT_OK)
+		return 0;
+	outcome(run, IB_EXT_UNSUPPORTED, "%s", run->sel.reason);
+	return IB_ENOTSUP;
 }
 
 /* Called by the bundle reader once the manifest is authenticated. */
@@ -97,14 +122,12 @@ static int choose(void *ctx, const struct ib_manifest *m, const struct ib_driver
                   struct ib_err *err)
 {
 	struct run *run = ctx;
+	int rc = decide(run, m);
 
-	ib_select(run->facts, run->catalog, m, &run->sel);
-	if (run->sel.warning[0])
-		ib_warn("%s", run->sel.warning);
-	if (run->sel.code != IB_SELECT_OK)
-		return ib_fail(err, IB_ENOTSUP, "%s", run->sel.reason);
+	if (rc)
+		return ib_fail(err, rc, "%s", run->sel.reason);
 	*driver = run->sel.driver;
-	remember_choice(run, *driver);
+	set_driver(run->r->driver, run->r->kind, run->r->version, *driver);
 	ib_info("chose %s: %s", (*driver)->id, run->sel.reason);
 	if (!run->o->plan_only && !run->interrupted && !strcmp(run->state.driver, (*driver)->id) &&
 	    !strcmp(run->state.version, (*driver)->version) &&
@@ -189,26 +212,22 @@ static void install(struct run *run, const struct ib_bundle *b)
 	int rc;
 
 	ib_err_clear(&err);
-	snprintf(j.driver, sizeof j.driver, "%s", d->id);
-	snprintf(j.kind, sizeof j.kind, "%s", d->kind);
-	snprintf(j.version, sizeof j.version, "%s", d->version);
-	snprintf(j.bundle, sizeof j.bundle, "%s", b->manifest->name);
+	set_driver(j.driver, j.kind, j.version, d);
+	copy(j.bundle, sizeof j.bundle, b->manifest->name);
 	j.bundle_sequence = b->manifest->sequence;
 	plat_utc_timestamp(j.started_at);
 	j.pid = ib_proc_self();
 	rc = ib_journal_begin(run->paths.journal_file, &j, &err);
 	if (rc) {
-		outcome(run, code_for(rc), "%s", err.msg);
+		failed(run, rc, &err);
 		return;
 	}
 	run_install(run, d);
 	if (run->r->code == IB_EXT_SUCCESS || run->r->code == IB_EXT_REBOOT) {
 		struct ib_state st = run->state;
 
-		snprintf(st.driver, sizeof st.driver, "%s", d->id);
-		snprintf(st.kind, sizeof st.kind, "%s", d->kind);
-		snprintf(st.version, sizeof st.version, "%s", d->version);
-		snprintf(st.bundle, sizeof st.bundle, "%s", b->manifest->name);
+		set_driver(st.driver, st.kind, st.version, d);
+		copy(st.bundle, sizeof st.bundle, b->manifest->name);
 		st.bundle_sequence = b->manifest->sequence;
 		plat_utc_timestamp(st.installed_at);
 		st.last_code = run->r->code;
@@ -290,7 +309,7 @@ static void conclude(struct run *run, int rc, const struct ib_err *err, struct i
 		/* Only a download times out here: its deadline is the extension's 240. */
 		outcome(run, IB_EXT_TIMEOUT_LOCK, "%s", err->msg);
 	} else if (rc) {
-		outcome(run, code_for(rc), "%s", err->msg);
+		failed(run, rc, err);
 	} else if (run->o->plan_only) {
 		outcome(run, IB_EXT_SUCCESS, "would install %s %s %s: %s", b->chosen->id,
 		        b->chosen->kind, b->chosen->version, run->sel.reason);
@@ -428,13 +447,9 @@ static int prepare(struct run *run)
 		        err.msg);
 		return rc;
 	}
-	ib_select(run->facts, run->catalog, NULL, &run->sel);
-	if (run->sel.warning[0])
-		ib_warn("%s", run->sel.warning);
-	if (run->sel.code != IB_SELECT_OK) {
-		outcome(run, IB_EXT_UNSUPPORTED, "%s", run->sel.reason);
-		return IB_ENOTSUP;
-	}
+	rc = decide(run, NULL);
+	if (rc)
+		return rc;
 	ib_info("%s", run->sel.reason);
 	rc = ib_state_load(run->paths.state_file, &run->state, &found, &err);
 	if (rc)
@@ -459,13 +474,13 @@ void ib_apply(const struct ib_apply_opts *o, struct ib_apply_result *r)
 	ib_err_clear(&err);
 	rc = ib_paths_init(&run.paths, o->root, &err);
 	if (rc) {
-		outcome(&run, code_for(rc), "%s", err.msg);
+		failed(&run, rc, &err);
 		goto out;
 	}
 	if (!o->plan_only) {
 		rc = ib_state_recover(&run.paths, &interrupted, &found, &err);
 		if (rc) {
-			outcome(&run, code_for(rc), "%s", err.msg);
+			failed(&run, rc, &err);
 			goto out;
 		}
 		if (found)
@@ -502,7 +517,7 @@ void ib_apply_exclusive(const struct ib_apply_opts *o, struct ib_apply_result *r
 	} else {
 		memset(r, 0, sizeof *r);
 		r->code = rc == IB_EBUSY ? IB_EXT_TIMEOUT_LOCK : code_for(rc);
-		snprintf(r->reason, sizeof r->reason, "%s", err.msg);
+		copy(r->reason, sizeof r->reason, err.msg);
 	}
 	ib_lock_release(lock);
 	ib_paths_free(&paths);

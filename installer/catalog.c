@@ -96,7 +96,7 @@ void ib_catalog_free(struct ib_catalog *c)
 		free(s->product);
 		free(s->id);
 		for (size_t j = 0; j < s->n_versions; j++)
-			free(s->versions[j]);
+			free((char *)s->versions[j]);
 		free(s->versions);
 		free(s->nics);
 		free(s->source);
@@ -191,34 +191,135 @@ static int take_generation(struct ctx *c, const cJSON *v, const char *fullpath, 
 	return 0;
 }
 
+/*
+ * The array member key: OS versions (strings of their own, at least one) or generations
+ * (gens != 0; the static strings of facts.h), each once, into *items and the count after it.
+ */
+static int take_list(struct ctx *c, const cJSON *o, const char *path, const char *key, int gens,
+                     const char ***items)
+{
+	size_t *n = (size_t *)(items + 1);
+	const cJSON *arr, *v;
+	char p[IB_JSON_PATH_MAX], ep[IB_JSON_PATH_MAX];
+	int rc = ib_json_array(o, key, 1, &arr, c->source, path, c->err);
+
+	if (rc)
+		return rc;
+	if (!gens && !arr->child)
+		return bad(c, path, key, "expected at least one version");
+	*items = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof **items);
+	if (!*items)
+		return ib_oom(c->err);
+	ib_json_path(p, sizeof p, path, key);
+	cJSON_ArrayForEach(v, arr)
+	{
+		const char *item = v->valuestring;
+
+		ib_json_index(ep, sizeof ep, p, *n);
+		if (gens)
+			rc = take_generation(c, v, ep, 0, &item);
+		else if (!cJSON_IsString(v) || !ib_valid_version(item))
+			rc = bad_at(c, ep,
+			            "expected a version such as \"10.0.17763\" or \"20.04\"");
+		if (rc)
+			return rc;
+		for (size_t i = 0; i < *n; i++)
+			if (!strcmp((*items)[i], item))
+				return bad_at(c, ep,
+				              gens ? "duplicate generation" : "duplicate version");
+		if (!gens && !(item = strdup(item)))
+			return ib_oom(c->err);
+		(*items)[(*n)++] = item;
+	}
+	return 0;
+}
+
+_Static_assert(offsetof(struct ib_os_support, n_versions) ==
+                               offsetof(struct ib_os_support, versions) + sizeof(char **) &&
+                       offsetof(struct ib_os_support, n_nics) ==
+                               offsetof(struct ib_os_support, nics) + sizeof(char **),
+               "a list's count follows it");
+
+/* How a member is read: a string (required, or only for one OS family) a check accepts, ... */
+enum { TEXT, WINDOWS_TEXT, LINUX_TEXT, FLAG, GENERATION_OR_NULL, VERSIONS, GENERATIONS_LIST };
+
+static const struct {
+	int (*valid)(const char *);
+	const char *what;
+} checks[] = {
+        {valid_size_name, "expected a size name starting with \"Standard_\""},
+        {valid_rate, "expected one of SDR, DDR, QDR, FDR, EDR, HDR, NDR, XDR"},
+        {valid_source, "expected 1 to 1024 printable characters"},
+        {ib_valid_text, "expected 1 to 256 printable characters"},
+        {valid_family, "expected \"windows\" or \"linux\""},
+        {valid_product, "expected \"server\" or \"workstation\""},
+        {ib_valid_os_id, "expected an os-release ID (a-z, 0-9, '.', '_', '-')"},
+};
+
+/* One member: how it is read, where it goes, the check of a string. */
+struct spec {
+	unsigned char type, offset, check;
+};
+
+/* Reads the members keys[i] (NULL-ended, all allowed ones) of o into obj as spec[i] says. */
+static int take_members(struct ctx *c, const cJSON *o, const char *path, const char *const *keys,
+                        const struct spec *spec, void *obj)
+{
+	int rc = ib_json_object(o, keys, c->source, path, c->err);
+
+	for (size_t i = 0; rc == 0 && keys[i]; i++) {
+		const char *key = keys[i];
+		void *field = (char *)obj + spec[i].offset;
+		int type = spec[i].type, required = 1;
+		char p[IB_JSON_PATH_MAX];
+
+		switch (type) {
+		case WINDOWS_TEXT:
+		case LINUX_TEXT:
+			/* family is read before: see os_keys */
+			required = !strcmp(((struct ib_os_support *)obj)->family, "windows") ==
+			           (type == WINDOWS_TEXT);
+			if (!required && ib_json_member(o, key))
+				return bad(c, path, key,
+				           type == WINDOWS_TEXT ? "only for windows"
+				                                : "only for linux");
+			/* fall through */
+		case TEXT:
+			rc = take(c, o, path, key, required, checks[spec[i].check].valid,
+			          checks[spec[i].check].what, field);
+			break;
+		case FLAG:
+			rc = ib_json_bool(o, key, 1, field, c->source, path, c->err);
+			break;
+		case GENERATION_OR_NULL:
+			if (!ib_json_member(o, key))
+				return bad(c, path, key, "missing (null when not confirmed)");
+			rc = take_generation(c, ib_json_member(o, key),
+			                     ib_json_path(p, sizeof p, path, key), 1, field);
+			break;
+		default:
+			rc = take_list(c, o, path, key, type == GENERATIONS_LIST, field);
+		}
+	}
+	return rc;
+}
+
+#define SIZE_AT(member) offsetof(struct ib_size, member)
+#define OS_AT(member) offsetof(struct ib_os_support, member)
+
 static int parse_size(struct ctx *c, const cJSON *o, const char *path, struct ib_catalog *cat)
 {
 	static const char *const keys[] = {"name", "ib_rate", "nic", "sriov", "source", NULL};
-	struct ib_size *s = &cat->sizes[cat->n_sizes];
-	char p[IB_JSON_PATH_MAX];
-	const cJSON *nic;
-	int rc;
+	static const struct spec spec[] = {
+	        {TEXT, SIZE_AT(name), 0},
+	        {TEXT, SIZE_AT(ib_rate), 1},
+	        {GENERATION_OR_NULL, SIZE_AT(generation), 0},
+	        {FLAG, SIZE_AT(sriov), 0},
+	        {TEXT, SIZE_AT(source), 2},
+	};
+	struct ib_size *s = &cat->sizes[cat->n_sizes++];
+	int rc = take_members(c, o, path, keys, spec, s);
 
-	memset(s, 0, sizeof *s);
-	cat->n_sizes++;
-	rc = ib_json_object(o, keys, c->source, path, c->err);
-	if (!rc)
-		rc = take(c, o, path, "name", 1, valid_size_name,
-		          "expected a size name starting with \"Standard_\"", &s->name);
-	if (!rc)
-		rc = take(c, o, path, "ib_rate", 1, valid_rate,
-		          "expected one of SDR, DDR, QDR, FDR, EDR, HDR, NDR, XDR", &s->ib_rate);
-	if (rc)
-		return rc;
-	nic = ib_json_member(o, "nic");
-	if (!nic)
-		return bad(c, path, "nic", "missing (null when not confirmed)");
-	rc = take_generation(c, nic, ib_json_path(p, sizeof p, path, "nic"), 1, &s->generation);
-	if (!rc)
-		rc = ib_json_bool(o, "sriov", 1, &s->sriov, c->source, path, c->err);
-	if (!rc)
-		rc = take(c, o, path, "source", 1, valid_source,
-		          "expected 1 to 1024 printable characters", &s->source);
 	if (rc)
 		return rc;
 	for (size_t i = 0; i + 1 < cat->n_sizes; i++)
@@ -232,105 +333,22 @@ static int parse_size(struct ctx *c, const cJSON *o, const char *path, struct ib
 	return 0;
 }
 
-static int parse_versions(struct ctx *c, const cJSON *o, const char *path, struct ib_os_support *s)
-{
-	const cJSON *arr, *v;
-	char p[IB_JSON_PATH_MAX], ep[IB_JSON_PATH_MAX];
-	int rc = ib_json_array(o, "versions", 1, &arr, c->source, path, c->err);
-	size_t n;
-
-	if (rc)
-		return rc;
-	n = (size_t)cJSON_GetArraySize(arr);
-	if (n == 0)
-		return bad(c, path, "versions", "expected at least one version");
-	s->versions = calloc(n, sizeof *s->versions);
-	if (!s->versions)
-		return ib_oom(c->err);
-	ib_json_path(p, sizeof p, path, "versions");
-	cJSON_ArrayForEach(v, arr)
-	{
-		ib_json_index(ep, sizeof ep, p, s->n_versions);
-		if (!cJSON_IsString(v) || !ib_valid_version(v->valuestring))
-			return bad_at(c, ep,
-			              "expected a version such as \"10.0.17763\" or \"20.04\"");
-		for (size_t i = 0; i < s->n_versions; i++)
-			if (!strcmp(s->versions[i], v->valuestring))
-				return bad_at(c, ep, "duplicate version");
-		s->versions[s->n_versions] = strdup(v->valuestring);
-		if (!s->versions[s->n_versions])
-			return ib_oom(c->err);
-		s->n_versions++;
-	}
-	return 0;
-}
-
-static int parse_os_nics(struct ctx *c, const cJSON *o, const char *path, struct ib_os_support *s)
-{
-	const cJSON *arr, *v;
-	char p[IB_JSON_PATH_MAX], ep[IB_JSON_PATH_MAX];
-	int rc = ib_json_array(o, "nics", 1, &arr, c->source, path, c->err);
-
-	if (rc)
-		return rc;
-	s->nics = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof *s->nics);
-	if (!s->nics)
-		return ib_oom(c->err);
-	ib_json_path(p, sizeof p, path, "nics");
-	cJSON_ArrayForEach(v, arr)
-	{
-		const char *gen = NULL;
-
-		ib_json_index(ep, sizeof ep, p, s->n_nics);
-		rc = take_generation(c, v, ep, 0, &gen);
-		if (rc)
-			return rc;
-		for (size_t i = 0; i < s->n_nics; i++)
-			if (s->nics[i] == gen)
-				return bad_at(c, ep, "duplicate generation");
-		s->nics[s->n_nics++] = gen;
-	}
-	return 0;
-}
-
 static int parse_os(struct ctx *c, const cJSON *o, const char *path, struct ib_catalog *cat)
 {
 	static const char *const keys[] = {"name", "family", "product", "id", "versions",
 	                                   "nics", "nd",     "source",  NULL};
-	struct ib_os_support *s = &cat->os[cat->n_os];
-	int rc, windows;
+	static const struct spec spec[] = {
+	        {TEXT, OS_AT(name), 3},
+	        {TEXT, OS_AT(family), 4},
+	        {WINDOWS_TEXT, OS_AT(product), 5},
+	        {LINUX_TEXT, OS_AT(id), 6},
+	        {VERSIONS, OS_AT(versions), 0},
+	        {GENERATIONS_LIST, OS_AT(nics), 0},
+	        {FLAG, OS_AT(nd), 0},
+	        {TEXT, OS_AT(source), 2},
+	};
 
-	memset(s, 0, sizeof *s);
-	cat->n_os++;
-	rc = ib_json_object(o, keys, c->source, path, c->err);
-	if (!rc)
-		rc = take(c, o, path, "name", 1, ib_valid_text,
-		          "expected 1 to 256 printable characters", &s->name);
-	if (!rc)
-		rc = take(c, o, path, "family", 1, valid_family,
-		          "expected \"windows\" or \"linux\"", &s->family);
-	if (rc)
-		return rc;
-	windows = !strcmp(s->family, "windows");
-	if (windows && ib_json_member(o, "id"))
-		return bad(c, path, "id", "only for linux");
-	if (!windows && ib_json_member(o, "product"))
-		return bad(c, path, "product", "only for windows");
-	rc = take(c, o, path, "product", windows, valid_product,
-	          "expected \"server\" or \"workstation\"", &s->product);
-	if (!rc)
-		rc = take(c, o, path, "id", !windows, ib_valid_os_id,
-		          "expected an os-release ID (a-z, 0-9, '.', '_', '-')", &s->id);
-	if (!rc)
-		rc = parse_versions(c, o, path, s);
-	if (!rc)
-		rc = parse_os_nics(c, o, path, s);
-	if (!rc)
-		rc = ib_json_bool(o, "nd", 1, &s->nd, c->source, path, c->err);
-	if (!rc)
-		rc = take(c, o, path, "source", 1, valid_source,
-		          "expected 1 to 1024 printable characters", &s->source);
-	return rc;
+	return take_members(c, o, path, keys, spec, &cat->os[cat->n_os++]);
 }
 
 static int parse_root(struct ctx *c, const cJSON *root, struct ib_catalog *cat)

@@ -28,11 +28,11 @@ struct ib_size {
 
 /* One OS release (or a few builds of one) and the NIC generations supported on it. */
 struct ib_os_support {
-	char *name;      /* "Windows Server 2019" */
-	char *family;    /* "windows" or "linux" */
-	char *product;   /* windows: "server" or "workstation"; else NULL */
-	char *id;        /* linux: os-release ID; else NULL */
-	char **versions; /* dotted prefixes: "10.0.17763" matches "10.0.17763.5329" */
+	char *name;            /* "Windows Server 2019" */
+	char *family;          /* "windows" or "linux" */
+	char *product;         /* windows: "server" or "workstation"; else NULL */
+	char *id;              /* linux: os-release ID; else NULL */
+	const char **versions; /* dotted prefixes: "10.0.17763" matches "10.0.17763.5329" (owned) */
 	size_t n_versions;
 	const char **nics; /* generations with an OFED-family driver (SR-IOV sizes) */
 	size_t n_nics;
