@@ -5,39 +5,69 @@
 #include <stdio.h>
 #include <string.h>
 
-#define OFF(member) offsetof(struct ib_cli, member)
 #define VALUE 0x10 /* takes a value */
 #define LIST 0x20  /* takes a value, may repeat */
 #define ALL (IB_CLI_DETECT | IB_CLI_PLAN | IB_CLI_APPLY | IB_CLI_HANDLER)
 #define ENGINE (IB_CLI_PLAN | IB_CLI_APPLY)
+/* Where an option goes, in units of 4 bytes (every member is so aligned). */
+#define AT(member) (offsetof(struct ib_cli, member) / 4)
 
-static const struct {
-	char name[18];
-	unsigned char flags; /* commands, VALUE, LIST */
-	unsigned short offset;
-} table[] = {
-        {"bundle", ENGINE | VALUE, OFF(bundle)},
-        {"url", ENGINE | LIST, OFF(urls)},
-        {"pubkey", ENGINE | IB_CLI_HANDLER | LIST, OFF(pubkeys)},
-        {"facts", ALL | VALUE, OFF(facts)},
-        {"catalog", IB_CLI_DETECT | ENGINE | VALUE, OFF(catalog)},
-        {"root", ALL | VALUE, OFF(root)},
-        {"sysfs-root", IB_CLI_DETECT | ENGINE | VALUE, OFF(sysfs_root)},
-        {"os-release", IB_CLI_DETECT | VALUE, OFF(os_release)},
-        {"kvp-pool", IB_CLI_DETECT | VALUE, OFF(kvp_pool)},
-        {"imds-url", IB_CLI_DETECT | ENGINE | VALUE, OFF(imds_url)},
-        {"no-imds", IB_CLI_DETECT | ENGINE, OFF(no_imds)},
-        {"cacert", ENGINE | VALUE, OFF(cacert)},
-        {"download-timeout", ENGINE | VALUE, OFF(download_timeout)},
-        {"allow-downgrade", ENGINE, OFF(allow_downgrade)},
-        {"json", IB_CLI_DETECT | ENGINE, OFF(json)},
-        {"package-dir", ENGINE | VALUE, OFF(package_dir)},
-        {"lock-wait", IB_CLI_APPLY | IB_CLI_HANDLER | VALUE, OFF(lock_wait)},
-        {"handler-dir", IB_CLI_HANDLER | VALUE, OFF(handler_dir)},
-        {"wait", IB_CLI_HANDLER | VALUE, OFF(wait)},
-        {"verbose", IB_CLI_DETECT, OFF(verbose)},
-        {"help", IB_CLI_DETECT, OFF(help)},
+/* The options, in the order of flags[] and at[]. */
+static const char names[] = "bundle\0url\0pubkey\0facts\0catalog\0root\0sysfs-root\0os-release\0"
+                            "kvp-pool\0imds-url\0no-imds\0cacert\0download-timeout\0"
+                            "allow-downgrade\0json\0package-dir\0lock-wait\0handler-dir\0wait\0"
+                            "verbose\0help\0";
+
+/* The commands that accept it, VALUE, LIST. */
+static const unsigned char flags[] = {
+        ENGINE | VALUE,
+        ENGINE | LIST,
+        ENGINE | IB_CLI_HANDLER | LIST,
+        ALL | VALUE,
+        IB_CLI_DETECT | ENGINE | VALUE,
+        ALL | VALUE,
+        IB_CLI_DETECT | ENGINE | VALUE,
+        IB_CLI_DETECT | VALUE,
+        IB_CLI_DETECT | VALUE,
+        IB_CLI_DETECT | ENGINE | VALUE,
+        IB_CLI_DETECT | ENGINE,
+        ENGINE | VALUE,
+        ENGINE | VALUE,
+        ENGINE,
+        IB_CLI_DETECT | ENGINE,
+        ENGINE | VALUE,
+        IB_CLI_APPLY | IB_CLI_HANDLER | VALUE,
+        IB_CLI_HANDLER | VALUE,
+        IB_CLI_HANDLER | VALUE,
+        IB_CLI_DETECT,
+        IB_CLI_DETECT,
 };
+
+static const unsigned char at[] = {
+        AT(bundle),
+        AT(urls),
+        AT(pubkeys),
+        AT(facts),
+        AT(catalog),
+        AT(root),
+        AT(sysfs_root),
+        AT(os_release),
+        AT(kvp_pool),
+        AT(imds_url),
+        AT(no_imds),
+        AT(cacert),
+        AT(download_timeout),
+        AT(allow_downgrade),
+        AT(json),
+        AT(package_dir),
+        AT(lock_wait),
+        AT(handler_dir),
+        AT(wait),
+        AT(verbose),
+        AT(help),
+};
+
+_Static_assert(sizeof flags == sizeof at && sizeof(struct ib_cli) / 4 < 256, "option tables");
 
 int ib_cli_error(const char *cmd, const char *fmt, const char *arg)
 {
@@ -61,25 +91,23 @@ int ib_cli_parse(int command, int argc, char **argv, struct ib_cli *cli)
 			name = "help", len = 4;
 		else if (a[1] != '-')
 			name = "", len = 0; /* matches no row */
-		while (k < sizeof table / sizeof table[0] &&
-		       (!(table[k].flags & command) || strncmp(table[k].name, name, len) ||
-		        table[k].name[len]))
-			k++;
-		if (k == sizeof table / sizeof table[0] ||
-		    (eq && !(table[k].flags & (VALUE | LIST))))
+		for (const char *n = names; *n; n += strlen(n) + 1, k++)
+			if ((flags[k] & command) && !strncmp(n, name, len) && !n[len])
+				break;
+		if (k == sizeof flags || (eq && !(flags[k] & (VALUE | LIST))))
 			return ib_cli_error(argv[0], "unknown option '%s'", a);
-		field = (char *)cli + table[k].offset;
-		if (!(table[k].flags & (VALUE | LIST))) {
+		field = (char *)cli + at[k] * 4;
+		if (!(flags[k] & (VALUE | LIST))) {
 			*(int *)field = 1;
 			continue;
 		}
 		value = eq ? eq + 1 : ++i < argc ? argv[i] : NULL;
 		if (!value)
 			return ib_cli_error(argv[0], "%s needs a value", a);
-		if (table[k].flags & VALUE) {
+		if (flags[k] & VALUE) {
 			*(const char **)field = value;
 		} else {
-			size_t *n = table[k].offset == OFF(urls) ? &cli->n_urls : &cli->n_pubkeys;
+			size_t *n = at[k] == AT(urls) ? &cli->n_urls : &cli->n_pubkeys;
 			if (*n == IB_CLI_LIST_MAX)
 				return ib_cli_error(argv[0], "%s given more than 16 times", a);
 			((const char **)field)[(*n)++] = value;
