@@ -175,6 +175,8 @@ static void run_install(struct run *run, const struct ib_driver *d)
 	         d->version, in->timeout_seconds);
 	progress(run, 90, what);
 	rc = ib_proc_run(&po, res, &err);
+	if (rc == 0)
+		ib_proc_tail_oneline(res, 3, tail, sizeof tail);
 	if (rc == IB_ETIMEOUT) {
 		outcome(run, IB_EXT_TIMEOUT,
 		        "install command of %s timed out after %u s and was stopped with its "
@@ -183,7 +185,6 @@ static void run_install(struct run *run, const struct ib_driver *d)
 	} else if (rc) {
 		outcome(run, IB_EXT_UNSUPPORTED, "install command of %s: %s", d->id, err.msg);
 	} else if (res->how == IB_PROC_SIGNALED) {
-		ib_proc_tail_oneline(res, 3, tail, sizeof tail);
 		outcome(run, IB_EXT_UNSUPPORTED,
 		        "install command of %s was killed by signal %d: %s", d->id, res->signal,
 		        tail);
@@ -195,7 +196,6 @@ static void run_install(struct run *run, const struct ib_driver *d)
 		        "installed %s %s %s; reboot required (install command exited with %d)",
 		        d->id, d->kind, d->version, res->exit_code);
 	} else {
-		ib_proc_tail_oneline(res, 3, tail, sizeof tail);
 		outcome(run, IB_EXT_UNSUPPORTED,
 		        "install command of %s failed with exit code %d: %s", d->id, res->exit_code,
 		        tail);
@@ -226,9 +226,7 @@ static void install(struct run *run, const struct ib_bundle *b)
 	if (run->r->code == IB_EXT_SUCCESS || run->r->code == IB_EXT_REBOOT) {
 		struct ib_state st = run->state;
 
-		set_driver(st.driver, st.kind, st.version, d);
-		copy(st.bundle, sizeof st.bundle, b->manifest->name);
-		st.bundle_sequence = b->manifest->sequence;
+		memcpy(&st, &j, IB_STATE_HEAD);
 		plat_utc_timestamp(st.installed_at);
 		st.last_code = run->r->code;
 		plat_utc_timestamp(st.last_run_at);
@@ -457,68 +455,50 @@ static int prepare(struct run *run)
 	return rc;
 }
 
-static void engine(struct run *run)
-{
-	if (prepare(run) == 0)
-		use_bundle(run);
-}
-
-void ib_apply(const struct ib_apply_opts *o, struct ib_apply_result *r)
+/* ib_apply, under the run lock when exclusive. */
+static void apply(const struct ib_apply_opts *o, struct ib_apply_result *r, int exclusive)
 {
 	struct run run = {.o = o, .r = r};
 	struct ib_journal interrupted;
+	struct ib_lock *lock = NULL;
 	struct ib_err err;
 	int found = 0, rc;
 
 	memset(r, 0, sizeof *r);
 	ib_err_clear(&err);
 	rc = ib_paths_init(&run.paths, o->root, &err);
+	if (rc == 0 && exclusive)
+		rc = ib_paths_ensure_state_dir(&run.paths, &err);
+	if (rc == 0 && exclusive)
+		rc = ib_lock_acquire(run.paths.run_lock, "apply",
+		                     o->lock_wait_ms ? o->lock_wait_ms : IB_LOCK_WAIT_MS_DEFAULT,
+		                     &lock, &err);
+	if (rc == 0 && !o->plan_only)
+		rc = ib_state_recover(&run.paths, &interrupted, &found, &err);
 	if (rc) {
-		failed(&run, rc, &err);
+		failed(&run, rc, &err); /* IB_EBUSY: 240 */
 		goto out;
 	}
-	if (!o->plan_only) {
-		rc = ib_state_recover(&run.paths, &interrupted, &found, &err);
-		if (rc) {
-			failed(&run, rc, &err);
-			goto out;
-		}
-		if (found)
-			ib_warn("a previous run was stopped while installing %s %s; installing "
-			        "again",
-			        interrupted.driver[0] ? interrupted.driver : "an unknown driver",
-			        interrupted.version);
-	}
+	if (found)
+		ib_warn("a previous run was stopped while installing %s %s; installing again",
+		        interrupted.driver[0] ? interrupted.driver : "an unknown driver",
+		        interrupted.version);
 	run.interrupted = found;
-	engine(&run);
+	if (prepare(&run) == 0)
+		use_bundle(&run);
 out:
 	ib_facts_free(run.facts);
 	ib_catalog_free(run.catalog);
 	ib_paths_free(&run.paths);
+	ib_lock_release(lock);
+}
+
+void ib_apply(const struct ib_apply_opts *o, struct ib_apply_result *r)
+{
+	apply(o, r, 0);
 }
 
 void ib_apply_exclusive(const struct ib_apply_opts *o, struct ib_apply_result *r)
 {
-	struct ib_paths paths;
-	struct ib_lock *lock = NULL;
-	struct ib_err err;
-	int rc;
-
-	ib_err_clear(&err);
-	rc = ib_paths_init(&paths, o->root, &err);
-	if (rc == 0)
-		rc = ib_paths_ensure_state_dir(&paths, &err);
-	if (rc == 0)
-		rc = ib_lock_acquire(paths.run_lock, "apply",
-		                     o->lock_wait_ms ? o->lock_wait_ms : IB_LOCK_WAIT_MS_DEFAULT,
-		                     &lock, &err);
-	if (rc == 0) {
-		ib_apply(o, r);
-	} else {
-		memset(r, 0, sizeof *r);
-		r->code = rc == IB_EBUSY ? IB_EXT_TIMEOUT_LOCK : code_for(rc);
-		copy(r->reason, sizeof r->reason, err.msg);
-	}
-	ib_lock_release(lock);
-	ib_paths_free(&paths);
+	apply(o, r, 1);
 }

@@ -1,5 +1,6 @@
 /*
- * cli.h - the options of ibdrv-install's commands, read from one table of names, commands and places.
+ * cli.h - the options of ibdrv-install's commands, read from one table of names, commands and
+ * places.
  *
  * "--name VALUE" and "--name=VALUE" both work, in any order. Each command
  * accepts its own subset; the values are kept as given (pointers into argv),

@@ -151,7 +151,7 @@ static int bad_number(struct ib_err *err, const char *source, const char *key, l
 
 /*
  * The fields shared by the state and the journal (the same members at the same offsets, see
- * the assertions below), then the time the struct records: the journal's started_at, or the
+ * state.h), then the time the struct records: the journal's started_at, or the
  * state's installed_at ("" without a driver, where optional).
  */
 static int check_common(const char *source, const struct ib_journal *j, int optional,
@@ -180,18 +180,6 @@ static int check_common(const char *source, const struct ib_journal *j, int opti
 		return ib_fail(err, IB_EINPUT, "%s: bundle_sequence: too large", source);
 	return 0;
 }
-
-#define SAME_MEMBER(a, b)                                                                          \
-	_Static_assert(offsetof(struct ib_state, a) == offsetof(struct ib_journal, b) &&           \
-	                       sizeof((struct ib_state *)0)->a ==                                  \
-	                               sizeof((struct ib_journal *)0)->b,                          \
-	               #a " and " #b " differ")
-SAME_MEMBER(driver, driver);
-SAME_MEMBER(kind, kind);
-SAME_MEMBER(version, version);
-SAME_MEMBER(bundle, bundle);
-SAME_MEMBER(bundle_sequence, bundle_sequence);
-SAME_MEMBER(installed_at, started_at);
 
 /* Checks a state (state != 0) or a journal as it is loaded or before it is saved. */
 static int check(const char *source, const void *in, int state, struct ib_err *err)

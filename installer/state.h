@@ -18,6 +18,7 @@
 
 #include "err.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define IB_STATE_FORMAT 1
@@ -77,6 +78,23 @@ struct ib_journal {
 	char started_at[32];
 	int64_t pid; /* of the run that wrote it */
 };
+
+/*
+ * A journal begins with the members of the state its install leads to, driver to
+ * bundle_sequence: its first IB_STATE_HEAD bytes are theirs.
+ */
+#define IB_STATE_HEAD offsetof(struct ib_journal, started_at)
+#define IB_STATE_SAME(a, b)                                                                        \
+	_Static_assert(offsetof(struct ib_state, a) == offsetof(struct ib_journal, b) &&           \
+	                       sizeof((struct ib_state *)0)->a ==                                  \
+	                               sizeof((struct ib_journal *)0)->b,                          \
+	               #a " differs")
+IB_STATE_SAME(driver, driver);
+IB_STATE_SAME(kind, kind);
+IB_STATE_SAME(version, version);
+IB_STATE_SAME(bundle, bundle);
+IB_STATE_SAME(bundle_sequence, bundle_sequence);
+IB_STATE_SAME(installed_at, started_at);
 
 /* Written (atomically) right before an install command runs. */
 int ib_journal_begin(const char *path, const struct ib_journal *j, struct ib_err *err);
