@@ -74,9 +74,8 @@ static void put_generation(char *buf, const char *gen)
 /* "VF 15b3:101c at 0101:00:00.0" */
 static void put_nic(char *buf, const struct ib_nic *n)
 {
-	put(buf, "%s %s:%s", n->virtual_function ? "VF" : "PF", n->vendor, n->device);
-	if (n->pci_address)
-		put(buf, " at %s", n->pci_address);
+	put(buf, "%s %s:%s%s%s", n->virtual_function ? "VF" : "PF", n->vendor, n->device,
+	    n->pci_address ? " at " : "", n->pci_address ? n->pci_address : "");
 }
 
 static int unknown_size(const struct ib_facts *f)
@@ -196,25 +195,37 @@ static size_t kinds_for(const struct ib_facts *f, const struct ib_selection *s,
 /* "windows 10.0.17763" / "linux ubuntu 22.04" */
 static void put_os_short(char *buf, const struct ib_os *os)
 {
-	put(buf, "%s", os->family);
-	if (os->id)
-		put(buf, " %s", os->id);
-	put(buf, " %s", os->version ? os->version : "(no version)");
+	put(buf, "%s%s%s %s", os->family, os->id ? " " : "", os->id ? os->id : "",
+	    os->version ? os->version : "(no version)");
 }
 
 /* "Windows Server 2019 (10.0.17763)" from the catalog row, else from the facts. */
 static void put_os_label(char *buf, const struct ib_os *os, const struct ib_os_support *row)
 {
 	const char *version = os->version ? os->version : "no version";
+	const char *name = row ? row->name : os->pretty_name;
 
-	if (row)
-		put(buf, "%s (%s)", row->name, version);
-	else if (os->pretty_name)
-		put(buf, "%s (%s)", os->pretty_name, version);
+	if (name)
+		put(buf, "%s (%s)", name, version);
 	else if (os->product)
 		put(buf, "%s %s %s", os->family, os->product, version);
 	else
 		put_os_short(buf, os);
+}
+
+/* "mlnx-ofed or rdma-core" */
+static void put_kinds(char *buf, const char *const *kinds, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		put(buf, "%s%s", k ? " or " : "", kinds[k]);
+}
+
+/* "linux ubuntu 20.04 and CX6" */
+static void put_os_generation(char *buf, const struct ib_facts *f, const struct ib_selection *s)
+{
+	put_os_short(buf, &f->os);
+	if (s->sriov)
+		put(buf, " and %s", s->generation);
 }
 
 static void put_situation(char *buf, const struct ib_facts *f, const struct ib_selection *s)
@@ -379,9 +390,7 @@ static enum ib_select_code pick_driver(const struct ib_facts *f, const struct ib
 		if (tie) {
 			put(out->reason, "bundle '%s': drivers '%s' and '%s' both fit ", m->name,
 			    best->id, tie->id);
-			put_os_short(out->reason, &f->os);
-			if (out->sriov)
-				put(out->reason, " and %s", out->generation);
+			put_os_generation(out->reason, f, out);
 			put(out->reason, " equally well");
 			return IB_SELECT_AMBIGUOUS;
 		}
@@ -392,12 +401,9 @@ static enum ib_select_code pick_driver(const struct ib_facts *f, const struct ib
 		}
 	}
 	put(out->reason, "bundle '%s' has no ", m->name);
-	for (size_t k = 0; k < n_kinds; k++)
-		put(out->reason, "%s%s", k ? " or " : "", kinds[k]);
+	put_kinds(out->reason, kinds, n_kinds);
 	put(out->reason, " driver for ");
-	put_os_short(out->reason, &f->os);
-	if (out->sriov)
-		put(out->reason, " and %s", out->generation);
+	put_os_generation(out->reason, f, out);
 	return IB_SELECT_NO_DRIVER;
 }
 
@@ -419,20 +425,17 @@ void ib_select(const struct ib_facts *facts, const struct ib_catalog *catalog,
 	if (out->code)
 		return;
 	put_situation(situation, facts, out);
+	put(situation, " on ");
+	put_os_label(situation, &facts->os, os_row);
 	if (!manifest) {
-		put(out->reason, "%s on ", situation);
-		put_os_label(out->reason, &facts->os, os_row);
-		put(out->reason, ": needs a ");
-		for (size_t k = 0; k < n_kinds; k++)
-			put(out->reason, "%s%s", k ? " or " : "", kinds[k]);
+		put(out->reason, "%s: needs a ", situation);
+		put_kinds(out->reason, kinds, n_kinds);
 		put(out->reason, " driver");
 		return;
 	}
 	out->code = pick_driver(facts, manifest, kinds, n_kinds, out);
 	if (out->code)
 		return;
-	put(out->reason, "%s on ", situation);
-	put_os_label(out->reason, &facts->os, os_row);
-	put(out->reason, ": %s driver '%s' %s", out->driver->kind, out->driver->id,
+	put(out->reason, "%s: %s driver '%s' %s", situation, out->driver->kind, out->driver->id,
 	    out->driver->version);
 }
