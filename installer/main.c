@@ -7,45 +7,46 @@
 #include <stdio.h>
 #include <string.h>
 
-static const struct {
-	const char *name;
-	int (*run)(int argc, char **argv);
-	const char *synopsis;
-} commands[] = {
-        {"detect", cmd_detect,
-         "detect [--json] [--root DIR] [--sysfs-root DIR] [--os-release F] [--kvp-pool F]\n"
-         "                       [--imds-url URL | --no-imds] [--facts F] [--catalog F]"},
-        {"plan", cmd_plan,
-         "plan [--json] [--bundle B] --pubkey KEY.pub... [--facts F] [--catalog F]"},
-        {"apply", cmd_apply,
-         "apply [--bundle B | --url URL...] --pubkey KEY.pub... [--facts F] [--root DIR]\n"
-         "                      [--allow-downgrade] [--cacert F] [--download-timeout S]\n"
-         "                      [--lock-wait S] [--catalog F] [--json]"},
-        {"install", cmd_handler,
-         "install|enable|disable|uninstall|update   (extension handler)\n"
-         "                      [--handler-dir DIR] [--root DIR] [--facts F] [--pubkey "
-         "KEY.pub]...\n"
-         "                      [--lock-wait S] [--wait S]"},
-        {"enable", cmd_handler, NULL},
-        {"disable", cmd_handler, NULL},
-        {"uninstall", cmd_handler, NULL},
-        {"update", cmd_handler, NULL},
-        {"worker", cmd_worker, NULL},
+/* The commands, in the order of run[]. */
+static const char names[] =
+        "detect\0plan\0apply\0install\0enable\0disable\0uninstall\0update\0worker";
+static int (*const run[])(int argc, char **argv) = {
+        cmd_detect,  cmd_plan,    cmd_apply,   cmd_handler, cmd_handler,
+        cmd_handler, cmd_handler, cmd_handler, cmd_worker,
 };
+
+/*
+ * In the text below, CMD starts a command's line and INDENT (with the argument "") aligns a
+ * continued one; the arguments follow them in order.
+ */
+#define CMD "%s"
+#define INDENT "%22s"
+#define LINE_START "  ibdrv-install " /* the argument of CMD */
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: ibdrv-install COMMAND [OPTIONS]\n\ncommands:\n");
-	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-		if (commands[i].synopsis)
-			fprintf(out, "  ibdrv-install %s\n", commands[i].synopsis);
-	fprintf(out, "\nexit codes: 0 success, 3010 reboot required, 100 not supported or failed,\n"
-	             "240/840 timed out, -1 unexpected error (POSIX shows 3010 as 194, 840 as 72,\n"
-	             "-1 as 255; the full code is in --json output and the status file)\n");
+	/* clang-format off */
+	fprintf(out,
+	        "usage: ibdrv-install COMMAND [OPTIONS]\n\ncommands:\n"
+	        CMD "detect [--json] [--root DIR] [--sysfs-root DIR] [--os-release F] [--kvp-pool F]\n"
+	        INDENT " [--imds-url URL | --no-imds] [--facts F] [--catalog F]\n"
+	        CMD "plan [--json] [--bundle B] --pubkey KEY.pub... [--facts F] [--catalog F]\n"
+	        CMD "apply [--bundle B | --url URL...] --pubkey KEY.pub... [--facts F] [--root DIR]\n"
+	        INDENT "[--allow-downgrade] [--cacert F] [--download-timeout S]\n"
+	        INDENT "[--lock-wait S] [--catalog F] [--json]\n"
+	        CMD "install|enable|disable|uninstall|update   (extension handler)\n"
+	        INDENT "[--handler-dir DIR] [--root DIR] [--facts F] [--pubkey KEY.pub]...\n"
+	        INDENT "[--lock-wait S] [--wait S]\n"
+	        "\nexit codes: 0 success, 3010 reboot required, 100 not supported or failed,\n"
+	        "240/840 timed out, -1 unexpected error (POSIX shows 3010 as 194, 840 as 72,\n"
+	        "-1 as 255; the full code is in --json output and the status file)\n",
+	        LINE_START, "", LINE_START, LINE_START, "", "", LINE_START, "", "");
+	/* clang-format on */
 }
 
 int main(int argc, char **argv)
 {
+	size_t i = 0;
 	int code;
 
 	if (argc < 2) {
@@ -64,9 +65,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ibdrv-install: cannot initialise libsodium\n");
 		return 255;
 	}
-	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-		if (!strcmp(argv[1], commands[i].name)) {
-			code = commands[i].run(argc - 1, argv + 1);
+	for (const char *name = names; *name; name += strlen(name) + 1, i++) {
+		if (!strcmp(argv[1], name)) {
+			code = run[i](argc - 1, argv + 1);
 			ib_log_close();
 			return code & 0xff;
 		}
