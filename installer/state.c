@@ -234,8 +234,14 @@ static int get_format(const cJSON *root, const char *path, struct ib_err *err)
 	return rc;
 }
 
-/* Both files in the order they are written; "format" is read and written by hand. */
-static const struct ib_json_field state_rows[] = {
+/*
+ * The rows of both files, in the order they are written: the journal's are the first
+ * JOURNAL_ROWS, the state's all but the first two (the members they share are at the same
+ * offsets, see state.h). "format" is read and written by hand, first.
+ */
+static const struct ib_json_field rows[] = {
+        IB_JSON_TEXT_ROW(struct ib_journal, started_at),
+        IB_JSON_INT_ROW(struct ib_journal, pid, 1, 0x7fffffff),
         IB_JSON_OWN_ROW("format"),
         IB_JSON_TEXT_ROW(struct ib_state, driver),
         IB_JSON_TEXT_ROW(struct ib_state, kind),
@@ -247,21 +253,10 @@ static const struct ib_json_field state_rows[] = {
         IB_JSON_TEXT_ROW(struct ib_state, last_run_at),
 };
 
-static const struct ib_json_field journal_rows[] = {
-        IB_JSON_OWN_ROW("format"),
-        IB_JSON_TEXT_ROW(struct ib_journal, driver),
-        IB_JSON_TEXT_ROW(struct ib_journal, kind),
-        IB_JSON_TEXT_ROW(struct ib_journal, version),
-        IB_JSON_TEXT_ROW(struct ib_journal, bundle),
-        IB_JSON_INT_ROW(struct ib_journal, bundle_sequence, 0, JSON_SAFE_MAX),
-        IB_JSON_TEXT_ROW(struct ib_journal, started_at),
-        IB_JSON_INT_ROW(struct ib_journal, pid, 1, 0x7fffffff),
-};
-
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+#define JOURNAL_ROWS 8
 /* The rows of a state (state != 0) or journal, and their count. */
 #define ROWS(state)                                                                                \
-	(state) ? state_rows : journal_rows, (state) ? COUNT(state_rows) : COUNT(journal_rows)
+	rows + ((state) ? 2 : 0), (state) ? sizeof rows / sizeof rows[0] - 2 : JOURNAL_ROWS
 
 /* Reads a state (state != 0) or journal file into out (zeroed on failure or when missing). */
 static int load(const char *path, void *out, int state, int *found, struct ib_err *err)
