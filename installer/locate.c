@@ -74,15 +74,10 @@ static int best_in_folder(const char *dir, const struct ib_locate_opts *o, char 
 int ib_locate_bundle(const struct ib_locate_opts *o, char **path_out, const char **where,
                      struct ib_err *err)
 {
+	static const char *const names[] = {"extension package", "image-baking folder",
+	                                    IB_LOCATE_CACHE};
 	char *package_bundles = NULL;
-	const struct {
-		const char *dir;
-		const char *name;
-	} places[] = {
-	        {NULL, "extension package"},
-	        {o->bundles_dir, "image-baking folder"},
-	        {o->cache_dir, IB_LOCATE_CACHE},
-	};
+	const char *dirs[] = {NULL, o->bundles_dir, o->cache_dir};
 	int rc = 0;
 
 	*path_out = NULL;
@@ -93,18 +88,16 @@ int ib_locate_bundle(const struct ib_locate_opts *o, char **path_out, const char
 		return *path_out ? 0 : ib_oom(err);
 	}
 	if (o->package_dir) {
-		package_bundles = ib_path_join(o->package_dir, "bundle");
+		dirs[0] = package_bundles = ib_path_join(o->package_dir, "bundle");
 		if (!package_bundles)
 			return ib_oom(err);
 	}
-	for (size_t i = 0; i < sizeof places / sizeof places[0]; i++) {
-		const char *dir = i == 0 ? package_bundles : places[i].dir;
-
-		if (!dir)
+	for (size_t i = 0; i < 3; i++) {
+		if (!dirs[i])
 			continue;
-		rc = best_in_folder(dir, o, path_out, err);
+		rc = best_in_folder(dirs[i], o, path_out, err);
 		if (rc || *path_out) {
-			*where = places[i].name;
+			*where = names[i];
 			break;
 		}
 	}
