@@ -71,11 +71,11 @@ static void put_generation(char *buf, const char *gen)
 	put(buf, "%s (%s)", ib_generation_long_name(gen), gen);
 }
 
-/* "VF 15b3:101c at 0101:00:00.0" */
-static void put_nic(char *buf, const struct ib_nic *n)
+/* before, "VF 15b3:101c at 0101:00:00.0", after */
+static void put_nic(char *buf, const char *before, const struct ib_nic *n, const char *after)
 {
-	put(buf, "%s %s:%s%s%s", n->virtual_function ? "VF" : "PF", n->vendor, n->device,
-	    n->pci_address ? " at " : "", n->pci_address ? n->pci_address : "");
+	put(buf, "%s%s %s:%s%s%s%s", before, n->virtual_function ? "VF" : "PF", n->vendor,
+	    n->device, n->pci_address ? " at " : "", n->pci_address ? n->pci_address : "", after);
 }
 
 static int unknown_size(const struct ib_facts *f)
@@ -102,11 +102,11 @@ static enum ib_select_code decide_hardware(const struct ib_facts *f, const struc
 	scan_hardware(f, &hw);
 	out->size = row;
 	if (hw.other) {
-		put(out->reason, "InfiniBand devices of two generations are on the PCI bus (");
-		put_nic(out->reason, hw.resolved);
-		put(out->reason, " is %s, ", hw.resolved->generation);
-		put_nic(out->reason, hw.other);
-		put(out->reason, " is %s): cannot pick one driver", hw.other->generation);
+		put_nic(out->reason, "InfiniBand devices of two generations are on the PCI bus (",
+		        hw.resolved, " is ");
+		put(out->reason, "%s, ", hw.resolved->generation);
+		put_nic(out->reason, "", hw.other, " is ");
+		put(out->reason, "%s): cannot pick one driver", hw.other->generation);
 		return IB_SELECT_UNKNOWN_NIC;
 	}
 	if (hw.resolved) {
@@ -122,9 +122,8 @@ static enum ib_select_code decide_hardware(const struct ib_facts *f, const struc
 				put_generation(out->warning, row->generation);
 			put(out->warning, ", but InfiniBand ");
 			put_generation(out->warning, hw.resolved->generation);
-			put(out->warning, " ");
-			put_nic(out->warning, hw.resolved);
-			put(out->warning, " is on the PCI bus: going by the hardware");
+			put_nic(out->warning, " ", hw.resolved,
+			        " is on the PCI bus: going by the hardware");
 		}
 		return IB_SELECT_OK;
 	}
@@ -135,24 +134,21 @@ static enum ib_select_code decide_hardware(const struct ib_facts *f, const struc
 			return IB_SELECT_OK;
 		put(out->reason, "%s: the catalog does not confirm its ConnectX generation",
 		    row->name);
-		if (hw.unresolved) {
-			put(out->reason, " and InfiniBand ");
-			put_nic(out->reason, hw.unresolved);
-			put(out->reason, " could be ConnectX-6 or ConnectX-7");
-		} else {
+		if (!hw.unresolved) {
 			put(out->reason, " and no InfiniBand ConnectX device is on the PCI bus");
+			return IB_SELECT_UNKNOWN_NIC;
 		}
-		return IB_SELECT_UNKNOWN_NIC;
-	}
-	if (row) {
+	} else if (row) {
 		out->sriov = 0;
 		return IB_SELECT_OK;
+	} else if (hw.unresolved) {
+		put_size_not_listed(out->reason, f);
 	}
 	if (hw.unresolved) {
-		put_size_not_listed(out->reason, f);
-		put(out->reason, " and InfiniBand ");
-		put_nic(out->reason, hw.unresolved);
-		put(out->reason, " could be ConnectX-6 or ConnectX-7: cannot tell its generation");
+		put_nic(out->reason, " and InfiniBand ", hw.unresolved,
+		        " could be ConnectX-6 or ConnectX-7");
+		if (!row)
+			put(out->reason, ": cannot tell its generation");
 		return IB_SELECT_UNKNOWN_NIC;
 	}
 	if (f->nd_over_vmbus) {
