@@ -163,7 +163,7 @@ static void run_install(struct run *run, const struct ib_driver *d)
 	};
 	struct ib_err err;
 	char what[256];
-	int rc;
+	int rc, ok, reboot, killed;
 
 	ib_err_clear(&err);
 	if (!res) {
@@ -184,21 +184,18 @@ static void run_install(struct run *run, const struct ib_driver *d)
 		        d->id, in->timeout_seconds);
 	} else if (rc) {
 		outcome(run, IB_EXT_UNSUPPORTED, "install command of %s: %s", d->id, err.msg);
-	} else if (res->how == IB_PROC_SIGNALED) {
-		outcome(run, IB_EXT_UNSUPPORTED,
-		        "install command of %s was killed by signal %d: %s", d->id, res->signal,
-		        tail);
-	} else if (in_list(res->exit_code, in->success_codes, in->n_success)) {
-		outcome(run, IB_EXT_SUCCESS, "installed %s %s %s (install command exited with %d)",
-		        d->id, d->kind, d->version, res->exit_code);
-	} else if (in_list(res->exit_code, in->reboot_codes, in->n_reboot)) {
-		outcome(run, IB_EXT_REBOOT,
-		        "installed %s %s %s; reboot required (install command exited with %d)",
-		        d->id, d->kind, d->version, res->exit_code);
 	} else {
-		outcome(run, IB_EXT_UNSUPPORTED,
-		        "install command of %s failed with exit code %d: %s", d->id, res->exit_code,
-		        tail);
+		killed = res->how == IB_PROC_SIGNALED;
+		ok = !killed && in_list(res->exit_code, in->success_codes, in->n_success);
+		reboot = !killed && !ok && in_list(res->exit_code, in->reboot_codes, in->n_reboot);
+		if (ok || reboot)
+			outcome(run, ok ? IB_EXT_SUCCESS : IB_EXT_REBOOT,
+			        "installed %s %s %s%s (install command exited with %d)", d->id,
+			        d->kind, d->version, ok ? "" : "; reboot required", res->exit_code);
+		else
+			outcome(run, IB_EXT_UNSUPPORTED, "install command of %s %s %d: %s", d->id,
+			        killed ? "was killed by signal" : "failed with exit code",
+			        killed ? res->signal : res->exit_code, tail);
 	}
 	free(res);
 }
