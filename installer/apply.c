@@ -476,10 +476,6 @@ static void apply(const struct ib_apply_opts *o, struct ib_apply_result *r, int 
 		failed(&run, rc, &err); /* IB_EBUSY: 240 */
 		goto out;
 	}
-	if (found)
-		ib_warn("a previous run was stopped while installing %s %s; installing again",
-		        interrupted.driver[0] ? interrupted.driver : "an unknown driver",
-		        interrupted.version);
 	run.interrupted = found;
 	if (prepare(&run) == 0)
 		use_bundle(&run);

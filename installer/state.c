@@ -381,14 +381,17 @@ int ib_state_recover(const struct ib_paths *p, struct ib_journal *interrupted, i
 	if (rc == IB_EINPUT) {
 		/* Only a hint for the redo: damaged, it still says that some install was cut short.
 		 */
-		ib_warn("%s; treating it as an interrupted install of an unknown driver", err->msg);
+		ib_warn("%s; treating it as an interrupted install of an unknown driver: "
+		        "installing "
+		        "again",
+		        err->msg);
 		memset(interrupted, 0, sizeof *interrupted);
 		*found = 1;
 		return 0;
 	}
 	if (rc == 0 && *found)
-		ib_warn("the install of %s %s started at %s (pid %lld) did not finish; it will be "
-		        "done again from the start",
+		ib_warn("the install of %s %s started at %s (pid %lld) did not finish; installing "
+		        "again from the start",
 		        interrupted->driver, interrupted->version, interrupted->started_at,
 		        (long long)interrupted->pid);
 	return rc;

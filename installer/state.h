@@ -108,9 +108,9 @@ int ib_journal_end(const char *path, struct ib_err *err);
 /*
  * The first step of every run, under the run lock: removes what a killed run
  * may have left (the staging folder, temporary files beside the state) and
- * reports an interrupted install in *interrupted (*found = 1), leaving the
- * journal in place for the redo to end. A damaged journal still counts as an
- * interrupted install, of an unknown driver (interrupted->driver "").
+ * reports an interrupted install in *interrupted (*found = 1) and in the log,
+ * as one the caller installs again, leaving the journal in place for the redo to end. A damaged
+ * journal still counts as an interrupted install, of an unknown driver (interrupted->driver "").
  */
 int ib_state_recover(const struct ib_paths *p, struct ib_journal *interrupted, int *found,
                      struct ib_err *err);
