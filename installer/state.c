@@ -381,9 +381,7 @@ int ib_state_recover(const struct ib_paths *p, struct ib_journal *interrupted, i
 	if (rc == IB_EINPUT) {
 		/* Only a hint for the redo: damaged, it still says that some install was cut short.
 		 */
-		ib_warn("%s; treating it as an interrupted install of an unknown driver: "
-		        "installing "
-		        "again",
+		ib_warn("%s; an install of an unknown driver was cut short: installing again",
 		        err->msg);
 		memset(interrupted, 0, sizeof *interrupted);
 		*found = 1;
