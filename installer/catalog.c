@@ -243,6 +243,9 @@ _Static_assert(offsetof(struct ib_os_support, n_versions) ==
 /* How a member is read: a string (required, or only for one OS family) a check accepts, ... */
 enum { TEXT, WINDOWS_TEXT, LINUX_TEXT, FLAG, GENERATION_OR_NULL, VERSIONS, GENERATIONS_LIST };
 
+/* The checks of a string member, indexed by the names below. */
+enum { SIZE_NAME, RATE, SOURCE, OS_NAME, FAMILY, PRODUCT, OS_ID };
+
 static const struct {
 	int (*valid)(const char *);
 	const char *what;
@@ -276,7 +279,7 @@ static int take_members(struct ctx *c, const cJSON *o, const char *path, const c
 		switch (type) {
 		case WINDOWS_TEXT:
 		case LINUX_TEXT:
-			/* family is read before: see os_keys */
+			/* family is read before them: see parse_os */
 			required = !strcmp(((struct ib_os_support *)obj)->family, "windows") ==
 			           (type == WINDOWS_TEXT);
 			if (!required && ib_json_member(o, key))
@@ -311,11 +314,11 @@ static int parse_size(struct ctx *c, const cJSON *o, const char *path, struct ib
 {
 	static const char *const keys[] = {"name", "ib_rate", "nic", "sriov", "source", NULL};
 	static const struct spec spec[] = {
-	        {TEXT, SIZE_AT(name), 0},
-	        {TEXT, SIZE_AT(ib_rate), 1},
+	        {TEXT, SIZE_AT(name), SIZE_NAME},
+	        {TEXT, SIZE_AT(ib_rate), RATE},
 	        {GENERATION_OR_NULL, SIZE_AT(generation), 0},
 	        {FLAG, SIZE_AT(sriov), 0},
-	        {TEXT, SIZE_AT(source), 2},
+	        {TEXT, SIZE_AT(source), SOURCE},
 	};
 	struct ib_size *s = &cat->sizes[cat->n_sizes++];
 	int rc = take_members(c, o, path, keys, spec, s);
@@ -335,17 +338,18 @@ static int parse_size(struct ctx *c, const cJSON *o, const char *path, struct ib
 
 static int parse_os(struct ctx *c, const cJSON *o, const char *path, struct ib_catalog *cat)
 {
+	/* family before product and id, which depend on it */
 	static const char *const keys[] = {"name", "family", "product", "id", "versions",
 	                                   "nics", "nd",     "source",  NULL};
 	static const struct spec spec[] = {
-	        {TEXT, OS_AT(name), 3},
-	        {TEXT, OS_AT(family), 4},
-	        {WINDOWS_TEXT, OS_AT(product), 5},
-	        {LINUX_TEXT, OS_AT(id), 6},
+	        {TEXT, OS_AT(name), OS_NAME},
+	        {TEXT, OS_AT(family), FAMILY},
+	        {WINDOWS_TEXT, OS_AT(product), PRODUCT},
+	        {LINUX_TEXT, OS_AT(id), OS_ID},
 	        {VERSIONS, OS_AT(versions), 0},
 	        {GENERATIONS_LIST, OS_AT(nics), 0},
 	        {FLAG, OS_AT(nd), 0},
-	        {TEXT, OS_AT(source), 2},
+	        {TEXT, OS_AT(source), SOURCE},
 	};
 
 	return take_members(c, o, path, keys, spec, &cat->os[cat->n_os++]);
