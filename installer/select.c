@@ -21,23 +21,17 @@ __attribute__((format(printf, 2, 3))) static void put(char *buf, const char *fmt
 
 const char *ib_select_code_name(enum ib_select_code code)
 {
-	switch (code) {
-	case IB_SELECT_OK:
-		return "ok";
-	case IB_SELECT_NOT_IB:
-		return "not InfiniBand";
-	case IB_SELECT_UNKNOWN_NIC:
-		return "unknown NIC generation";
-	case IB_SELECT_OS_UNSUPPORTED:
-		return "unsupported OS";
-	case IB_SELECT_NIC_UNSUPPORTED:
-		return "NIC not supported on this OS";
-	case IB_SELECT_NO_DRIVER:
-		return "no driver in the bundle";
-	case IB_SELECT_AMBIGUOUS:
-		return "ambiguous drivers in the bundle";
-	}
-	return "?";
+	/* In the order of enum ib_select_code. */
+	static const char names[] = "ok\0not InfiniBand\0unknown NIC generation\0unsupported OS\0"
+	                            "NIC not supported on this OS\0no driver in the bundle\0"
+	                            "ambiguous drivers in the bundle";
+	const char *name = names;
+
+	if ((unsigned)code > IB_SELECT_AMBIGUOUS)
+		return "?";
+	for (unsigned i = 0; i < (unsigned)code; i++)
+		name += strlen(name) + 1;
+	return name;
 }
 
 /* What the PCI bus shows: the InfiniBand functions, ignoring Ethernet ones. */
