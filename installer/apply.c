@@ -437,18 +437,17 @@ static int prepare(struct run *run)
 	rc = ib_facts_obtain(run->o->facts_path, &run->o->detect, &run->facts, &err);
 	if (rc == 0)
 		rc = ib_catalog_open(run->o->catalog_path, &run->catalog, &err);
-	if (rc) {
+	if (rc == 0) {
+		rc = decide(run, NULL);
+		if (rc)
+			return rc;
+		ib_info("%s", run->sel.reason);
+		rc = ib_state_load(run->paths.state_file, &run->state, &found, &err);
+	}
+	/* Facts, catalog and state that cannot be used are this VM's problem (100). */
+	if (rc)
 		outcome(run, rc == IB_ENOMEM ? IB_EXT_EXCEPTION : IB_EXT_UNSUPPORTED, "%s",
 		        err.msg);
-		return rc;
-	}
-	rc = decide(run, NULL);
-	if (rc)
-		return rc;
-	ib_info("%s", run->sel.reason);
-	rc = ib_state_load(run->paths.state_file, &run->state, &found, &err);
-	if (rc)
-		outcome(run, IB_EXT_UNSUPPORTED, "%s", err.msg);
 	return rc;
 }
 
