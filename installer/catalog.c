@@ -461,8 +461,10 @@ int ib_catalog_builtin(struct ib_catalog **out, struct ib_err *err)
 	while (n >= 0 && got <= len && (n = archive_read_data(a, json + got, len + 1 - got)) > 0)
 		got += (size_t)n;
 	if (n < 0 || got != len) {
+		const char *why = archive_error_string(a);
+
 		rc = ib_fail(err, IB_EINTERNAL, "%s: cannot decompress: %s", source,
-		             archive_error_string(a) ? archive_error_string(a) : "wrong length");
+		             why ? why : "wrong length");
 		goto out;
 	}
 	rc = ib_catalog_parse(json, len, source, out, err);
