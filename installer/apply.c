@@ -293,8 +293,12 @@ static void read_opts(struct run *run, struct ib_read_opts *ro)
 	ro->extract_dir = run->o->plan_only ? NULL : run->paths.staging_dir;
 }
 
-/* After a read (rc, err, b): nothing to do, a refusal, a failure, the plan, or the install. */
-static void conclude(struct run *run, int rc, const struct ib_err *err, struct ib_bundle *b)
+/*
+ * After a read (rc, err, b): nothing to do, a refusal, a failure, the plan, or the install.
+ * Out of line: its code is smaller with a frame of its own than inside the engine's large one.
+ */
+__attribute__((noinline)) static void conclude(struct run *run, int rc, const struct ib_err *err,
+                                               struct ib_bundle *b)
 {
 	if (run->already_installed) {
 		outcome(run, IB_EXT_SUCCESS,
