@@ -34,12 +34,12 @@ struct run {
 	struct ib_paths paths;
 	struct ib_facts *facts;
 	struct ib_catalog *catalog;
-	struct ib_state state;
-	struct ib_selection sel;
 	int interrupted; /* a killed run's journal was found: no "already installed" shortcut */
 	int already_installed;
-	struct ib_fetch_bar bar;
 	uint64_t download_report_ms;
+	struct ib_fetch_bar bar;
+	struct ib_state state;
+	struct ib_selection sel;
 };
 
 static void progress(struct run *run, int percent, const char *what)
