@@ -45,6 +45,25 @@ static void print_result(const struct ib_apply_result *r, int json)
 	cJSON_Delete(o);
 }
 
+/* The options given as they are. Out of line: smaller away from run_engine's large frame. */
+__attribute__((noinline)) static void take_options(struct ib_apply_opts *o,
+                                                   const struct ib_cli *cli)
+{
+	o->bundle_path = cli->bundle;
+	o->facts_path = cli->facts;
+	o->root = cli->root;
+	o->catalog_path = cli->catalog;
+	o->detect.sysfs_root = cli->sysfs_root;
+	o->detect.imds_url = cli->imds_url;
+	o->detect.no_imds = cli->no_imds;
+	o->cacert = cli->cacert;
+	o->allow_downgrade = cli->allow_downgrade;
+	o->package_dir = cli->package_dir;
+	o->n_keys = cli->n_pubkeys;
+	o->urls = cli->urls;
+	o->n_urls = cli->n_urls;
+}
+
 static int run_engine(int argc, char **argv, int plan_only)
 {
 	const char *cmd = argv[0];
@@ -75,21 +94,9 @@ static int run_engine(int argc, char **argv, int plan_only)
 			return IB_EXT_UNSUPPORTED;
 		}
 	}
-	o.bundle_path = cli.bundle;
-	o.facts_path = cli.facts;
-	o.root = cli.root;
-	o.catalog_path = cli.catalog;
-	o.detect.sysfs_root = cli.sysfs_root;
-	o.detect.imds_url = cli.imds_url;
-	o.detect.no_imds = cli.no_imds;
-	o.cacert = cli.cacert;
+	take_options(&o, &cli);
 	o.lock_wait_ms = lock_wait_s * 1000u;
-	o.allow_downgrade = cli.allow_downgrade;
-	o.package_dir = cli.package_dir;
 	o.keys = keys;
-	o.n_keys = cli.n_pubkeys;
-	o.urls = cli.urls;
-	o.n_urls = cli.n_urls;
 	if (plan_only)
 		ib_apply(&o, &r);
 	else
