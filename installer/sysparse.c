@@ -1,6 +1,5 @@
 #include "sysparse.h"
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,9 +116,9 @@ int ib_sysfs_hex(const char *text, char *out, size_t out_size)
 		return -1;
 	text += 2;
 	for (i = 0; i < digits; i++) {
-		if (!isxdigit((unsigned char)text[i]))
+		if (!text[i] || !strchr("0123456789abcdefABCDEF", text[i]))
 			return -1;
-		out[i] = (char)tolower((unsigned char)text[i]);
+		out[i] = (char)(text[i] | 0x20); /* lower case; digits have the bit already */
 	}
 	out[digits] = '\0';
 	return text[digits] == '\0' || text[digits] == '\n' ? 0 : -1;
