@@ -475,22 +475,21 @@ static int write_object(cJSON *o, int schema, const void *in)
 			s = field[0] ? field : NULL;
 		else if (r->type == T_LINK)
 			s = ib_link_layer_name(*(const enum ib_link_layer *)field);
-		if (r->type == T_BOOL)
-			v = cJSON_CreateBool(*(const int *)field);
-		else if (r->type == T_OS)
-			v = cJSON_CreateObject();
+		if (r->type == T_OS)
+			v = cJSON_AddObjectToObject(o, keys[i]);
 		else if (r->type == T_NICS)
-			v = cJSON_CreateArray();
+			v = cJSON_AddArrayToObject(o, keys[i]);
 		else if (s)
-			v = cJSON_CreateString(s);
-		else if (r->type == T_GEN)
-			v = cJSON_CreateNull();
+			v = cJSON_AddStringToObject(o, keys[i], s);
+		else if (r->type == T_GEN || r->type == T_BOOL)
+			v = cJSON_AddNullToObject(o, keys[i]);
 		else
 			continue;
-		if (!v || !cJSON_AddItemToObject(o, keys[i], v)) {
-			cJSON_Delete(v);
+		if (!v)
 			return -1;
-		}
+		/* A cJSON boolean is an item of type cJSON_True or cJSON_False. */
+		if (r->type == T_BOOL)
+			v->type = *(const int *)field ? cJSON_True : cJSON_False;
 		if (r->type == T_OS && write_object(v, S_OS, field))
 			return -1;
 		for (size_t j = 0; r->type == T_NICS && j < ((const struct ib_facts *)in)->n_nics;
