@@ -156,6 +156,12 @@ static struct ib_nic *new_nic(struct ib_facts *f)
 	return grown;
 }
 
+/* *out: a copy of s, or NULL when s is; non-zero when out of memory. */
+static int dup_opt(const char *s, char **out)
+{
+	return (*out = s ? strdup(s) : NULL) == NULL && s;
+}
+
 int ib_facts_add_nic(struct ib_facts *f, const struct ib_nic *nic, struct ib_err *err)
 {
 	struct ib_nic *n = new_nic(f);
@@ -163,9 +169,7 @@ int ib_facts_add_nic(struct ib_facts *f, const struct ib_nic *nic, struct ib_err
 	if (!n)
 		return ib_oom(err);
 	*n = *nic;
-	n->pci_address = nic->pci_address ? strdup(nic->pci_address) : NULL;
-	n->ib_device = nic->ib_device ? strdup(nic->ib_device) : NULL;
-	if ((nic->pci_address && !n->pci_address) || (nic->ib_device && !n->ib_device)) {
+	if (dup_opt(nic->pci_address, &n->pci_address) | dup_opt(nic->ib_device, &n->ib_device)) {
 		nic_clear(n);
 		f->n_nics--;
 		return ib_oom(err);
@@ -331,12 +335,13 @@ static int bad(struct ctx *c, const char *path, const char *key, const char *wha
 /* The generation v of NIC n (a string or null), checked against its PCI id. */
 static int read_generation(struct ctx *c, const cJSON *v, const char *path, struct ib_nic *n)
 {
-	unsigned g = cJSON_IsString(v) ? gen_index(v->valuestring) : 0;
+	unsigned g;
 	int id = find_pci_id(n->vendor, n->device);
 	char what[80];
 
-	if (cJSON_IsNull(v))
+	if (v->type == cJSON_NULL)
 		return 0;
+	g = gen_index(v->valuestring);
 	if (!g)
 		return bad(c, path, "generation",
 		           "expected one of CX3, CX3-Pro, CX4, CX5, CX6, CX7 or null");
@@ -387,7 +392,7 @@ static int read_object(struct ctx *c, const cJSON *o, const char *path, int sche
 		}
 		switch (r->type) {
 		case T_BOOL:
-			*(int *)field = cJSON_IsTrue(v);
+			*(int *)field = v->type == cJSON_True;
 			break;
 		case T_GEN:
 			rc = read_generation(c, v, path, out);

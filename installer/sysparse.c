@@ -17,34 +17,21 @@ static char *dup_range(const char *s, size_t n)
 /* Unquotes an os-release value (one line, without its newline) into a new string. */
 static char *unquote(const char *v, size_t n)
 {
-	char *out = malloc(n + 1), *o = out;
-	char quote = 0;
+	char *out = malloc(n + 1), *o = out, quote = 0;
 
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		char ch = v[i];
-
-		if (quote && ch == quote) {
-			quote = 0;
+	for (const char *end = v + n; out && v < end; v++) {
+		if (quote ? *v == quote : *v == '"' || *v == '\'') {
+			quote = quote ? 0 : *v;
 			continue;
 		}
-		if (!quote && (ch == '"' || ch == '\'')) {
-			quote = ch;
-			continue;
-		}
-		if (ch == '\\' && quote != '\'' && i + 1 < n) {
-			char next = v[i + 1];
-			/* Shell rules: inside double quotes only these are escapes. */
-			if (!quote || strchr("\\\"$`", next)) {
-				*o++ = next;
-				i++;
-				continue;
-			}
-		}
-		*o++ = ch;
+		/* Shell rules: inside double quotes only these are escapes. */
+		if (*v == '\\' && quote != '\'' && v + 1 < end &&
+		    (!quote || strchr("\\\"$`", v[1])))
+			v++;
+		*o++ = *v;
 	}
-	*o = '\0';
+	if (out)
+		*o = '\0';
 	return out;
 }
 
