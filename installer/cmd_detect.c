@@ -14,14 +14,13 @@
 
 static const char usage[] =
         "usage: ibdrv-install detect [OPTIONS]\n"
-        "  --json             print the facts file (docs/facts.md) instead of a summary\n"
-        "  --facts FILE       read the facts from FILE (or $" IB_FACTS_ENV ") instead of "
-        "detecting\n"
-        "  --catalog FILE     size and OS catalog instead of the built-in one\n"
-        "  --root DIR         read the system files under DIR instead of /\n"
-        "  --sysfs-root DIR   sysfs (default <root>/sys)\n"
+        "  --json             print the facts file (docs/facts.md)\n"
+        "  --facts FILE       read the facts from FILE (or $" IB_FACTS_ENV ")\n"
+        "  --catalog FILE     size and OS catalog to use\n"
+        "  --root DIR         where the system files are (default /)\n"
+        "  --sysfs-root DIR   default <root>/sys\n"
         "  --os-release FILE  default <root>/etc/os-release, else <root>/usr/lib/os-release\n"
-        "  --kvp-pool FILE    Hyper-V KVP pool (default <root>/var/lib/hyperv/.kvp_pool_0)\n"
+        "  --kvp-pool FILE    default <root>/var/lib/hyperv/.kvp_pool_0\n"
         "  --imds-url URL     metadata service (default " IB_IMDS_DEFAULT_URL ")\n"
         "  --no-imds          do not ask it: the VM size stays unknown\n"
         "  --verbose          log what is read\n";

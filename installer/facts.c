@@ -120,29 +120,6 @@ struct ib_facts *ib_facts_new(void)
 	return f;
 }
 
-static void nic_clear(struct ib_nic *n)
-{
-	free(n->pci_address);
-	free(n->ib_device);
-}
-
-void ib_facts_free(struct ib_facts *f)
-{
-	if (!f)
-		return;
-	free(f->vm_size);
-	free(f->os.family);
-	free(f->os.product);
-	free(f->os.id);
-	free(f->os.version);
-	free(f->os.pretty_name);
-	free(f->nd_driver_version);
-	for (size_t i = 0; i < f->n_nics; i++)
-		nic_clear(&f->nics[i]);
-	free(f->nics);
-	free(f);
-}
-
 /* A zeroed new last NIC of f (counted, so ib_facts_free frees what is put in it), or NULL. */
 static struct ib_nic *new_nic(struct ib_facts *f)
 {
@@ -154,27 +131,6 @@ static struct ib_nic *new_nic(struct ib_facts *f)
 	grown += f->n_nics++;
 	memset(grown, 0, sizeof *grown);
 	return grown;
-}
-
-/* *out: a copy of s, or NULL when s is; non-zero when out of memory. */
-static int dup_opt(const char *s, char **out)
-{
-	return (*out = s ? strdup(s) : NULL) == NULL && s;
-}
-
-int ib_facts_add_nic(struct ib_facts *f, const struct ib_nic *nic, struct ib_err *err)
-{
-	struct ib_nic *n = new_nic(f);
-
-	if (!n)
-		return ib_oom(err);
-	*n = *nic;
-	if (dup_opt(nic->pci_address, &n->pci_address) | dup_opt(nic->ib_device, &n->ib_device)) {
-		nic_clear(n);
-		f->n_nics--;
-		return ib_oom(err);
-	}
-	return 0;
 }
 
 #define ALNUM "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
@@ -318,6 +274,47 @@ static const struct {
         [T_OS] = {cJSON_Object, "expected an object"},
         [T_NICS] = {cJSON_Array, "expected an array"},
 };
+
+/* Frees the strings of an object of the schema at base. */
+static void free_strings(int schema, void *base)
+{
+	for (size_t i = 0; schemas[schema].keys[i]; i++)
+		if (schemas[schema].rows[i].type == T_STR)
+			free(*(char **)((char *)base + schemas[schema].rows[i].off));
+}
+
+void ib_facts_free(struct ib_facts *f)
+{
+	if (!f)
+		return;
+	free_strings(S_ROOT, f);
+	free_strings(S_OS, &f->os);
+	for (size_t i = 0; i < f->n_nics; i++)
+		free_strings(S_NIC, &f->nics[i]);
+	free(f->nics);
+	free(f);
+}
+
+/* *out: a copy of s, or NULL when s is; non-zero when out of memory. */
+static int dup_opt(const char *s, char **out)
+{
+	return (*out = s ? strdup(s) : NULL) == NULL && s;
+}
+
+int ib_facts_add_nic(struct ib_facts *f, const struct ib_nic *nic, struct ib_err *err)
+{
+	struct ib_nic *n = new_nic(f);
+
+	if (!n)
+		return ib_oom(err);
+	*n = *nic;
+	if (dup_opt(nic->pci_address, &n->pci_address) | dup_opt(nic->ib_device, &n->ib_device)) {
+		free_strings(S_NIC, n);
+		f->n_nics--;
+		return ib_oom(err);
+	}
+	return 0;
+}
 
 struct ctx {
 	const char *source;
