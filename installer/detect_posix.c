@@ -232,7 +232,7 @@ static int read_rdma_device(const char *classdir, const char *name, void *facts,
 		goto out;
 	slot = uevent ? ib_uevent_get(uevent, "PCI_SLOT_NAME") : NULL;
 	if (!slot) {
-		ib_debug("%s: no PCI_SLOT_NAME in device/uevent: not a PCI RDMA device", ibdir);
+		ib_debug("%s: not a PCI RDMA device (no PCI_SLOT_NAME)", ibdir);
 		goto out;
 	}
 	for (size_t i = 0; i < f->n_nics; i++)
@@ -275,8 +275,7 @@ int ib_detect_nd(const struct ib_detect_opts *opts, struct ib_facts *f, struct i
 	int rc = path ? present(path, err) : ib_oom(err);
 
 	if (rc == 0)
-		ib_debug("%s: not there (no Hyper-V KVP daemon): no Network Direct over VMBus",
-		         path);
+		ib_debug("%s: not there: no Network Direct over VMBus", path);
 	if (rc > 0)
 		rc = ib_read_file(path, KVP_POOL_MAX, &data, &len, err);
 	if (!rc)
