@@ -133,7 +133,9 @@ static struct ib_nic *new_nic(struct ib_facts *f)
 	return grown;
 }
 
+/* Sets sharing their tails, so that the linker stores each tail once. */
 #define ALNUM "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+#define HEX "ABCDEF0123456789abcdef"
 
 /* What a string value may be, and the message when it is not. */
 enum { C_SIZE, C_FAMILY, C_PRODUCT, C_ID, C_VERSION, C_TEXT, C_HEX4, C_LINK, C_PCI, C_IBDEV };
@@ -148,14 +150,13 @@ static const struct {
         [C_PRODUCT] = {"server\0workstation\0", 0, 0, "expected \"server\" or \"workstation\""},
         [C_ID] = {"abcdefghijklmnopqrstuvwxyz0123456789._-", 1, 64,
                   "expected an os-release ID (a-z, 0-9, '.', '_', '-')"},
-        [C_VERSION] = {ALNUM "._-", 1, 64,
-                       "expected a version such as \"10.0.17763\" or \"22.04\""},
+        [C_VERSION] = {"." ALNUM "_-", 1, 64,
+                       "expected a version such as \"10.0.17763\" or \"20.04\""},
         [C_TEXT] = {NULL, 1, 256, "expected 1 to 256 printable characters"},
         [C_HEX4] = {"0123456789abcdef", 4, 4, "expected 4 lower-case hex digits"},
         [C_LINK] = {LINK_WORDS, 0, 0, "expected \"infiniband\", \"ethernet\" or \"unknown\""},
-        [C_PCI] = {"0123456789abcdefABCDEF:.", 1, 32,
-                   "expected a PCI address such as \"0101:00:00.0\""},
-        [C_IBDEV] = {ALNUM "._-", 1, 64, "expected an RDMA device name such as \"mlx5_ib0\""},
+        [C_PCI] = {":." HEX, 1, 32, "expected a PCI address such as \"0101:00:00.0\""},
+        [C_IBDEV] = {"." ALNUM "_-", 1, 64, "expected an RDMA device name such as \"mlx5_ib0\""},
 };
 
 /* -1 when s fails check c, else 0 (or the index of the word it is). */
@@ -380,7 +381,10 @@ static int read_object(struct ctx *c, const cJSON *o, const char *path, int sche
 			continue;
 		}
 		if ((r->req == R_WIN_ONLY && !windows) || (r->req == R_LINUX_ONLY && windows)) {
-			rc = bad(c, path, keys[i], windows ? "only for linux" : "only for windows");
+			rc = bad(c, path, keys[i],
+			         windows ? "only for linux (the ID of /etc/os-release)"
+			                 : "only for windows (Linux distributions are told apart "
+			                   "by id)");
 			continue;
 		}
 		if (!(v->type & types[r->type].types)) {

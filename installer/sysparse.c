@@ -103,7 +103,7 @@ int ib_sysfs_hex(const char *text, char *out, size_t out_size)
 		return -1;
 	text += 2;
 	for (i = 0; i < digits; i++) {
-		if (!text[i] || !strchr("0123456789abcdefABCDEF", text[i]))
+		if (!text[i] || !strchr("ABCDEF0123456789abcdef", text[i]))
 			return -1;
 		out[i] = (char)(text[i] | 0x20); /* lower case; digits have the bit already */
 	}
