@@ -215,7 +215,17 @@ int ib_valid_ib_device(const char *s)
  * `detect --json` writes them; each has a row saying how it is stored.
  */
 enum { T_STR, T_HEX4, T_BOOL, T_GEN, T_LINK, T_OS, T_NICS };
-enum { R_OPT, R_REQ, R_WIN_ONLY, R_LINUX_ONLY, R_WIN_REQ };
+/*
+ * When a key is required or refused, by OS family (bit 0 and 2: not windows,
+ * which is every object but os; bit 1 and 3: windows).
+ */
+enum {
+	R_OPT = 0,
+	R_REQ = 3,
+	R_WIN_ONLY = 2 | 4,
+	R_LINUX_ONLY = 1 | 8,
+	R_WIN_REQ = 2,
+};
 enum { S_ROOT, S_OS, S_NIC };
 
 struct row {
@@ -366,13 +376,11 @@ static int read_object(struct ctx *c, const cJSON *o, const char *path, int sche
 		const struct row *r = &schemas[schema].rows[i];
 		const cJSON *v = ib_json_member(o, keys[i]), *e;
 		char *field = (char *)out + r->off, sub[IB_JSON_PATH_MAX];
-		int req = r->req == R_REQ || (windows ? r->req == R_WIN_ONLY || r->req == R_WIN_REQ
-		                                      : r->req == R_LINUX_ONLY);
 		size_t n = 0;
 		int k;
 
 		if (!v) {
-			if (req)
+			if (r->req >> windows & 1)
 				rc = bad(c, path, keys[i], "missing");
 			else if (r->type == T_GEN)
 				((struct ib_nic *)out)->generation =
@@ -380,7 +388,7 @@ static int read_object(struct ctx *c, const cJSON *o, const char *path, int sche
 				                          ((struct ib_nic *)out)->device);
 			continue;
 		}
-		if ((r->req == R_WIN_ONLY && !windows) || (r->req == R_LINUX_ONLY && windows)) {
+		if (r->req >> (2 + windows) & 1) {
 			rc = bad(c, path, keys[i],
 			         windows ? "only for linux (the ID of /etc/os-release)"
 			                 : "only for windows (Linux distributions are told apart "
