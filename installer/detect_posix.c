@@ -139,11 +139,11 @@ static int read_hex(const char *dir, const char *name, char *out, size_t out_siz
 	return rc;
 }
 
-/* Calls fn for each entry of folder dir/rel; a missing folder has none. */
+/* Calls fn with the path and name of each entry of folder dir/rel; a missing folder has none. */
 static int for_each_entry(const char *dir, const char *rel, void *ctx, struct ib_err *err,
                           int (*fn)(const char *, const char *, void *, struct ib_err *))
 {
-	char **names = NULL, *path;
+	char **names = NULL, *path, *entry;
 	size_t count = 0;
 	int rc = child(dir, rel, &path, err);
 
@@ -151,23 +151,24 @@ static int for_each_entry(const char *dir, const char *rel, void *ctx, struct ib
 		ib_debug("%s: not there", path);
 	if (rc > 0)
 		rc = plat_list_dir(path, &names, &count, err);
-	for (size_t i = 0; rc == 0 && i < count; i++)
-		rc = fn(path, names[i], ctx, err);
+	for (size_t i = 0; rc == 0 && i < count; i++) {
+		entry = ib_path_join(path, names[i]);
+		rc = entry ? fn(entry, names[i], ctx, err) : ib_oom(err);
+		free(entry);
+	}
 	plat_free_names(names, count);
 	free(path);
 	return rc;
 }
 
-static int read_pci_function(const char *devices, const char *name, void *facts, struct ib_err *err)
+static int read_pci_function(const char *dir, const char *name, void *facts, struct ib_err *err)
 {
-	char *dir = ib_path_join(devices, name), *physfn = NULL;
+	char *physfn = NULL;
 	char class6[7] = "";
 	struct ib_nic nic;
 	int rc;
 
 	memset(&nic, 0, sizeof nic);
-	if (!dir)
-		return ib_oom(err);
 	rc = read_hex(dir, "vendor", nic.vendor, sizeof nic.vendor, err);
 	if (rc <= 0 || strcmp(nic.vendor, IB_PCI_VENDOR_MELLANOX))
 		goto out;
@@ -192,17 +193,17 @@ static int read_pci_function(const char *devices, const char *name, void *facts,
 		         nic.virtual_function ? " (VF)" : "");
 out:
 	free(physfn);
-	free(dir);
 	return rc < 0 ? rc : 0;
 }
 
 /* One port of an RDMA device: InfiniBand when any port is, else Ethernet when any is. */
-static int read_port(const char *ports, const char *name, void *link, struct ib_err *err)
+static int read_port(const char *port, const char *name, void *link, struct ib_err *err)
 {
-	char *port = ib_path_join(ports, name), *text = NULL, *line = NULL;
+	char *text = NULL, *line = NULL;
 	enum ib_link_layer *l = link;
-	int rc = port ? read_attr(port, "link_layer", &text, err) : ib_oom(err);
+	int rc = read_attr(port, "link_layer", &text, err);
 
+	(void)name;
 	if (!rc && text && !(line = ib_sysfs_line(text)))
 		rc = ib_oom(err);
 	if (line && !strcmp(line, "InfiniBand"))
@@ -211,7 +212,6 @@ static int read_port(const char *ports, const char *name, void *link, struct ib_
 		*l = IB_LINK_ETHERNET;
 	free(line);
 	free(text);
-	free(port);
 	return rc;
 }
 
@@ -220,13 +220,13 @@ static int read_port(const char *ports, const char *name, void *link, struct ib_
  * device/uevent (PCI_SLOT_NAME). Reading that file works whether "device" is
  * the symlink of a real sysfs or a plain folder of a test tree.
  */
-static int read_rdma_device(const char *classdir, const char *name, void *facts, struct ib_err *err)
+static int read_rdma_device(const char *ibdir, const char *name, void *facts, struct ib_err *err)
 {
 	struct ib_facts *f = facts;
-	char *ibdir = ib_path_join(classdir, name), *uevent = NULL, *slot = NULL;
+	char *uevent = NULL, *slot = NULL;
 	enum ib_link_layer link = IB_LINK_UNKNOWN;
 	struct ib_nic *nic = NULL;
-	int rc = ibdir ? read_attr(ibdir, "device/uevent", &uevent, err) : ib_oom(err);
+	int rc = read_attr(ibdir, "device/uevent", &uevent, err);
 
 	if (rc)
 		goto out;
@@ -248,7 +248,6 @@ static int read_rdma_device(const char *classdir, const char *name, void *facts,
 out:
 	free(slot);
 	free(uevent);
-	free(ibdir);
 	return rc;
 }
 

@@ -19,20 +19,14 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *user)
 {
 	struct body *b = user;
 	size_t n = size * nmemb;
-	char *grown;
 
 	/* MAXFILESIZE does not stop a body of unknown length in curl 7.88: count here. */
 	if (n > IB_IMDS_MAX_BYTES - b->len) {
 		b->too_big = 1;
 		return 0;
 	}
-	grown = realloc(b->data, b->len + n + 1);
-	if (!grown)
-		return 0;
-	memcpy(grown + b->len, ptr, n);
-	b->data = grown;
+	memcpy(b->data + b->len, ptr, n);
 	b->len += n;
-	b->data[b->len] = '\0';
 	return n;
 }
 
@@ -79,7 +73,8 @@ int ib_imds_vm_size(const char *base_url, char **vm_size, struct ib_err *err)
 	        {CURLOPT_CONNECTTIMEOUT_MS, IB_IMDS_CONNECT_TIMEOUT_MS},
 	        {CURLOPT_TIMEOUT_MS, IB_IMDS_TIMEOUT_MS},
 	};
-	struct body body = {NULL, 0, 0};
+	/* Room for the largest answer and a NUL. */
+	struct body body = {calloc(1, IB_IMDS_MAX_BYTES + 1), 0, 0};
 	char errbuf[CURL_ERROR_SIZE] = "";
 	char *url = ib_path_join(base_url, IB_IMDS_COMPUTE_PATH);
 	CURL *curl = curl_easy_init();
@@ -89,7 +84,7 @@ int ib_imds_vm_size(const char *base_url, char **vm_size, struct ib_err *err)
 	int rc = 0;
 
 	*vm_size = NULL;
-	if (!url) {
+	if (!url || !body.data) {
 		rc = ib_oom(err);
 		goto out;
 	}
@@ -119,7 +114,7 @@ int ib_imds_vm_size(const char *base_url, char **vm_size, struct ib_err *err)
 	else if (status != 200)
 		rc = ib_fail(err, IB_ENET, "%s: HTTP status %ld", url, status);
 	else
-		rc = ib_imds_parse_vm_size(body.data ? body.data : "", body.len, url, vm_size, err);
+		rc = ib_imds_parse_vm_size(body.data, body.len, url, vm_size, err);
 out:
 	curl_slist_free_all(headers);
 	curl_easy_cleanup(curl);
