@@ -343,26 +343,27 @@ static int bad(struct ctx *c, const char *path, const char *key, const char *wha
 /* The generation v of NIC n (a string or null), checked against its PCI id. */
 static int read_generation(struct ctx *c, const cJSON *v, const char *path, struct ib_nic *n)
 {
-	unsigned g;
+	unsigned g = v->type == cJSON_NULL ? 0 : gen_index(v->valuestring);
 	int id = find_pci_id(n->vendor, n->device);
+	const char *why = NULL;
 	char what[80];
 
 	if (v->type == cJSON_NULL)
 		return 0;
-	g = gen_index(v->valuestring);
 	if (!g)
-		return bad(c, path, "generation",
-		           "expected one of CX3, CX3-Pro, CX4, CX5, CX6, CX7 or null");
-	if (strcmp(n->vendor, IB_PCI_VENDOR_MELLANOX))
-		return bad(c, path, "generation", "only for Mellanox (15b3) devices");
-	if (id >= 0 && g != pci_ids[id].gen[0] && g != pci_ids[id].gen[1]) {
+		why = "expected one of CX3, CX3-Pro, CX4, CX5, CX6, CX7 or null";
+	else if (strcmp(n->vendor, IB_PCI_VENDOR_MELLANOX))
+		why = "only for Mellanox (15b3) devices";
+	else if (id >= 0 && g != pci_ids[id].gen[0] && g != pci_ids[id].gen[1]) {
 		unsigned b = pci_ids[id].gen[1];
 
 		snprintf(what, sizeof what, "device %s is %s%s%s, not %s", n->device,
 		         gen_names[pci_ids[id].gen[0] - 1], b ? " or " : "",
 		         b ? gen_names[b - 1] : "", gen_names[g - 1]);
-		return bad(c, path, "generation", what);
+		why = what;
 	}
+	if (why)
+		return bad(c, path, "generation", why);
 	n->generation = gen_names[g - 1];
 	return 0;
 }
