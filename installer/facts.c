@@ -273,17 +273,20 @@ static const struct {
 } schemas[] = {{root_keys, root_rows}, {os_keys, os_rows}, {nic_keys, nic_rows}};
 
 /* The cJSON types each T_* accepts, and the message when a value has another. */
-static const struct {
-	unsigned char types;
-	const char *what;
-} types[] = {
-        [T_STR] = {cJSON_String, "expected a string"},
-        [T_HEX4] = {cJSON_String, "expected a string"},
-        [T_BOOL] = {cJSON_True | cJSON_False, "expected true or false"},
-        [T_GEN] = {cJSON_String | cJSON_NULL, "expected a string or null"},
-        [T_LINK] = {cJSON_String, "expected a string"},
-        [T_OS] = {cJSON_Object, "expected an object"},
-        [T_NICS] = {cJSON_Array, "expected an array"},
+static const unsigned char accepts[] = {
+        [T_STR] = cJSON_String,
+        [T_HEX4] = cJSON_String,
+        [T_BOOL] = cJSON_True | cJSON_False,
+        [T_GEN] = cJSON_String | cJSON_NULL,
+        [T_LINK] = cJSON_String,
+        [T_OS] = cJSON_Object,
+        [T_NICS] = cJSON_Array,
+};
+static const char *const wrong_type[] = {
+        [T_STR] = "expected a string",       [T_HEX4] = "expected a string",
+        [T_BOOL] = "expected true or false", [T_GEN] = "expected a string or null",
+        [T_LINK] = "expected a string",      [T_OS] = "expected an object",
+        [T_NICS] = "expected an array",
 };
 
 /* Frees the strings of an object of the schema at base. */
@@ -396,8 +399,8 @@ static int read_object(struct ctx *c, const cJSON *o, const char *path, int sche
 			                   "by id)");
 			continue;
 		}
-		if (!(v->type & types[r->type].types)) {
-			rc = bad(c, path, keys[i], types[r->type].what);
+		if (!(v->type & accepts[r->type])) {
+			rc = bad(c, path, keys[i], wrong_type[r->type]);
 			continue;
 		}
 		switch (r->type) {
