@@ -42,8 +42,8 @@ static void print_human(const struct ib_facts *f, const struct ib_catalog *cat)
 		printf(" (catalog: %s InfiniBand, %s%s)", row->ib_rate,
 		       row->generation ? row->generation : "NIC unconfirmed",
 		       row->sriov ? ", SR-IOV" : ", not SR-IOV: Network Direct");
-	else
-		put(" (not in the catalog)", strcmp(f->vm_size, IB_VM_SIZE_UNKNOWN) ? "" : NULL);
+	else if (strcmp(f->vm_size, IB_VM_SIZE_UNKNOWN))
+		fputs(" (not in the catalog)", stdout);
 	printf("\nOS:             %s", f->os.family);
 	put(" %s", f->os.product);
 	put(" %s", f->os.id);

@@ -216,8 +216,8 @@ int ib_valid_ib_device(const char *s)
  */
 enum { T_STR, T_HEX4, T_BOOL, T_GEN, T_LINK, T_OS, T_NICS };
 /*
- * When a key is required or refused, by OS family (bit 0 and 2: not windows,
- * which is every object but os; bit 1 and 3: windows).
+ * Where a key is required (bit 0, bit 1) or refused (bit 2, bit 3): bits 0
+ * and 2 apply to every object but a windows os, bits 1 and 3 to a windows os.
  */
 enum {
 	R_OPT = 0,
@@ -346,13 +346,14 @@ static int bad(struct ctx *c, const char *path, const char *key, const char *wha
 /* The generation v of NIC n (a string or null), checked against its PCI id. */
 static int read_generation(struct ctx *c, const cJSON *v, const char *path, struct ib_nic *n)
 {
-	unsigned g = v->type == cJSON_NULL ? 0 : gen_index(v->valuestring);
 	int id = find_pci_id(n->vendor, n->device);
 	const char *why = NULL;
 	char what[80];
+	unsigned g;
 
 	if (v->type == cJSON_NULL)
 		return 0;
+	g = gen_index(v->valuestring);
 	if (!g)
 		why = "expected one of CX3, CX3-Pro, CX4, CX5, CX6, CX7 or null";
 	else if (strcmp(n->vendor, IB_PCI_VENDOR_MELLANOX))
