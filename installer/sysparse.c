@@ -80,10 +80,8 @@ int ib_kvp_lookup(const unsigned char *data, size_t len, const char *key, char *
 
 		if (memcmp(k, key, klen) || k[klen] != '\0')
 			continue;
-		while (vlen < IB_KVP_VALUE_BYTES && v[vlen])
-			vlen++;
-		for (size_t i = 0; i < vlen; i++)
-			if (v[i] < 0x20 || v[i] > 0x7e)
+		for (; vlen < IB_KVP_VALUE_BYTES && v[vlen]; vlen++)
+			if (v[vlen] < 0x20 || v[vlen] > 0x7e)
 				printable = 0;
 		if (printable && vlen > 0) {
 			*value = dup_range((const char *)v, vlen);
@@ -99,7 +97,7 @@ int ib_sysfs_hex(const char *text, char *out, size_t out_size)
 {
 	size_t digits = out_size - 1, i;
 
-	if (text[0] != '0' || (text[1] != 'x' && text[1] != 'X'))
+	if (text[0] != '0' || (text[1] | 0x20) != 'x')
 		return -1;
 	text += 2;
 	for (i = 0; i < digits; i++) {
