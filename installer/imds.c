@@ -75,7 +75,7 @@ int ib_imds_vm_size(const char *base_url, char **vm_size, struct ib_err *err)
 	};
 	/* Room for the largest answer and a NUL. */
 	struct body body = {calloc(1, IB_IMDS_MAX_BYTES + 1), 0, 0};
-	char errbuf[CURL_ERROR_SIZE] = "";
+	char errbuf[CURL_ERROR_SIZE];
 	char *url = ib_path_join(base_url, IB_IMDS_COMPUTE_PATH);
 	CURL *curl = curl_easy_init();
 	struct curl_slist *headers = curl_slist_append(NULL, "Metadata: true");
@@ -84,6 +84,7 @@ int ib_imds_vm_size(const char *base_url, char **vm_size, struct ib_err *err)
 	int rc = 0;
 
 	*vm_size = NULL;
+	errbuf[0] = '\0';
 	if (!url || !body.data) {
 		rc = ib_oom(err);
 		goto out;
