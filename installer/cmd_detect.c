@@ -12,37 +12,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void usage(FILE *out)
-{
-	fprintf(out,
-	        "usage: ibdrv-install detect [--json] [--facts FILE] [--catalog FILE]\n"
-	        "                            [--root DIR] [--sysfs-root DIR] [--os-release FILE]\n"
-	        "                            [--kvp-pool FILE] [--imds-url URL | --no-imds] "
-	        "[--verbose]\n"
-	        "\n"
-	        "  --json             print the facts as JSON (the facts file format, "
-	        "docs/facts.md)\n"
-	        "  --facts FILE       read the facts from FILE instead of detecting them\n"
-	        "                     (also: environment variable " IB_FACTS_ENV ")\n"
-	        "  --catalog FILE     size and OS catalog to use instead of the built-in one\n"
-	        "  --root DIR         read the system files under DIR instead of /\n"
-	        "  --sysfs-root DIR   sysfs (default <root>/sys)\n"
-	        "  --os-release FILE  os-release (default <root>/etc/os-release, else "
-	        "<root>/usr/lib/os-release)\n"
-	        "  --kvp-pool FILE    Hyper-V KVP pool (default "
-	        "<root>/var/lib/hyperv/.kvp_pool_0)\n"
-	        "  --imds-url URL     Azure metadata service (default " IB_IMDS_DEFAULT_URL ")\n"
-	        "  --no-imds          do not ask the metadata service; the VM size stays unknown\n"
-	        "  --verbose          log what is read\n");
-}
+static const char usage[] =
+        "usage: ibdrv-install detect [OPTIONS]\n"
+        "  --json             print the facts file (docs/facts.md)\n"
+        "  --facts FILE       read the facts from FILE (or $" IB_FACTS_ENV ")\n"
+        "  --catalog FILE     size and OS catalog to use\n"
+        "  --root DIR         where the system files are (default /)\n"
+        "  --sysfs-root DIR   default <root>/sys\n"
+        "  --os-release FILE  default <root>/etc/os-release, else <root>/usr/lib/os-release\n"
+        "  --kvp-pool FILE    default <root>/var/lib/hyperv/.kvp_pool_0\n"
+        "  --imds-url URL     metadata service (default " IB_IMDS_DEFAULT_URL ")\n"
+        "  --no-imds          do not ask it: the VM size stays unknown\n"
+        "  --verbose          log what is read\n";
 
-static void print_nic(const struct ib_nic *n)
+/* Prints fmt with s when s is set. */
+static void put(const char *fmt, const char *s)
 {
-	printf("  %-14s %s:%s  %-7s %s  %-10s %s%s\n", n->pci_address ? n->pci_address : "?",
-	       n->vendor, n->device, n->generation ? n->generation : "?",
-	       n->virtual_function ? "VF" : "PF", ib_link_layer_name(n->link_layer),
-	       n->ib_device ? n->ib_device : "-",
-	       ib_nic_is_infiniband(n) ? "" : "  (not InfiniBand: ignored)");
+	if (s)
+		printf(fmt, s);
 }
 
 static void print_human(const struct ib_facts *f, const struct ib_catalog *cat)
@@ -56,34 +43,35 @@ static void print_human(const struct ib_facts *f, const struct ib_catalog *cat)
 		       row->generation ? row->generation : "NIC unconfirmed",
 		       row->sriov ? ", SR-IOV" : ", not SR-IOV: Network Direct");
 	else if (strcmp(f->vm_size, IB_VM_SIZE_UNKNOWN))
-		printf(" (not in the catalog)");
+		fputs(" (not in the catalog)", stdout);
 	printf("\nOS:             %s", f->os.family);
-	if (f->os.product)
-		printf(" %s", f->os.product);
-	if (f->os.id)
-		printf(" %s", f->os.id);
+	put(" %s", f->os.product);
+	put(" %s", f->os.id);
 	printf(" %s", f->os.version ? f->os.version : "(no version)");
-	if (f->os.pretty_name)
-		printf(" \"%s\"", f->os.pretty_name);
+	put(" \"%s\"", f->os.pretty_name);
 	printf("\nND over VMBus:  %s", f->nd_over_vmbus ? "yes" : "no");
-	if (f->nd_driver_version)
-		printf(" (NdDriverVersion %s)", f->nd_driver_version);
+	put(" (NdDriverVersion %s)", f->nd_driver_version);
 	printf("\nMellanox PCI functions:%s\n", f->n_nics ? "" : " none");
-	for (size_t i = 0; i < f->n_nics; i++)
-		print_nic(&f->nics[i]);
+	for (size_t i = 0; i < f->n_nics; i++) {
+		const struct ib_nic *n = &f->nics[i];
+
+		printf("  %-14s %s:%s  %-7s %s  %-10s %s%s\n",
+		       n->pci_address ? n->pci_address : "?", n->vendor, n->device,
+		       n->generation ? n->generation : "?", n->virtual_function ? "VF" : "PF",
+		       ib_link_layer_name(n->link_layer), n->ib_device ? n->ib_device : "-",
+		       ib_nic_is_infiniband(n) ? "" : "  (not InfiniBand: ignored)");
+	}
 	ib_select(f, cat, NULL, &sel);
 	if (sel.code == IB_SELECT_OK)
 		printf("Decision:       %s\n", sel.reason);
 	else
 		printf("Decision:       not supported (%s): %s\n", ib_select_code_name(sel.code),
 		       sel.reason);
-	if (sel.warning[0])
-		printf("Warning:        %s\n", sel.warning);
+	put("Warning:        %s\n", sel.warning[0] ? sel.warning : NULL);
 }
 
 int cmd_detect(int argc, char **argv)
 {
-	struct ib_detect_opts opts;
 	struct ib_facts *facts = NULL;
 	struct ib_catalog *cat = NULL;
 	struct ib_cli cli;
@@ -95,29 +83,24 @@ int cmd_detect(int argc, char **argv)
 	if (ib_cli_parse(IB_CLI_DETECT, argc, argv, &cli))
 		return IB_EXT_UNSUPPORTED;
 	if (cli.help) {
-		usage(stdout);
+		fputs(usage, stdout);
 		return IB_EXT_SUCCESS;
 	}
 	if (cli.verbose)
 		ib_log_set_level(IB_LOG_DEBUG);
-	opts = (struct ib_detect_opts){cli.root,     cli.sysfs_root, cli.os_release,
-	                               cli.kvp_pool, cli.imds_url,   cli.no_imds};
-
 	rc = ib_catalog_open(cli.catalog, &cat, &err);
 	if (!rc)
-		rc = ib_facts_obtain(cli.facts, &opts, &facts, &err);
-	if (rc)
-		goto out;
-	if (cli.json) {
-		rc = ib_facts_to_json(facts, &json, &err);
-		if (!rc)
-			fputs(json, stdout);
-	} else {
+		rc = ib_facts_obtain(cli.facts,
+		                     &(struct ib_detect_opts){cli.root, cli.sysfs_root,
+		                                              cli.os_release, cli.kvp_pool,
+		                                              cli.imds_url, cli.no_imds},
+		                     &facts, &err);
+	if (!rc && cli.json && !(rc = ib_facts_to_json(facts, &json, &err)))
+		fputs(json, stdout);
+	else if (!rc)
 		print_human(facts, cat);
-	}
 	if (!rc && fflush(stdout) != 0)
 		rc = ib_fail(&err, IB_EIO, "cannot write to standard output");
-out:
 	if (rc)
 		ib_error("%s", err.msg);
 	free(json);

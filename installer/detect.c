@@ -9,44 +9,39 @@
 
 static void detect_vm_size(const struct ib_detect_opts *opts, struct ib_facts *f)
 {
-	const char *url = opts->imds_url ? opts->imds_url : IB_IMDS_DEFAULT_URL;
 	struct ib_err err;
 	char *size = NULL;
 
+	ib_err_clear(&err);
 	if (opts->no_imds) {
 		ib_debug("VM size unknown: the metadata service was not asked");
-		return;
+	} else if (ib_imds_vm_size(opts->imds_url ? opts->imds_url : IB_IMDS_DEFAULT_URL, &size,
+	                           &err)) {
+		ib_warn("VM size unknown: metadata service: %s", err.msg);
+	} else {
+		ib_debug("VM size from the metadata service: %s", size);
+		free(f->vm_size);
+		f->vm_size = size;
 	}
-	ib_err_clear(&err);
-	if (ib_imds_vm_size(url, &size, &err)) {
-		ib_warn("VM size unknown: the metadata service did not tell it: %s", err.msg);
-		return;
-	}
-	ib_debug("VM size from the metadata service: %s", size);
-	free(f->vm_size);
-	f->vm_size = size;
 }
 
 int ib_detect(const struct ib_detect_opts *opts, struct ib_facts **out, struct ib_err *err)
 {
 	struct ib_facts *f = ib_facts_new();
-	int rc;
+	int rc = f ? ib_detect_os(opts, f, err) : ib_oom(err);
 
-	*out = NULL;
-	if (!f)
-		return ib_oom(err);
-	rc = ib_detect_os(opts, f, err);
 	if (!rc)
 		rc = ib_detect_nics(opts, f, err);
 	if (!rc)
 		rc = ib_detect_nd(opts, f, err);
+	if (!rc)
+		detect_vm_size(opts, f);
 	if (rc) {
 		ib_facts_free(f);
-		return rc;
+		f = NULL;
 	}
-	detect_vm_size(opts, f);
 	*out = f;
-	return 0;
+	return rc;
 }
 
 int ib_facts_obtain(const char *facts_path, const struct ib_detect_opts *opts,

@@ -4,38 +4,36 @@
 #include "readfile.h"
 
 #include <cjson/cJSON.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const struct {
-	const char *name;
-	const char *long_name;
-} generations[] = {
-        {"CX3", "ConnectX-3"}, {"CX3-Pro", "ConnectX-3 Pro"}, {"CX4", "ConnectX-4"},
-        {"CX5", "ConnectX-5"}, {"CX6", "ConnectX-6"},         {"CX7", "ConnectX-7"},
-};
+static const char gen_names[][8] = {"CX3", "CX3-Pro", "CX4", "CX5", "CX6", "CX7"};
+static const char gen_long[][15] = {"ConnectX-3", "ConnectX-3 Pro", "ConnectX-4",
+                                    "ConnectX-5", "ConnectX-6",     "ConnectX-7"};
 
-#define NGEN (sizeof generations / sizeof generations[0])
+#define NGEN (sizeof gen_names / sizeof gen_names[0])
+enum { G_CX3 = 1, G_CX3_PRO, G_CX4, G_CX5, G_CX6, G_CX7 };
 
 /*
- * The ConnectX PCI ids of vendor 15b3. 1004 is the VF of both ConnectX-3 and
- * ConnectX-3 Pro; Azure has only the Pro and both take the same drivers.
- * 101e is the generic mlx5 VF of ConnectX-6 Dx/Lx and ConnectX-7: left
- * unresolved, with the generations it may be.
+ * The ConnectX PCI ids of vendor 15b3, with their generation (1-based index
+ * of gen_names). 1004 is the VF of both ConnectX-3 and ConnectX-3 Pro; Azure
+ * has only the Pro and both take the same drivers. 101e is the generic mlx5
+ * VF of ConnectX-6 Dx/Lx and ConnectX-7: left unresolved, with the two
+ * generations it may be in gen.
  */
 static const struct {
 	char device[5];
-	char generation[8]; /* "" when unresolved */
 	char vf;
-	char could_be[2][4];
+	unsigned char gen[2]; /* gen[1] != 0: unresolved, one of both */
 } pci_ids[] = {
-        {"1003", "CX3", 0, {""}},        {"1007", "CX3-Pro", 0, {""}}, {"1004", "CX3-Pro", 1, {""}},
-        {"1013", "CX4", 0, {""}},        {"1015", "CX4", 0, {""}},     {"1014", "CX4", 1, {""}},
-        {"1016", "CX4", 1, {""}},        {"1017", "CX5", 0, {""}},     {"1019", "CX5", 0, {""}},
-        {"1018", "CX5", 1, {""}},        {"101a", "CX5", 1, {""}},     {"101b", "CX6", 0, {""}},
-        {"101d", "CX6", 0, {""}},        {"101f", "CX6", 0, {""}},     {"101c", "CX6", 1, {""}},
-        {"101e", "", 1, {"CX6", "CX7"}}, {"1021", "CX7", 0, {""}},
+        {"1003", 0, {G_CX3}},        {"1007", 0, {G_CX3_PRO}}, {"1004", 1, {G_CX3_PRO}},
+        {"1013", 0, {G_CX4}},        {"1015", 0, {G_CX4}},     {"1014", 1, {G_CX4}},
+        {"1016", 1, {G_CX4}},        {"1017", 0, {G_CX5}},     {"1019", 0, {G_CX5}},
+        {"1018", 1, {G_CX5}},        {"101a", 1, {G_CX5}},     {"101b", 0, {G_CX6}},
+        {"101d", 0, {G_CX6}},        {"101f", 0, {G_CX6}},     {"101c", 1, {G_CX6}},
+        {"101e", 1, {G_CX6, G_CX7}}, {"1021", 0, {G_CX7}},
 };
 
 static int find_pci_id(const char *vendor, const char *device)
@@ -52,7 +50,7 @@ const char *ib_pci_generation(const char *vendor, const char *device)
 {
 	int i = find_pci_id(vendor, device);
 
-	return i < 0 ? NULL : ib_generation_canonical(pci_ids[i].generation);
+	return i < 0 || pci_ids[i].gen[1] ? NULL : gen_names[pci_ids[i].gen[0] - 1];
 }
 
 int ib_pci_is_virtual_function(const char *vendor, const char *device)
@@ -62,32 +60,43 @@ int ib_pci_is_virtual_function(const char *vendor, const char *device)
 	return i >= 0 && pci_ids[i].vf;
 }
 
+/* 1-based index of generation s, or 0. */
+static unsigned gen_index(const char *s)
+{
+	for (unsigned i = 0; s && i < NGEN; i++)
+		if (!strcmp(gen_names[i], s))
+			return i + 1;
+	return 0;
+}
+
 const char *ib_generation_canonical(const char *s)
 {
-	for (size_t i = 0; s && i < NGEN; i++)
-		if (!strcmp(generations[i].name, s))
-			return generations[i].name;
-	return NULL;
+	unsigned i = gen_index(s);
+
+	return i ? gen_names[i - 1] : NULL;
 }
 
 const char *ib_generation_long_name(const char *generation)
 {
-	for (size_t i = 0; generation && i < NGEN; i++)
-		if (!strcmp(generations[i].name, generation))
-			return generations[i].long_name;
-	return NULL;
+	unsigned i = gen_index(generation);
+
+	return i ? gen_long[i - 1] : NULL;
+}
+
+/* Words separated by NULs, in the order of enum ib_link_layer. */
+#define LINK_WORDS "unknown\0infiniband\0ethernet\0"
+
+/* The n-th word of a NUL-separated list. */
+static const char *word_at(const char *words, unsigned n)
+{
+	while (n--)
+		words += strlen(words) + 1;
+	return words;
 }
 
 const char *ib_link_layer_name(enum ib_link_layer l)
 {
-	switch (l) {
-	case IB_LINK_INFINIBAND:
-		return "infiniband";
-	case IB_LINK_ETHERNET:
-		return "ethernet";
-	default:
-		return "unknown";
-	}
+	return word_at(LINK_WORDS, (unsigned)l <= IB_LINK_ETHERNET ? l : 0);
 }
 
 int ib_nic_is_infiniband(const struct ib_nic *nic)
@@ -104,128 +113,221 @@ struct ib_facts *ib_facts_new(void)
 {
 	struct ib_facts *f = calloc(1, sizeof *f);
 
-	if (!f)
-		return NULL;
-	f->vm_size = strdup(IB_VM_SIZE_UNKNOWN);
-	if (!f->vm_size) {
+	if (f && !(f->vm_size = strdup(IB_VM_SIZE_UNKNOWN))) {
 		free(f);
-		return NULL;
+		f = NULL;
 	}
 	return f;
 }
 
-static void nic_clear(struct ib_nic *n)
+/* A zeroed new last NIC of f (counted, so ib_facts_free frees what is put in it), or NULL. */
+static struct ib_nic *new_nic(struct ib_facts *f)
 {
-	free(n->pci_address);
-	free(n->ib_device);
+	struct ib_nic *grown = realloc(f->nics, (f->n_nics + 1) * sizeof *grown);
+
+	if (!grown)
+		return NULL;
+	f->nics = grown;
+	grown += f->n_nics++;
+	memset(grown, 0, sizeof *grown);
+	return grown;
+}
+
+/* Sets sharing their tails, so that the linker stores each tail once. */
+#define ALNUM "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+#define HEX "ABCDEF0123456789abcdef"
+
+/* What a string value may be, and the message when it is not. */
+enum { C_SIZE, C_FAMILY, C_PRODUCT, C_ID, C_VERSION, C_TEXT, C_HEX4, C_LINK, C_PCI, C_IBDEV };
+static const struct {
+	const char *set; /* allowed bytes; words (NUL-separated) when max is 0; NULL: text */
+	unsigned short min, max;
+	const char *what;
+} checks[] = {
+        [C_SIZE] = {ALNUM "_-", 1, 64,
+                    "expected an Azure size name such as \"Standard_HB120rs_v2\" or \"unknown\""},
+        [C_FAMILY] = {"windows\0linux\0", 0, 0, "expected \"windows\" or \"linux\""},
+        [C_PRODUCT] = {"server\0workstation\0", 0, 0, "expected \"server\" or \"workstation\""},
+        [C_ID] = {"abcdefghijklmnopqrstuvwxyz0123456789._-", 1, 64,
+                  "expected an os-release ID (a-z, 0-9, '.', '_', '-')"},
+        [C_VERSION] = {"." ALNUM "_-", 1, 64,
+                       "expected a version such as \"10.0.17763\" or \"20.04\""},
+        [C_TEXT] = {NULL, 1, 256, "expected 1 to 256 printable characters"},
+        [C_HEX4] = {"0123456789abcdef", 4, 4, "expected 4 lower-case hex digits"},
+        [C_LINK] = {LINK_WORDS, 0, 0, "expected \"infiniband\", \"ethernet\" or \"unknown\""},
+        [C_PCI] = {":." HEX, 1, 32, "expected a PCI address such as \"0101:00:00.0\""},
+        [C_IBDEV] = {"." ALNUM "_-", 1, 64, "expected an RDMA device name such as \"mlx5_ib0\""},
+};
+
+/* -1 when s fails check c, else 0 (or the index of the word it is). */
+static int check(const char *s, int c)
+{
+	const char *set = checks[c].set;
+	size_t n = strlen(s);
+	int i = 0;
+
+	if (!checks[c].max) {
+		for (const char *w = set; *w; w = word_at(w, 1), i++)
+			if (!strcmp(w, s))
+				return i;
+		return -1;
+	}
+	if (n < checks[c].min || n > checks[c].max)
+		return -1;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (set ? !strchr(set, *p) : *p < 0x20 || *p == 0x7f)
+			return -1;
+	return 0;
+}
+
+int ib_valid_vm_size(const char *s)
+{
+	return check(s, C_SIZE) == 0;
+}
+
+int ib_valid_os_id(const char *s)
+{
+	return check(s, C_ID) == 0;
+}
+
+int ib_valid_version(const char *s)
+{
+	return check(s, C_VERSION) == 0;
+}
+
+int ib_valid_text(const char *s)
+{
+	return check(s, C_TEXT) == 0;
+}
+
+int ib_valid_pci_address(const char *s)
+{
+	return check(s, C_PCI) == 0;
+}
+
+int ib_valid_ib_device(const char *s)
+{
+	return check(s, C_IBDEV) == 0;
+}
+
+/*
+ * The facts file format, one table per object. Keys are in the order
+ * `detect --json` writes them; each has a row saying how it is stored.
+ */
+enum { T_STR, T_HEX4, T_BOOL, T_GEN, T_LINK, T_OS, T_NICS };
+/*
+ * Where a key is required (bit 0, bit 1) or refused (bit 2, bit 3): bits 0
+ * and 2 apply to every object but a windows os, bits 1 and 3 to a windows os.
+ */
+enum {
+	R_OPT = 0,
+	R_REQ = 3,
+	R_WIN_ONLY = 2 | 4,
+	R_LINUX_ONLY = 1 | 8,
+	R_WIN_REQ = 2,
+};
+enum { S_ROOT, S_OS, S_NIC };
+
+struct row {
+	unsigned char type, check, req, off;
+};
+
+#define ROW(type, check, req, st, member)                                                          \
+	{                                                                                          \
+		type, check, req, offsetof(st, member)                                             \
+	}
+
+static const char *const root_keys[] = {"vm_size",           "os",   "nd_over_vmbus",
+                                        "nd_driver_version", "nics", NULL};
+static const struct row root_rows[] = {
+        ROW(T_STR, C_SIZE, R_REQ, struct ib_facts, vm_size),
+        ROW(T_OS, 0, R_REQ, struct ib_facts, os),
+        ROW(T_BOOL, 0, R_OPT, struct ib_facts, nd_over_vmbus),
+        ROW(T_STR, C_TEXT, R_OPT, struct ib_facts, nd_driver_version),
+        ROW(T_NICS, 0, R_REQ, struct ib_facts, nics),
+};
+static const char *const os_keys[] = {"family", "product", "id", "version", "pretty_name", NULL};
+static const struct row os_rows[] = {
+        ROW(T_STR, C_FAMILY, R_REQ, struct ib_os, family),
+        ROW(T_STR, C_PRODUCT, R_WIN_ONLY, struct ib_os, product),
+        ROW(T_STR, C_ID, R_LINUX_ONLY, struct ib_os, id),
+        ROW(T_STR, C_VERSION, R_WIN_REQ, struct ib_os, version),
+        ROW(T_STR, C_TEXT, R_OPT, struct ib_os, pretty_name),
+};
+static const char *const nic_keys[] = {"pci_address", "vendor",     "device",
+                                       "class",       "generation", "virtual_function",
+                                       "link_layer",  "ib_device",  NULL};
+static const struct row nic_rows[] = {
+        ROW(T_STR, C_PCI, R_OPT, struct ib_nic, pci_address),
+        ROW(T_HEX4, C_HEX4, R_REQ, struct ib_nic, vendor),
+        ROW(T_HEX4, C_HEX4, R_REQ, struct ib_nic, device),
+        ROW(T_HEX4, C_HEX4, R_OPT, struct ib_nic, pci_class),
+        ROW(T_GEN, 0, R_OPT, struct ib_nic, generation),
+        ROW(T_BOOL, 0, R_REQ, struct ib_nic, virtual_function),
+        ROW(T_LINK, C_LINK, R_REQ, struct ib_nic, link_layer),
+        ROW(T_STR, C_IBDEV, R_OPT, struct ib_nic, ib_device),
+};
+static const struct {
+	const char *const *keys;
+	const struct row *rows;
+} schemas[] = {{root_keys, root_rows}, {os_keys, os_rows}, {nic_keys, nic_rows}};
+
+/* The cJSON types each T_* accepts, and the message when a value has another. */
+static const unsigned char accepts[] = {
+        [T_STR] = cJSON_String,
+        [T_HEX4] = cJSON_String,
+        [T_BOOL] = cJSON_True | cJSON_False,
+        [T_GEN] = cJSON_String | cJSON_NULL,
+        [T_LINK] = cJSON_String,
+        [T_OS] = cJSON_Object,
+        [T_NICS] = cJSON_Array,
+};
+static const char *const wrong_type[] = {
+        [T_STR] = "expected a string",       [T_HEX4] = "expected a string",
+        [T_BOOL] = "expected true or false", [T_GEN] = "expected a string or null",
+        [T_LINK] = "expected a string",      [T_OS] = "expected an object",
+        [T_NICS] = "expected an array",
+};
+
+/* Frees the strings of an object of the schema at base. */
+static void free_strings(int schema, void *base)
+{
+	for (size_t i = 0; schemas[schema].keys[i]; i++)
+		if (schemas[schema].rows[i].type == T_STR)
+			free(*(char **)((char *)base + schemas[schema].rows[i].off));
 }
 
 void ib_facts_free(struct ib_facts *f)
 {
 	if (!f)
 		return;
-	free(f->vm_size);
-	free(f->os.family);
-	free(f->os.product);
-	free(f->os.id);
-	free(f->os.version);
-	free(f->os.pretty_name);
-	free(f->nd_driver_version);
+	free_strings(S_ROOT, f);
+	free_strings(S_OS, &f->os);
 	for (size_t i = 0; i < f->n_nics; i++)
-		nic_clear(&f->nics[i]);
+		free_strings(S_NIC, &f->nics[i]);
 	free(f->nics);
 	free(f);
 }
 
+/* *out: a copy of s, or NULL when s is; non-zero when out of memory. */
 static int dup_opt(const char *s, char **out)
 {
-	*out = NULL;
-	if (!s)
-		return 0;
-	*out = strdup(s);
-	return *out ? 0 : -1;
+	return (*out = s ? strdup(s) : NULL) == NULL && s;
 }
 
 int ib_facts_add_nic(struct ib_facts *f, const struct ib_nic *nic, struct ib_err *err)
 {
-	struct ib_nic copy = *nic, *grown;
+	struct ib_nic *n = new_nic(f);
 
-	if (dup_opt(nic->pci_address, &copy.pci_address) ||
-	    dup_opt(nic->ib_device, &copy.ib_device))
-		goto oom;
-	grown = realloc(f->nics, (f->n_nics + 1) * sizeof *grown);
-	if (!grown)
-		goto oom;
-	f->nics = grown;
-	f->nics[f->n_nics++] = copy;
+	if (!n)
+		return ib_oom(err);
+	*n = *nic;
+	if (dup_opt(nic->pci_address, &n->pci_address) | dup_opt(nic->ib_device, &n->ib_device)) {
+		free_strings(S_NIC, n);
+		f->n_nics--;
+		return ib_oom(err);
+	}
 	return 0;
-oom:
-	nic_clear(&copy);
-	return ib_oom(err);
-}
-
-static int all_chars(const char *s, const char *set, size_t max)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > max)
-		return 0;
-	for (const char *p = s; *p; p++)
-		if (!strchr(set, *p))
-			return 0;
-	return 1;
-}
-
-#define ALNUM "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-#define LOWER_ALNUM "abcdefghijklmnopqrstuvwxyz0123456789"
-#define LOWER_HEX "0123456789abcdef"
-
-static int is_hex4(const char *s)
-{
-	return strlen(s) == 4 && all_chars(s, LOWER_HEX, 4);
-}
-
-/* Printable text for people: no control characters; UTF-8 bytes pass through. */
-static int is_text(const char *s, size_t max)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > max)
-		return 0;
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			return 0;
-	return 1;
-}
-
-int ib_valid_vm_size(const char *s)
-{
-	return all_chars(s, ALNUM "_-", 64);
-}
-
-int ib_valid_os_id(const char *s)
-{
-	return all_chars(s, LOWER_ALNUM "._-", 64);
-}
-
-int ib_valid_version(const char *s)
-{
-	return all_chars(s, ALNUM "._-", 64);
-}
-
-int ib_valid_text(const char *s)
-{
-	return is_text(s, 256);
-}
-
-int ib_valid_pci_address(const char *s)
-{
-	return all_chars(s, "0123456789abcdefABCDEF:.", 32);
-}
-
-int ib_valid_ib_device(const char *s)
-{
-	return all_chars(s, ALNUM "._-", 64);
 }
 
 struct ctx {
@@ -241,234 +343,122 @@ static int bad(struct ctx *c, const char *path, const char *key, const char *wha
 	               ib_json_path(p, sizeof p, path, key), what);
 }
 
-/* Reads an optional or required string member into *out (malloc'd) after checking it. */
-static int take_string(struct ctx *c, const cJSON *obj, const char *path, const char *key,
-                       int required, int (*valid)(const char *), const char *what, char **out)
+/* The generation v of NIC n (a string or null), checked against its PCI id. */
+static int read_generation(struct ctx *c, const cJSON *v, const char *path, struct ib_nic *n)
 {
-	const char *s = NULL;
-	int rc = ib_json_string(obj, key, required, &s, c->source, path, c->err);
-
-	if (rc || !s)
-		return rc;
-	if (!valid(s))
-		return bad(c, path, key, what);
-	*out = strdup(s);
-	return *out ? 0 : ib_oom(c->err);
-}
-
-static int valid_family(const char *s)
-{
-	return !strcmp(s, "windows") || !strcmp(s, "linux");
-}
-
-static int valid_product(const char *s)
-{
-	return !strcmp(s, "server") || !strcmp(s, "workstation");
-}
-
-static int parse_os(struct ctx *c, const cJSON *root, struct ib_os *os)
-{
-	static const char *const keys[] = {"family",  "product",     "id",
-	                                   "version", "pretty_name", NULL};
-	const cJSON *o = ib_json_member(root, "os");
-	int rc, windows;
-
-	if (!o)
-		return bad(c, "", "os", "missing");
-	rc = ib_json_object(o, keys, c->source, "os", c->err);
-	if (rc)
-		return rc;
-	rc = take_string(c, o, "os", "family", 1, valid_family, "expected \"windows\" or \"linux\"",
-	                 &os->family);
-	if (rc)
-		return rc;
-	windows = !strcmp(os->family, "windows");
-	if (windows && ib_json_member(o, "id"))
-		return bad(c, "os", "id", "only for linux (windows has product and version)");
-	if (!windows && ib_json_member(o, "product"))
-		return bad(c, "os", "product", "only for windows (linux has id and version)");
-	rc = take_string(c, o, "os", "product", windows, valid_product,
-	                 "expected \"server\" or \"workstation\"", &os->product);
-	if (!rc)
-		rc = take_string(c, o, "os", "id", !windows, ib_valid_os_id,
-		                 "expected an os-release ID (a-z, 0-9, '.', '_', '-')", &os->id);
-	if (!rc)
-		rc = take_string(c, o, "os", "version", windows, ib_valid_version,
-		                 "expected a version such as \"10.0.17763\" or \"22.04\"",
-		                 &os->version);
-	if (!rc)
-		rc = take_string(c, o, "os", "pretty_name", 0, ib_valid_text,
-		                 "expected 1 to 256 printable characters", &os->pretty_name);
-	return rc;
-}
-
-static int parse_hex4(struct ctx *c, const cJSON *o, const char *path, const char *key,
-                      int required, char out[5])
-{
-	const char *s = NULL;
-	int rc = ib_json_string(o, key, required, &s, c->source, path, c->err);
-
-	if (rc || !s)
-		return rc;
-	if (!is_hex4(s))
-		return bad(c, path, key, "expected 4 lower-case hex digits");
-	memcpy(out, s, 5);
-	return 0;
-}
-
-static int parse_generation(struct ctx *c, const cJSON *o, const char *path, struct ib_nic *n)
-{
-	const cJSON *v = ib_json_member(o, "generation");
-	const char *gen;
-	char what[160];
 	int id = find_pci_id(n->vendor, n->device);
+	const char *why = NULL;
+	char what[80];
+	unsigned g;
 
-	if (!v) {
-		n->generation = ib_pci_generation(n->vendor, n->device);
+	if (v->type == cJSON_NULL)
 		return 0;
+	g = gen_index(v->valuestring);
+	if (!g)
+		why = "expected one of CX3, CX3-Pro, CX4, CX5, CX6, CX7 or null";
+	else if (strcmp(n->vendor, IB_PCI_VENDOR_MELLANOX))
+		why = "only for Mellanox (15b3) devices";
+	else if (id >= 0 && g != pci_ids[id].gen[0] && g != pci_ids[id].gen[1]) {
+		unsigned b = pci_ids[id].gen[1];
+
+		snprintf(what, sizeof what, "device %s is %s%s%s, not %s", n->device,
+		         gen_names[pci_ids[id].gen[0] - 1], b ? " or " : "",
+		         b ? gen_names[b - 1] : "", gen_names[g - 1]);
+		why = what;
 	}
-	if (cJSON_IsNull(v)) {
-		n->generation = NULL;
-		return 0;
-	}
-	if (!cJSON_IsString(v))
-		return bad(c, path, "generation", "expected a string or null");
-	gen = ib_generation_canonical(v->valuestring);
-	if (!gen)
-		return bad(c, path, "generation",
-		           "expected one of CX3, CX3-Pro, CX4, CX5, CX6, CX7 or null");
-	if (strcmp(n->vendor, IB_PCI_VENDOR_MELLANOX))
-		return bad(c, path, "generation", "only for Mellanox (15b3) devices");
-	if (id >= 0 && pci_ids[id].generation[0] && strcmp(pci_ids[id].generation, gen)) {
-		snprintf(what, sizeof what, "%s does not match device %s, which is %s", gen,
-		         n->device, pci_ids[id].generation);
-		return bad(c, path, "generation", what);
-	}
-	if (id >= 0 && !pci_ids[id].generation[0] && strcmp(pci_ids[id].could_be[0], gen) &&
-	    strcmp(pci_ids[id].could_be[1], gen)) {
-		snprintf(what, sizeof what, "device %s is %s or %s, not %s", n->device,
-		         pci_ids[id].could_be[0], pci_ids[id].could_be[1], gen);
-		return bad(c, path, "generation", what);
-	}
-	n->generation = gen;
+	if (why)
+		return bad(c, path, "generation", why);
+	n->generation = gen_names[g - 1];
 	return 0;
 }
 
-static int parse_nic(struct ctx *c, const cJSON *o, const char *path, struct ib_facts *f)
+static int read_object(struct ctx *c, const cJSON *o, const char *path, int schema, void *out)
 {
-	static const char *const keys[] = {"pci_address", "vendor",     "device",
-	                                   "class",       "generation", "virtual_function",
-	                                   "link_layer",  "ib_device",  NULL};
-	struct ib_nic n;
-	const char *link = NULL;
-	int rc;
+	const char *const *keys = schemas[schema].keys;
+	int rc = ib_json_object(o, keys, c->source, path, c->err), windows = 0;
 
-	memset(&n, 0, sizeof n);
-	rc = ib_json_object(o, keys, c->source, path, c->err);
-	if (!rc)
-		rc = parse_hex4(c, o, path, "vendor", 1, n.vendor);
-	if (!rc)
-		rc = parse_hex4(c, o, path, "device", 1, n.device);
-	if (!rc)
-		rc = parse_hex4(c, o, path, "class", 0, n.pci_class);
-	if (!rc)
-		rc = parse_generation(c, o, path, &n);
-	if (!rc)
-		rc = ib_json_bool(o, "virtual_function", 1, &n.virtual_function, c->source, path,
-		                  c->err);
-	if (!rc)
-		rc = ib_json_string(o, "link_layer", 1, &link, c->source, path, c->err);
-	if (rc)
-		goto out;
-	if (!strcmp(link, "infiniband"))
-		n.link_layer = IB_LINK_INFINIBAND;
-	else if (!strcmp(link, "ethernet"))
-		n.link_layer = IB_LINK_ETHERNET;
-	else if (!strcmp(link, "unknown"))
-		n.link_layer = IB_LINK_UNKNOWN;
-	else {
-		rc = bad(c, path, "link_layer",
-		         "expected \"infiniband\", \"ethernet\" or \"unknown\"");
-		goto out;
+	for (size_t i = 0; !rc && keys[i]; i++) {
+		const struct row *r = &schemas[schema].rows[i];
+		const cJSON *v = ib_json_member(o, keys[i]), *e;
+		char *field = (char *)out + r->off, sub[IB_JSON_PATH_MAX];
+		size_t n = 0;
+		int k;
+
+		if (!v) {
+			if (r->req >> windows & 1)
+				rc = bad(c, path, keys[i], "missing");
+			else if (r->type == T_GEN)
+				((struct ib_nic *)out)->generation =
+				        ib_pci_generation(((struct ib_nic *)out)->vendor,
+				                          ((struct ib_nic *)out)->device);
+			continue;
+		}
+		if (r->req >> (2 + windows) & 1) {
+			rc = bad(c, path, keys[i],
+			         windows ? "only for linux (the ID of /etc/os-release)"
+			                 : "only for windows (Linux distributions are told apart "
+			                   "by id)");
+			continue;
+		}
+		if (!(v->type & accepts[r->type])) {
+			rc = bad(c, path, keys[i], wrong_type[r->type]);
+			continue;
+		}
+		switch (r->type) {
+		case T_BOOL:
+			*(int *)field = v->type == cJSON_True;
+			break;
+		case T_GEN:
+			rc = read_generation(c, v, path, out);
+			break;
+		case T_OS:
+			rc = read_object(c, v, keys[i], S_OS, field);
+			break;
+		case T_NICS:
+			cJSON_ArrayForEach(e, v)
+			{
+				struct ib_nic *nic = new_nic(out);
+
+				rc = nic ? read_object(c, e,
+				                       ib_json_index(sub, sizeof sub, keys[i], n++),
+				                       S_NIC, nic)
+				         : ib_oom(c->err);
+				if (rc)
+					break;
+			}
+			break;
+		default:
+			k = check(v->valuestring, r->check);
+			if (k < 0)
+				rc = bad(c, path, keys[i], checks[r->check].what);
+			else if (r->type == T_LINK)
+				*(enum ib_link_layer *)field = (enum ib_link_layer)k;
+			else if (r->type == T_HEX4)
+				memcpy(field, v->valuestring, 5);
+			else if (!(*(char **)field = strdup(v->valuestring)))
+				rc = ib_oom(c->err);
+			if (r->check == C_FAMILY)
+				windows = k == 0;
+		}
 	}
-	rc = take_string(c, o, path, "pci_address", 0, ib_valid_pci_address,
-	                 "expected a PCI address such as \"0101:00:00.0\"", &n.pci_address);
-	if (!rc)
-		rc = take_string(c, o, path, "ib_device", 0, ib_valid_ib_device,
-		                 "expected an RDMA device name such as \"mlx5_ib0\"", &n.ib_device);
-	if (!rc)
-		rc = ib_facts_add_nic(f, &n, c->err);
-out:
-	nic_clear(&n);
 	return rc;
-}
-
-static int parse_root(struct ctx *c, const cJSON *root, struct ib_facts *f)
-{
-	static const char *const keys[] = {"vm_size",           "os",   "nd_over_vmbus",
-	                                   "nd_driver_version", "nics", NULL};
-	const char *size = NULL;
-	const cJSON *nics = NULL, *n;
-	char path[IB_JSON_PATH_MAX];
-	size_t i = 0;
-	int rc;
-
-	rc = ib_json_object(root, keys, c->source, "", c->err);
-	if (!rc)
-		rc = ib_json_string(root, "vm_size", 1, &size, c->source, "", c->err);
-	if (rc)
-		return rc;
-	if (strcmp(size, IB_VM_SIZE_UNKNOWN) && !ib_valid_vm_size(size))
-		return bad(c, "", "vm_size",
-		           "expected an Azure size name such as \"Standard_HB120rs_v2\" or "
-		           "\"unknown\"");
-	free(f->vm_size);
-	f->vm_size = strdup(size);
-	if (!f->vm_size)
-		return ib_oom(c->err);
-	rc = parse_os(c, root, &f->os);
-	if (!rc)
-		rc = ib_json_bool(root, "nd_over_vmbus", 0, &f->nd_over_vmbus, c->source, "",
-		                  c->err);
-	if (!rc)
-		rc = take_string(c, root, "", "nd_driver_version", 0, ib_valid_text,
-		                 "expected 1 to 256 printable characters", &f->nd_driver_version);
-	if (!rc)
-		rc = ib_json_array(root, "nics", 1, &nics, c->source, "", c->err);
-	if (rc)
-		return rc;
-	cJSON_ArrayForEach(n, nics)
-	{
-		rc = parse_nic(c, n, ib_json_index(path, sizeof path, "nics", i++), f);
-		if (rc)
-			return rc;
-	}
-	return 0;
 }
 
 int ib_facts_parse(const char *json, size_t len, const char *source, struct ib_facts **out,
                    struct ib_err *err)
 {
 	struct ctx c = {source, err};
-	struct ib_facts *f = NULL;
+	struct ib_facts *f = calloc(1, sizeof *f);
 	cJSON *root = NULL;
-	int rc;
+	int rc = f ? ib_json_parse(json, len, source, &root, err) : ib_oom(err);
 
 	*out = NULL;
-	rc = ib_json_parse(json, len, source, &root, err);
-	if (rc)
-		return rc;
-	f = ib_facts_new();
-	if (!f) {
-		rc = ib_oom(err);
-		goto out;
+	if (!rc)
+		rc = read_object(&c, root, "", S_ROOT, f);
+	if (!rc) {
+		*out = f;
+		f = NULL;
 	}
-	rc = parse_root(&c, root, f);
-	if (rc)
-		goto out;
-	*out = f;
-	f = NULL;
-out:
 	ib_facts_free(f);
 	cJSON_Delete(root);
 	return rc;
@@ -488,52 +478,48 @@ int ib_facts_load(const char *path, struct ib_facts **out, struct ib_err *err)
 	return rc;
 }
 
-static int add_string(cJSON *obj, const char *key, const char *value)
+/* Adds the members of schema from in to o; -1 when out of memory. */
+static int write_object(cJSON *o, int schema, const void *in)
 {
-	return value && !cJSON_AddStringToObject(obj, key, value) ? -1 : 0;
-}
+	const char *const *keys = schemas[schema].keys;
 
-static int build_nic(cJSON *arr, const struct ib_nic *n)
-{
-	cJSON *o = cJSON_CreateObject();
+	for (size_t i = 0; keys[i]; i++) {
+		const struct row *r = &schemas[schema].rows[i];
+		const char *field = (const char *)in + r->off, *s = NULL;
+		cJSON *v;
 
-	if (!o || !cJSON_AddItemToArray(arr, o))
-		return -1;
-	if (add_string(o, "pci_address", n->pci_address) || add_string(o, "vendor", n->vendor) ||
-	    add_string(o, "device", n->device) ||
-	    add_string(o, "class", n->pci_class[0] ? n->pci_class : NULL))
-		return -1;
-	if (n->generation ? !cJSON_AddStringToObject(o, "generation", n->generation)
-	                  : !cJSON_AddNullToObject(o, "generation"))
-		return -1;
-	if (!cJSON_AddBoolToObject(o, "virtual_function", n->virtual_function) ||
-	    add_string(o, "link_layer", ib_link_layer_name(n->link_layer)) ||
-	    add_string(o, "ib_device", n->ib_device))
-		return -1;
-	return 0;
-}
-
-static int build(const struct ib_facts *f, cJSON *root)
-{
-	cJSON *os, *nics;
-
-	if (add_string(root, "vm_size", f->vm_size))
-		return -1;
-	os = cJSON_AddObjectToObject(root, "os");
-	if (!os || add_string(os, "family", f->os.family) ||
-	    add_string(os, "product", f->os.product) || add_string(os, "id", f->os.id) ||
-	    add_string(os, "version", f->os.version) ||
-	    add_string(os, "pretty_name", f->os.pretty_name))
-		return -1;
-	if (!cJSON_AddBoolToObject(root, "nd_over_vmbus", f->nd_over_vmbus) ||
-	    add_string(root, "nd_driver_version", f->nd_driver_version))
-		return -1;
-	nics = cJSON_AddArrayToObject(root, "nics");
-	if (!nics)
-		return -1;
-	for (size_t i = 0; i < f->n_nics; i++)
-		if (build_nic(nics, &f->nics[i]))
+		if (r->type == T_STR || r->type == T_GEN)
+			s = *(char *const *)field;
+		else if (r->type == T_HEX4)
+			s = field[0] ? field : NULL;
+		else if (r->type == T_LINK)
+			s = ib_link_layer_name(*(const enum ib_link_layer *)field);
+		if (r->type == T_OS)
+			v = cJSON_AddObjectToObject(o, keys[i]);
+		else if (r->type == T_NICS)
+			v = cJSON_AddArrayToObject(o, keys[i]);
+		else if (s)
+			v = cJSON_AddStringToObject(o, keys[i], s);
+		else if (r->type == T_GEN || r->type == T_BOOL)
+			v = cJSON_AddNullToObject(o, keys[i]);
+		else
+			continue;
+		if (!v)
 			return -1;
+		/* A cJSON boolean is an item of type cJSON_True or cJSON_False. */
+		if (r->type == T_BOOL)
+			v->type = *(const int *)field ? cJSON_True : cJSON_False;
+		if (r->type == T_OS && write_object(v, S_OS, field))
+			return -1;
+		for (size_t j = 0; r->type == T_NICS && j < ((const struct ib_facts *)in)->n_nics;
+		     j++) {
+			cJSON *e = cJSON_CreateObject();
+
+			if (!e || !cJSON_AddItemToArray(v, e) ||
+			    write_object(e, S_NIC, &((const struct ib_facts *)in)->nics[j]))
+				return -1;
+		}
+	}
 	return 0;
 }
 
@@ -545,22 +531,15 @@ int ib_facts_to_json(const struct ib_facts *f, char **json, struct ib_err *err)
 	int rc = 0;
 
 	*json = NULL;
-	if (!root || build(f, root) || !(text = cJSON_Print(root))) {
-		rc = ib_oom(err);
-		goto out;
-	}
-	n = strlen(text);
-	*json = malloc(n + 2);
-	if (!*json) {
+	if (!root || write_object(root, S_ROOT, f) || !(text = cJSON_Print(root)) ||
+	    !(*json = malloc((n = strlen(text)) + 2))) {
 		rc = ib_oom(err);
 		goto out;
 	}
 	memcpy(*json, text, n);
-	(*json)[n] = '\n';
-	(*json)[n + 1] = '\0';
+	memcpy(*json + n, "\n", 2);
 out:
-	if (text)
-		cJSON_free(text);
+	cJSON_free(text);
 	cJSON_Delete(root);
 	return rc;
 }

@@ -3,6 +3,7 @@
 #include "facts.h"
 #include "json.h"
 #include "log.h"
+#include "path.h"
 
 #include <curl/curl.h>
 #include <stdlib.h>
@@ -18,20 +19,14 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *user)
 {
 	struct body *b = user;
 	size_t n = size * nmemb;
-	char *grown;
 
 	/* MAXFILESIZE does not stop a body of unknown length in curl 7.88: count here. */
 	if (n > IB_IMDS_MAX_BYTES - b->len) {
 		b->too_big = 1;
 		return 0;
 	}
-	grown = realloc(b->data, b->len + n + 1);
-	if (!grown)
-		return 0;
-	memcpy(grown + b->len, ptr, n);
-	b->data = grown;
+	memcpy(b->data + b->len, ptr, n);
 	b->len += n;
-	b->data[b->len] = '\0';
 	return n;
 }
 
@@ -44,93 +39,86 @@ int ib_imds_parse_vm_size(const char *json, size_t len, const char *source, char
 
 	*vm_size = NULL;
 	rc = ib_json_parse(json, len, source, &root, err);
-	if (rc)
-		return rc;
-	if (!cJSON_IsObject(root)) {
+	if (!rc && !cJSON_IsObject(root))
 		rc = ib_fail(err, IB_EINPUT, "%s: expected an object", source);
-		goto out;
-	}
-	rc = ib_json_string(root, "vmSize", 1, &size, source, "", err);
-	if (rc)
-		goto out;
-	if (!ib_valid_vm_size(size)) {
+	if (!rc)
+		rc = ib_json_string(root, "vmSize", 1, &size, source, "", err);
+	if (!rc && !ib_valid_vm_size(size))
 		rc = ib_fail(err, IB_EINPUT, "%s: vmSize: not a VM size name", source);
-		goto out;
-	}
-	*vm_size = strdup(size);
-	if (!*vm_size)
+	if (!rc && !(*vm_size = strdup(size)))
 		rc = ib_oom(err);
-out:
 	cJSON_Delete(root);
 	return rc;
 }
 
 int ib_imds_vm_size(const char *base_url, char **vm_size, struct ib_err *err)
 {
-	struct body body = {NULL, 0, 0};
-	struct curl_slist *headers = NULL;
-	char errbuf[CURL_ERROR_SIZE] = "";
-	size_t blen = strlen(base_url);
-	char *url = malloc(blen + sizeof IB_IMDS_COMPUTE_PATH + 1);
-	CURL *curl = NULL;
+	/* Straight to the service (it refuses proxied requests), plain http, no redirects. */
+	static const struct {
+		CURLoption opt;
+		const char *value;
+	} texts[] = {
+	        {CURLOPT_PROXY, ""},
+	        {CURLOPT_PROTOCOLS_STR, "http"},
+	        {CURLOPT_REDIR_PROTOCOLS_STR, "http"},
+	        {CURLOPT_USERAGENT, "ibdrv-install/" IBDRV_VERSION},
+	};
+	static const struct {
+		CURLoption opt;
+		int value;
+	} numbers[] = {
+	        {CURLOPT_FOLLOWLOCATION, 0},
+	        {CURLOPT_MAXREDIRS, 0},
+	        {CURLOPT_NOSIGNAL, 1},
+	        {CURLOPT_CONNECTTIMEOUT_MS, IB_IMDS_CONNECT_TIMEOUT_MS},
+	        {CURLOPT_TIMEOUT_MS, IB_IMDS_TIMEOUT_MS},
+	};
+	/* Room for the largest answer and a NUL. */
+	struct body body = {calloc(1, IB_IMDS_MAX_BYTES + 1), 0, 0};
+	char errbuf[CURL_ERROR_SIZE];
+	char *url = ib_path_join(base_url, IB_IMDS_COMPUTE_PATH);
+	CURL *curl = curl_easy_init();
+	struct curl_slist *headers = curl_slist_append(NULL, "Metadata: true");
 	CURLcode cc;
 	long status = 0;
 	int rc = 0;
 
 	*vm_size = NULL;
-	if (!url) {
+	errbuf[0] = '\0';
+	if (!url || !body.data) {
 		rc = ib_oom(err);
 		goto out;
 	}
-	memcpy(url, base_url, blen);
-	if (blen == 0 || base_url[blen - 1] != '/')
-		url[blen++] = '/';
-	memcpy(url + blen, IB_IMDS_COMPUTE_PATH, sizeof IB_IMDS_COMPUTE_PATH);
-
-	curl = curl_easy_init();
-	headers = curl_slist_append(NULL, "Metadata: true");
-	if (!curl || !headers) {
-		rc = ib_fail(err, IB_EINTERNAL, "cannot set up libcurl");
-		goto out;
-	}
-	if (curl_easy_setopt(curl, CURLOPT_URL, url) ||
-	    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers) ||
-	    curl_easy_setopt(curl, CURLOPT_PROXY, "") ||
-	    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http") ||
-	    curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http") ||
-	    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L) ||
-	    curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 0L) ||
-	    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L) ||
-	    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)IB_IMDS_CONNECT_TIMEOUT_MS) ||
-	    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)IB_IMDS_TIMEOUT_MS) ||
-	    curl_easy_setopt(curl, CURLOPT_USERAGENT, "ibdrv-install/" IBDRV_VERSION) ||
-	    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf) ||
-	    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data) ||
-	    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body)) {
-		rc = ib_fail(err, IB_EINTERNAL, "%s: libcurl refused an option", url);
+	cc = curl_easy_setopt(curl, CURLOPT_URL, url) |
+	     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers) |
+	     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf) |
+	     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data) |
+	     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+	for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
+		cc |= curl_easy_setopt(curl, texts[i].opt, texts[i].value);
+	for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++)
+		cc |= curl_easy_setopt(curl, numbers[i].opt, (long)numbers[i].value);
+	if (cc || !headers) {
+		rc = ib_fail(err, IB_EINTERNAL, "%s: cannot set up libcurl", url);
 		goto out;
 	}
 	ib_debug("asking the metadata service: %s", url);
 	cc = curl_easy_perform(curl);
-	if (cc != CURLE_OK) {
-		if (body.too_big)
-			rc = ib_fail(err, IB_EINPUT, "%s: answer larger than %d bytes", url,
-			             IB_IMDS_MAX_BYTES);
-		else
-			rc = ib_fail(err, cc == CURLE_OPERATION_TIMEDOUT ? IB_ETIMEOUT : IB_ENET,
-			             "%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
-		goto out;
-	}
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-	if (status != 200) {
+	if (cc == CURLE_OK)
+		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	if (body.too_big)
+		rc = ib_fail(err, IB_EINPUT, "%s: answer larger than %d bytes", url,
+		             IB_IMDS_MAX_BYTES);
+	else if (cc)
+		rc = ib_fail(err, cc == CURLE_OPERATION_TIMEDOUT ? IB_ETIMEOUT : IB_ENET, "%s: %s",
+		             url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
+	else if (status != 200)
 		rc = ib_fail(err, IB_ENET, "%s: HTTP status %ld", url, status);
-		goto out;
-	}
-	rc = ib_imds_parse_vm_size(body.data ? body.data : "", body.len, url, vm_size, err);
+	else
+		rc = ib_imds_parse_vm_size(body.data, body.len, url, vm_size, err);
 out:
 	curl_slist_free_all(headers);
-	if (curl)
-		curl_easy_cleanup(curl);
+	curl_easy_cleanup(curl);
 	free(body.data);
 	free(url);
 	return rc;

@@ -1,6 +1,5 @@
 #include "sysparse.h"
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,34 +17,21 @@ static char *dup_range(const char *s, size_t n)
 /* Unquotes an os-release value (one line, without its newline) into a new string. */
 static char *unquote(const char *v, size_t n)
 {
-	char *out = malloc(n + 1), *o = out;
-	char quote = 0;
+	char *out = malloc(n + 1), *o = out, quote = 0;
 
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		char ch = v[i];
-
-		if (quote && ch == quote) {
-			quote = 0;
+	for (const char *end = v + n; out && v < end; v++) {
+		if (quote ? *v == quote : *v == '"' || *v == '\'') {
+			quote = quote ? 0 : *v;
 			continue;
 		}
-		if (!quote && (ch == '"' || ch == '\'')) {
-			quote = ch;
-			continue;
-		}
-		if (ch == '\\' && quote != '\'' && i + 1 < n) {
-			char next = v[i + 1];
-			/* Shell rules: inside double quotes only these are escapes. */
-			if (!quote || strchr("\\\"$`", next)) {
-				*o++ = next;
-				i++;
-				continue;
-			}
-		}
-		*o++ = ch;
+		/* Shell rules: inside double quotes only these are escapes. */
+		if (*v == '\\' && quote != '\'' && v + 1 < end &&
+		    (!quote || strchr("\\\"$`", v[1])))
+			v++;
+		*o++ = *v;
 	}
-	*o = '\0';
+	if (out)
+		*o = '\0';
 	return out;
 }
 
@@ -94,10 +80,8 @@ int ib_kvp_lookup(const unsigned char *data, size_t len, const char *key, char *
 
 		if (memcmp(k, key, klen) || k[klen] != '\0')
 			continue;
-		while (vlen < IB_KVP_VALUE_BYTES && v[vlen])
-			vlen++;
-		for (size_t i = 0; i < vlen; i++)
-			if (v[i] < 0x20 || v[i] > 0x7e)
+		for (; vlen < IB_KVP_VALUE_BYTES && v[vlen]; vlen++)
+			if (v[vlen] < 0x20 || v[vlen] > 0x7e)
 				printable = 0;
 		if (printable && vlen > 0) {
 			*value = dup_range((const char *)v, vlen);
@@ -113,13 +97,13 @@ int ib_sysfs_hex(const char *text, char *out, size_t out_size)
 {
 	size_t digits = out_size - 1, i;
 
-	if (text[0] != '0' || (text[1] != 'x' && text[1] != 'X'))
+	if (text[0] != '0' || (text[1] | 0x20) != 'x')
 		return -1;
 	text += 2;
 	for (i = 0; i < digits; i++) {
-		if (!isxdigit((unsigned char)text[i]))
+		if (!text[i] || !strchr("ABCDEF0123456789abcdef", text[i]))
 			return -1;
-		out[i] = (char)tolower((unsigned char)text[i]);
+		out[i] = (char)(text[i] | 0x20); /* lower case; digits have the bit already */
 	}
 	out[digits] = '\0';
 	return text[digits] == '\0' || text[digits] == '\n' ? 0 : -1;

@@ -221,7 +221,7 @@ static void test_bad_files(void)
 	        {"{\"vm_size\":\"unknown\",\"os\":{\"family\":\"linux\",\"id\":\"x\"},\"nics\":["
 	         "{\"vendor\":\"15b3\",\"device\":\"101c\",\"generation\":\"CX5\","
 	         "\"virtual_function\":true,\"link_layer\":\"infiniband\"}]}",
-	         "f.json: nics[0].generation: CX5 does not match device 101c, which is CX6"},
+	         "f.json: nics[0].generation: device 101c is CX6, not CX5"},
 	        {"{\"vm_size\":\"unknown\",\"os\":{\"family\":\"linux\",\"id\":\"x\"},\"nics\":["
 	         "{\"vendor\":\"15b3\",\"device\":\"101e\",\"generation\":\"CX5\","
 	         "\"virtual_function\":true,\"link_layer\":\"infiniband\"}]}",
