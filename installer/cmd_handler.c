@@ -31,94 +31,46 @@
 #define WORKER_QUEUE_S 7200
 /* Progress is written to the status file at most this often, unless the step changes. */
 #define PROGRESS_EVERY_MS 2000
-
-struct hopts {
-	const char *handler_dir;
-	const char *root;
-	const char *facts;
-	const char *pubkeys[MAX_PUBKEYS];
-	size_t n_pubkeys;
-	const char *lock_wait_arg; /* kept as given, to pass on to the worker */
-	unsigned lock_wait_s;
-	unsigned worker_wait_s;
-};
+#define INSTALLING "Installing the InfiniBand driver"
 
 struct hctx {
-	const char *op;
-	struct hopts o;
+	struct ib_cli o; /* the options as given (passed on to the worker as they are) */
+	unsigned lock_wait_s;
+	unsigned worker_wait_s;
 	char *dir;
 	struct ib_handler_env env;
 	struct ib_paths paths;
 	int heartbeat;
-	int env_loaded;
-	int paths_loaded;
 };
-
-static int parse_opts(int argc, char **argv, struct hopts *o)
-{
-	struct ib_cli cli;
-
-	memset(o, 0, sizeof *o);
-	o->lock_wait_s = LOCK_WAIT_S_DEFAULT;
-	o->worker_wait_s = WORKER_WAIT_S_DEFAULT;
-	if (ib_cli_parse(IB_CLI_HANDLER, argc, argv, &cli))
-		return IB_EXT_UNSUPPORTED;
-	if (cli.lock_wait && ib_cli_seconds(cli.lock_wait, 0, 86400, &o->lock_wait_s))
-		return ib_cli_error(argv[0], "--lock-wait: '%s' is not 0..86400 seconds",
-		                    cli.lock_wait);
-	if (cli.wait && ib_cli_seconds(cli.wait, 0, 86400, &o->worker_wait_s))
-		return ib_cli_error(argv[0], "--wait: '%s' is not 0..86400 seconds", cli.wait);
-	o->handler_dir = cli.handler_dir;
-	o->root = cli.root;
-	o->facts = cli.facts;
-	memcpy(o->pubkeys, cli.pubkeys, sizeof o->pubkeys);
-	o->n_pubkeys = cli.n_pubkeys;
-	o->lock_wait_arg = cli.lock_wait;
-	return 0;
-}
-
-/* Appends to <logFolder>/ibdrv.log, starting a new file once it grows past LOG_ROTATE_BYTES. */
-static void open_log(const struct hctx *c)
-{
-	struct ib_err err;
-	char *path = ib_path_join(c->env.log_dir, IB_HANDLER_LOG_NAME);
-	char *old = path ? malloc(strlen(path) + 3) : NULL;
-	enum plat_kind kind;
-	uint64_t size;
-
-	if (!path || !old || plat_mkdir_p(c->env.log_dir, 0755, &err))
-		goto out;
-	sprintf(old, "%s.1", path);
-	if (plat_lstat(path, &kind, &size, &err) == 0 && kind == PLAT_REGULAR &&
-	    size > LOG_ROTATE_BYTES)
-		plat_rename_replace(path, old, &err);
-	if (ib_log_open_file(path) != 0)
-		ib_warn("%s: cannot open the log file", path);
-out:
-	free(old);
-	free(path);
-}
 
 static void ctx_free(struct hctx *c)
 {
-	if (c->env_loaded)
-		ib_handler_env_free(&c->env);
-	if (c->paths_loaded)
-		ib_paths_free(&c->paths);
+	ib_handler_env_free(&c->env);
+	ib_paths_free(&c->paths);
 	free(c->dir);
 }
 
 /* Finds the handler folder and its environment, opens the log, sets up the state folder. */
 static int ctx_init(struct hctx *c, const char *op, int argc, char **argv)
 {
+	const char *const *given[] = {&c->o.lock_wait, &c->o.wait};
+	unsigned *seconds[] = {&c->lock_wait_s, &c->worker_wait_s};
 	struct ib_err err;
-	int rc;
+	char *log = NULL, *old = NULL;
+	enum plat_kind kind;
+	uint64_t size;
 
 	memset(c, 0, sizeof *c);
-	c->op = op;
-	rc = parse_opts(argc, argv, &c->o);
-	if (rc)
-		return rc;
+	c->lock_wait_s = LOCK_WAIT_S_DEFAULT;
+	c->worker_wait_s = WORKER_WAIT_S_DEFAULT;
+	if (ib_cli_parse(IB_CLI_HANDLER, argc, argv, &c->o))
+		return IB_EXT_UNSUPPORTED;
+	for (size_t i = 0; i < 2; i++)
+		if (*given[i] && ib_cli_seconds(*given[i], 0, 86400, seconds[i]))
+			return ib_cli_error(op,
+			                    i ? "--wait: '%s' is not 0..86400 seconds"
+			                      : "--lock-wait: '%s' is not 0..86400 seconds",
+			                    *given[i]);
 	if (!c->o.facts)
 		c->o.facts = getenv(FACTS_ENV);
 	if (ib_handler_dir(c->o.handler_dir, &c->dir, &err) ||
@@ -126,14 +78,22 @@ static int ctx_init(struct hctx *c, const char *op, int argc, char **argv)
 		fprintf(stderr, "ibdrv-install %s: %s\n", op, err.msg);
 		return ib_ext_code_from_err(err.code);
 	}
-	c->env_loaded = 1;
-	open_log(c);
-	ib_info("ibdrv-install %s: %s (handler folder %s)", IBDRV_VERSION, op, c->dir);
-	if (ib_paths_init(&c->paths, c->o.root, &err) == 0) {
-		c->paths_loaded = 1;
-		if (ib_paths_ensure_state_dir(&c->paths, &err) == 0)
-			return 0;
+	/* <logFolder>/ibdrv.log, a new one once it grows past LOG_ROTATE_BYTES. */
+	log = ib_path_join(c->env.log_dir, IB_HANDLER_LOG_NAME);
+	old = ib_path_join(c->env.log_dir, IB_HANDLER_LOG_NAME ".1");
+	if (log && old && plat_mkdir_p(c->env.log_dir, 0755, &err) == 0) {
+		if (plat_lstat(log, &kind, &size, &err) == 0 && kind == PLAT_REGULAR &&
+		    size > LOG_ROTATE_BYTES)
+			plat_rename_replace(log, old, &err);
+		if (ib_log_open_file(log) != 0)
+			ib_warn("%s: cannot open the log file", log);
 	}
+	free(old);
+	free(log);
+	ib_info("ibdrv-install %s: %s (handler folder %s)", IBDRV_VERSION, op, c->dir);
+	if (ib_paths_init(&c->paths, c->o.root, &err) == 0 &&
+	    ib_paths_ensure_state_dir(&c->paths, &err) == 0)
+		return 0;
 	ib_error("%s", err.msg);
 	return ib_ext_code_from_err(err.code);
 }
@@ -142,29 +102,123 @@ static int ctx_init(struct hctx *c, const char *op, int argc, char **argv)
 static int load_trust(const struct hctx *c, struct ib_pubkey *keys, size_t *n_keys,
                       struct ib_package_config *pc, struct ib_err *err)
 {
-	int rc;
+	const char *const *files = (const char *const *)c->o.pubkeys;
+	size_t n = c->o.n_pubkeys;
+	enum plat_kind kind = PLAT_REGULAR;
+	char *path = ib_path_join(c->dir, IB_HANDLER_PACKAGE_CONFIG);
+	int rc = path ? 0 : ib_oom(err);
 
 	*n_keys = 0;
 	memset(pc, 0, sizeof *pc);
-	if (c->o.n_pubkeys) {
-		char *path = ib_path_join(c->dir, IB_HANDLER_PACKAGE_CONFIG);
-		enum plat_kind kind;
-
-		if (!path)
-			return ib_oom(err);
+	/* With --pubkey, the package's configuration only adds its URLs, and may be absent. */
+	if (rc == 0 && n)
 		rc = plat_lstat(path, &kind, NULL, err);
-		free(path);
-		if (rc == 0 && kind != PLAT_MISSING)
-			rc = ib_package_config_load(c->dir, pc, err);
-		for (size_t i = 0; rc == 0 && i < c->o.n_pubkeys; i++)
-			rc = ib_pubkey_load(c->o.pubkeys[i], &keys[(*n_keys)++], err);
-	} else {
+	free(path);
+	if (rc == 0 && kind != PLAT_MISSING)
 		rc = ib_package_config_load(c->dir, pc, err);
-		for (size_t i = 0; rc == 0 && i < pc->n_keys && i < MAX_PUBKEYS; i++)
-			rc = ib_pubkey_load(pc->keys[i], &keys[(*n_keys)++], err);
+	if (!n) {
+		files = (const char *const *)pc->keys;
+		n = pc->n_keys < MAX_PUBKEYS ? pc->n_keys : MAX_PUBKEYS;
 	}
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = ib_pubkey_load(files[i], &keys[(*n_keys)++], err);
 	if (rc)
 		ib_package_config_free(pc);
+	return rc;
+}
+
+/* Whether a worker serving this handler folder holds the worker lock. */
+static int worker_running(const struct hctx *c, int any_folder, int64_t *pid)
+{
+	char what[IB_LOCK_WHAT_MAX];
+	struct ib_err err;
+	int held = 0;
+
+	if (ib_lock_probe(c->paths.worker_lock, &held, pid, what, sizeof what, &err)) {
+		ib_warn("%s", err.msg);
+		return 0;
+	}
+	return held && (any_folder || !strcmp(what, c->dir));
+}
+
+/* Writes the status of seq, and the heartbeat when the manifest asks for it. */
+static void report(const struct hctx *c, int64_t seq, enum ib_status st, int code,
+                   const char *message)
+{
+	struct ib_err err;
+
+	if (ib_handler_status_write(&c->env, seq, "Enable", st, code, message, &err) ||
+	    (c->heartbeat &&
+	     ib_handler_heartbeat_write(&c->env, st != IB_STATUS_ERROR, message, &err)))
+		ib_error("%s", err.msg);
+}
+
+static const char *code_meaning(int code)
+{
+	switch (code) {
+	case IB_EXT_TIMEOUT_LOCK:
+	case IB_EXT_TIMEOUT:
+		return "timed out; retry";
+	case IB_EXT_EXCEPTION:
+		return "unexpected error";
+	default:
+		return "not supported or could not be completed";
+	}
+}
+
+/* Writes the final status of seq for an extension code and a one-line reason. */
+static void finish(const struct hctx *c, int64_t seq, int code, const char *reason)
+{
+	char message[IB_HANDLER_MESSAGE_MAX + 256];
+	int ok = code == IB_EXT_SUCCESS || code == IB_EXT_REBOOT;
+
+	if (code == IB_EXT_REBOOT)
+		snprintf(message, sizeof message,
+		         "%s; reboot required to complete the installation (code 3010)", reason);
+	else
+		snprintf(message, sizeof message, "%s (code %d: %s; log: %s/%s)", reason, code,
+		         code_meaning(code), c->env.log_dir, IB_HANDLER_LOG_NAME);
+	report(c, seq, ok ? IB_STATUS_SUCCESS : IB_STATUS_ERROR, code,
+	       code == IB_EXT_SUCCESS ? reason : message);
+}
+
+/* Logs a failure (IB_E* rc) and, when seq is one, reports it as its final status. */
+static int fail(const struct hctx *c, int64_t seq, int rc, const char *msg)
+{
+	int code = ib_ext_code_from_err(rc);
+
+	ib_error("%s", msg);
+	if (seq >= 0)
+		finish(c, seq, code, msg);
+	return code;
+}
+
+static int start_worker(const struct hctx *c, int64_t *pid, struct ib_err *err)
+{
+	const char *const opts[][2] = {
+	        {"--root", c->o.root}, {"--facts", c->o.facts}, {"--lock-wait", c->o.lock_wait}};
+	const char *argv[10 + 2 * MAX_PUBKEYS] = {NULL, "worker", "--handler-dir", c->dir};
+	char *exe = NULL, *log = NULL;
+	size_t n = 4;
+	int rc = plat_exe_path(&exe, err);
+
+	if (rc)
+		return rc;
+	argv[0] = exe;
+	for (size_t i = 0; i < 3; i++)
+		if (opts[i][1]) {
+			argv[n++] = opts[i][0];
+			argv[n++] = opts[i][1];
+		}
+	for (size_t i = 0; i < c->o.n_pubkeys; i++) {
+		argv[n++] = "--pubkey";
+		argv[n++] = c->o.pubkeys[i];
+	}
+	/* Whatever the worker prints (a crash report) lands in the log beside its messages. */
+	log = ib_path_join(c->env.log_dir, IB_HANDLER_LOG_NAME);
+	rc = log ? ib_proc_spawn_detached(argv, NULL, log, pid, err) : ib_oom(err);
+	free(log);
+	free(exe);
 	return rc;
 }
 
@@ -194,58 +248,6 @@ static int check_config(const struct hctx *c, int64_t seq, struct ib_err *err)
 	return rc;
 }
 
-/* Whether a worker serving this handler folder holds the worker lock. */
-static int worker_running(const struct hctx *c, int any_folder, int64_t *pid)
-{
-	char what[IB_LOCK_WHAT_MAX];
-	struct ib_err err;
-	int held = 0;
-
-	if (ib_lock_probe(c->paths.worker_lock, &held, pid, what, sizeof what, &err)) {
-		ib_warn("%s", err.msg);
-		return 0;
-	}
-	return held && (any_folder || !strcmp(what, c->dir));
-}
-
-static int start_worker(const struct hctx *c, int64_t *pid, struct ib_err *err)
-{
-	const char *argv[8 + 2 * MAX_PUBKEYS];
-	char *exe = NULL, *log = NULL;
-	size_t n = 0;
-	int rc = plat_exe_path(&exe, err);
-
-	if (rc)
-		return rc;
-	argv[n++] = exe;
-	argv[n++] = "worker";
-	argv[n++] = "--handler-dir";
-	argv[n++] = c->dir;
-	if (c->o.root) {
-		argv[n++] = "--root";
-		argv[n++] = c->o.root;
-	}
-	if (c->o.facts) {
-		argv[n++] = "--facts";
-		argv[n++] = c->o.facts;
-	}
-	for (size_t i = 0; i < c->o.n_pubkeys; i++) {
-		argv[n++] = "--pubkey";
-		argv[n++] = c->o.pubkeys[i];
-	}
-	if (c->o.lock_wait_arg) {
-		argv[n++] = "--lock-wait";
-		argv[n++] = c->o.lock_wait_arg;
-	}
-	argv[n] = NULL;
-	/* Whatever the worker prints (a crash report) lands in the log beside its messages. */
-	log = ib_path_join(c->env.log_dir, IB_HANDLER_LOG_NAME);
-	rc = log ? ib_proc_spawn_detached(argv, NULL, log, pid, err) : ib_oom(err);
-	free(log);
-	free(exe);
-	return rc;
-}
-
 static int cmd_enable(struct hctx *c)
 {
 	struct ib_lock *hl = NULL;
@@ -255,28 +257,18 @@ static int cmd_enable(struct hctx *c)
 	int code = 0, rc;
 
 	if ((rc = ib_handler_manifest_heartbeat(c->dir, &c->heartbeat, &err)) ||
-	    (rc = ib_handler_seq(&c->env, &seq, &err))) {
-		ib_error("%s", err.msg);
-		return ib_ext_code_from_err(rc);
-	}
+	    (rc = ib_handler_seq(&c->env, &seq, &err)))
+		return fail(c, -1, rc, err.msg);
 	ib_info("configuration sequence number %lld", (long long)seq);
 	rc = ib_lock_acquire(c->paths.handler_lock, "handler enable", IB_LOCK_WAIT_MS_DEFAULT, &hl,
 	                     &err);
-	if (rc == 0) {
-		rc = ib_handler_mrseq_read(c->dir, &mrseq, &err);
-		if (rc == IB_EINPUT) {
-			/* Rewritten below: a damaged mrseq must not block every later
-			 * configuration. */
-			ib_warn("%s; taking it as no sequence number yet", err.msg);
-			mrseq = -1;
-			rc = 0;
-		}
+	if (rc == 0 && (rc = ib_handler_mrseq_read(c->dir, &mrseq, &err)) == IB_EINPUT) {
+		/* Rewritten below: a damaged mrseq must not block every later configuration. */
+		ib_warn("%s; taking it as no sequence number yet", err.msg);
+		rc = 0;
 	}
 	if (rc) {
-		ib_error("%s", err.msg);
-		code = ib_ext_code_from_err(rc);
-		ib_handler_status_write(&c->env, seq, "Enable", IB_STATUS_ERROR, code, err.msg,
-		                        NULL);
+		code = fail(c, seq, rc, err.msg);
 		goto out;
 	}
 	if (seq < mrseq) {
@@ -306,25 +298,19 @@ static int cmd_enable(struct hctx *c)
 		ib_warn("sequence number %lld was taken on but never finished (restart or killed "
 		        "worker); resuming it",
 		        (long long)seq);
-		ib_handler_status_write(&c->env, seq, "Enable", IB_STATUS_TRANSITIONING, 0,
-		                        "Installing the InfiniBand driver: resuming after an "
-		                        "interruption",
-		                        NULL);
+		report(c, seq, IB_STATUS_TRANSITIONING, 0,
+		       INSTALLING ": resuming after an interruption");
 	} else {
 		rc = check_config(c, seq, &err);
 		if (rc == 0)
 			rc = ib_handler_mrseq_write(c->dir, seq, &err);
 		if (rc) {
-			ib_error("%s", err.msg);
-			code = ib_ext_code_from_err(rc);
-			ib_handler_status_write(&c->env, seq, "Enable", IB_STATUS_ERROR, code,
-			                        err.msg, NULL);
+			code = fail(c, seq, rc, err.msg);
 			if (rc == IB_EINPUT)
 				ib_handler_mrseq_write(c->dir, seq, NULL);
 			goto out;
 		}
-		ib_handler_status_write(&c->env, seq, "Enable", IB_STATUS_TRANSITIONING, 0,
-		                        "Installing the InfiniBand driver: starting", NULL);
+		report(c, seq, IB_STATUS_TRANSITIONING, 0, INSTALLING ": starting");
 		if (worker_running(c, 0, &pid)) {
 			ib_info("worker pid %lld will take on sequence number %lld next",
 			        (long long)pid, (long long)seq);
@@ -333,10 +319,8 @@ static int cmd_enable(struct hctx *c)
 	}
 	rc = start_worker(c, &pid, &err);
 	if (rc) {
-		ib_error("cannot start the worker: %s", err.msg);
-		code = IB_EXT_EXCEPTION;
-		ib_handler_status_write(&c->env, seq, "Enable", IB_STATUS_ERROR, code, err.msg,
-		                        NULL);
+		ib_err_prefix(&err, "cannot start the worker");
+		code = fail(c, seq, IB_EINTERNAL, err.msg);
 		goto out;
 	}
 	ib_info("worker pid %lld started for sequence number %lld", (long long)pid, (long long)seq);
@@ -352,21 +336,10 @@ struct progress {
 	char last_what[256];
 };
 
-static void write_transitioning(const struct hctx *c, int64_t seq, const char *message)
-{
-	struct ib_err err;
-
-	if (ib_handler_status_write(&c->env, seq, "Enable", IB_STATUS_TRANSITIONING, 0, message,
-	                            &err))
-		ib_warn("%s", err.msg);
-	if (c->heartbeat && ib_handler_heartbeat_write(&c->env, 1, message, &err))
-		ib_warn("%s", err.msg);
-}
-
 static void on_progress(void *ctx, int percent, const char *what)
 {
 	struct progress *p = ctx;
-	char message[512];
+	char message[512], pct[16] = "";
 	uint64_t now = plat_monotonic_ms();
 
 	if (!strcmp(what, p->last_what) && now - p->last_ms < PROGRESS_EVERY_MS)
@@ -374,100 +347,49 @@ static void on_progress(void *ctx, int percent, const char *what)
 	snprintf(p->last_what, sizeof p->last_what, "%s", what);
 	p->last_ms = now;
 	if (percent >= 0)
-		snprintf(message, sizeof message, "Installing the InfiniBand driver (%d%%): %s",
-		         percent, what);
-	else
-		snprintf(message, sizeof message, "Installing the InfiniBand driver: %s", what);
-	write_transitioning(p->c, p->seq, message);
-}
-
-static const char *code_meaning(int code)
-{
-	switch (code) {
-	case IB_EXT_TIMEOUT_LOCK:
-	case IB_EXT_TIMEOUT:
-		return "timed out; retry";
-	case IB_EXT_EXCEPTION:
-		return "unexpected error";
-	default:
-		return "not supported or could not be completed";
-	}
-}
-
-/* Writes the final status of seq for an extension code and a one-line reason. */
-static void finish(const struct hctx *c, int64_t seq, int code, const char *reason)
-{
-	char message[IB_HANDLER_MESSAGE_MAX + 256];
-	struct ib_err err;
-	int ok = code == IB_EXT_SUCCESS || code == IB_EXT_REBOOT;
-
-	if (code == IB_EXT_SUCCESS)
-		snprintf(message, sizeof message, "%s", reason);
-	else if (code == IB_EXT_REBOOT)
-		snprintf(message, sizeof message,
-		         "%s; reboot required to complete the installation (code 3010)", reason);
-	else
-		snprintf(message, sizeof message, "%s (code %d: %s; log: %s/%s)", reason, code,
-		         code_meaning(code), c->env.log_dir, IB_HANDLER_LOG_NAME);
-	if (ib_handler_status_write(&c->env, seq, "Enable",
-	                            ok ? IB_STATUS_SUCCESS : IB_STATUS_ERROR, code, message, &err))
-		ib_error("%s", err.msg);
-	if (c->heartbeat && ib_handler_heartbeat_write(&c->env, ok, message, &err))
-		ib_warn("%s", err.msg);
+		snprintf(pct, sizeof pct, " (%d%%)", percent);
+	snprintf(message, sizeof message, INSTALLING "%s: %s", pct, what);
+	report(p->c, p->seq, IB_STATUS_TRANSITIONING, 0, message);
 }
 
 /* Applies the configuration seq; returns its extension code, reported in the status file. */
 static int process(const struct hctx *c, int64_t seq)
 {
 	struct ib_handler_settings s;
-	struct ib_package_config pc;
+	struct ib_package_config pc = {0};
 	struct ib_pubkey keys[MAX_PUBKEYS];
 	struct ib_apply_opts ao;
 	struct ib_apply_result res;
-	struct progress prog;
+	struct progress prog = {c, seq, 0, ""};
 	struct ib_lock *run = NULL;
 	struct ib_err err;
-	char what[64];
+	char what[128];
 	int64_t now_seq;
 	size_t n_keys = 0;
-	int rc;
+	int code, rc;
 
 	ib_info("processing sequence number %lld", (long long)seq);
-	memset(&pc, 0, sizeof pc);
-	rc = ib_handler_settings_load(&c->env, seq, &s, &err);
-	if (rc) {
-		finish(c, seq, ib_ext_code_from_err(rc), err.msg);
-		return ib_ext_code_from_err(rc);
-	}
-	rc = load_trust(c, keys, &n_keys, &pc, &err);
-	if (rc) {
-		finish(c, seq, ib_ext_code_from_err(rc), err.msg);
-		goto out;
-	}
 	snprintf(what, sizeof what, "handler worker, sequence %lld", (long long)seq);
-	rc = ib_lock_acquire(c->paths.run_lock, what, 0, &run, &err);
-	if (rc == IB_EBUSY) {
-		write_transitioning(c, seq, err.msg);
-		rc = ib_lock_acquire(c->paths.run_lock, what, c->o.lock_wait_s * 1000u, &run, &err);
+	rc = ib_handler_settings_load(&c->env, seq, &s, &err);
+	if (rc == 0)
+		rc = load_trust(c, keys, &n_keys, &pc, &err);
+	if (rc == 0 && (rc = ib_lock_acquire(c->paths.run_lock, what, 0, &run, &err)) == IB_EBUSY) {
+		report(c, seq, IB_STATUS_TRANSITIONING, 0, err.msg);
+		rc = ib_lock_acquire(c->paths.run_lock, what, c->lock_wait_s * 1000u, &run, &err);
 	}
 	if (rc) {
-		finish(c, seq, ib_ext_code_from_err(rc), err.msg);
+		code = fail(c, seq, rc, err.msg);
 		goto out;
 	}
 	/* A newer configuration that came while this one waited replaces it. */
 	if (ib_handler_mrseq_read(c->dir, &now_seq, &err) == 0 && now_seq != seq) {
-		char reason[128];
-
-		snprintf(reason, sizeof reason, "not applied: replaced by configuration %lld",
+		snprintf(what, sizeof what, "not applied: replaced by configuration %lld",
 		         (long long)now_seq);
-		rc = IB_ENOTSUP;
-		finish(c, seq, IB_EXT_UNSUPPORTED, reason);
+		code = IB_EXT_UNSUPPORTED;
+		finish(c, seq, code, what);
 		goto out;
 	}
 	memset(&ao, 0, sizeof ao);
-	memset(&prog, 0, sizeof prog);
-	prog.c = c;
-	prog.seq = seq;
 	ao.bundle_path = s.bundle_path;
 	ao.urls = (const char *const *)(s.n_urls ? s.urls : pc.urls);
 	ao.n_urls = s.n_urls ? s.n_urls : pc.n_urls;
@@ -482,18 +404,15 @@ static int process(const struct hctx *c, int64_t seq)
 	ao.progress = on_progress;
 	ao.progress_ctx = &prog;
 	ib_apply(&ao, &res);
-	ib_info("outcome of sequence %lld: code %d, driver %s: %s", (long long)seq, res.code,
+	code = res.code;
+	ib_info("outcome of sequence %lld: code %d, driver %s: %s", (long long)seq, code,
 	        res.driver[0] ? res.driver : "(none)", res.reason);
-	finish(c, seq, res.code, res.reason[0] ? res.reason : "no reason given");
-	ib_lock_release(run);
-	ib_package_config_free(&pc);
-	ib_handler_settings_free(&s);
-	return res.code;
+	finish(c, seq, code, res.reason[0] ? res.reason : "no reason given");
 out:
 	ib_lock_release(run);
 	ib_package_config_free(&pc);
 	ib_handler_settings_free(&s);
-	return ib_ext_code_from_err(rc);
+	return code;
 }
 
 int cmd_worker(int argc, char **argv)
@@ -513,10 +432,8 @@ int cmd_worker(int argc, char **argv)
 		ib_warn("%s", err.msg);
 	rc = ib_lock_acquire(c.paths.worker_lock, c.dir, WORKER_QUEUE_S * 1000u, &wl, &err);
 	if (rc) {
-		ib_error("%s", err.msg);
-		code = ib_ext_code_from_err(rc);
-		if (ib_handler_mrseq_read(c.dir, &seq, NULL) == 0 && seq >= 0)
-			finish(&c, seq, code, err.msg);
+		ib_handler_mrseq_read(c.dir, &seq, NULL);
+		code = fail(&c, seq, rc, err.msg);
 		goto out;
 	}
 	for (;;) {
@@ -528,8 +445,7 @@ int cmd_worker(int argc, char **argv)
 		if (rc == 0)
 			rc = ib_handler_mrseq_read(c.dir, &seq, &err);
 		if (rc) {
-			ib_error("%s", err.msg);
-			code = ib_ext_code_from_err(rc);
+			code = fail(&c, -1, rc, err.msg);
 			break;
 		}
 		if (seq >= 0 && ib_handler_status_read(&c.env, seq, &st, &st_code, &err))
@@ -562,10 +478,10 @@ static int wait_for_worker(const struct hctx *c)
 	while (worker_running(c, 1, &pid)) {
 		uint64_t waited = plat_monotonic_ms() - start;
 
-		if (waited >= (uint64_t)c->o.worker_wait_s * 1000u) {
+		if (waited >= (uint64_t)c->worker_wait_s * 1000u) {
 			ib_warn("worker pid %lld is still installing after %u s; it will finish on "
 			        "its own and report in the status file",
-			        (long long)pid, c->o.worker_wait_s);
+			        (long long)pid, c->worker_wait_s);
 			return 1;
 		}
 		if (waited - last_log >= 30000 || last_log == 0) {
@@ -578,68 +494,63 @@ static int wait_for_worker(const struct hctx *c)
 	return 0;
 }
 
-static int cmd_install(struct hctx *c)
-{
-	struct ib_package_config pc;
-	struct ib_pubkey keys[MAX_PUBKEYS];
-	struct ib_err err;
-	size_t n;
-	int rc = load_trust(c, keys, &n, &pc, &err);
-
-	if (rc) {
-		ib_error("the extension package is not usable: %s", err.msg);
-		return ib_ext_code_from_err(rc);
-	}
-	ib_info("extension package ready: %zu trusted key(s), %zu default URL(s); state in %s", n,
-	        pc.n_urls, c->paths.state_dir);
-	ib_package_config_free(&pc);
-	return 0;
-}
-
-/* Removes what uninstall may free: downloads and scratch; keeps the installed state. */
-static int uninstall_cleanup(const struct hctx *c)
-{
-	struct ib_lock *run = NULL;
-	struct ib_err err;
-
-	if (ib_lock_acquire(c->paths.run_lock, "handler uninstall", IB_LOCK_WAIT_MS_DEFAULT, &run,
-	                    &err)) {
-		ib_warn("%s; leaving the download cache in place", err.msg);
-		return 0;
-	}
-	if (plat_remove_tree(c->paths.cache_dir, &err) ||
-	    plat_remove_tree(c->paths.staging_dir, &err))
-		ib_warn("%s", err.msg);
-	else
-		ib_info("removed %s and %s; the installed driver and %s stay", c->paths.cache_dir,
-		        c->paths.staging_dir, c->paths.state_file);
-	ib_lock_release(run);
-	return 0;
-}
-
 int cmd_handler(int argc, char **argv)
 {
-	const char *op = argv[0];
-	const char *from;
+	static const char *const ops[] = {"enable", "install", "disable", "uninstall", "update"};
+	const char *op = argv[0], *from;
+	struct ib_package_config pc;
+	struct ib_pubkey keys[MAX_PUBKEYS];
+	struct ib_lock *run = NULL;
+	struct ib_err err;
 	struct hctx c;
-	int code = ctx_init(&c, op, argc, argv);
+	size_t i = 0, n;
+	int code = ctx_init(&c, op, argc, argv), rc;
 
 	if (code)
 		goto out;
-	if (!strcmp(op, "enable")) {
+	while (i < 5 && strcmp(op, ops[i]))
+		i++;
+	switch (i) {
+	case 0:
 		code = cmd_enable(&c);
-	} else if (!strcmp(op, "install")) {
-		code = cmd_install(&c);
-	} else if (!strcmp(op, "disable")) {
-		wait_for_worker(&c);
-	} else if (!strcmp(op, "uninstall")) {
-		if (!wait_for_worker(&c))
-			code = uninstall_cleanup(&c);
-	} else if (!strcmp(op, "update")) {
+		break;
+	case 1:
+		rc = load_trust(&c, keys, &n, &pc, &err);
+		if (rc) {
+			ib_err_prefix(&err, "the extension package is not usable");
+			code = fail(&c, -1, rc, err.msg);
+			break;
+		}
+		ib_info("extension package ready: %zu trusted key(s), %zu default URL(s); state "
+		        "in %s",
+		        n, pc.n_urls, c.paths.state_dir);
+		ib_package_config_free(&pc);
+		break;
+	case 2:
+	case 3:
+		/* uninstall removes what it may free (downloads, scratch), not the installed
+		   state; not while a worker runs. */
+		if (wait_for_worker(&c) || i == 2)
+			break;
+		if (ib_lock_acquire(c.paths.run_lock, "handler uninstall", IB_LOCK_WAIT_MS_DEFAULT,
+		                    &run, &err)) {
+			ib_warn("%s; leaving the download cache in place", err.msg);
+			break;
+		}
+		if (plat_remove_tree(c.paths.cache_dir, &err) ||
+		    plat_remove_tree(c.paths.staging_dir, &err))
+			ib_warn("%s", err.msg);
+		else
+			ib_info("removed %s and %s; the installed driver and %s stay",
+			        c.paths.cache_dir, c.paths.staging_dir, c.paths.state_file);
+		ib_lock_release(run);
+		break;
+	case 4:
 		from = getenv("AZURE_GUEST_AGENT_UPDATING_FROM_VERSION");
 		ib_info("updating from handler version %s: the machine state carries over as is",
 		        from ? from : "(unknown)");
-	} else {
+		break;
+	default:
 		code = ib_cli_error(op, "unknown handler command '%s'", op);
 	}
 	ib_info("%s: exit code %d", op, code);
