@@ -457,27 +457,31 @@ static int status_file(const struct ib_handler_env *env, int64_t seq, char **pat
 	return file_at(env->status_dir, name, 1, path, err);
 }
 
+/* s as a JSON string (quoted and escaped), or NULL when out of memory; cJSON_free it. */
+static char *quoted(const char *s)
+{
+	cJSON *v = cJSON_CreateString(s);
+	char *q = v ? cJSON_PrintUnformatted(v) : NULL;
+
+	cJSON_Delete(v);
+	return q;
+}
+
 /*
- * Writes [{"version": "1.0", "timestampUTC": ..., "status": {"name", "operation", "status",
- * "code", "formattedMessage": {"lang", "message"}, "substatus": []}}] to path atomically; for
- * the heartbeat (operation NULL) [{"version": "1.0", "heartbeat": {"status", "code",
- * "formattedMessage"}}]. The message is cut to IB_HANDLER_MESSAGE_MAX bytes at a character
- * boundary and cleaned to UTF-8.
+ * Writes a status file (operation not NULL) or the heartbeat to path atomically. The message
+ * is cut to IB_HANDLER_MESSAGE_MAX bytes at a character boundary and cleaned to UTF-8; the
+ * strings that are not ours go through cJSON, so the text is always valid JSON.
  */
 static int write_agent_file(const char *path, const struct ib_handler_env *env,
                             const char *operation, const char *status, int code,
                             const char *message, struct ib_err *err)
 {
-	cJSON *root = cJSON_CreateArray(), *entry = cJSON_CreateObject(), *body = NULL, *fm = NULL;
-	char stamp[32], *clean = ib_json_clean_utf8(message ? message : ""), *text = NULL;
+	char stamp[32], *clean = ib_json_clean_utf8(message ? message : "");
+	char *text = malloc(IB_HANDLER_STATUS_MAX + 1), *msg = NULL, *name = quoted(env->name);
 	size_t len;
-	int rc;
+	int rc, n;
 
 	plat_utc_timestamp(stamp);
-	if (!cJSON_AddItemToArray(root, entry)) {
-		cJSON_Delete(entry);
-		entry = NULL;
-	}
 	if (clean) {
 		len = strlen(clean);
 		if (len > IB_HANDLER_MESSAGE_MAX) {
@@ -486,28 +490,32 @@ static int write_agent_file(const char *path, const struct ib_handler_env *env,
 				len--;
 			clean[len] = '\0';
 		}
+		msg = quoted(clean);
 	}
-	if (clean && entry && cJSON_AddStringToObject(entry, "version", "1.0") &&
-	    (!operation || cJSON_AddStringToObject(entry, "timestampUTC", stamp)) &&
-	    (body = cJSON_AddObjectToObject(entry, operation ? "status" : "heartbeat")) &&
-	    (!operation || (cJSON_AddStringToObject(body, "name", env->name) &&
-	                    cJSON_AddStringToObject(body, "operation", operation))) &&
-	    cJSON_AddStringToObject(body, "status", status) &&
-	    cJSON_AddNumberToObject(body, "code", code) &&
-	    (fm = cJSON_AddObjectToObject(body, "formattedMessage")) &&
-	    cJSON_AddStringToObject(fm, "lang", "en-US") &&
-	    cJSON_AddStringToObject(fm, "message", clean) &&
-	    (!operation || cJSON_AddArrayToObject(body, "substatus")))
-		text = cJSON_PrintUnformatted(root);
-	if (!text)
+	if (!text || !msg || !name) {
 		rc = ib_oom(err);
-	else if (operation && strlen(text) > IB_HANDLER_STATUS_MAX)
+		goto out;
+	}
+	n = operation ? snprintf(text, IB_HANDLER_STATUS_MAX + 1,
+	                         "[{\"version\":\"1.0\",\"timestampUTC\":\"%s\",\"status\":{"
+	                         "\"name\":%s,\"operation\":\"%s\",\"status\":\"%s\",\"code\":%d,"
+	                         "\"formattedMessage\":{\"lang\":\"en-US\",\"message\":%s},"
+	                         "\"substatus\":[]}}]",
+	                         stamp, name, operation, status, code, msg)
+	              : snprintf(text, IB_HANDLER_STATUS_MAX + 1,
+	                         "[{\"version\":\"1.0\",\"heartbeat\":{\"status\":\"%s\","
+	                         "\"code\":0,\"formattedMessage\":{\"lang\":\"en-US\","
+	                         "\"message\":%s}}}]",
+	                         status, msg);
+	if (n > IB_HANDLER_STATUS_MAX)
 		rc = ib_fail(err, IB_EINTERNAL, "%s: status would exceed %d bytes", path,
 		             IB_HANDLER_STATUS_MAX);
 	else
 		rc = write_atomic(path, text, err);
-	cJSON_Delete(root);
-	cJSON_free(text);
+out:
+	cJSON_free(name);
+	cJSON_free(msg);
+	free(text);
 	free(clean);
 	return rc;
 }
