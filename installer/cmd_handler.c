@@ -34,7 +34,9 @@
 #define INSTALLING "Installing the InfiniBand driver"
 
 struct hctx {
-	struct ib_cli o; /* the options as given (passed on to the worker as they are) */
+	struct ib_cli o;
+	int argc; /* the command line, passed on to the worker */
+	char **argv;
 	unsigned lock_wait_s;
 	unsigned worker_wait_s;
 	char *dir;
@@ -61,6 +63,8 @@ static int ctx_init(struct hctx *c, const char *op, int argc, char **argv)
 	uint64_t size;
 
 	memset(c, 0, sizeof *c);
+	c->argc = argc;
+	c->argv = argv;
 	c->lock_wait_s = LOCK_WAIT_S_DEFAULT;
 	c->worker_wait_s = WORKER_WAIT_S_DEFAULT;
 	if (ib_cli_parse(IB_CLI_HANDLER, argc, argv, &c->o))
@@ -193,30 +197,27 @@ static int fail(const struct hctx *c, int64_t seq, int rc, const char *msg)
 	return code;
 }
 
+/*
+ * The worker gets the command's own options (the environment, $IBDRV_FACTS among it, is
+ * inherited) and the handler folder found here.
+ */
 static int start_worker(const struct hctx *c, int64_t *pid, struct ib_err *err)
 {
-	const char *const opts[][2] = {
-	        {"--root", c->o.root}, {"--facts", c->o.facts}, {"--lock-wait", c->o.lock_wait}};
-	const char *argv[10 + 2 * MAX_PUBKEYS] = {NULL, "worker", "--handler-dir", c->dir};
-	char *exe = NULL, *log = NULL;
-	size_t n = 4;
-	int rc = plat_exe_path(&exe, err);
+	const char **argv = malloc((c->argc + 4) * sizeof *argv);
+	char *exe = NULL, *log = ib_path_join(c->env.log_dir, IB_HANDLER_LOG_NAME);
+	int rc = log && argv ? plat_exe_path(&exe, err) : ib_oom(err);
 
-	if (rc)
-		return rc;
-	argv[0] = exe;
-	for (size_t i = 0; i < 3; i++)
-		if (opts[i][1]) {
-			argv[n++] = opts[i][0];
-			argv[n++] = opts[i][1];
-		}
-	for (size_t i = 0; i < c->o.n_pubkeys; i++) {
-		argv[n++] = "--pubkey";
-		argv[n++] = c->o.pubkeys[i];
+	if (rc == 0) {
+		argv[0] = exe;
+		argv[1] = "worker";
+		argv[2] = "--handler-dir";
+		argv[3] = c->dir;
+		memcpy(argv + 4, c->argv + 1, c->argc * sizeof *argv);
+		/* Whatever the worker prints (a crash report) lands in the log beside its
+		 * messages. */
+		rc = ib_proc_spawn_detached(argv, NULL, log, pid, err);
 	}
-	/* Whatever the worker prints (a crash report) lands in the log beside its messages. */
-	log = ib_path_join(c->env.log_dir, IB_HANDLER_LOG_NAME);
-	rc = log ? ib_proc_spawn_detached(argv, NULL, log, pid, err) : ib_oom(err);
+	free(argv);
 	free(log);
 	free(exe);
 	return rc;

@@ -457,11 +457,11 @@ static int status_file(const struct ib_handler_env *env, int64_t seq, char **pat
 	return file_at(env->status_dir, name, 1, path, err);
 }
 
-/* s as a JSON string (quoted and escaped), or NULL when out of memory; cJSON_free it. */
+/* s as a JSON string (quoted and escaped; a string prints the same formatted or not), or NULL when out of memory; cJSON_free it. */
 static char *quoted(const char *s)
 {
 	cJSON *v = cJSON_CreateString(s);
-	char *q = v ? cJSON_PrintUnformatted(v) : NULL;
+	char *q = v ? cJSON_Print(v) : NULL;
 
 	cJSON_Delete(v);
 	return q;
