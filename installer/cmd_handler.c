@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FACTS_ENV "IBDRV_FACTS"
 #define MAX_PUBKEYS IB_CLI_LIST_MAX
 #define LOG_ROTATE_BYTES (8u * 1024 * 1024)
 /* How long a worker waits for another run (a manual apply) to finish. */
@@ -75,8 +74,6 @@ static int ctx_init(struct hctx *c, const char *op, int argc, char **argv)
 			                    i ? "--wait: '%s' is not 0..86400 seconds"
 			                      : "--lock-wait: '%s' is not 0..86400 seconds",
 			                    *given[i]);
-	if (!c->o.facts)
-		c->o.facts = getenv(FACTS_ENV);
 	if (ib_handler_dir(c->o.handler_dir, &c->dir, &err) ||
 	    ib_handler_env_load(c->dir, &c->env, &err)) {
 		fprintf(stderr, "ibdrv-install %s: %s\n", op, err.msg);
@@ -235,8 +232,7 @@ static int check_config(const struct hctx *c, int64_t seq, struct ib_err *err)
 	if (rc)
 		return rc;
 	if (s.has_protected)
-		ib_info("protected settings were given; this extension has none and does not "
-		        "read them");
+		ib_info("protected settings ignored: this extension has none");
 	ib_info("settings %lld: bundlePath %s, %zu bundleUrls, downloadTimeoutSeconds %u, "
 	        "allowDowngrade %s, caCertPath %s",
 	        (long long)seq, s.bundle_path ? s.bundle_path : "(none)", s.n_urls,
@@ -296,8 +292,7 @@ static int cmd_enable(struct hctx *c)
 			        (long long)pid, (long long)seq);
 			goto out;
 		}
-		ib_warn("sequence number %lld was taken on but never finished (restart or killed "
-		        "worker); resuming it",
+		ib_warn("sequence number %lld was taken on but never finished; resuming it",
 		        (long long)seq);
 		report(c, seq, IB_STATUS_TRANSITIONING, 0,
 		       INSTALLING ": resuming after an interruption");
@@ -480,8 +475,8 @@ static int wait_for_worker(const struct hctx *c)
 		uint64_t waited = plat_monotonic_ms() - start;
 
 		if (waited >= (uint64_t)c->worker_wait_s * 1000u) {
-			ib_warn("worker pid %lld is still installing after %u s; it will finish on "
-			        "its own and report in the status file",
+			ib_warn("worker pid %lld is still installing after %u s; its status file "
+			        "tells the outcome",
 			        (long long)pid, c->worker_wait_s);
 			return 1;
 		}
@@ -548,7 +543,7 @@ int cmd_handler(int argc, char **argv)
 		break;
 	case 4:
 		from = getenv("AZURE_GUEST_AGENT_UPDATING_FROM_VERSION");
-		ib_info("updating from handler version %s: the machine state carries over as is",
+		ib_info("updating from handler version %s: the machine state stays",
 		        from ? from : "(unknown)");
 		break;
 	default:

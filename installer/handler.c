@@ -448,16 +448,8 @@ int ib_status_terminal(enum ib_status st)
 	return st == IB_STATUS_SUCCESS || st == IB_STATUS_ERROR;
 }
 
-static int status_file(const struct ib_handler_env *env, int64_t seq, char **path,
-                       struct ib_err *err)
-{
-	char name[32];
-
-	snprintf(name, sizeof name, "%lld.status", (long long)seq);
-	return file_at(env->status_dir, name, 1, path, err);
-}
-
-/* s as a JSON string (quoted and escaped; a string prints the same formatted or not), or NULL when out of memory; cJSON_free it. */
+/* s as a JSON string (quoted and escaped; a string prints the same formatted or not), or NULL when
+ * out of memory; cJSON_free it. */
 static char *quoted(const char *s)
 {
 	cJSON *v = cJSON_CreateString(s);
@@ -465,6 +457,15 @@ static char *quoted(const char *s)
 
 	cJSON_Delete(v);
 	return q;
+}
+
+static int status_file(const struct ib_handler_env *env, int64_t seq, char **path,
+                       struct ib_err *err)
+{
+	char name[32];
+
+	snprintf(name, sizeof name, "%lld.status", (long long)seq);
+	return file_at(env->status_dir, name, 1, path, err);
 }
 
 /*
@@ -540,30 +541,28 @@ int ib_handler_status_read(const struct ib_handler_env *env, int64_t seq, enum i
 {
 	char *path;
 	cJSON *root = NULL;
-	const cJSON *status, *name, *c;
+	const cJSON *status;
+	const char *name = "";
+	int64_t c = 0;
 	int rc = status_file(env, seq, &path, err);
 
 	*st = IB_STATUS_NONE;
-	*code = 0;
 	if (rc || (rc = ib_json_load(path, AGENT_FILE_MAX, &root, err)))
 		goto out;
 	status = ib_json_member(cJSON_IsArray(root) ? root->child : NULL, "status");
-	name = ib_json_member(status, "status");
-	c = ib_json_member(status, "code");
-	if (!cJSON_IsString(name) || (c && !cJSON_IsNumber(c))) {
-		rc = ib_fail(err, IB_EINPUT, "%s: expected [{\"status\": {\"status\", \"code\"}}]",
-		             path);
-		goto out;
-	}
+	rc = ib_json_string(status, "status", 1, &name, path, "[0].status", err);
 	for (int i = IB_STATUS_TRANSITIONING; i <= IB_STATUS_WARNING; i++)
-		if (!strcmp(name->valuestring, status_names[i]))
+		if (!strcmp(name, status_names[i]))
 			*st = (enum ib_status)i;
-	if (*st == IB_STATUS_NONE)
-		rc = ib_fail(err, IB_EINPUT, "%s: status: unknown value \"%s\"", path,
-		             name->valuestring);
-	else if (c)
-		*code = (int)c->valuedouble;
+	if (rc == 0 && *st == IB_STATUS_NONE)
+		rc = ib_fail(err, IB_EINPUT, "%s: status: unknown value \"%s\"", path, name);
+	if (rc == 0)
+		rc = ib_json_int(status, "code", 0, INT32_MIN, INT32_MAX, &c, path, "[0].status",
+		                 err);
 out:
+	if (rc < 0)
+		*st = IB_STATUS_NONE;
+	*code = (int)c;
 	cJSON_Delete(root);
 	free(path);
 	return rc > 0 ? 0 : rc;
