@@ -99,32 +99,61 @@ static int ctx_init(struct hctx *c, const char *op, int argc, char **argv)
 	return ib_ext_code_from_err(err.code);
 }
 
-/* Trusted keys (--pubkey, else those the package names) and the package's default URLs. */
-static int load_trust(const struct hctx *c, struct ib_pubkey *keys, size_t *n_keys,
-                      struct ib_package_config *pc, struct ib_err *err)
+/* What a configuration runs with: its settings, the trusted keys, the package's URLs. */
+struct config {
+	struct ib_handler_settings s;
+	struct ib_package_config pc;
+	struct ib_pubkey keys[MAX_PUBKEYS];
+	size_t n_keys;
+};
+
+static void config_free(struct config *f)
+{
+	ib_handler_settings_free(&f->s);
+	ib_package_config_free(&f->pc);
+}
+
+/*
+ * With seq >= 0 the settings of seq (logged), then the trusted keys (--pubkey, else those the
+ * package names) and the package's default URLs. On failure there is nothing to free.
+ */
+static int load_config(const struct hctx *c, int64_t seq, struct config *f, struct ib_err *err)
 {
 	const char *const *files = (const char *const *)c->o.pubkeys;
 	size_t n = c->o.n_pubkeys;
 	enum plat_kind kind = PLAT_REGULAR;
-	char *path = ib_path_join(c->dir, IB_HANDLER_PACKAGE_CONFIG);
-	int rc = path ? 0 : ib_oom(err);
+	char *path = NULL;
+	int rc = 0;
 
-	*n_keys = 0;
-	memset(pc, 0, sizeof *pc);
+	memset(f, 0, sizeof *f);
+	if (seq >= 0) {
+		rc = ib_handler_settings_load(&c->env, seq, &f->s, err);
+		if (rc)
+			return rc;
+		if (f->s.has_protected)
+			ib_info("protected settings ignored: this extension has none");
+		ib_info("settings %lld: bundlePath %s, %zu bundleUrls, downloadTimeoutSeconds %u, "
+		        "allowDowngrade %s, caCertPath %s",
+		        (long long)seq, f->s.bundle_path ? f->s.bundle_path : "(none)", f->s.n_urls,
+		        f->s.download_timeout_s, f->s.allow_downgrade ? "true" : "false",
+		        f->s.cacert ? f->s.cacert : "(none)");
+	}
 	/* With --pubkey, the package's configuration only adds its URLs, and may be absent. */
+	if (n && !(path = ib_path_join(c->dir, IB_HANDLER_PACKAGE_CONFIG)))
+		rc = ib_oom(err);
 	if (rc == 0 && n)
 		rc = plat_lstat(path, &kind, NULL, err);
 	free(path);
 	if (rc == 0 && kind != PLAT_MISSING)
-		rc = ib_package_config_load(c->dir, pc, err);
+		rc = ib_package_config_load(c->dir, &f->pc, err);
 	if (!n) {
-		files = (const char *const *)pc->keys;
-		n = pc->n_keys < MAX_PUBKEYS ? pc->n_keys : MAX_PUBKEYS;
+		files = (const char *const *)f->pc.keys;
+		n = f->pc.n_keys < MAX_PUBKEYS ? f->pc.n_keys : MAX_PUBKEYS;
 	}
 	for (size_t i = 0; rc == 0 && i < n; i++)
-		rc = ib_pubkey_load(files[i], &keys[(*n_keys)++], err);
+		rc = ib_pubkey_load(files[i], &f->keys[f->n_keys++], err);
 	if (rc)
-		ib_package_config_free(pc);
+		config_free(f);
 	return rc;
 }
 
@@ -220,33 +249,9 @@ static int start_worker(const struct hctx *c, int64_t *pid, struct ib_err *err)
 	return rc;
 }
 
-/* Checks settings and package before enable promises anything; logs what was asked. */
-static int check_config(const struct hctx *c, int64_t seq, struct ib_err *err)
-{
-	struct ib_handler_settings s;
-	struct ib_package_config pc;
-	struct ib_pubkey keys[MAX_PUBKEYS];
-	size_t n_keys;
-	int rc = ib_handler_settings_load(&c->env, seq, &s, err);
-
-	if (rc)
-		return rc;
-	if (s.has_protected)
-		ib_info("protected settings ignored: this extension has none");
-	ib_info("settings %lld: bundlePath %s, %zu bundleUrls, downloadTimeoutSeconds %u, "
-	        "allowDowngrade %s, caCertPath %s",
-	        (long long)seq, s.bundle_path ? s.bundle_path : "(none)", s.n_urls,
-	        s.download_timeout_s, s.allow_downgrade ? "true" : "false",
-	        s.cacert ? s.cacert : "(none)");
-	ib_handler_settings_free(&s);
-	rc = load_trust(c, keys, &n_keys, &pc, err);
-	if (rc == 0)
-		ib_package_config_free(&pc);
-	return rc;
-}
-
 static int cmd_enable(struct hctx *c)
 {
+	struct config f;
 	struct ib_lock *hl = NULL;
 	struct ib_err err;
 	enum ib_status st;
@@ -269,8 +274,7 @@ static int cmd_enable(struct hctx *c)
 		goto out;
 	}
 	if (seq < mrseq) {
-		ib_info("sequence number %lld is older than the last one taken on (%lld): "
-		        "nothing to do",
+		ib_info("sequence number %lld is older than the last one taken on (%lld)",
 		        (long long)seq, (long long)mrseq);
 		goto out;
 	}
@@ -280,8 +284,7 @@ static int cmd_enable(struct hctx *c)
 			st = IB_STATUS_NONE;
 		}
 		if (ib_status_terminal(st)) {
-			ib_info("sequence number %lld was already processed (%s, code %d): nothing "
-			        "to do",
+			ib_info("sequence number %lld was already processed (%s, code %d)",
 			        (long long)seq, ib_status_name(st), code);
 			code = 0;
 			goto out;
@@ -297,9 +300,12 @@ static int cmd_enable(struct hctx *c)
 		report(c, seq, IB_STATUS_TRANSITIONING, 0,
 		       INSTALLING ": resuming after an interruption");
 	} else {
-		rc = check_config(c, seq, &err);
-		if (rc == 0)
+		/* Settings and package are checked before enable promises anything. */
+		rc = load_config(c, seq, &f, &err);
+		if (rc == 0) {
+			config_free(&f);
 			rc = ib_handler_mrseq_write(c->dir, seq, &err);
+		}
 		if (rc) {
 			code = fail(c, seq, rc, err.msg);
 			if (rc == IB_EINPUT)
@@ -351,9 +357,7 @@ static void on_progress(void *ctx, int percent, const char *what)
 /* Applies the configuration seq; returns its extension code, reported in the status file. */
 static int process(const struct hctx *c, int64_t seq)
 {
-	struct ib_handler_settings s;
-	struct ib_package_config pc = {0};
-	struct ib_pubkey keys[MAX_PUBKEYS];
+	struct config f;
 	struct ib_apply_opts ao;
 	struct ib_apply_result res;
 	struct progress prog = {c, seq, 0, ""};
@@ -361,14 +365,11 @@ static int process(const struct hctx *c, int64_t seq)
 	struct ib_err err;
 	char what[128];
 	int64_t now_seq;
-	size_t n_keys = 0;
 	int code, rc;
 
-	ib_info("processing sequence number %lld", (long long)seq);
-	snprintf(what, sizeof what, "handler worker, sequence %lld", (long long)seq);
-	rc = ib_handler_settings_load(&c->env, seq, &s, &err);
-	if (rc == 0)
-		rc = load_trust(c, keys, &n_keys, &pc, &err);
+	snprintf(what, sizeof what, "processing sequence number %lld", (long long)seq);
+	ib_info("%s", what);
+	rc = load_config(c, seq, &f, &err);
 	if (rc == 0 && (rc = ib_lock_acquire(c->paths.run_lock, what, 0, &run, &err)) == IB_EBUSY) {
 		report(c, seq, IB_STATUS_TRANSITIONING, 0, err.msg);
 		rc = ib_lock_acquire(c->paths.run_lock, what, c->lock_wait_s * 1000u, &run, &err);
@@ -386,17 +387,17 @@ static int process(const struct hctx *c, int64_t seq)
 		goto out;
 	}
 	memset(&ao, 0, sizeof ao);
-	ao.bundle_path = s.bundle_path;
-	ao.urls = (const char *const *)(s.n_urls ? s.urls : pc.urls);
-	ao.n_urls = s.n_urls ? s.n_urls : pc.n_urls;
-	ao.keys = keys;
-	ao.n_keys = n_keys;
+	ao.bundle_path = f.s.bundle_path;
+	ao.urls = (const char *const *)(f.s.n_urls ? f.s.urls : f.pc.urls);
+	ao.n_urls = f.s.n_urls ? f.s.n_urls : f.pc.n_urls;
+	ao.keys = f.keys;
+	ao.n_keys = f.n_keys;
 	ao.facts_path = c->o.facts;
 	ao.root = c->paths.root;
 	ao.package_dir = c->dir;
-	ao.cacert = s.cacert;
-	ao.download_timeout_seconds = s.download_timeout_s;
-	ao.allow_downgrade = s.allow_downgrade;
+	ao.cacert = f.s.cacert;
+	ao.download_timeout_seconds = f.s.download_timeout_s;
+	ao.allow_downgrade = f.s.allow_downgrade;
 	ao.progress = on_progress;
 	ao.progress_ctx = &prog;
 	ib_apply(&ao, &res);
@@ -406,8 +407,7 @@ static int process(const struct hctx *c, int64_t seq)
 	finish(c, seq, code, res.reason[0] ? res.reason : "no reason given");
 out:
 	ib_lock_release(run);
-	ib_package_config_free(&pc);
-	ib_handler_settings_free(&s);
+	config_free(&f);
 	return code;
 }
 
@@ -494,12 +494,11 @@ int cmd_handler(int argc, char **argv)
 {
 	static const char *const ops[] = {"enable", "install", "disable", "uninstall", "update"};
 	const char *op = argv[0], *from;
-	struct ib_package_config pc;
-	struct ib_pubkey keys[MAX_PUBKEYS];
+	struct config f;
 	struct ib_lock *run = NULL;
 	struct ib_err err;
 	struct hctx c;
-	size_t i = 0, n;
+	size_t i = 0;
 	int code = ctx_init(&c, op, argc, argv), rc;
 
 	if (code)
@@ -511,16 +510,15 @@ int cmd_handler(int argc, char **argv)
 		code = cmd_enable(&c);
 		break;
 	case 1:
-		rc = load_trust(&c, keys, &n, &pc, &err);
+		rc = load_config(&c, -1, &f, &err);
 		if (rc) {
 			ib_err_prefix(&err, "the extension package is not usable");
 			code = fail(&c, -1, rc, err.msg);
 			break;
 		}
-		ib_info("extension package ready: %zu trusted key(s), %zu default URL(s); state "
-		        "in %s",
-		        n, pc.n_urls, c.paths.state_dir);
-		ib_package_config_free(&pc);
+		ib_info("extension package ready: %zu trusted key(s), %zu default URL(s)", f.n_keys,
+		        f.pc.n_urls);
+		config_free(&f);
 		break;
 	case 2:
 	case 3:
@@ -537,8 +535,7 @@ int cmd_handler(int argc, char **argv)
 		    plat_remove_tree(c.paths.staging_dir, &err))
 			ib_warn("%s", err.msg);
 		else
-			ib_info("removed %s and %s; the installed driver and %s stay",
-			        c.paths.cache_dir, c.paths.staging_dir, c.paths.state_file);
+			ib_info("removed %s and %s", c.paths.cache_dir, c.paths.staging_dir);
 		ib_lock_release(run);
 		break;
 	case 4:
