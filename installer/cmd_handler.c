@@ -256,7 +256,7 @@ static int cmd_enable(struct hctx *c)
 	struct ib_err err;
 	enum ib_status st;
 	int64_t seq, mrseq, pid;
-	int code = 0, rc;
+	int code = 0, st_code, rc;
 
 	if ((rc = ib_handler_manifest_heartbeat(c->dir, &c->heartbeat, &err)) ||
 	    (rc = ib_handler_seq(&c->env, &seq, &err)))
@@ -279,26 +279,13 @@ static int cmd_enable(struct hctx *c)
 		goto out;
 	}
 	if (seq == mrseq) {
-		if (ib_handler_status_read(&c->env, seq, &st, &code, &err)) {
+		if (ib_handler_status_read(&c->env, seq, &st, &st_code, &err))
 			ib_warn("%s", err.msg);
-			st = IB_STATUS_NONE;
-		}
 		if (ib_status_terminal(st)) {
 			ib_info("sequence number %lld was already processed (%s, code %d)",
-			        (long long)seq, ib_status_name(st), code);
-			code = 0;
+			        (long long)seq, ib_status_name(st), st_code);
 			goto out;
 		}
-		code = 0;
-		if (worker_running(c, 0, &pid)) {
-			ib_info("worker pid %lld is still processing sequence number %lld",
-			        (long long)pid, (long long)seq);
-			goto out;
-		}
-		ib_warn("sequence number %lld was taken on but never finished; resuming it",
-		        (long long)seq);
-		report(c, seq, IB_STATUS_TRANSITIONING, 0,
-		       INSTALLING ": resuming after an interruption");
 	} else {
 		/* Settings and package are checked before enable promises anything. */
 		rc = load_config(c, seq, &f, &err);
@@ -313,11 +300,21 @@ static int cmd_enable(struct hctx *c)
 			goto out;
 		}
 		report(c, seq, IB_STATUS_TRANSITIONING, 0, INSTALLING ": starting");
-		if (worker_running(c, 0, &pid)) {
+	}
+	if (worker_running(c, 0, &pid)) {
+		if (seq == mrseq)
+			ib_info("worker pid %lld is still processing sequence number %lld",
+			        (long long)pid, (long long)seq);
+		else
 			ib_info("worker pid %lld will take on sequence number %lld next",
 			        (long long)pid, (long long)seq);
-			goto out;
-		}
+		goto out;
+	}
+	if (seq == mrseq) {
+		ib_warn("sequence number %lld was taken on but never finished; resuming it",
+		        (long long)seq);
+		report(c, seq, IB_STATUS_TRANSITIONING, 0,
+		       INSTALLING ": resuming after an interruption");
 	}
 	rc = start_worker(c, &pid, &err);
 	if (rc) {

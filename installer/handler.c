@@ -78,6 +78,14 @@ static int load_at(const char *dir, const char *name, int missing_ok, char **pat
 	return rc > 0 ? 0 : rc;
 }
 
+/* Frees what a reader of dir/name used; returns rc, a missing file (1) being 0. */
+static int done(cJSON *root, char *path, int rc)
+{
+	cJSON_Delete(root);
+	free(path);
+	return rc > 0 ? 0 : rc;
+}
+
 /* The object obj.key (what names it in messages); NULL when absent or null and optional. */
 static int section(const cJSON *obj, const char *key, int optional, const char *source,
                    const char *what, const cJSON **out, struct ib_err *err)
@@ -146,8 +154,7 @@ int ib_handler_env_load(const char *handler_dir, struct ib_handler_env *env, str
 	if (rc == 0 && !env->name && !(env->name = strdup(IB_HANDLER_DEFAULT_NAME)))
 		rc = ib_oom(err);
 out:
-	cJSON_Delete(root);
-	free(path);
+	rc = done(root, path, rc);
 	if (rc)
 		ib_handler_env_free(env);
 	return rc;
@@ -166,9 +173,7 @@ int ib_handler_manifest_heartbeat(const char *handler_dir, int *report, struct i
 		             err);
 	if (rc == 0)
 		rc = ib_json_bool(hm, "reportHeartbeat", 0, report, path, "handlerManifest", err);
-	cJSON_Delete(root);
-	free(path);
-	return rc;
+	return done(root, path, rc);
 }
 
 /* Parses a non-negative decimal sequence number; -1 when s is not one. */
@@ -381,9 +386,8 @@ int ib_handler_settings_load(const struct ib_handler_env *env, int64_t seq,
 	if (rc == 0 && pub)
 		rc = parse_public(pub, path, s, err);
 out:
-	cJSON_Delete(root);
 	free(text);
-	free(path);
+	rc = done(root, path, rc);
 	if (rc)
 		ib_handler_settings_free(s);
 	return rc;
@@ -405,8 +409,7 @@ int ib_handler_mrseq_read(const char *handler_dir, int64_t *seq, struct ib_err *
 		rc = ib_fail(err, IB_EINPUT, "%s: not a sequence number", path);
 out:
 	free(text);
-	free(path);
-	return rc > 0 ? 0 : rc;
+	return done(NULL, path, rc);
 }
 
 /* Writes text to path atomically (0644). */
@@ -563,9 +566,7 @@ out:
 	if (rc < 0)
 		*st = IB_STATUS_NONE;
 	*code = (int)c;
-	cJSON_Delete(root);
-	free(path);
-	return rc > 0 ? 0 : rc;
+	return done(root, path, rc);
 }
 
 int ib_handler_heartbeat_write(const struct ib_handler_env *env, int ready, const char *message,
@@ -613,8 +614,7 @@ int ib_package_config_load(const char *handler_dir, struct ib_package_config *c,
 		rc = string_list(urls, path, "urls", 0, valid_url, "URLs", URL_ITEM, NULL, &c->urls,
 		                 &c->n_urls, err);
 out:
-	cJSON_Delete(root);
-	free(path);
+	rc = done(root, path, rc);
 	if (rc)
 		ib_package_config_free(c);
 	return rc;
