@@ -66,22 +66,32 @@ static int file_at(const char *dir, const char *name, int missing_ok, char **pat
 	return rc ? rc : kind == PLAT_MISSING;
 }
 
-/* The JSON of dir/name in *root; NULL when missing_ok and the file is missing. */
-static int load_at(const char *dir, const char *name, int missing_ok, char **path, cJSON **root,
-                   struct ib_err *err)
-{
-	int rc = file_at(dir, name, missing_ok, path, err);
+enum { MISSING_OK = 1, EMPTY_OK = 2 };
 
-	*root = NULL;
+/*
+ * Reads dir/name as JSON and hands it to fn, with path naming the file in messages. A missing
+ * file (with MISSING_OK) or one of only whitespace (with EMPTY_OK) is 0 without calling fn.
+ */
+static int read_json(const char *dir, const char *name, int flags,
+                     int (*fn)(const cJSON *root, const char *path, void *out, struct ib_err *err),
+                     void *out, struct ib_err *err)
+{
+	char *path, *text = NULL;
+	cJSON *root = NULL;
+	size_t len, i = 0;
+	int rc = file_at(dir, name, flags & MISSING_OK, &path, err);
+
 	if (rc == 0)
-		rc = ib_json_load(*path, AGENT_FILE_MAX, root, err);
-	return rc > 0 ? 0 : rc;
-}
-
-/* Frees what a reader of dir/name used; returns rc, a missing file (1) being 0. */
-static int done(cJSON *root, char *path, int rc)
-{
+		rc = ib_read_file(path, AGENT_FILE_MAX, &text, &len, err);
+	if (rc == 0) {
+		while (i < len && strchr(" \t\r\n", text[i]))
+			i++;
+		rc = i == len && (flags & EMPTY_OK);
+	}
+	if (rc == 0 && (rc = ib_json_parse(text, len, path, &root, err)) == 0)
+		rc = fn(root, path, out, err);
 	cJSON_Delete(root);
+	free(text);
 	free(path);
 	return rc > 0 ? 0 : rc;
 }
@@ -114,7 +124,7 @@ void ib_handler_env_free(struct ib_handler_env *env)
 	memset(env, 0, sizeof *env);
 }
 
-int ib_handler_env_load(const char *handler_dir, struct ib_handler_env *env, struct ib_err *err)
+static int env_from(const cJSON *root, const char *path, void *out, struct ib_err *err)
 {
 	/* name is in the entry, the folders in its handlerEnvironment; optional ones may be "". */
 	static const struct {
@@ -127,17 +137,10 @@ int ib_handler_env_load(const char *handler_dir, struct ib_handler_env *env, str
 	        {"statusFolder", offsetof(struct ib_handler_env, status_dir), 0},
 	        {"heartbeatFile", offsetof(struct ib_handler_env, heartbeat_file), 1},
 	};
-	char *path;
-	cJSON *root;
-	const cJSON *first, *he;
-	int rc;
+	struct ib_handler_env *env = out;
+	const cJSON *first = first_entry(root), *he;
+	int rc = section(first, "handlerEnvironment", 0, path, "handlerEnvironment", &he, err);
 
-	memset(env, 0, sizeof *env);
-	rc = load_at(handler_dir, "HandlerEnvironment.json", 0, &path, &root, err);
-	first = first_entry(root);
-	if (rc ||
-	    (rc = section(first, "handlerEnvironment", 0, path, "handlerEnvironment", &he, err)))
-		goto out;
 	for (size_t i = 0; rc == 0 && i < sizeof rows / sizeof rows[0]; i++) {
 		char **field = (char **)((char *)env + rows[i].offset);
 		const char *s = NULL;
@@ -153,27 +156,33 @@ int ib_handler_env_load(const char *handler_dir, struct ib_handler_env *env, str
 	}
 	if (rc == 0 && !env->name && !(env->name = strdup(IB_HANDLER_DEFAULT_NAME)))
 		rc = ib_oom(err);
-out:
-	rc = done(root, path, rc);
+	return rc;
+}
+
+int ib_handler_env_load(const char *handler_dir, struct ib_handler_env *env, struct ib_err *err)
+{
+	int rc;
+
+	memset(env, 0, sizeof *env);
+	rc = read_json(handler_dir, "HandlerEnvironment.json", 0, env_from, env, err);
 	if (rc)
 		ib_handler_env_free(env);
 	return rc;
 }
 
+static int manifest_from(const cJSON *root, const char *path, void *out, struct ib_err *err)
+{
+	const cJSON *hm;
+	int rc =
+	        section(first_entry(root), "handlerManifest", 0, path, "handlerManifest", &hm, err);
+
+	return rc ? rc : ib_json_bool(hm, "reportHeartbeat", 0, out, path, "handlerManifest", err);
+}
+
 int ib_handler_manifest_heartbeat(const char *handler_dir, int *report, struct ib_err *err)
 {
-	char *path;
-	cJSON *root;
-	const cJSON *hm;
-	int rc = load_at(handler_dir, "HandlerManifest.json", 0, &path, &root, err);
-
 	*report = 0;
-	if (rc == 0)
-		rc = section(first_entry(root), "handlerManifest", 0, path, "handlerManifest", &hm,
-		             err);
-	if (rc == 0)
-		rc = ib_json_bool(hm, "reportHeartbeat", 0, report, path, "handlerManifest", err);
-	return done(root, path, rc);
+	return read_json(handler_dir, "HandlerManifest.json", 0, manifest_from, report, err);
 }
 
 /* Parses a non-negative decimal sequence number; -1 when s is not one. */
@@ -350,44 +359,37 @@ static int parse_public(const cJSON *pub, const char *source, struct ib_handler_
 	                    err);
 }
 
-int ib_handler_settings_load(const struct ib_handler_env *env, int64_t seq,
-                             struct ib_handler_settings *s, struct ib_err *err)
+static int settings_from(const cJSON *root, const char *path, void *out, struct ib_err *err)
 {
-	char name[32], *path, *text = NULL;
-	cJSON *root = NULL;
+	struct ib_handler_settings *s = out;
 	const cJSON *rs, *first, *hs, *pub, *prot;
-	size_t len, i = 0;
-	int rc;
+	int rc = ib_json_array(root, "runtimeSettings", 1, &rs, path, "", err);
 
-	memset(s, 0, sizeof *s);
-	snprintf(name, sizeof name, "%lld.settings", (long long)seq);
-	rc = file_at(env->config_dir, name, 0, &path, err);
-	if (rc || (rc = ib_read_file(path, AGENT_FILE_MAX, &text, &len, err)))
-		goto out;
-	while (i < len && strchr(" \t\r\n", text[i]))
-		i++;
-	/* The agent writes an empty file when there are no settings. */
-	if (i == len || (rc = ib_json_parse(text, len, path, &root, err)) ||
-	    (rc = ib_json_array(root, "runtimeSettings", 1, &rs, path, "", err)) ||
-	    !(first = rs->child))
-		goto out;
-	if (!cJSON_IsObject(first)) {
-		rc = ib_fail(err, IB_EINPUT, EXPECTED, path, "runtimeSettings[0]", "an object");
-		goto out;
-	}
+	if (rc || !(first = rs->child))
+		return rc;
+	if (!cJSON_IsObject(first))
+		return ib_fail(err, IB_EINPUT, EXPECTED, path, "runtimeSettings[0]", "an object");
 	rc = section(first, "handlerSettings", 1, path, "runtimeSettings[0].handlerSettings", &hs,
 	             err);
 	if (rc || !hs)
-		goto out;
+		return rc;
 	prot = ib_json_member(hs, "protectedSettings");
 	s->has_protected = prot && !cJSON_IsNull(prot) &&
 	                   !(cJSON_IsString(prot) && prot->valuestring[0] == '\0');
 	rc = section(hs, "publicSettings", 1, path, "publicSettings", &pub, err);
-	if (rc == 0 && pub)
-		rc = parse_public(pub, path, s, err);
-out:
-	free(text);
-	rc = done(root, path, rc);
+	return rc || !pub ? rc : parse_public(pub, path, s, err);
+}
+
+int ib_handler_settings_load(const struct ib_handler_env *env, int64_t seq,
+                             struct ib_handler_settings *s, struct ib_err *err)
+{
+	char name[32];
+	int rc;
+
+	memset(s, 0, sizeof *s);
+	snprintf(name, sizeof name, "%lld.settings", (long long)seq);
+	/* The agent writes an empty file when there are no settings. */
+	rc = read_json(env->config_dir, name, EMPTY_OK, settings_from, s, err);
 	if (rc)
 		ib_handler_settings_free(s);
 	return rc;
@@ -409,7 +411,8 @@ int ib_handler_mrseq_read(const char *handler_dir, int64_t *seq, struct ib_err *
 		rc = ib_fail(err, IB_EINPUT, "%s: not a sequence number", path);
 out:
 	free(text);
-	return done(NULL, path, rc);
+	free(path);
+	return rc > 0 ? 0 : rc;
 }
 
 /* Writes text to path atomically (0644). */
@@ -462,13 +465,9 @@ static char *quoted(const char *s)
 	return q;
 }
 
-static int status_file(const struct ib_handler_env *env, int64_t seq, char **path,
-                       struct ib_err *err)
+static void status_name(char name[32], int64_t seq)
 {
-	char name[32];
-
-	snprintf(name, sizeof name, "%lld.status", (long long)seq);
-	return file_at(env->status_dir, name, 1, path, err);
+	snprintf(name, 32, "%lld.status", (long long)seq);
 }
 
 /*
@@ -527,8 +526,11 @@ out:
 int ib_handler_status_write(const struct ib_handler_env *env, int64_t seq, const char *operation,
                             enum ib_status st, int code, const char *message, struct ib_err *err)
 {
-	char *path;
-	int rc = status_file(env, seq, &path, err);
+	char name[32], *path;
+	int rc;
+
+	status_name(name, seq);
+	rc = file_at(env->status_dir, name, 0, &path, err);
 
 	if (rc >= 0)
 		rc = write_agent_file(path, env, operation, ib_status_name(st), code, message, err);
@@ -539,34 +541,39 @@ int ib_handler_status_write(const struct ib_handler_env *env, int64_t seq, const
 	return rc;
 }
 
+/* out: the status and the code. */
+static int status_from(const cJSON *root, const char *path, void *out, struct ib_err *err)
+{
+	int *r = out;
+	const cJSON *status = ib_json_member(cJSON_IsArray(root) ? root->child : NULL, "status");
+	const char *name = "";
+	int64_t code = 0;
+	int rc = ib_json_string(status, "status", 1, &name, path, "[0].status", err);
+
+	for (int i = IB_STATUS_TRANSITIONING; i <= IB_STATUS_WARNING; i++)
+		if (!strcmp(name, status_names[i]))
+			r[0] = i;
+	if (rc == 0 && r[0] == IB_STATUS_NONE)
+		rc = ib_fail(err, IB_EINPUT, "%s: status: unknown value \"%s\"", path, name);
+	if (rc == 0)
+		rc = ib_json_int(status, "code", 0, INT32_MIN, INT32_MAX, &code, path, "[0].status",
+		                 err);
+	r[1] = (int)code;
+	return rc;
+}
+
 int ib_handler_status_read(const struct ib_handler_env *env, int64_t seq, enum ib_status *st,
                            int *code, struct ib_err *err)
 {
-	char *path;
-	cJSON *root = NULL;
-	const cJSON *status;
-	const char *name = "";
-	int64_t c = 0;
-	int rc = status_file(env, seq, &path, err);
+	char name[32];
+	int r[2] = {IB_STATUS_NONE, 0};
+	int rc;
 
-	*st = IB_STATUS_NONE;
-	if (rc || (rc = ib_json_load(path, AGENT_FILE_MAX, &root, err)))
-		goto out;
-	status = ib_json_member(cJSON_IsArray(root) ? root->child : NULL, "status");
-	rc = ib_json_string(status, "status", 1, &name, path, "[0].status", err);
-	for (int i = IB_STATUS_TRANSITIONING; i <= IB_STATUS_WARNING; i++)
-		if (!strcmp(name, status_names[i]))
-			*st = (enum ib_status)i;
-	if (rc == 0 && *st == IB_STATUS_NONE)
-		rc = ib_fail(err, IB_EINPUT, "%s: status: unknown value \"%s\"", path, name);
-	if (rc == 0)
-		rc = ib_json_int(status, "code", 0, INT32_MIN, INT32_MAX, &c, path, "[0].status",
-		                 err);
-out:
-	if (rc < 0)
-		*st = IB_STATUS_NONE;
-	*code = (int)c;
-	return done(root, path, rc);
+	status_name(name, seq);
+	rc = read_json(env->status_dir, name, MISSING_OK, status_from, r, err);
+	*st = rc ? IB_STATUS_NONE : (enum ib_status)r[0];
+	*code = r[1];
+	return rc;
 }
 
 int ib_handler_heartbeat_write(const struct ib_handler_env *env, int ready, const char *message,
@@ -585,36 +592,42 @@ void ib_package_config_free(struct ib_package_config *c)
 	memset(c, 0, sizeof *c);
 }
 
-struct package_format {
+struct package {
 	int format;
+	const char *dir;
+	struct ib_package_config *c;
 };
 
-int ib_package_config_load(const char *handler_dir, struct ib_package_config *c, struct ib_err *err)
+static int package_from(const cJSON *root, const char *path, void *out, struct ib_err *err)
 {
 	static const struct ib_json_field rows[] = {
-	        IB_JSON_INT_ROW(struct package_format, format, 1, 1),
+	        IB_JSON_INT_ROW(struct package, format, 1, 1),
 	        IB_JSON_OWN_ROW("keys"),
 	        IB_JSON_OWN_ROW("urls"),
 	};
-	struct package_format f;
-	char *path;
-	cJSON *root;
-	const cJSON *urls;
-	int rc = load_at(handler_dir, IB_HANDLER_PACKAGE_CONFIG, 0, &path, &root, err);
+	struct package *p = out;
+	struct ib_package_config *c = p->c;
+	const cJSON *urls = ib_json_member(root, "urls");
+	int rc = ib_json_bind_read(root, rows, 3, p, path, "", err);
 
-	memset(c, 0, sizeof *c);
-	if (rc || (rc = ib_json_bind_read(root, rows, 3, &f, path, "", err)) ||
-	    (rc = string_list(ib_json_member(root, "keys"), path, "keys", 1,
-	                      ib_path_is_safe_relative, "key files",
-	                      "a relative path inside the package", handler_dir, &c->keys,
-	                      &c->n_keys, err)))
-		goto out;
-	urls = ib_json_member(root, "urls");
-	if (urls)
+	if (rc == 0)
+		rc = string_list(ib_json_member(root, "keys"), path, "keys", 1,
+		                 ib_path_is_safe_relative, "key files",
+		                 "a relative path inside the package", p->dir, &c->keys, &c->n_keys,
+		                 err);
+	if (rc == 0 && urls)
 		rc = string_list(urls, path, "urls", 0, valid_url, "URLs", URL_ITEM, NULL, &c->urls,
 		                 &c->n_urls, err);
-out:
-	rc = done(root, path, rc);
+	return rc;
+}
+
+int ib_package_config_load(const char *handler_dir, struct ib_package_config *c, struct ib_err *err)
+{
+	struct package p = {0, handler_dir, c};
+	int rc;
+
+	memset(c, 0, sizeof *c);
+	rc = read_json(handler_dir, IB_HANDLER_PACKAGE_CONFIG, 0, package_from, &p, err);
 	if (rc)
 		ib_package_config_free(c);
 	return rc;
