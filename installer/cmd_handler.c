@@ -472,14 +472,12 @@ static int wait_for_worker(const struct hctx *c)
 		uint64_t waited = plat_monotonic_ms() - start;
 
 		if (waited >= (uint64_t)c->worker_wait_s * 1000u) {
-			ib_warn("worker pid %lld is still installing after %u s; its status file "
-			        "tells the outcome",
-			        (long long)pid, c->worker_wait_s);
+			ib_warn("worker pid %lld is still installing after %u s", (long long)pid,
+			        c->worker_wait_s);
 			return 1;
 		}
 		if (waited - last_log >= 30000 || last_log == 0) {
-			ib_info("waiting for worker pid %lld to finish the installation",
-			        (long long)pid);
+			ib_info("waiting for worker pid %lld to finish", (long long)pid);
 			last_log = waited ? waited : 1;
 		}
 		plat_sleep_ms(500);
