@@ -96,16 +96,16 @@ static int read_json(const char *dir, const char *name, int flags,
 	return rc > 0 ? 0 : rc;
 }
 
-/* The object obj.key (what names it in messages); NULL when absent or null and optional. */
+/* The object obj.key; NULL when absent or null and optional. */
 static int section(const cJSON *obj, const char *key, int optional, const char *source,
-                   const char *what, const cJSON **out, struct ib_err *err)
+                   const cJSON **out, struct ib_err *err)
 {
 	const cJSON *v = ib_json_member(obj, key);
 
 	*out = cJSON_IsObject(v) ? v : NULL;
 	if (*out || (optional && (!v || cJSON_IsNull(v))))
 		return 0;
-	return ib_fail(err, IB_EINPUT, EXPECTED, source, what, "an object");
+	return ib_fail(err, IB_EINPUT, EXPECTED, source, key, "an object");
 }
 
 /* The first entry of the agent's [{...}] files (older agents write the object alone). */
@@ -139,7 +139,7 @@ static int env_from(const cJSON *root, const char *path, void *out, struct ib_er
 	};
 	struct ib_handler_env *env = out;
 	const cJSON *first = first_entry(root), *he;
-	int rc = section(first, "handlerEnvironment", 0, path, "handlerEnvironment", &he, err);
+	int rc = section(first, "handlerEnvironment", 0, path, &he, err);
 
 	for (size_t i = 0; rc == 0 && i < sizeof rows / sizeof rows[0]; i++) {
 		char **field = (char **)((char *)env + rows[i].offset);
@@ -173,8 +173,7 @@ int ib_handler_env_load(const char *handler_dir, struct ib_handler_env *env, str
 static int manifest_from(const cJSON *root, const char *path, void *out, struct ib_err *err)
 {
 	const cJSON *hm;
-	int rc =
-	        section(first_entry(root), "handlerManifest", 0, path, "handlerManifest", &hm, err);
+	int rc = section(first_entry(root), "handlerManifest", 0, path, &hm, err);
 
 	return rc ? rc : ib_json_bool(hm, "reportHeartbeat", 0, out, path, "handlerManifest", err);
 }
@@ -369,14 +368,13 @@ static int settings_from(const cJSON *root, const char *path, void *out, struct 
 		return rc;
 	if (!cJSON_IsObject(first))
 		return ib_fail(err, IB_EINPUT, EXPECTED, path, "runtimeSettings[0]", "an object");
-	rc = section(first, "handlerSettings", 1, path, "runtimeSettings[0].handlerSettings", &hs,
-	             err);
+	rc = section(first, "handlerSettings", 1, path, &hs, err);
 	if (rc || !hs)
 		return rc;
 	prot = ib_json_member(hs, "protectedSettings");
 	s->has_protected = prot && !cJSON_IsNull(prot) &&
 	                   !(cJSON_IsString(prot) && prot->valuestring[0] == '\0');
-	rc = section(hs, "publicSettings", 1, path, "publicSettings", &pub, err);
+	rc = section(hs, "publicSettings", 1, path, &pub, err);
 	return rc || !pub ? rc : parse_public(pub, path, s, err);
 }
 
