@@ -183,33 +183,32 @@ static void report(const struct hctx *c, int64_t seq, enum ib_status st, int cod
 		ib_error("%s", err.msg);
 }
 
-static const char *code_meaning(int code)
-{
-	switch (code) {
-	case IB_EXT_TIMEOUT_LOCK:
-	case IB_EXT_TIMEOUT:
-		return "timed out; retry";
-	case IB_EXT_EXCEPTION:
-		return "unexpected error";
-	default:
-		return "not supported or could not be completed";
-	}
-}
-
-/* Writes the final status of seq for an extension code and a one-line reason. */
+/*
+ * Writes the final status of seq for an extension code and a one-line reason; but for
+ * success, the message adds the code, its meaning and where the log is.
+ */
 static void finish(const struct hctx *c, int64_t seq, int code, const char *reason)
 {
 	char message[IB_HANDLER_MESSAGE_MAX + 256];
-	int ok = code == IB_EXT_SUCCESS || code == IB_EXT_REBOOT;
+	const char *meaning = "not supported or could not be completed";
 
-	if (code == IB_EXT_REBOOT)
-		snprintf(message, sizeof message,
-		         "%s; reboot required to complete the installation (code 3010)", reason);
-	else
-		snprintf(message, sizeof message, "%s (code %d: %s; log: %s/%s)", reason, code,
-		         code_meaning(code), c->env.log_dir, IB_HANDLER_LOG_NAME);
-	report(c, seq, ok ? IB_STATUS_SUCCESS : IB_STATUS_ERROR, code,
-	       code == IB_EXT_SUCCESS ? reason : message);
+	switch (code) {
+	case IB_EXT_REBOOT:
+		meaning = "reboot required to complete the installation";
+		break;
+	case IB_EXT_TIMEOUT_LOCK:
+	case IB_EXT_TIMEOUT:
+		meaning = "timed out; retry";
+		break;
+	case IB_EXT_EXCEPTION:
+		meaning = "unexpected error";
+	}
+	snprintf(message, sizeof message, "%s (code %d: %s; log: %s/%s)", reason, code, meaning,
+	         c->env.log_dir, IB_HANDLER_LOG_NAME);
+	report(c, seq,
+	       code == IB_EXT_SUCCESS || code == IB_EXT_REBOOT ? IB_STATUS_SUCCESS
+	                                                       : IB_STATUS_ERROR,
+	       code, code ? message : reason);
 }
 
 /* Logs a failure (IB_E* rc) and, when seq is one, reports it as its final status. */
