@@ -177,9 +177,10 @@ static void report(const struct hctx *c, int64_t seq, enum ib_status st, int cod
 {
 	struct ib_err err;
 
-	if (ib_handler_status_write(&c->env, seq, "Enable", st, code, message, &err) ||
-	    (c->heartbeat &&
-	     ib_handler_heartbeat_write(&c->env, st != IB_STATUS_ERROR, message, &err)))
+	if (ib_handler_status_write(&c->env, seq, "Enable", st, code, message, &err))
+		ib_error("%s", err.msg);
+	if (c->heartbeat &&
+	    ib_handler_heartbeat_write(&c->env, st != IB_STATUS_ERROR, message, &err))
 		ib_error("%s", err.msg);
 }
 

@@ -452,8 +452,7 @@ int ib_status_terminal(enum ib_status st)
 	return st == IB_STATUS_SUCCESS || st == IB_STATUS_ERROR;
 }
 
-/* s as a JSON string (quoted and escaped; a string prints the same formatted or not), or NULL when
- * out of memory; cJSON_free it. */
+/* s as a JSON string, quoted and escaped (NULL when out of memory); cJSON_free it. */
 static char *quoted(const char *s)
 {
 	cJSON *v = cJSON_CreateString(s);
