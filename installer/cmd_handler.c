@@ -39,6 +39,7 @@ struct hctx {
 	unsigned lock_wait_s;
 	unsigned worker_wait_s;
 	char *dir;
+	char *log; /* <logFolder>/ibdrv.log */
 	struct ib_handler_env env;
 	struct ib_paths paths;
 	int heartbeat;
@@ -48,6 +49,7 @@ static void ctx_free(struct hctx *c)
 {
 	ib_handler_env_free(&c->env);
 	ib_paths_free(&c->paths);
+	free(c->log);
 	free(c->dir);
 }
 
@@ -57,7 +59,7 @@ static int ctx_init(struct hctx *c, const char *op, int argc, char **argv)
 	const char *const *given[] = {&c->o.lock_wait, &c->o.wait};
 	unsigned *seconds[] = {&c->lock_wait_s, &c->worker_wait_s};
 	struct ib_err err;
-	char *log = NULL, *old = NULL;
+	char *old;
 	enum plat_kind kind;
 	uint64_t size;
 
@@ -80,17 +82,16 @@ static int ctx_init(struct hctx *c, const char *op, int argc, char **argv)
 		return ib_ext_code_from_err(err.code);
 	}
 	/* <logFolder>/ibdrv.log, a new one once it grows past LOG_ROTATE_BYTES. */
-	log = ib_path_join(c->env.log_dir, IB_HANDLER_LOG_NAME);
+	c->log = ib_path_join(c->env.log_dir, IB_HANDLER_LOG_NAME);
 	old = ib_path_join(c->env.log_dir, IB_HANDLER_LOG_NAME ".1");
-	if (log && old && plat_mkdir_p(c->env.log_dir, 0755, &err) == 0) {
-		if (plat_lstat(log, &kind, &size, &err) == 0 && kind == PLAT_REGULAR &&
+	if (c->log && old && plat_mkdir_p(c->env.log_dir, 0755, &err) == 0) {
+		if (plat_lstat(c->log, &kind, &size, &err) == 0 && kind == PLAT_REGULAR &&
 		    size > LOG_ROTATE_BYTES)
-			plat_rename_replace(log, old, &err);
-		if (ib_log_open_file(log) != 0)
-			ib_warn("%s: cannot open the log file", log);
+			plat_rename_replace(c->log, old, &err);
+		if (ib_log_open_file(c->log) != 0)
+			ib_warn("%s: cannot open the log file", c->log);
 	}
 	free(old);
-	free(log);
 	ib_info("ibdrv-install %s: %s (handler folder %s)", IBDRV_VERSION, op, c->dir);
 	if (ib_paths_init(&c->paths, c->o.root, &err) == 0 &&
 	    ib_paths_ensure_state_dir(&c->paths, &err) == 0)
@@ -230,8 +231,8 @@ static int fail(const struct hctx *c, int64_t seq, int rc, const char *msg)
 static int start_worker(const struct hctx *c, int64_t *pid, struct ib_err *err)
 {
 	const char **argv = malloc((c->argc + 4) * sizeof *argv);
-	char *exe = NULL, *log = ib_path_join(c->env.log_dir, IB_HANDLER_LOG_NAME);
-	int rc = log && argv ? plat_exe_path(&exe, err) : ib_oom(err);
+	char *exe = NULL;
+	int rc = c->log && argv ? plat_exe_path(&exe, err) : ib_oom(err);
 
 	if (rc == 0) {
 		argv[0] = exe;
@@ -241,10 +242,9 @@ static int start_worker(const struct hctx *c, int64_t *pid, struct ib_err *err)
 		memcpy(argv + 4, c->argv + 1, c->argc * sizeof *argv);
 		/* Whatever the worker prints (a crash report) lands in the log beside its
 		 * messages. */
-		rc = ib_proc_spawn_detached(argv, NULL, log, pid, err);
+		rc = ib_proc_spawn_detached(argv, NULL, c->log, pid, err);
 	}
 	free(argv);
-	free(log);
 	free(exe);
 	return rc;
 }
