@@ -126,31 +126,30 @@ void ib_handler_env_free(struct ib_handler_env *env)
 
 static int env_from(const cJSON *root, const char *path, void *out, struct ib_err *err)
 {
-	/* name is in the entry, the folders in its handlerEnvironment; optional ones may be "". */
-	static const struct {
-		const char *key;
-		unsigned char offset, optional;
-	} rows[] = {
-	        {"name", offsetof(struct ib_handler_env, name), 1},
-	        {"logFolder", offsetof(struct ib_handler_env, log_dir), 0},
-	        {"configFolder", offsetof(struct ib_handler_env, config_dir), 0},
-	        {"statusFolder", offsetof(struct ib_handler_env, status_dir), 0},
-	        {"heartbeatFile", offsetof(struct ib_handler_env, heartbeat_file), 1},
-	};
+	/*
+	 * The fields in the order of the keys: name is in the entry, the folders in its
+	 * handlerEnvironment; the first and the last are optional, and may be "".
+	 */
+	static const unsigned char fields[] = {offsetof(struct ib_handler_env, name),
+	                                       offsetof(struct ib_handler_env, log_dir),
+	                                       offsetof(struct ib_handler_env, config_dir),
+	                                       offsetof(struct ib_handler_env, status_dir),
+	                                       offsetof(struct ib_handler_env, heartbeat_file)};
+	const char *key = "name\0logFolder\0configFolder\0statusFolder\0heartbeatFile";
 	struct ib_handler_env *env = out;
 	const cJSON *first = first_entry(root), *he;
 	int rc = section(first, "handlerEnvironment", 0, path, &he, err);
 
-	for (size_t i = 0; rc == 0 && i < sizeof rows / sizeof rows[0]; i++) {
-		char **field = (char **)((char *)env + rows[i].offset);
+	for (size_t i = 0; rc == 0 && i < sizeof fields; i++, key += strlen(key) + 1) {
+		char **field = (char **)((char *)env + fields[i]);
+		int optional = i % 4 == 0;
 		const char *s = NULL;
 
-		rc = ib_json_string(i ? he : first, rows[i].key, !rows[i].optional, &s, path, "",
-		                    err);
-		if (rc || !s || (!s[0] && rows[i].optional))
+		rc = ib_json_string(i ? he : first, key, !optional, &s, path, "", err);
+		if (rc || !s || (!s[0] && optional))
 			continue;
 		if (!s[0])
-			rc = ib_fail(err, IB_EINPUT, "%s: %s: empty", path, rows[i].key);
+			rc = ib_fail(err, IB_EINPUT, "%s: %s: empty", path, key);
 		else if (!(*field = strdup(s)))
 			rc = ib_oom(err);
 	}
