@@ -327,34 +327,36 @@ static int path_setting(const cJSON *pub, const char *key, const char *source, c
 static int parse_public(const cJSON *pub, const char *source, struct ib_handler_settings *s,
                         struct ib_err *err)
 {
-	static const char *const known[] = {"bundlePath", "caCertPath", "bundleUrls",
-	                                    "downloadTimeoutSeconds", "allowDowngrade"};
+	const char *k[5],
+	        *p = "bundlePath\0caCertPath\0bundleUrls\0downloadTimeoutSeconds\0allowDowngrade";
 	const cJSON *v;
 	int64_t timeout = 0;
 	int rc;
 
+	/* The known settings, k[0] to k[4], from one string (no table of pointers). */
+	for (size_t i = 0; i < 5; i++, p += strlen(p) + 1)
+		k[i] = p;
 	/* Unknown names first: a misspelt setting explains many an error that follows. */
 	cJSON_ArrayForEach(v, pub)
 	{
 		size_t i = 0;
 
-		while (i < 5 && strcmp(v->string, known[i]))
+		while (i < 5 && strcmp(v->string, k[i]))
 			i++;
 		if (i == 5)
 			ib_warn("%s: publicSettings: unknown setting \"%s\" ignored", source,
 			        v->string);
 	}
-	v = ib_json_member(pub, "bundleUrls");
-	if ((rc = path_setting(pub, "bundlePath", source, &s->bundle_path, err)) ||
-	    (rc = path_setting(pub, "caCertPath", source, &s->cacert, err)) ||
+	v = ib_json_member(pub, k[2]);
+	if ((rc = path_setting(pub, k[0], source, &s->bundle_path, err)) ||
+	    (rc = path_setting(pub, k[1], source, &s->cacert, err)) ||
 	    (v && (rc = string_list(v, source, "publicSettings.bundleUrls", 1, valid_url, "URLs",
 	                            URL_ITEM, NULL, &s->urls, &s->n_urls, err))) ||
-	    (rc = ib_json_int(pub, "downloadTimeoutSeconds", 0, 1, DOWNLOAD_TIMEOUT_MAX, &timeout,
-	                      source, "publicSettings", err)))
+	    (rc = ib_json_int(pub, k[3], 0, 1, DOWNLOAD_TIMEOUT_MAX, &timeout, source,
+	                      "publicSettings", err)))
 		return rc;
 	s->download_timeout_s = (unsigned)timeout;
-	return ib_json_bool(pub, "allowDowngrade", 0, &s->allow_downgrade, source, "publicSettings",
-	                    err);
+	return ib_json_bool(pub, k[4], 0, &s->allow_downgrade, source, "publicSettings", err);
 }
 
 static int settings_from(const cJSON *root, const char *path, void *out, struct ib_err *err)
