@@ -499,16 +499,16 @@ static int write_agent_file(const char *path, const struct ib_handler_env *env,
 	}
 	n = operation ? snprintf(text, IB_HANDLER_STATUS_MAX + 1,
 	                         "[{\"version\":\"1.0\",\"timestampUTC\":\"%s\",\"status\":{"
-	                         "\"name\":%s,\"operation\":\"%s\",\"status\":\"%s\",\"code\":%d,"
-	                         "\"formattedMessage\":{\"lang\":\"en-US\",\"message\":%s},"
-	                         "\"substatus\":[]}}]",
-	                         stamp, name, operation, status, code, msg)
+	                         "\"name\":%s,\"operation\":\"%s\",",
+	                         stamp, name, operation)
 	              : snprintf(text, IB_HANDLER_STATUS_MAX + 1,
-	                         "[{\"version\":\"1.0\",\"heartbeat\":{\"status\":\"%s\","
-	                         "\"code\":0,\"formattedMessage\":{\"lang\":\"en-US\","
-	                         "\"message\":%s}}}]",
-	                         status, msg);
-	if (n > IB_HANDLER_STATUS_MAX)
+	                         "[{\"version\":\"1.0\",\"heartbeat\":{");
+	if ((unsigned)n <= IB_HANDLER_STATUS_MAX)
+		n += snprintf(text + n, IB_HANDLER_STATUS_MAX + 1 - n,
+		              "\"status\":\"%s\",\"code\":%d,\"formattedMessage\":{\"lang\":"
+		              "\"en-US\",\"message\":%s}%s}}]",
+		              status, code, msg, operation ? ",\"substatus\":[]" : "");
+	if ((unsigned)n > IB_HANDLER_STATUS_MAX)
 		rc = ib_fail(err, IB_EINTERNAL, "%s: status would exceed %d bytes", path,
 		             IB_HANDLER_STATUS_MAX);
 	else
