@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FACTS_ENV "IBDRV_FACTS"
 #define MAX_PUBKEYS IB_CLI_LIST_MAX
 #define LOG_ROTATE_BYTES (8u * 1024 * 1024)
 /* How long a worker waits for another run (a manual apply) to finish. */
@@ -31,166 +30,131 @@
 #define WORKER_QUEUE_S 7200
 /* Progress is written to the status file at most this often, unless the step changes. */
 #define PROGRESS_EVERY_MS 2000
-
-struct hopts {
-	const char *handler_dir;
-	const char *root;
-	const char *facts;
-	const char *pubkeys[MAX_PUBKEYS];
-	size_t n_pubkeys;
-	const char *lock_wait_arg; /* kept as given, to pass on to the worker */
-	unsigned lock_wait_s;
-	unsigned worker_wait_s;
-};
+#define INSTALLING "Installing the InfiniBand driver"
 
 struct hctx {
-	const char *op;
-	struct hopts o;
+	struct ib_cli o;
+	int argc; /* the command line, passed on to the worker */
+	char **argv;
+	unsigned lock_wait_s;
+	unsigned worker_wait_s;
 	char *dir;
+	char *log; /* <logFolder>/ibdrv.log */
 	struct ib_handler_env env;
 	struct ib_paths paths;
 	int heartbeat;
-	int env_loaded;
-	int paths_loaded;
 };
-
-static int parse_opts(int argc, char **argv, struct hopts *o)
-{
-	struct ib_cli cli;
-
-	memset(o, 0, sizeof *o);
-	o->lock_wait_s = LOCK_WAIT_S_DEFAULT;
-	o->worker_wait_s = WORKER_WAIT_S_DEFAULT;
-	if (ib_cli_parse(IB_CLI_HANDLER, argc, argv, &cli))
-		return IB_EXT_UNSUPPORTED;
-	if (cli.lock_wait && ib_cli_seconds(cli.lock_wait, 0, 86400, &o->lock_wait_s))
-		return ib_cli_error(argv[0], "--lock-wait: '%s' is not 0..86400 seconds",
-		                    cli.lock_wait);
-	if (cli.wait && ib_cli_seconds(cli.wait, 0, 86400, &o->worker_wait_s))
-		return ib_cli_error(argv[0], "--wait: '%s' is not 0..86400 seconds", cli.wait);
-	o->handler_dir = cli.handler_dir;
-	o->root = cli.root;
-	o->facts = cli.facts;
-	memcpy(o->pubkeys, cli.pubkeys, sizeof o->pubkeys);
-	o->n_pubkeys = cli.n_pubkeys;
-	o->lock_wait_arg = cli.lock_wait;
-	return 0;
-}
-
-/* Appends to <logFolder>/ibdrv.log, starting a new file once it grows past LOG_ROTATE_BYTES. */
-static void open_log(const struct hctx *c)
-{
-	struct ib_err err;
-	char *path = ib_path_join(c->env.log_dir, IB_HANDLER_LOG_NAME);
-	char *old = path ? malloc(strlen(path) + 3) : NULL;
-	enum plat_kind kind;
-	uint64_t size;
-
-	if (!path || !old || plat_mkdir_p(c->env.log_dir, 0755, &err))
-		goto out;
-	sprintf(old, "%s.1", path);
-	if (plat_lstat(path, &kind, &size, &err) == 0 && kind == PLAT_REGULAR &&
-	    size > LOG_ROTATE_BYTES)
-		plat_rename_replace(path, old, &err);
-	if (ib_log_open_file(path) != 0)
-		ib_warn("%s: cannot open the log file", path);
-out:
-	free(old);
-	free(path);
-}
 
 static void ctx_free(struct hctx *c)
 {
-	if (c->env_loaded)
-		ib_handler_env_free(&c->env);
-	if (c->paths_loaded)
-		ib_paths_free(&c->paths);
+	ib_handler_env_free(&c->env);
+	ib_paths_free(&c->paths);
+	free(c->log);
 	free(c->dir);
 }
 
 /* Finds the handler folder and its environment, opens the log, sets up the state folder. */
 static int ctx_init(struct hctx *c, const char *op, int argc, char **argv)
 {
+	const char *const *given[] = {&c->o.lock_wait, &c->o.wait};
+	unsigned *seconds[] = {&c->lock_wait_s, &c->worker_wait_s};
 	struct ib_err err;
-	int rc;
+	char *old;
+	enum plat_kind kind;
+	uint64_t size;
 
 	memset(c, 0, sizeof *c);
-	c->op = op;
-	rc = parse_opts(argc, argv, &c->o);
-	if (rc)
-		return rc;
-	if (!c->o.facts)
-		c->o.facts = getenv(FACTS_ENV);
+	c->argc = argc;
+	c->argv = argv;
+	c->lock_wait_s = LOCK_WAIT_S_DEFAULT;
+	c->worker_wait_s = WORKER_WAIT_S_DEFAULT;
+	if (ib_cli_parse(IB_CLI_HANDLER, argc, argv, &c->o))
+		return IB_EXT_UNSUPPORTED;
+	for (size_t i = 0; i < 2; i++)
+		if (*given[i] && ib_cli_seconds(*given[i], 0, 86400, seconds[i]))
+			return ib_cli_error(op,
+			                    i ? "--wait: '%s' is not 0..86400 seconds"
+			                      : "--lock-wait: '%s' is not 0..86400 seconds",
+			                    *given[i]);
 	if (ib_handler_dir(c->o.handler_dir, &c->dir, &err) ||
 	    ib_handler_env_load(c->dir, &c->env, &err)) {
 		fprintf(stderr, "ibdrv-install %s: %s\n", op, err.msg);
 		return ib_ext_code_from_err(err.code);
 	}
-	c->env_loaded = 1;
-	open_log(c);
-	ib_info("ibdrv-install %s: %s (handler folder %s)", IBDRV_VERSION, op, c->dir);
-	if (ib_paths_init(&c->paths, c->o.root, &err) == 0) {
-		c->paths_loaded = 1;
-		if (ib_paths_ensure_state_dir(&c->paths, &err) == 0)
-			return 0;
+	/* <logFolder>/ibdrv.log, a new one once it grows past LOG_ROTATE_BYTES. */
+	c->log = ib_path_join(c->env.log_dir, IB_HANDLER_LOG_NAME);
+	old = ib_path_join(c->env.log_dir, IB_HANDLER_LOG_NAME ".1");
+	if (c->log && old && plat_mkdir_p(c->env.log_dir, 0755, &err) == 0) {
+		if (plat_lstat(c->log, &kind, &size, &err) == 0 && kind == PLAT_REGULAR &&
+		    size > LOG_ROTATE_BYTES)
+			plat_rename_replace(c->log, old, &err);
+		if (ib_log_open_file(c->log) != 0)
+			ib_warn("%s: cannot open the log file", c->log);
 	}
+	free(old);
+	ib_info("ibdrv-install %s: %s (handler folder %s)", IBDRV_VERSION, op, c->dir);
+	if (ib_paths_init(&c->paths, c->o.root, &err) == 0 &&
+	    ib_paths_ensure_state_dir(&c->paths, &err) == 0)
+		return 0;
 	ib_error("%s", err.msg);
 	return ib_ext_code_from_err(err.code);
 }
 
-/* Trusted keys (--pubkey, else those the package names) and the package's default URLs. */
-static int load_trust(const struct hctx *c, struct ib_pubkey *keys, size_t *n_keys,
-                      struct ib_package_config *pc, struct ib_err *err)
-{
-	int rc;
-
-	*n_keys = 0;
-	memset(pc, 0, sizeof *pc);
-	if (c->o.n_pubkeys) {
-		char *path = ib_path_join(c->dir, IB_HANDLER_PACKAGE_CONFIG);
-		enum plat_kind kind;
-
-		if (!path)
-			return ib_oom(err);
-		rc = plat_lstat(path, &kind, NULL, err);
-		free(path);
-		if (rc == 0 && kind != PLAT_MISSING)
-			rc = ib_package_config_load(c->dir, pc, err);
-		for (size_t i = 0; rc == 0 && i < c->o.n_pubkeys; i++)
-			rc = ib_pubkey_load(c->o.pubkeys[i], &keys[(*n_keys)++], err);
-	} else {
-		rc = ib_package_config_load(c->dir, pc, err);
-		for (size_t i = 0; rc == 0 && i < pc->n_keys && i < MAX_PUBKEYS; i++)
-			rc = ib_pubkey_load(pc->keys[i], &keys[(*n_keys)++], err);
-	}
-	if (rc)
-		ib_package_config_free(pc);
-	return rc;
-}
-
-/* Checks settings and package before enable promises anything; logs what was asked. */
-static int check_config(const struct hctx *c, int64_t seq, struct ib_err *err)
-{
+/* What a configuration runs with: its settings, the trusted keys, the package's URLs. */
+struct config {
 	struct ib_handler_settings s;
 	struct ib_package_config pc;
 	struct ib_pubkey keys[MAX_PUBKEYS];
 	size_t n_keys;
-	int rc = ib_handler_settings_load(&c->env, seq, &s, err);
+};
 
+static void config_free(struct config *f)
+{
+	ib_handler_settings_free(&f->s);
+	ib_package_config_free(&f->pc);
+}
+
+/*
+ * With seq >= 0 the settings of seq (logged), then the trusted keys (--pubkey, else those the
+ * package names) and the package's default URLs. On failure there is nothing to free.
+ */
+static int load_config(const struct hctx *c, int64_t seq, struct config *f, struct ib_err *err)
+{
+	const char *const *files = (const char *const *)c->o.pubkeys;
+	size_t n = c->o.n_pubkeys;
+	enum plat_kind kind = PLAT_REGULAR;
+	char *path = NULL;
+	int rc = 0;
+
+	memset(f, 0, sizeof *f);
+	if (seq >= 0) {
+		rc = ib_handler_settings_load(&c->env, seq, &f->s, err);
+		if (rc)
+			return rc;
+		if (f->s.has_protected)
+			ib_info("protected settings ignored: this extension has none");
+		ib_info("settings %lld: bundlePath %s, %zu bundleUrls, downloadTimeoutSeconds %u, "
+		        "allowDowngrade %s, caCertPath %s",
+		        (long long)seq, f->s.bundle_path ? f->s.bundle_path : "(none)", f->s.n_urls,
+		        f->s.download_timeout_s, f->s.allow_downgrade ? "true" : "false",
+		        f->s.cacert ? f->s.cacert : "(none)");
+	}
+	/* With --pubkey, the package's configuration only adds its URLs, and may be absent. */
+	if (n && !(path = ib_path_join(c->dir, IB_HANDLER_PACKAGE_CONFIG)))
+		rc = ib_oom(err);
+	if (rc == 0 && n)
+		rc = plat_lstat(path, &kind, NULL, err);
+	free(path);
+	if (rc == 0 && kind != PLAT_MISSING)
+		rc = ib_package_config_load(c->dir, &f->pc, err);
+	if (!n) {
+		files = (const char *const *)f->pc.keys;
+		n = f->pc.n_keys < MAX_PUBKEYS ? f->pc.n_keys : MAX_PUBKEYS;
+	}
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = ib_pubkey_load(files[i], &f->keys[f->n_keys++], err);
 	if (rc)
-		return rc;
-	if (s.has_protected)
-		ib_info("protected settings were given; this extension has none and does not "
-		        "read them");
-	ib_info("settings %lld: bundlePath %s, %zu bundleUrls, downloadTimeoutSeconds %u, "
-	        "allowDowngrade %s, caCertPath %s",
-	        (long long)seq, s.bundle_path ? s.bundle_path : "(none)", s.n_urls,
-	        s.download_timeout_s, s.allow_downgrade ? "true" : "false",
-	        s.cacert ? s.cacert : "(none)");
-	ib_handler_settings_free(&s);
-	rc = load_trust(c, keys, &n_keys, &pc, err);
-	if (rc == 0)
-		ib_package_config_free(&pc);
+		config_free(f);
 	return rc;
 }
 
@@ -208,135 +172,154 @@ static int worker_running(const struct hctx *c, int any_folder, int64_t *pid)
 	return held && (any_folder || !strcmp(what, c->dir));
 }
 
+/* Writes the status of seq, and the heartbeat when the manifest asks for it. */
+static void report(const struct hctx *c, int64_t seq, enum ib_status st, int code,
+                   const char *message)
+{
+	struct ib_err err;
+
+	if (ib_handler_status_write(&c->env, seq, "Enable", st, code, message, &err))
+		ib_error("%s", err.msg);
+	if (c->heartbeat &&
+	    ib_handler_heartbeat_write(&c->env, st != IB_STATUS_ERROR, message, &err))
+		ib_error("%s", err.msg);
+}
+
+/*
+ * Writes the final status of seq for an extension code and a one-line reason; but for
+ * success, the message adds the code, its meaning and where the log is.
+ */
+static void finish(const struct hctx *c, int64_t seq, int code, const char *reason)
+{
+	char message[IB_HANDLER_MESSAGE_MAX + 256];
+	const char *meaning = "not supported or could not be completed";
+
+	switch (code) {
+	case IB_EXT_REBOOT:
+		meaning = "reboot required to complete the installation";
+		break;
+	case IB_EXT_TIMEOUT_LOCK:
+	case IB_EXT_TIMEOUT:
+		meaning = "timed out; retry";
+		break;
+	case IB_EXT_EXCEPTION:
+		meaning = "unexpected error";
+	}
+	snprintf(message, sizeof message, "%s (code %d: %s; log: %s/%s)", reason, code, meaning,
+	         c->env.log_dir, IB_HANDLER_LOG_NAME);
+	report(c, seq,
+	       code == IB_EXT_SUCCESS || code == IB_EXT_REBOOT ? IB_STATUS_SUCCESS
+	                                                       : IB_STATUS_ERROR,
+	       code, code ? message : reason);
+}
+
+/* Logs a failure (IB_E* rc) and, when seq is one, reports it as its final status. */
+static int fail(const struct hctx *c, int64_t seq, int rc, const char *msg)
+{
+	int code = ib_ext_code_from_err(rc);
+
+	ib_error("%s", msg);
+	if (seq >= 0)
+		finish(c, seq, code, msg);
+	return code;
+}
+
+/*
+ * The worker gets the command's own options (the environment, $IBDRV_FACTS among it, is
+ * inherited) and the handler folder found here.
+ */
 static int start_worker(const struct hctx *c, int64_t *pid, struct ib_err *err)
 {
-	const char *argv[8 + 2 * MAX_PUBKEYS];
-	char *exe = NULL, *log = NULL;
-	size_t n = 0;
-	int rc = plat_exe_path(&exe, err);
+	const char **argv = malloc((c->argc + 4) * sizeof *argv);
+	char *exe = NULL;
+	int rc = c->log && argv ? plat_exe_path(&exe, err) : ib_oom(err);
 
-	if (rc)
-		return rc;
-	argv[n++] = exe;
-	argv[n++] = "worker";
-	argv[n++] = "--handler-dir";
-	argv[n++] = c->dir;
-	if (c->o.root) {
-		argv[n++] = "--root";
-		argv[n++] = c->o.root;
+	if (rc == 0) {
+		argv[0] = exe;
+		argv[1] = "worker";
+		argv[2] = "--handler-dir";
+		argv[3] = c->dir;
+		memcpy(argv + 4, c->argv + 1, c->argc * sizeof *argv);
+		/* Whatever the worker prints (a crash report) lands in the log beside its
+		 * messages. */
+		rc = ib_proc_spawn_detached(argv, NULL, c->log, pid, err);
 	}
-	if (c->o.facts) {
-		argv[n++] = "--facts";
-		argv[n++] = c->o.facts;
-	}
-	for (size_t i = 0; i < c->o.n_pubkeys; i++) {
-		argv[n++] = "--pubkey";
-		argv[n++] = c->o.pubkeys[i];
-	}
-	if (c->o.lock_wait_arg) {
-		argv[n++] = "--lock-wait";
-		argv[n++] = c->o.lock_wait_arg;
-	}
-	argv[n] = NULL;
-	/* Whatever the worker prints (a crash report) lands in the log beside its messages. */
-	log = ib_path_join(c->env.log_dir, IB_HANDLER_LOG_NAME);
-	rc = log ? ib_proc_spawn_detached(argv, NULL, log, pid, err) : ib_oom(err);
-	free(log);
+	free(argv);
 	free(exe);
 	return rc;
 }
 
 static int cmd_enable(struct hctx *c)
 {
+	struct config f;
 	struct ib_lock *hl = NULL;
 	struct ib_err err;
 	enum ib_status st;
 	int64_t seq, mrseq, pid;
-	int code = 0, rc;
+	int code = 0, st_code, rc;
 
 	if ((rc = ib_handler_manifest_heartbeat(c->dir, &c->heartbeat, &err)) ||
-	    (rc = ib_handler_seq(&c->env, &seq, &err))) {
-		ib_error("%s", err.msg);
-		return ib_ext_code_from_err(rc);
-	}
+	    (rc = ib_handler_seq(&c->env, &seq, &err)))
+		return fail(c, -1, rc, err.msg);
 	ib_info("configuration sequence number %lld", (long long)seq);
 	rc = ib_lock_acquire(c->paths.handler_lock, "handler enable", IB_LOCK_WAIT_MS_DEFAULT, &hl,
 	                     &err);
-	if (rc == 0) {
-		rc = ib_handler_mrseq_read(c->dir, &mrseq, &err);
-		if (rc == IB_EINPUT) {
-			/* Rewritten below: a damaged mrseq must not block every later
-			 * configuration. */
-			ib_warn("%s; taking it as no sequence number yet", err.msg);
-			mrseq = -1;
-			rc = 0;
-		}
+	if (rc == 0 && (rc = ib_handler_mrseq_read(c->dir, &mrseq, &err)) == IB_EINPUT) {
+		/* Rewritten below: a damaged mrseq must not block every later configuration. */
+		ib_warn("%s; taking it as no sequence number yet", err.msg);
+		rc = 0;
 	}
 	if (rc) {
-		ib_error("%s", err.msg);
-		code = ib_ext_code_from_err(rc);
-		ib_handler_status_write(&c->env, seq, "Enable", IB_STATUS_ERROR, code, err.msg,
-		                        NULL);
+		code = fail(c, seq, rc, err.msg);
 		goto out;
 	}
 	if (seq < mrseq) {
-		ib_info("sequence number %lld is older than the last one taken on (%lld): "
-		        "nothing to do",
+		ib_info("sequence number %lld is older than the last one taken on (%lld)",
 		        (long long)seq, (long long)mrseq);
 		goto out;
 	}
 	if (seq == mrseq) {
-		if (ib_handler_status_read(&c->env, seq, &st, &code, &err)) {
+		if (ib_handler_status_read(&c->env, seq, &st, &st_code, &err))
 			ib_warn("%s", err.msg);
-			st = IB_STATUS_NONE;
-		}
 		if (ib_status_terminal(st)) {
-			ib_info("sequence number %lld was already processed (%s, code %d): nothing "
-			        "to do",
-			        (long long)seq, ib_status_name(st), code);
-			code = 0;
+			ib_info("sequence number %lld was already processed (%s, code %d)",
+			        (long long)seq, ib_status_name(st), st_code);
 			goto out;
 		}
-		code = 0;
-		if (worker_running(c, 0, &pid)) {
-			ib_info("worker pid %lld is still processing sequence number %lld",
-			        (long long)pid, (long long)seq);
-			goto out;
-		}
-		ib_warn("sequence number %lld was taken on but never finished (restart or killed "
-		        "worker); resuming it",
-		        (long long)seq);
-		ib_handler_status_write(&c->env, seq, "Enable", IB_STATUS_TRANSITIONING, 0,
-		                        "Installing the InfiniBand driver: resuming after an "
-		                        "interruption",
-		                        NULL);
 	} else {
-		rc = check_config(c, seq, &err);
-		if (rc == 0)
+		/* Settings and package are checked before enable promises anything. */
+		rc = load_config(c, seq, &f, &err);
+		if (rc == 0) {
+			config_free(&f);
 			rc = ib_handler_mrseq_write(c->dir, seq, &err);
+		}
 		if (rc) {
-			ib_error("%s", err.msg);
-			code = ib_ext_code_from_err(rc);
-			ib_handler_status_write(&c->env, seq, "Enable", IB_STATUS_ERROR, code,
-			                        err.msg, NULL);
+			code = fail(c, seq, rc, err.msg);
 			if (rc == IB_EINPUT)
 				ib_handler_mrseq_write(c->dir, seq, NULL);
 			goto out;
 		}
-		ib_handler_status_write(&c->env, seq, "Enable", IB_STATUS_TRANSITIONING, 0,
-		                        "Installing the InfiniBand driver: starting", NULL);
-		if (worker_running(c, 0, &pid)) {
+		report(c, seq, IB_STATUS_TRANSITIONING, 0, INSTALLING ": starting");
+	}
+	if (worker_running(c, 0, &pid)) {
+		if (seq == mrseq)
+			ib_info("worker pid %lld is still processing sequence number %lld",
+			        (long long)pid, (long long)seq);
+		else
 			ib_info("worker pid %lld will take on sequence number %lld next",
 			        (long long)pid, (long long)seq);
-			goto out;
-		}
+		goto out;
+	}
+	if (seq == mrseq) {
+		ib_warn("sequence number %lld was taken on but never finished; resuming it",
+		        (long long)seq);
+		report(c, seq, IB_STATUS_TRANSITIONING, 0,
+		       INSTALLING ": resuming after an interruption");
 	}
 	rc = start_worker(c, &pid, &err);
 	if (rc) {
-		ib_error("cannot start the worker: %s", err.msg);
-		code = IB_EXT_EXCEPTION;
-		ib_handler_status_write(&c->env, seq, "Enable", IB_STATUS_ERROR, code, err.msg,
-		                        NULL);
+		ib_err_prefix(&err, "cannot start the worker");
+		code = fail(c, seq, IB_EINTERNAL, err.msg);
 		goto out;
 	}
 	ib_info("worker pid %lld started for sequence number %lld", (long long)pid, (long long)seq);
@@ -352,21 +335,10 @@ struct progress {
 	char last_what[256];
 };
 
-static void write_transitioning(const struct hctx *c, int64_t seq, const char *message)
-{
-	struct ib_err err;
-
-	if (ib_handler_status_write(&c->env, seq, "Enable", IB_STATUS_TRANSITIONING, 0, message,
-	                            &err))
-		ib_warn("%s", err.msg);
-	if (c->heartbeat && ib_handler_heartbeat_write(&c->env, 1, message, &err))
-		ib_warn("%s", err.msg);
-}
-
 static void on_progress(void *ctx, int percent, const char *what)
 {
 	struct progress *p = ctx;
-	char message[512];
+	char message[512], pct[16] = "";
 	uint64_t now = plat_monotonic_ms();
 
 	if (!strcmp(what, p->last_what) && now - p->last_ms < PROGRESS_EVERY_MS)
@@ -374,126 +346,66 @@ static void on_progress(void *ctx, int percent, const char *what)
 	snprintf(p->last_what, sizeof p->last_what, "%s", what);
 	p->last_ms = now;
 	if (percent >= 0)
-		snprintf(message, sizeof message, "Installing the InfiniBand driver (%d%%): %s",
-		         percent, what);
-	else
-		snprintf(message, sizeof message, "Installing the InfiniBand driver: %s", what);
-	write_transitioning(p->c, p->seq, message);
-}
-
-static const char *code_meaning(int code)
-{
-	switch (code) {
-	case IB_EXT_TIMEOUT_LOCK:
-	case IB_EXT_TIMEOUT:
-		return "timed out; retry";
-	case IB_EXT_EXCEPTION:
-		return "unexpected error";
-	default:
-		return "not supported or could not be completed";
-	}
-}
-
-/* Writes the final status of seq for an extension code and a one-line reason. */
-static void finish(const struct hctx *c, int64_t seq, int code, const char *reason)
-{
-	char message[IB_HANDLER_MESSAGE_MAX + 256];
-	struct ib_err err;
-	int ok = code == IB_EXT_SUCCESS || code == IB_EXT_REBOOT;
-
-	if (code == IB_EXT_SUCCESS)
-		snprintf(message, sizeof message, "%s", reason);
-	else if (code == IB_EXT_REBOOT)
-		snprintf(message, sizeof message,
-		         "%s; reboot required to complete the installation (code 3010)", reason);
-	else
-		snprintf(message, sizeof message, "%s (code %d: %s; log: %s/%s)", reason, code,
-		         code_meaning(code), c->env.log_dir, IB_HANDLER_LOG_NAME);
-	if (ib_handler_status_write(&c->env, seq, "Enable",
-	                            ok ? IB_STATUS_SUCCESS : IB_STATUS_ERROR, code, message, &err))
-		ib_error("%s", err.msg);
-	if (c->heartbeat && ib_handler_heartbeat_write(&c->env, ok, message, &err))
-		ib_warn("%s", err.msg);
+		snprintf(pct, sizeof pct, " (%d%%)", percent);
+	snprintf(message, sizeof message, INSTALLING "%s: %s", pct, what);
+	report(p->c, p->seq, IB_STATUS_TRANSITIONING, 0, message);
 }
 
 /* Applies the configuration seq; returns its extension code, reported in the status file. */
 static int process(const struct hctx *c, int64_t seq)
 {
-	struct ib_handler_settings s;
-	struct ib_package_config pc;
-	struct ib_pubkey keys[MAX_PUBKEYS];
+	struct config f;
 	struct ib_apply_opts ao;
 	struct ib_apply_result res;
-	struct progress prog;
+	struct progress prog = {c, seq, 0, ""};
 	struct ib_lock *run = NULL;
 	struct ib_err err;
-	char what[64];
+	char what[128];
 	int64_t now_seq;
-	size_t n_keys = 0;
-	int rc;
+	int code, rc;
 
-	ib_info("processing sequence number %lld", (long long)seq);
-	memset(&pc, 0, sizeof pc);
-	rc = ib_handler_settings_load(&c->env, seq, &s, &err);
-	if (rc) {
-		finish(c, seq, ib_ext_code_from_err(rc), err.msg);
-		return ib_ext_code_from_err(rc);
-	}
-	rc = load_trust(c, keys, &n_keys, &pc, &err);
-	if (rc) {
-		finish(c, seq, ib_ext_code_from_err(rc), err.msg);
-		goto out;
-	}
-	snprintf(what, sizeof what, "handler worker, sequence %lld", (long long)seq);
-	rc = ib_lock_acquire(c->paths.run_lock, what, 0, &run, &err);
-	if (rc == IB_EBUSY) {
-		write_transitioning(c, seq, err.msg);
-		rc = ib_lock_acquire(c->paths.run_lock, what, c->o.lock_wait_s * 1000u, &run, &err);
+	snprintf(what, sizeof what, "processing sequence number %lld", (long long)seq);
+	ib_info("%s", what);
+	rc = load_config(c, seq, &f, &err);
+	if (rc == 0 && (rc = ib_lock_acquire(c->paths.run_lock, what, 0, &run, &err)) == IB_EBUSY) {
+		report(c, seq, IB_STATUS_TRANSITIONING, 0, err.msg);
+		rc = ib_lock_acquire(c->paths.run_lock, what, c->lock_wait_s * 1000u, &run, &err);
 	}
 	if (rc) {
-		finish(c, seq, ib_ext_code_from_err(rc), err.msg);
+		code = fail(c, seq, rc, err.msg);
 		goto out;
 	}
 	/* A newer configuration that came while this one waited replaces it. */
 	if (ib_handler_mrseq_read(c->dir, &now_seq, &err) == 0 && now_seq != seq) {
-		char reason[128];
-
-		snprintf(reason, sizeof reason, "not applied: replaced by configuration %lld",
+		snprintf(what, sizeof what, "not applied: replaced by configuration %lld",
 		         (long long)now_seq);
-		rc = IB_ENOTSUP;
-		finish(c, seq, IB_EXT_UNSUPPORTED, reason);
+		code = IB_EXT_UNSUPPORTED;
+		finish(c, seq, code, what);
 		goto out;
 	}
 	memset(&ao, 0, sizeof ao);
-	memset(&prog, 0, sizeof prog);
-	prog.c = c;
-	prog.seq = seq;
-	ao.bundle_path = s.bundle_path;
-	ao.urls = (const char *const *)(s.n_urls ? s.urls : pc.urls);
-	ao.n_urls = s.n_urls ? s.n_urls : pc.n_urls;
-	ao.keys = keys;
-	ao.n_keys = n_keys;
+	ao.bundle_path = f.s.bundle_path;
+	ao.urls = (const char *const *)(f.s.n_urls ? f.s.urls : f.pc.urls);
+	ao.n_urls = f.s.n_urls ? f.s.n_urls : f.pc.n_urls;
+	ao.keys = f.keys;
+	ao.n_keys = f.n_keys;
 	ao.facts_path = c->o.facts;
 	ao.root = c->paths.root;
 	ao.package_dir = c->dir;
-	ao.cacert = s.cacert;
-	ao.download_timeout_seconds = s.download_timeout_s;
-	ao.allow_downgrade = s.allow_downgrade;
+	ao.cacert = f.s.cacert;
+	ao.download_timeout_seconds = f.s.download_timeout_s;
+	ao.allow_downgrade = f.s.allow_downgrade;
 	ao.progress = on_progress;
 	ao.progress_ctx = &prog;
 	ib_apply(&ao, &res);
-	ib_info("outcome of sequence %lld: code %d, driver %s: %s", (long long)seq, res.code,
+	code = res.code;
+	ib_info("outcome of sequence %lld: code %d, driver %s: %s", (long long)seq, code,
 	        res.driver[0] ? res.driver : "(none)", res.reason);
-	finish(c, seq, res.code, res.reason[0] ? res.reason : "no reason given");
-	ib_lock_release(run);
-	ib_package_config_free(&pc);
-	ib_handler_settings_free(&s);
-	return res.code;
+	finish(c, seq, code, res.reason[0] ? res.reason : "no reason given");
 out:
 	ib_lock_release(run);
-	ib_package_config_free(&pc);
-	ib_handler_settings_free(&s);
-	return ib_ext_code_from_err(rc);
+	config_free(&f);
+	return code;
 }
 
 int cmd_worker(int argc, char **argv)
@@ -513,10 +425,8 @@ int cmd_worker(int argc, char **argv)
 		ib_warn("%s", err.msg);
 	rc = ib_lock_acquire(c.paths.worker_lock, c.dir, WORKER_QUEUE_S * 1000u, &wl, &err);
 	if (rc) {
-		ib_error("%s", err.msg);
-		code = ib_ext_code_from_err(rc);
-		if (ib_handler_mrseq_read(c.dir, &seq, NULL) == 0 && seq >= 0)
-			finish(&c, seq, code, err.msg);
+		ib_handler_mrseq_read(c.dir, &seq, NULL);
+		code = fail(&c, seq, rc, err.msg);
 		goto out;
 	}
 	for (;;) {
@@ -528,8 +438,7 @@ int cmd_worker(int argc, char **argv)
 		if (rc == 0)
 			rc = ib_handler_mrseq_read(c.dir, &seq, &err);
 		if (rc) {
-			ib_error("%s", err.msg);
-			code = ib_ext_code_from_err(rc);
+			code = fail(&c, -1, rc, err.msg);
 			break;
 		}
 		if (seq >= 0 && ib_handler_status_read(&c.env, seq, &st, &st_code, &err))
@@ -562,15 +471,13 @@ static int wait_for_worker(const struct hctx *c)
 	while (worker_running(c, 1, &pid)) {
 		uint64_t waited = plat_monotonic_ms() - start;
 
-		if (waited >= (uint64_t)c->o.worker_wait_s * 1000u) {
-			ib_warn("worker pid %lld is still installing after %u s; it will finish on "
-			        "its own and report in the status file",
-			        (long long)pid, c->o.worker_wait_s);
+		if (waited >= (uint64_t)c->worker_wait_s * 1000u) {
+			ib_warn("worker pid %lld is still installing after %u s", (long long)pid,
+			        c->worker_wait_s);
 			return 1;
 		}
 		if (waited - last_log >= 30000 || last_log == 0) {
-			ib_info("waiting for worker pid %lld to finish the installation",
-			        (long long)pid);
+			ib_info("waiting for worker pid %lld to finish", (long long)pid);
 			last_log = waited ? waited : 1;
 		}
 		plat_sleep_ms(500);
@@ -578,68 +485,60 @@ static int wait_for_worker(const struct hctx *c)
 	return 0;
 }
 
-static int cmd_install(struct hctx *c)
-{
-	struct ib_package_config pc;
-	struct ib_pubkey keys[MAX_PUBKEYS];
-	struct ib_err err;
-	size_t n;
-	int rc = load_trust(c, keys, &n, &pc, &err);
-
-	if (rc) {
-		ib_error("the extension package is not usable: %s", err.msg);
-		return ib_ext_code_from_err(rc);
-	}
-	ib_info("extension package ready: %zu trusted key(s), %zu default URL(s); state in %s", n,
-	        pc.n_urls, c->paths.state_dir);
-	ib_package_config_free(&pc);
-	return 0;
-}
-
-/* Removes what uninstall may free: downloads and scratch; keeps the installed state. */
-static int uninstall_cleanup(const struct hctx *c)
-{
-	struct ib_lock *run = NULL;
-	struct ib_err err;
-
-	if (ib_lock_acquire(c->paths.run_lock, "handler uninstall", IB_LOCK_WAIT_MS_DEFAULT, &run,
-	                    &err)) {
-		ib_warn("%s; leaving the download cache in place", err.msg);
-		return 0;
-	}
-	if (plat_remove_tree(c->paths.cache_dir, &err) ||
-	    plat_remove_tree(c->paths.staging_dir, &err))
-		ib_warn("%s", err.msg);
-	else
-		ib_info("removed %s and %s; the installed driver and %s stay", c->paths.cache_dir,
-		        c->paths.staging_dir, c->paths.state_file);
-	ib_lock_release(run);
-	return 0;
-}
-
 int cmd_handler(int argc, char **argv)
 {
-	const char *op = argv[0];
-	const char *from;
+	static const char *const ops[] = {"enable", "install", "disable", "uninstall", "update"};
+	const char *op = argv[0], *from;
+	struct config f;
+	struct ib_lock *run = NULL;
+	struct ib_err err;
 	struct hctx c;
-	int code = ctx_init(&c, op, argc, argv);
+	size_t i = 0;
+	int code = ctx_init(&c, op, argc, argv), rc;
 
 	if (code)
 		goto out;
-	if (!strcmp(op, "enable")) {
+	while (i < 5 && strcmp(op, ops[i]))
+		i++;
+	switch (i) {
+	case 0:
 		code = cmd_enable(&c);
-	} else if (!strcmp(op, "install")) {
-		code = cmd_install(&c);
-	} else if (!strcmp(op, "disable")) {
-		wait_for_worker(&c);
-	} else if (!strcmp(op, "uninstall")) {
-		if (!wait_for_worker(&c))
-			code = uninstall_cleanup(&c);
-	} else if (!strcmp(op, "update")) {
+		break;
+	case 1:
+		rc = load_config(&c, -1, &f, &err);
+		if (rc) {
+			ib_err_prefix(&err, "the extension package is not usable");
+			code = fail(&c, -1, rc, err.msg);
+			break;
+		}
+		ib_info("extension package ready: %zu trusted key(s), %zu default URL(s)", f.n_keys,
+		        f.pc.n_urls);
+		config_free(&f);
+		break;
+	case 2:
+	case 3:
+		/* uninstall removes what it may free (downloads, scratch), not the installed
+		   state; not while a worker runs. */
+		if (wait_for_worker(&c) || i == 2)
+			break;
+		if (ib_lock_acquire(c.paths.run_lock, "handler uninstall", IB_LOCK_WAIT_MS_DEFAULT,
+		                    &run, &err)) {
+			ib_warn("%s; leaving the download cache in place", err.msg);
+			break;
+		}
+		if (plat_remove_tree(c.paths.cache_dir, &err) ||
+		    plat_remove_tree(c.paths.staging_dir, &err))
+			ib_warn("%s", err.msg);
+		else
+			ib_info("removed %s and %s", c.paths.cache_dir, c.paths.staging_dir);
+		ib_lock_release(run);
+		break;
+	case 4:
 		from = getenv("AZURE_GUEST_AGENT_UPDATING_FROM_VERSION");
-		ib_info("updating from handler version %s: the machine state carries over as is",
+		ib_info("updating from handler version %s: the machine state stays",
 		        from ? from : "(unknown)");
-	} else {
+		break;
+	default:
 		code = ib_cli_error(op, "unknown handler command '%s'", op);
 	}
 	ib_info("%s: exit code %d", op, code);

@@ -7,6 +7,7 @@
 #include "platform.h"
 #include "readfile.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #define URLS_MAX 16
 #define PATH_SETTING_MAX 4096
 #define DOWNLOAD_TIMEOUT_MAX 86400
+#define EXPECTED "%s: %s: expected %s" /* the format of json.c's messages */
 
 void ib_handler_free_strings(char **list, size_t n)
 {
@@ -46,29 +48,70 @@ int ib_handler_dir(const char *dir, char **out, struct ib_err *err)
 	return *out ? 0 : ib_oom(err);
 }
 
-static char *join(const char *dir, const char *name, struct ib_err *err)
+/*
+ * *path = dir/name (the caller frees it, whatever happens). With missing_ok, a missing file
+ * is 1; else 0 or an error.
+ */
+static int file_at(const char *dir, const char *name, int missing_ok, char **path,
+                   struct ib_err *err)
 {
-	char *p = ib_path_join(dir, name);
+	enum plat_kind kind = PLAT_REGULAR;
+	int rc = 0;
 
-	if (!p)
-		ib_oom(err);
-	return p;
+	*path = ib_path_join(dir, name);
+	if (!*path)
+		return ib_oom(err);
+	if (missing_ok)
+		rc = plat_lstat(*path, &kind, NULL, err);
+	return rc ? rc : kind == PLAT_MISSING;
 }
 
-/* Copies an optional string member; a wrong type is an error, absence leaves *out NULL. */
-static int dup_member(const cJSON *obj, const char *key, int optional, const char *source,
-                      char **out, struct ib_err *err)
-{
-	const char *s = NULL;
-	int rc = ib_json_string(obj, key, !optional, &s, source, "", err);
+enum { MISSING_OK = 1, EMPTY_OK = 2 };
 
-	*out = NULL;
-	if (rc || !s)
-		return rc;
-	if (!s[0])
-		return optional ? 0 : ib_fail(err, IB_EINPUT, "%s: %s: empty", source, key);
-	*out = strdup(s);
-	return *out ? 0 : ib_oom(err);
+/*
+ * Reads dir/name as JSON and hands it to fn, with path naming the file in messages. A missing
+ * file (with MISSING_OK) or one of only whitespace (with EMPTY_OK) is 0 without calling fn.
+ */
+static int read_json(const char *dir, const char *name, int flags,
+                     int (*fn)(const cJSON *root, const char *path, void *out, struct ib_err *err),
+                     void *out, struct ib_err *err)
+{
+	char *path, *text = NULL;
+	cJSON *root = NULL;
+	size_t len, i = 0;
+	int rc = file_at(dir, name, flags & MISSING_OK, &path, err);
+
+	if (rc == 0)
+		rc = ib_read_file(path, AGENT_FILE_MAX, &text, &len, err);
+	if (rc == 0) {
+		while (i < len && strchr(" \t\r\n", text[i]))
+			i++;
+		rc = i == len && (flags & EMPTY_OK);
+	}
+	if (rc == 0 && (rc = ib_json_parse(text, len, path, &root, err)) == 0)
+		rc = fn(root, path, out, err);
+	cJSON_Delete(root);
+	free(text);
+	free(path);
+	return rc > 0 ? 0 : rc;
+}
+
+/* The object obj.key; NULL when absent or null and optional. */
+static int section(const cJSON *obj, const char *key, int optional, const char *source,
+                   const cJSON **out, struct ib_err *err)
+{
+	const cJSON *v = ib_json_member(obj, key);
+
+	*out = cJSON_IsObject(v) ? v : NULL;
+	if (*out || (optional && (!v || cJSON_IsNull(v))))
+		return 0;
+	return ib_fail(err, IB_EINPUT, EXPECTED, source, key, "an object");
+}
+
+/* The first entry of the agent's [{...}] files (older agents write the object alone). */
+static const cJSON *first_entry(const cJSON *root)
+{
+	return cJSON_IsArray(root) ? root->child : root;
 }
 
 void ib_handler_env_free(struct ib_handler_env *env)
@@ -81,81 +124,63 @@ void ib_handler_env_free(struct ib_handler_env *env)
 	memset(env, 0, sizeof *env);
 }
 
+static int env_from(const cJSON *root, const char *path, void *out, struct ib_err *err)
+{
+	/*
+	 * The fields in the order of the keys: name is in the entry, the folders in its
+	 * handlerEnvironment; the first and the last are optional, and may be "".
+	 */
+	static const unsigned char fields[] = {offsetof(struct ib_handler_env, name),
+	                                       offsetof(struct ib_handler_env, log_dir),
+	                                       offsetof(struct ib_handler_env, config_dir),
+	                                       offsetof(struct ib_handler_env, status_dir),
+	                                       offsetof(struct ib_handler_env, heartbeat_file)};
+	const char *key = "name\0logFolder\0configFolder\0statusFolder\0heartbeatFile";
+	struct ib_handler_env *env = out;
+	const cJSON *first = first_entry(root), *he;
+	int rc = section(first, "handlerEnvironment", 0, path, &he, err);
+
+	for (size_t i = 0; rc == 0 && i < sizeof fields; i++, key += strlen(key) + 1) {
+		char **field = (char **)((char *)env + fields[i]);
+		int optional = i % 4 == 0;
+		const char *s = NULL;
+
+		rc = ib_json_string(i ? he : first, key, !optional, &s, path, "", err);
+		if (rc || !s || (!s[0] && optional))
+			continue;
+		if (!s[0])
+			rc = ib_fail(err, IB_EINPUT, "%s: %s: empty", path, key);
+		else if (!(*field = strdup(s)))
+			rc = ib_oom(err);
+	}
+	if (rc == 0 && !env->name && !(env->name = strdup(IB_HANDLER_DEFAULT_NAME)))
+		rc = ib_oom(err);
+	return rc;
+}
+
 int ib_handler_env_load(const char *handler_dir, struct ib_handler_env *env, struct ib_err *err)
 {
-	char *path = NULL;
-	cJSON *root = NULL;
-	const cJSON *first, *he;
 	int rc;
 
 	memset(env, 0, sizeof *env);
-	path = join(handler_dir, "HandlerEnvironment.json", err);
-	if (!path)
-		return IB_ENOMEM;
-	rc = ib_json_load(path, AGENT_FILE_MAX, &root, err);
-	if (rc)
-		goto out;
-	first = cJSON_IsArray(root) ? cJSON_GetArrayItem(root, 0) : root;
-	if (!cJSON_IsObject(first)) {
-		rc = ib_fail(err, IB_EINPUT, "%s: expected [{\"name\", \"handlerEnvironment\"}]",
-		             path);
-		goto out;
-	}
-	he = cJSON_GetObjectItemCaseSensitive(first, "handlerEnvironment");
-	if (!cJSON_IsObject(he)) {
-		rc = ib_fail(err, IB_EINPUT, "%s: handlerEnvironment: missing or not an object",
-		             path);
-		goto out;
-	}
-	if ((rc = dup_member(first, "name", 1, path, &env->name, err)) ||
-	    (rc = dup_member(he, "logFolder", 0, path, &env->log_dir, err)) ||
-	    (rc = dup_member(he, "configFolder", 0, path, &env->config_dir, err)) ||
-	    (rc = dup_member(he, "statusFolder", 0, path, &env->status_dir, err)) ||
-	    (rc = dup_member(he, "heartbeatFile", 1, path, &env->heartbeat_file, err)))
-		goto out;
-	if (!env->name) {
-		env->name = strdup(IB_HANDLER_DEFAULT_NAME);
-		if (!env->name)
-			rc = ib_oom(err);
-	}
-out:
-	cJSON_Delete(root);
-	free(path);
+	rc = read_json(handler_dir, "HandlerEnvironment.json", 0, env_from, env, err);
 	if (rc)
 		ib_handler_env_free(env);
 	return rc;
 }
 
+static int manifest_from(const cJSON *root, const char *path, void *out, struct ib_err *err)
+{
+	const cJSON *hm;
+	int rc = section(first_entry(root), "handlerManifest", 0, path, &hm, err);
+
+	return rc ? rc : ib_json_bool(hm, "reportHeartbeat", 0, out, path, "handlerManifest", err);
+}
+
 int ib_handler_manifest_heartbeat(const char *handler_dir, int *report, struct ib_err *err)
 {
-	char *path = join(handler_dir, "HandlerManifest.json", err);
-	cJSON *root = NULL;
-	const cJSON *first, *hm, *v;
-	int rc;
-
 	*report = 0;
-	if (!path)
-		return IB_ENOMEM;
-	rc = ib_json_load(path, AGENT_FILE_MAX, &root, err);
-	if (rc)
-		goto out;
-	first = cJSON_IsArray(root) ? cJSON_GetArrayItem(root, 0) : root;
-	hm = cJSON_IsObject(first) ? cJSON_GetObjectItemCaseSensitive(first, "handlerManifest")
-	                           : NULL;
-	if (!cJSON_IsObject(hm)) {
-		rc = ib_fail(err, IB_EINPUT, "%s: expected [{\"handlerManifest\": {...}}]", path);
-		goto out;
-	}
-	v = cJSON_GetObjectItemCaseSensitive(hm, "reportHeartbeat");
-	if (v && !cJSON_IsBool(v)) {
-		rc = ib_fail(err, IB_EINPUT, "%s: reportHeartbeat: expected true or false", path);
-		goto out;
-	}
-	*report = cJSON_IsTrue(v);
-out:
-	cJSON_Delete(root);
-	free(path);
-	return rc;
+	return read_json(handler_dir, "HandlerManifest.json", 0, manifest_from, report, err);
 }
 
 /* Parses a non-negative decimal sequence number; -1 when s is not one. */
@@ -181,7 +206,6 @@ int ib_handler_seq(const struct ib_handler_env *env, int64_t *seq, struct ib_err
 	int64_t best_time = 0;
 	int rc;
 
-	*seq = -1;
 	if (var) {
 		*seq = parse_seq(var, strlen(var));
 		if (*seq < 0)
@@ -189,6 +213,7 @@ int ib_handler_seq(const struct ib_handler_env *env, int64_t *seq, struct ib_err
 			               IB_HANDLER_SEQ_ENV, var);
 		return 0;
 	}
+	*seq = -1;
 	rc = plat_list_dir(env->config_dir, &names, &count, err);
 	for (size_t i = 0; rc == 0 && i < count; i++) {
 		size_t len = strlen(names[i]);
@@ -200,12 +225,9 @@ int ib_handler_seq(const struct ib_handler_env *env, int64_t *seq, struct ib_err
 		n = parse_seq(names[i], len - 9);
 		if (n < 0)
 			continue;
-		path = join(env->config_dir, names[i], err);
-		if (!path) {
-			rc = IB_ENOMEM;
-			break;
-		}
-		rc = plat_mtime_ns(path, &t, err);
+		rc = file_at(env->config_dir, names[i], 0, &path, err);
+		if (rc == 0)
+			rc = plat_mtime_ns(path, &t, err);
 		free(path);
 		if (rc == 0 && (*seq < 0 || t > best_time || (t == best_time && n > *seq))) {
 			*seq = n;
@@ -225,13 +247,6 @@ void ib_handler_settings_free(struct ib_handler_settings *s)
 	ib_handler_free_strings(s->urls, s->n_urls);
 	free(s->cacert);
 	memset(s, 0, sizeof *s);
-}
-
-static int is_absolute(const char *p)
-{
-	return p[0] == '/' || p[0] == '\\' ||
-	       (((p[0] >= 'A' && p[0] <= 'Z') || (p[0] >= 'a' && p[0] <= 'z')) && p[1] == ':' &&
-	        (p[2] == '/' || p[2] == '\\'));
 }
 
 static int valid_url(const char *u)
@@ -285,133 +300,95 @@ static int string_list(const cJSON *v, const char *source, const char *key, int 
 	return 0;
 }
 
-static int path_setting(const cJSON *v, const char *source, const char *key, char **out,
+/* An absolute path of at most PATH_SETTING_MAX bytes without control characters. */
+static int path_setting(const cJSON *pub, const char *key, const char *source, char **out,
                         struct ib_err *err)
 {
-	if (!cJSON_IsString(v) || !v->valuestring[0] || strlen(v->valuestring) > PATH_SETTING_MAX ||
-	    !is_absolute(v->valuestring))
-		return ib_fail(err, IB_EINPUT, "%s: publicSettings.%s: expected an absolute path",
+	const cJSON *v = ib_json_member(pub, key);
+	const char *p = cJSON_IsString(v) ? v->valuestring : "";
+	size_t len = strlen(p), i = 0;
+
+	if (!v)
+		return 0;
+	while (i < len && (unsigned char)p[i] >= 0x20)
+		i++;
+	if (i < len || !len || len > PATH_SETTING_MAX ||
+	    !(p[0] == '/' || p[0] == '\\' ||
+	      (((p[0] | 0x20) >= 'a' && (p[0] | 0x20) <= 'z') && p[1] == ':' &&
+	       (p[2] == '/' || p[2] == '\\'))))
+		return ib_fail(err, IB_EINPUT,
+		               "%s: publicSettings.%s: expected an absolute path without control "
+		               "characters",
 		               source, key);
-	for (const char *c = v->valuestring; *c; c++)
-		if ((unsigned char)*c < 0x20)
-			return ib_fail(err, IB_EINPUT,
-			               "%s: publicSettings.%s: control character in path", source,
-			               key);
-	*out = strdup(v->valuestring);
+	*out = strdup(p);
 	return *out ? 0 : ib_oom(err);
 }
 
 static int parse_public(const cJSON *pub, const char *source, struct ib_handler_settings *s,
                         struct ib_err *err)
 {
-	static const char *const known[] = {"bundlePath",     "caCertPath",
-	                                    "bundleUrls",     "downloadTimeoutSeconds",
-	                                    "allowDowngrade", NULL};
+	const char *k[5],
+	        *p = "bundlePath\0caCertPath\0bundleUrls\0downloadTimeoutSeconds\0allowDowngrade";
 	const cJSON *v;
-	int rc = 0;
+	int64_t timeout = 0;
+	int rc;
 
+	/* The known settings, k[0] to k[4], from one string (no table of pointers). */
+	for (size_t i = 0; i < 5; i++, p += strlen(p) + 1)
+		k[i] = p;
 	/* Unknown names first: a misspelt setting explains many an error that follows. */
 	cJSON_ArrayForEach(v, pub)
 	{
-		size_t i;
+		size_t i = 0;
 
-		for (i = 0; known[i] && strcmp(v->string, known[i]); i++)
-			;
-		if (!known[i])
+		while (i < 5 && strcmp(v->string, k[i]))
+			i++;
+		if (i == 5)
 			ib_warn("%s: publicSettings: unknown setting \"%s\" ignored", source,
 			        v->string);
 	}
-	cJSON_ArrayForEach(v, pub)
-	{
-		const char *k = v->string;
+	v = ib_json_member(pub, k[2]);
+	if ((rc = path_setting(pub, k[0], source, &s->bundle_path, err)) ||
+	    (rc = path_setting(pub, k[1], source, &s->cacert, err)) ||
+	    (v && (rc = string_list(v, source, "publicSettings.bundleUrls", 1, valid_url, "URLs",
+	                            URL_ITEM, NULL, &s->urls, &s->n_urls, err))) ||
+	    (rc = ib_json_int(pub, k[3], 0, 1, DOWNLOAD_TIMEOUT_MAX, &timeout, source,
+	                      "publicSettings", err)))
+		return rc;
+	s->download_timeout_s = (unsigned)timeout;
+	return ib_json_bool(pub, k[4], 0, &s->allow_downgrade, source, "publicSettings", err);
+}
 
-		if (!strcmp(k, "bundlePath")) {
-			rc = path_setting(v, source, k, &s->bundle_path, err);
-		} else if (!strcmp(k, "caCertPath")) {
-			rc = path_setting(v, source, k, &s->cacert, err);
-		} else if (!strcmp(k, "bundleUrls")) {
-			rc = string_list(v, source, "publicSettings.bundleUrls", 1, valid_url,
-			                 "URLs", URL_ITEM, NULL, &s->urls, &s->n_urls, err);
-		} else if (!strcmp(k, "downloadTimeoutSeconds")) {
-			double t = cJSON_IsNumber(v) ? v->valuedouble : 0;
+static int settings_from(const cJSON *root, const char *path, void *out, struct ib_err *err)
+{
+	struct ib_handler_settings *s = out;
+	const cJSON *rs, *first, *hs, *pub, *prot;
+	int rc = ib_json_array(root, "runtimeSettings", 1, &rs, path, "", err);
 
-			if (t < 1 || t > DOWNLOAD_TIMEOUT_MAX || t != (double)(unsigned)t)
-				rc = ib_fail(
-				        err, IB_EINPUT,
-				        "%s: publicSettings.downloadTimeoutSeconds: expected whole "
-				        "seconds from 1 to %d",
-				        source, DOWNLOAD_TIMEOUT_MAX);
-			else
-				s->download_timeout_s = (unsigned)t;
-		} else if (!strcmp(k, "allowDowngrade")) {
-			if (!cJSON_IsBool(v))
-				rc = ib_fail(
-				        err, IB_EINPUT,
-				        "%s: publicSettings.allowDowngrade: expected true or false",
-				        source);
-			s->allow_downgrade = cJSON_IsTrue(v);
-		}
-		if (rc)
-			return rc;
-	}
-	return 0;
+	if (rc || !(first = rs->child))
+		return rc;
+	if (!cJSON_IsObject(first))
+		return ib_fail(err, IB_EINPUT, EXPECTED, path, "runtimeSettings[0]", "an object");
+	rc = section(first, "handlerSettings", 1, path, &hs, err);
+	if (rc || !hs)
+		return rc;
+	prot = ib_json_member(hs, "protectedSettings");
+	s->has_protected = prot && !cJSON_IsNull(prot) &&
+	                   !(cJSON_IsString(prot) && prot->valuestring[0] == '\0');
+	rc = section(hs, "publicSettings", 1, path, &pub, err);
+	return rc || !pub ? rc : parse_public(pub, path, s, err);
 }
 
 int ib_handler_settings_load(const struct ib_handler_env *env, int64_t seq,
                              struct ib_handler_settings *s, struct ib_err *err)
 {
-	char name[32], *path = NULL, *text = NULL;
-	cJSON *root = NULL;
-	const cJSON *rs, *first, *hs, *pub, *prot;
-	size_t len, i;
+	char name[32];
 	int rc;
 
 	memset(s, 0, sizeof *s);
 	snprintf(name, sizeof name, "%lld.settings", (long long)seq);
-	path = join(env->config_dir, name, err);
-	if (!path)
-		return IB_ENOMEM;
-	rc = ib_read_file(path, AGENT_FILE_MAX, &text, &len, err);
-	if (rc)
-		goto out;
-	for (i = 0; i < len && strchr(" \t\r\n", text[i]); i++)
-		;
-	if (i == len)
-		goto out; /* the agent writes an empty file when there are no settings */
-	rc = ib_json_parse(text, len, path, &root, err);
-	if (rc)
-		goto out;
-	rs = cJSON_GetObjectItemCaseSensitive(root, "runtimeSettings");
-	if (!cJSON_IsObject(root) || !cJSON_IsArray(rs)) {
-		rc = ib_fail(err, IB_EINPUT, "%s: expected {\"runtimeSettings\": [...]}", path);
-		goto out;
-	}
-	first = cJSON_GetArrayItem(rs, 0);
-	if (!first)
-		goto out;
-	hs = cJSON_GetObjectItemCaseSensitive(first, "handlerSettings");
-	if (!cJSON_IsObject(first) || (hs && !cJSON_IsNull(hs) && !cJSON_IsObject(hs))) {
-		rc = ib_fail(err, IB_EINPUT,
-		             "%s: runtimeSettings[0].handlerSettings: expected an object", path);
-		goto out;
-	}
-	if (!cJSON_IsObject(hs))
-		goto out;
-	prot = cJSON_GetObjectItemCaseSensitive(hs, "protectedSettings");
-	s->has_protected = prot && !cJSON_IsNull(prot) &&
-	                   !(cJSON_IsString(prot) && prot->valuestring[0] == '\0');
-	pub = cJSON_GetObjectItemCaseSensitive(hs, "publicSettings");
-	if (!pub || cJSON_IsNull(pub))
-		goto out;
-	if (!cJSON_IsObject(pub)) {
-		rc = ib_fail(err, IB_EINPUT, "%s: publicSettings: expected an object", path);
-		goto out;
-	}
-	rc = parse_public(pub, path, s, err);
-out:
-	cJSON_Delete(root);
-	free(text);
-	free(path);
+	/* The agent writes an empty file when there are no settings. */
+	rc = read_json(env->config_dir, name, EMPTY_OK, settings_from, s, err);
 	if (rc)
 		ib_handler_settings_free(s);
 	return rc;
@@ -419,19 +396,12 @@ out:
 
 int ib_handler_mrseq_read(const char *handler_dir, int64_t *seq, struct ib_err *err)
 {
-	char *path = join(handler_dir, "mrseq", err), *text = NULL;
-	enum plat_kind kind;
+	char *path, *text = NULL;
 	size_t len;
-	int rc;
+	int rc = file_at(handler_dir, "mrseq", 1, &path, err);
 
 	*seq = -1;
-	if (!path)
-		return IB_ENOMEM;
-	rc = plat_lstat(path, &kind, NULL, err);
-	if (rc || kind == PLAT_MISSING)
-		goto out;
-	rc = ib_read_file(path, 64, &text, &len, err);
-	if (rc)
+	if (rc || (rc = ib_read_file(path, 64, &text, &len, err)))
 		goto out;
 	while (len > 0 && strchr(" \t\r\n", text[len - 1]))
 		len--;
@@ -441,71 +411,7 @@ int ib_handler_mrseq_read(const char *handler_dir, int64_t *seq, struct ib_err *
 out:
 	free(text);
 	free(path);
-	return rc;
-}
-
-int ib_handler_mrseq_write(const char *handler_dir, int64_t seq, struct ib_err *err)
-{
-	char *path = join(handler_dir, "mrseq", err);
-	struct ib_outfile out;
-	int rc;
-
-	if (!path)
-		return IB_ENOMEM;
-	rc = ib_outfile_open(&out, path, 0644, err);
-	if (rc == 0) {
-		fprintf(out.fp, "%lld", (long long)seq);
-		rc = ib_outfile_commit(&out, 1, err);
-	}
-	free(path);
-	return rc;
-}
-
-const char *ib_status_name(enum ib_status st)
-{
-	switch (st) {
-	case IB_STATUS_TRANSITIONING:
-		return "transitioning";
-	case IB_STATUS_SUCCESS:
-		return "success";
-	case IB_STATUS_ERROR:
-		return "error";
-	case IB_STATUS_WARNING:
-		return "warning";
-	default:
-		return "none";
-	}
-}
-
-int ib_status_terminal(enum ib_status st)
-{
-	return st == IB_STATUS_SUCCESS || st == IB_STATUS_ERROR;
-}
-
-static char *status_path(const struct ib_handler_env *env, int64_t seq, struct ib_err *err)
-{
-	char name[32];
-
-	snprintf(name, sizeof name, "%lld.status", (long long)seq);
-	return join(env->status_dir, name, err);
-}
-
-/* At most max bytes of s, not cutting a UTF-8 character in two; malloc'd and cleaned. */
-static char *clip_message(const char *s, size_t max)
-{
-	char *clean = ib_json_clean_utf8(s);
-	size_t len;
-
-	if (!clean)
-		return NULL;
-	len = strlen(clean);
-	if (len > max) {
-		len = max;
-		while (len > 0 && ((unsigned char)clean[len] & 0xc0) == 0x80)
-			len--;
-		clean[len] = '\0';
-	}
-	return clean;
+	return rc > 0 ? 0 : rc;
 }
 
 /* Writes text to path atomically (0644). */
@@ -523,40 +429,94 @@ static int write_atomic(const char *path, const char *text, struct ib_err *err)
 	return ib_outfile_commit(&out, 1, err);
 }
 
-/*
- * Writes [{"version": "1.0", "timestampUTC": stamp, key: body}] to path atomically, adding
- * to body "formattedMessage": {"lang": "en-US", "message": message} and, in a status file
- * (stamp not NULL), "substatus": []. body is taken over, whatever happens.
- */
-static int write_agent_file(const char *path, const char *stamp, const char *key, cJSON *body,
-                            const char *message, size_t max, struct ib_err *err)
+int ib_handler_mrseq_write(const char *handler_dir, int64_t seq, struct ib_err *err)
 {
-	cJSON *root = cJSON_CreateArray(), *entry = cJSON_CreateObject(), *fm = NULL;
-	char *clean = clip_message(message ? message : "", IB_HANDLER_MESSAGE_MAX), *text = NULL;
-	int ok, rc;
+	char *path, text[24];
+	int rc = file_at(handler_dir, "mrseq", 0, &path, err);
 
-	if (!cJSON_AddItemToArray(root, entry)) {
-		cJSON_Delete(entry);
-		entry = NULL;
+	snprintf(text, sizeof text, "%lld", (long long)seq);
+	if (rc == 0)
+		rc = write_atomic(path, text, err);
+	free(path);
+	return rc;
+}
+
+static const char *const status_names[] = {"none", "transitioning", "success", "error", "warning"};
+
+const char *ib_status_name(enum ib_status st)
+{
+	return status_names[(unsigned)st <= IB_STATUS_WARNING ? st : 0];
+}
+
+int ib_status_terminal(enum ib_status st)
+{
+	return st == IB_STATUS_SUCCESS || st == IB_STATUS_ERROR;
+}
+
+/* s as a JSON string, quoted and escaped (NULL when out of memory); cJSON_free it. */
+static char *quoted(const char *s)
+{
+	cJSON *v = cJSON_CreateString(s);
+	char *q = v ? cJSON_Print(v) : NULL;
+
+	cJSON_Delete(v);
+	return q;
+}
+
+static void status_name(char name[32], int64_t seq)
+{
+	snprintf(name, 32, "%lld.status", (long long)seq);
+}
+
+/*
+ * Writes a status file (operation not NULL) or the heartbeat to path atomically. The message
+ * is cut to IB_HANDLER_MESSAGE_MAX bytes at a character boundary and cleaned to UTF-8; the
+ * strings that are not ours go through cJSON, so the text is always valid JSON.
+ */
+static int write_agent_file(const char *path, const struct ib_handler_env *env,
+                            const char *operation, const char *status, int code,
+                            const char *message, struct ib_err *err)
+{
+	char stamp[32], *clean = ib_json_clean_utf8(message ? message : "");
+	char *text = malloc(IB_HANDLER_STATUS_MAX + 1), *msg = NULL, *name = quoted(env->name);
+	size_t len;
+	int rc, n;
+
+	plat_utc_timestamp(stamp);
+	if (clean) {
+		len = strlen(clean);
+		if (len > IB_HANDLER_MESSAGE_MAX) {
+			len = IB_HANDLER_MESSAGE_MAX;
+			while (len > 0 && ((unsigned char)clean[len] & 0xc0) == 0x80)
+				len--;
+			clean[len] = '\0';
+		}
+		msg = quoted(clean);
 	}
-	ok = clean && entry && cJSON_AddStringToObject(entry, "version", "1.0") &&
-	     (!stamp || cJSON_AddStringToObject(entry, "timestampUTC", stamp)) &&
-	     (fm = cJSON_AddObjectToObject(body, "formattedMessage")) &&
-	     cJSON_AddStringToObject(fm, "lang", "en-US") &&
-	     cJSON_AddStringToObject(fm, "message", clean) &&
-	     (!stamp || cJSON_AddArrayToObject(body, "substatus"));
-	if (ok && cJSON_AddItemToObject(entry, key, body))
-		body = NULL;
-	text = ok && !body ? cJSON_PrintUnformatted(root) : NULL;
-	if (!text)
+	if (!text || !msg || !name) {
 		rc = ib_oom(err);
-	else if (strlen(text) > max)
-		rc = ib_fail(err, IB_EINTERNAL, "%s: status would exceed %zu bytes", path, max);
+		goto out;
+	}
+	n = operation ? snprintf(text, IB_HANDLER_STATUS_MAX + 1,
+	                         "[{\"version\":\"1.0\",\"timestampUTC\":\"%s\",\"status\":{"
+	                         "\"name\":%s,\"operation\":\"%s\",",
+	                         stamp, name, operation)
+	              : snprintf(text, IB_HANDLER_STATUS_MAX + 1,
+	                         "[{\"version\":\"1.0\",\"heartbeat\":{");
+	if ((unsigned)n <= IB_HANDLER_STATUS_MAX)
+		n += snprintf(text + n, IB_HANDLER_STATUS_MAX + 1 - n,
+		              "\"status\":\"%s\",\"code\":%d,\"formattedMessage\":{\"lang\":"
+		              "\"en-US\",\"message\":%s}%s}}]",
+		              status, code, msg, operation ? ",\"substatus\":[]" : "");
+	if ((unsigned)n > IB_HANDLER_STATUS_MAX)
+		rc = ib_fail(err, IB_EINTERNAL, "%s: status would exceed %d bytes", path,
+		             IB_HANDLER_STATUS_MAX);
 	else
 		rc = write_atomic(path, text, err);
-	cJSON_Delete(body);
-	cJSON_Delete(root);
-	cJSON_free(text);
+out:
+	cJSON_free(name);
+	cJSON_free(msg);
+	free(text);
 	free(clean);
 	return rc;
 }
@@ -564,20 +524,14 @@ static int write_agent_file(const char *path, const char *stamp, const char *key
 int ib_handler_status_write(const struct ib_handler_env *env, int64_t seq, const char *operation,
                             enum ib_status st, int code, const char *message, struct ib_err *err)
 {
-	char stamp[32], *path = status_path(env, seq, err);
-	cJSON *status = cJSON_CreateObject();
+	char name[32], *path;
 	int rc;
 
-	plat_utc_timestamp(stamp);
-	if (!path || !cJSON_AddStringToObject(status, "name", env->name) ||
-	    !cJSON_AddStringToObject(status, "operation", operation) ||
-	    !cJSON_AddStringToObject(status, "status", ib_status_name(st)) ||
-	    !cJSON_AddNumberToObject(status, "code", code)) {
-		cJSON_Delete(status);
-		free(path);
-		return ib_oom(err);
-	}
-	rc = write_agent_file(path, stamp, "status", status, message, IB_HANDLER_STATUS_MAX, err);
+	status_name(name, seq);
+	rc = file_at(env->status_dir, name, 0, &path, err);
+
+	if (rc >= 0)
+		rc = write_agent_file(path, env, operation, ib_status_name(st), code, message, err);
 	if (rc == 0)
 		ib_info("status %lld: %s, code %d: %s", (long long)seq, ib_status_name(st), code,
 		        message ? message : "");
@@ -585,64 +539,48 @@ int ib_handler_status_write(const struct ib_handler_env *env, int64_t seq, const
 	return rc;
 }
 
+/* out: the status and the code. */
+static int status_from(const cJSON *root, const char *path, void *out, struct ib_err *err)
+{
+	int *r = out;
+	const cJSON *status = ib_json_member(cJSON_IsArray(root) ? root->child : NULL, "status");
+	const char *name = "";
+	int64_t code = 0;
+	int rc = ib_json_string(status, "status", 1, &name, path, "[0].status", err);
+
+	for (int i = IB_STATUS_TRANSITIONING; i <= IB_STATUS_WARNING; i++)
+		if (!strcmp(name, status_names[i]))
+			r[0] = i;
+	if (rc == 0 && r[0] == IB_STATUS_NONE)
+		rc = ib_fail(err, IB_EINPUT, "%s: status: unknown value \"%s\"", path, name);
+	if (rc == 0)
+		rc = ib_json_int(status, "code", 0, INT32_MIN, INT32_MAX, &code, path, "[0].status",
+		                 err);
+	r[1] = (int)code;
+	return rc;
+}
+
 int ib_handler_status_read(const struct ib_handler_env *env, int64_t seq, enum ib_status *st,
                            int *code, struct ib_err *err)
 {
-	static const enum ib_status all[] = {IB_STATUS_TRANSITIONING, IB_STATUS_SUCCESS,
-	                                     IB_STATUS_ERROR, IB_STATUS_WARNING};
-	char *path = status_path(env, seq, err);
-	cJSON *root = NULL;
-	const cJSON *status, *name, *c;
-	enum plat_kind kind;
+	char name[32];
+	int r[2] = {IB_STATUS_NONE, 0};
 	int rc;
 
-	*st = IB_STATUS_NONE;
-	*code = 0;
-	if (!path)
-		return IB_ENOMEM;
-	rc = plat_lstat(path, &kind, NULL, err);
-	if (rc || kind == PLAT_MISSING)
-		goto out;
-	rc = ib_json_load(path, AGENT_FILE_MAX, &root, err);
-	if (rc)
-		goto out;
-	status = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(root, 0), "status");
-	name = cJSON_GetObjectItemCaseSensitive(status, "status");
-	c = cJSON_GetObjectItemCaseSensitive(status, "code");
-	if (!cJSON_IsArray(root) || !cJSON_IsString(name) || (c && !cJSON_IsNumber(c))) {
-		rc = ib_fail(err, IB_EINPUT, "%s: expected [{\"status\": {\"status\", \"code\"}}]",
-		             path);
-		goto out;
-	}
-	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-		if (!strcmp(name->valuestring, ib_status_name(all[i])))
-			*st = all[i];
-	if (*st == IB_STATUS_NONE) {
-		rc = ib_fail(err, IB_EINPUT, "%s: status: unknown value \"%s\"", path,
-		             name->valuestring);
-		goto out;
-	}
-	*code = c ? (int)c->valuedouble : 0;
-out:
-	cJSON_Delete(root);
-	free(path);
+	status_name(name, seq);
+	rc = read_json(env->status_dir, name, MISSING_OK, status_from, r, err);
+	*st = rc ? IB_STATUS_NONE : (enum ib_status)r[0];
+	*code = r[1];
 	return rc;
 }
 
 int ib_handler_heartbeat_write(const struct ib_handler_env *env, int ready, const char *message,
                                struct ib_err *err)
 {
-	cJSON *hb;
-
 	if (!env->heartbeat_file)
 		return 0;
-	hb = cJSON_CreateObject();
-	if (!cJSON_AddStringToObject(hb, "status", ready ? "Ready" : "NotReady") ||
-	    !cJSON_AddNumberToObject(hb, "code", 0)) {
-		cJSON_Delete(hb);
-		return ib_oom(err);
-	}
-	return write_agent_file(env->heartbeat_file, NULL, "heartbeat", hb, message, SIZE_MAX, err);
+	return write_agent_file(env->heartbeat_file, env, NULL, ready ? "Ready" : "NotReady", 0,
+	                        message, err);
 }
 
 void ib_package_config_free(struct ib_package_config *c)
@@ -652,38 +590,42 @@ void ib_package_config_free(struct ib_package_config *c)
 	memset(c, 0, sizeof *c);
 }
 
+struct package {
+	int format;
+	const char *dir;
+	struct ib_package_config *c;
+};
+
+static int package_from(const cJSON *root, const char *path, void *out, struct ib_err *err)
+{
+	static const struct ib_json_field rows[] = {
+	        IB_JSON_INT_ROW(struct package, format, 1, 1),
+	        IB_JSON_OWN_ROW("keys"),
+	        IB_JSON_OWN_ROW("urls"),
+	};
+	struct package *p = out;
+	struct ib_package_config *c = p->c;
+	const cJSON *urls = ib_json_member(root, "urls");
+	int rc = ib_json_bind_read(root, rows, 3, p, path, "", err);
+
+	if (rc == 0)
+		rc = string_list(ib_json_member(root, "keys"), path, "keys", 1,
+		                 ib_path_is_safe_relative, "key files",
+		                 "a relative path inside the package", p->dir, &c->keys, &c->n_keys,
+		                 err);
+	if (rc == 0 && urls)
+		rc = string_list(urls, path, "urls", 0, valid_url, "URLs", URL_ITEM, NULL, &c->urls,
+		                 &c->n_urls, err);
+	return rc;
+}
+
 int ib_package_config_load(const char *handler_dir, struct ib_package_config *c, struct ib_err *err)
 {
-	static const char *const keys[] = {"format", "keys", "urls", NULL};
-	char *path = join(handler_dir, IB_HANDLER_PACKAGE_CONFIG, err);
-	cJSON *root = NULL;
-	const cJSON *k;
-	int64_t format;
+	struct package p = {0, handler_dir, c};
 	int rc;
 
 	memset(c, 0, sizeof *c);
-	if (!path)
-		return IB_ENOMEM;
-	rc = ib_json_load(path, AGENT_FILE_MAX, &root, err);
-	if (rc)
-		goto out;
-	if (!cJSON_IsObject(root)) {
-		rc = ib_fail(err, IB_EINPUT, "%s: expected a JSON object", path);
-		goto out;
-	}
-	if ((rc = ib_json_object(root, keys, path, "", err)) ||
-	    (rc = ib_json_int(root, "format", 1, 1, 1, &format, path, "", err)))
-		goto out;
-	rc = string_list(ib_json_member(root, "keys"), path, "keys", 1, ib_path_is_safe_relative,
-	                 "key files", "a relative path inside the package", handler_dir, &c->keys,
-	                 &c->n_keys, err);
-	k = ib_json_member(root, "urls");
-	if (rc == 0 && k)
-		rc = string_list(k, path, "urls", 0, valid_url, "URLs", URL_ITEM, NULL, &c->urls,
-		                 &c->n_urls, err);
-out:
-	cJSON_Delete(root);
-	free(path);
+	rc = read_json(handler_dir, IB_HANDLER_PACKAGE_CONFIG, 0, package_from, &p, err);
 	if (rc)
 		ib_package_config_free(c);
 	return rc;

@@ -97,7 +97,7 @@ int ib_status_terminal(enum ib_status st);
 int ib_handler_status_write(const struct ib_handler_env *env, int64_t seq, const char *operation,
                             enum ib_status st, int code, const char *message, struct ib_err *err);
 
-/* Reads back status and code of <seq>.status (IB_STATUS_NONE when missing). */
+/* Reads back status and code of <seq>.status (IB_STATUS_NONE when missing or unreadable). */
 int ib_handler_status_read(const struct ib_handler_env *env, int64_t seq, enum ib_status *st,
                            int *code, struct ib_err *err);
 
