@@ -25,6 +25,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,7 +41,8 @@ struct source {
 	uint64_t limit;
 	unsigned char *buf; /* raw bytes handed to libarchive when raw is NULL */
 	struct ib_progress bar;
-	int raw_rc; /* the first failure to get raw bytes, which libarchive only sees as EIO */
+	int raw_rc; /* the first failure to get raw bytes, which libarchive only sees as a failed
+	               read */
 	struct ib_err raw_err;
 };
 
@@ -76,13 +78,32 @@ static la_ssize_t read_cb(struct archive *a, void *ctx, const void **out)
 	const unsigned char *buf;
 	size_t n;
 
+	(void)a;
+	/* libarchive's own message for this would be vague: the caller reports raw_err. */
 	if ((s->raw_rc = read_raw(s, &buf, &n, &err)) != 0) {
 		s->raw_err = err;
-		archive_set_error(a, EIO, "%s", err.msg);
 		return -1;
 	}
 	*out = buf;
 	return (la_ssize_t)n;
+}
+
+/*
+ * When the raw bytes failed (a read error, a download that gave up, more
+ * bytes than signed), that failure is the cause; libarchive only saw a failed
+ * read. prefix: the message lacks the path.
+ */
+static int raw_cause(struct source *s, int rc, int prefix, struct ib_err *err)
+{
+	if (rc && s->raw_rc) {
+		rc = s->raw_rc;
+		if (err) {
+			*err = s->raw_err;
+			if (prefix)
+				ib_err_prefix(err, "%s", s->path);
+		}
+	}
+	return rc;
 }
 
 static int drain(struct source *s, struct ib_err *err)
@@ -105,41 +126,54 @@ int ib_bundle_is_bundle_comment(const char *tc)
 	return !strncmp(tc, IB_BUNDLE_TC_TAG, len) && (tc[len] == '\t' || tc[len] == '\0');
 }
 
+/* A decimal number: digits only, no sign or space, within 64 bits. */
 static int parse_u64(const char *text, uint64_t *out)
 {
-	char *end;
+	uint64_t v = 0;
 
-	if (*text < '0' || *text > '9')
-		return -1;
-	errno = 0;
-	*out = strtoull(text, &end, 10);
-	return errno || *end ? -1 : 0;
+	do {
+		unsigned d = (unsigned)(*text - '0');
+
+		if (d > 9 || v > (UINT64_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	} while (*++text);
+	*out = v;
+	return 0;
 }
 
 int ib_bundle_parse_claims(const char *tc, struct ib_bundle_claims *c, struct ib_err *err)
 {
+	/* Text fields are copied as they are; numbers (cap 0) are parsed. */
+	static const struct {
+		const char *key;
+		unsigned char offset, cap;
+	} fields[] = {
+	        {"name", offsetof(struct ib_bundle_claims, name), sizeof c->name},
+	        {"manifest-blake2b", offsetof(struct ib_bundle_claims, manifest_hash),
+	         sizeof c->manifest_hash},
+	        {"size", offsetof(struct ib_bundle_claims, size), 0},
+	        {"sequence", offsetof(struct ib_bundle_claims, sequence), 0},
+	};
 	char num[32];
-	int rc;
 
 	memset(c, 0, sizeof *c);
 	if (!ib_bundle_is_bundle_comment(tc))
 		return ib_fail(err, IB_EVERIFY, "trusted comment is not an ibdrv bundle's");
-	rc = ib_tc_get(tc, "name", c->name, sizeof c->name, err);
-	if (rc == 0)
-		rc = ib_tc_get(tc, "manifest-blake2b", c->manifest_hash, sizeof c->manifest_hash,
-		               err);
-	if (rc == 0)
-		rc = ib_tc_get(tc, "size", num, sizeof num, err);
-	if (rc == 0 && parse_u64(num, &c->size))
-		rc = ib_fail(err, IB_EVERIFY, "trusted comment: size '%s' is not a number", num);
-	if (rc == 0)
-		rc = ib_tc_get(tc, "sequence", num, sizeof num, err);
-	if (rc == 0 && parse_u64(num, &c->sequence))
-		rc = ib_fail(err, IB_EVERIFY, "trusted comment: sequence '%s' is not a number",
-		             num);
-	if (rc == 0 && strlen(c->manifest_hash) != IB_HASH_FILE_BYTES * 2)
-		rc = ib_fail(err, IB_EVERIFY, "trusted comment: manifest-blake2b is not a hash");
-	return rc;
+	for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+		char *dst = (char *)c + fields[i].offset;
+		int rc = ib_tc_get(tc, fields[i].key, fields[i].cap ? dst : num,
+		                   fields[i].cap ? fields[i].cap : sizeof num, err);
+
+		if (rc)
+			return rc;
+		if (!fields[i].cap && parse_u64(num, (uint64_t *)(void *)dst))
+			return ib_fail(err, IB_EVERIFY, "trusted comment: %s '%s' is not a number",
+			               fields[i].key, num);
+	}
+	if (strlen(c->manifest_hash) != IB_HASH_FILE_BYTES * 2)
+		return ib_fail(err, IB_EVERIFY, "trusted comment: manifest-blake2b is not a hash");
+	return 0;
 }
 
 int ib_bundle_signed_claims(const char *bundle_path, const struct ib_pubkey *keys, size_t n_keys,
@@ -175,7 +209,7 @@ static struct archive *open_reader(struct source *s, struct ib_err *err)
 		ib_fail(err, IB_ENOMEM, "out of memory");
 		return NULL;
 	}
-	archive_read_support_filter_none(a);
+	/* Plain tar needs no filter: libarchive reads it as it is. */
 	archive_read_support_filter_gzip(a);
 	archive_read_support_filter_zstd(a);
 	archive_read_support_format_tar(a);
@@ -234,6 +268,7 @@ static int read_manifest(struct archive *a, struct source *s, const struct ib_bu
 	unsigned char digest[IB_HASH_FILE_BYTES];
 	char hex[IB_HASH_FILE_HEX];
 	char *json = NULL;
+	struct ib_hash h;
 	la_int64_t size;
 	int eof, rc;
 
@@ -257,7 +292,11 @@ static int read_manifest(struct archive *a, struct source *s, const struct ib_bu
 		rc = ib_fail(err, IB_EVERIFY, "%s: %s is truncated", s->path, IB_MANIFEST_ENTRY);
 		goto out;
 	}
-	crypto_generichash(digest, sizeof digest, (unsigned char *)json, (size_t)size, NULL, 0);
+	rc = ib_hash_init(&h, IB_HASH_FILE_BYTES, err);
+	if (rc)
+		goto out;
+	ib_hash_update(&h, json, (size_t)size);
+	ib_hash_final(&h, digest);
 	ib_hex(hex, digest, sizeof digest);
 	if (strcmp(hex, claims->manifest_hash) != 0) {
 		rc = ib_fail(err, IB_EVERIFY,
@@ -566,18 +605,7 @@ int ib_bundle_read(const char *path, const struct ib_read_opts *o, struct ib_bun
 	if (rc)
 		ib_err_prefix(err, "%s", path);
 out:
-	/*
-	 * When the raw bytes failed (a read error, a download that gave up, more
-	 * bytes than signed), that failure is the cause; libarchive only saw EIO.
-	 */
-	if (rc && s.raw_rc) {
-		rc = s.raw_rc;
-		if (err) {
-			*err = s.raw_err;
-			if (!o->produce)
-				ib_err_prefix(err, "%s", path);
-		}
-	}
+	rc = raw_cause(&s, rc, !o->produce, err);
 	ib_progress_end(&s.bar);
 	if (a)
 		archive_read_free(a);
@@ -645,6 +673,7 @@ int ib_bundle_peek_manifest(const char *path, struct ib_manifest **out, uint64_t
 	else
 		rc = ib_manifest_parse_resolved(json, (size_t)size, path, out, err);
 out:
+	rc = raw_cause(&s, rc, 1, err);
 	if (a)
 		archive_read_free(a);
 	if (s.fp)

@@ -413,10 +413,11 @@ static int fetch_url(struct fetch *f, const char *url, struct sink *s, int *stop
 			if (retries - 1 < 32 &&
 			    ((uint64_t)o->backoff_ms << (retries - 1)) < ceiling)
 				ceiling = (uint64_t)o->backoff_ms << (retries - 1);
+			uint32_t r;
+
 			/* Full jitter: a fleet that failed together does not come back together. */
-			wait_ms = randombytes_uniform(
-			        (uint32_t)(ceiling > UINT32_MAX - 1 ? UINT32_MAX - 1 : ceiling) +
-			        1);
+			randombytes_buf(&r, sizeof r);
+			wait_ms = r % (ceiling + 1);
 		}
 		now = plat_monotonic_ms();
 		if (now + wait_ms >= f->deadline_ms) {
@@ -626,6 +627,7 @@ out:
 static int setup_curl(struct fetch *f, struct ib_err *err)
 {
 	const struct ib_fetch_opts *o = f->o;
+	/* Also sets up libcurl's global state, thread-safely since libcurl 7.84. */
 	CURL *c = curl_easy_init();
 	CURLcode rc = CURLE_OK;
 
@@ -666,7 +668,7 @@ int ib_fetch_bundle(const struct ib_fetch_opts *o, char **bundle_path_out, struc
                     struct ib_err *err)
 {
 	struct fetch f = {0};
-	int rc, stop = 0, curl_ready = 0;
+	int rc, stop = 0;
 
 	*bundle_path_out = NULL;
 	memset(bundle, 0, sizeof *bundle);
@@ -689,9 +691,6 @@ int ib_fetch_bundle(const struct ib_fetch_opts *o, char **bundle_path_out, struc
 	rc = plat_mkdir_p(o->cache_dir, 0755, err);
 	if (rc)
 		return rc;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		return ib_fail(err, IB_EINTERNAL, "cannot initialise libcurl");
-	curl_ready = 1;
 	rc = setup_curl(&f, err);
 	if (rc)
 		goto out;
@@ -705,8 +704,6 @@ int ib_fetch_bundle(const struct ib_fetch_opts *o, char **bundle_path_out, struc
 out:
 	if (f.curl)
 		curl_easy_cleanup(f.curl);
-	if (curl_ready)
-		curl_global_cleanup();
 	return rc;
 }
 

@@ -2,6 +2,7 @@
 
 #include "outfile.h"
 #include "platform.h"
+#include "readfile.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -99,7 +100,7 @@ static const char *alg_str(const unsigned char alg[2], char out[16])
 	return out;
 }
 
-/* Reads a whole small file into buf (cap bytes, NUL-terminated). */
+/* Reads a secret key file into buf (cap bytes, NUL-terminated), unbuffered. */
 static int read_small(const char *path, char *buf, size_t cap, size_t *len, const char *what,
                       struct ib_err *err)
 {
@@ -185,7 +186,7 @@ static int b64_field(const char *line, size_t len, unsigned char *out, size_t ou
 {
 	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	                               "0123456789+/=";
-	size_t want = sodium_base64_encoded_len(outlen, sodium_base64_VARIANT_ORIGINAL) - 1;
+	size_t want = (outlen + 2) / 3 * 4; /* padded base64 */
 	const char *end = NULL;
 	size_t got = 0;
 
@@ -281,13 +282,10 @@ int ib_pubkey_parse(const char *text, size_t len, const char *source, struct ib_
 
 int ib_pubkey_load(const char *path, struct ib_pubkey *out, struct ib_err *err)
 {
-	char *buf = malloc(SMALL_FILE_MAX);
+	char *buf;
 	size_t len;
-	int rc;
+	int rc = ib_read_file(path, SMALL_FILE_MAX - 1, &buf, &len, err);
 
-	if (!buf)
-		return ib_oom(err);
-	rc = read_small(path, buf, SMALL_FILE_MAX, &len, "minisign public key", err);
 	if (!rc)
 		rc = ib_pubkey_parse(buf, len, path, out, err);
 	free(buf);
@@ -732,13 +730,10 @@ char *ib_sig_path_for(const char *file)
 
 int ib_sig_load(const char *path, struct ib_sig *out, struct ib_err *err)
 {
-	char *buf = malloc(SMALL_FILE_MAX);
+	char *buf;
 	size_t len;
-	int rc;
+	int rc = ib_read_file(path, SMALL_FILE_MAX - 1, &buf, &len, err);
 
-	if (!buf)
-		return ib_oom(err);
-	rc = read_small(path, buf, SMALL_FILE_MAX, &len, "minisign signature", err);
 	if (!rc)
 		rc = ib_sig_parse(buf, len, path, out, err);
 	free(buf);
