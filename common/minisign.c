@@ -161,15 +161,17 @@ static int expect_end(struct lines *it, const char *source, struct ib_err *err)
 /* Text files must not hide anything behind a NUL or a lone carriage return. */
 static int check_text(const char *text, size_t len, const char *source, struct ib_err *err)
 {
-	const char *cr;
+	const char *bad = memchr(text, '\0', len), *what = "NUL byte";
 
-	if (memchr(text, '\0', len))
-		return ib_fail(err, IB_EINPUT, "%s: contains a NUL byte, not a text file", source);
-	for (cr = memchr(text, '\r', len); cr;
+	for (const char *cr = memchr(text, '\r', len); cr && !bad;
 	     cr = memchr(cr + 1, '\r', len - (size_t)(cr + 1 - text)))
-		if (cr + 1 == text + len || cr[1] != '\n')
-			return ib_fail(err, IB_EINPUT, "%s: stray carriage return at byte %zu",
-			               source, (size_t)(cr - text));
+		if (cr + 1 == text + len || cr[1] != '\n') {
+			bad = cr;
+			what = "stray carriage return";
+		}
+	if (bad)
+		return ib_fail(err, IB_EINPUT, "%s: %s at byte %zu, not a text file", source, what,
+		               (size_t)(bad - text));
 	return 0;
 }
 
@@ -191,10 +193,10 @@ static int b64_field(const char *line, size_t len, unsigned char *out, size_t ou
 	size_t got = 0;
 
 	for (size_t i = 0; i < len; i++)
-		if (!line[i] || !strchr(alphabet, line[i]))
-			return ib_fail(err, IB_EINPUT,
-			               "%s: bad base64 in the %s on line %u (column %zu)", source,
-			               what, line_no, i + 1);
+		if (!line[i] || !strchr(alphabet, line[i])) {
+			end = line + i;
+			goto bad;
+		}
 	if (len != want)
 		return ib_fail(err, IB_EINPUT,
 		               "%s: %s on line %u has the wrong length (%zu base64 characters, "
@@ -203,8 +205,25 @@ static int b64_field(const char *line, size_t len, unsigned char *out, size_t ou
 	if (sodium_base642bin(out, outlen, line, len, NULL, &got, &end,
 	                      sodium_base64_VARIANT_ORIGINAL) != 0 ||
 	    end != line + len || got != outlen)
-		return ib_fail(err, IB_EINPUT, "%s: bad base64 in the %s on line %u", source, what,
-		               line_no);
+		goto bad; /* misplaced padding: the column where decoding stopped */
+	return 0;
+bad:
+	return ib_fail(err, IB_EINPUT, "%s: bad base64 in the %s on line %u (column %zu)", source,
+	               what, line_no, (size_t)((end ? end : line) - line) + 1);
+}
+
+/* Checks a "<prefix><comment>" line (line line_no of a what) and its comment's length. */
+static int comment_line(const char *line, size_t len, const char *prefix, size_t max,
+                        unsigned line_no, const char *source, const char *what, struct ib_err *err)
+{
+	size_t plen = strlen(prefix);
+
+	if (!has_prefix(line, len, prefix))
+		return ib_fail(err, IB_EINPUT, "%s: not a %s: line %u does not start with \"%s\"",
+		               source, what, line_no, prefix);
+	if (len - plen > max)
+		return ib_fail(err, IB_EINPUT, "%s: %.*s too long (%zu bytes, at most %zu)", source,
+		               (int)(plen - 2), prefix, len - plen, max);
 	return 0;
 }
 
@@ -217,15 +236,19 @@ static int untrusted_line(struct lines *it, const char *source, const char *what
 
 	if (!next_line(it, &line, &len))
 		return ib_fail(err, IB_EINPUT, "%s: empty, not a %s", source, what);
-	if (!has_prefix(line, len, UNTRUSTED_PREFIX))
-		return ib_fail(err, IB_EINPUT,
-		               "%s: not a %s (line 1 does not start with \"" UNTRUSTED_PREFIX "\")",
-		               source, what);
-	if (len - strlen(UNTRUSTED_PREFIX) > UNTRUSTED_TEXT_MAX)
-		return ib_fail(err, IB_EINPUT,
-		               "%s: untrusted comment too long (%zu bytes, at most %zu)", source,
-		               len - strlen(UNTRUSTED_PREFIX), UNTRUSTED_TEXT_MAX);
-	return 0;
+	return comment_line(line, len, UNTRUSTED_PREFIX, UNTRUSTED_TEXT_MAX, 1, source, what, err);
+}
+
+/* The signature algorithm must be want. */
+static int check_alg(const unsigned char alg[2], const char *want, const char *source,
+                     struct ib_err *err)
+{
+	char shown[16];
+
+	if (memcmp(alg, want, 2) == 0)
+		return 0;
+	return ib_fail(err, IB_EINPUT, "%s: unsupported signature algorithm %s (expected \"%s\")",
+	               source, alg_str(alg, shown), want);
 }
 
 /* The next line, which must exist: a missing one means the file was cut short. */
@@ -245,7 +268,6 @@ int ib_pubkey_parse(const char *text, size_t len, const char *source, struct ib_
 	struct pubkey_blob blob;
 	const char *line = NULL;
 	size_t llen = 0;
-	char alg[16];
 	int inline_key, rc;
 
 	rc = check_text(text, len, source, err);
@@ -267,12 +289,9 @@ int ib_pubkey_parse(const char *text, size_t len, const char *source, struct ib_
 	               err);
 	if (rc)
 		return rc;
-	if (memcmp(blob.sig_alg, SIGALG, 2) != 0)
-		return ib_fail(err, IB_EINPUT,
-		               "%s: unsupported signature algorithm %s in the public key (expected "
-		               "\"" SIGALG "\")",
-		               source, alg_str(blob.sig_alg, alg));
-	rc = expect_end(&it, source, err);
+	rc = check_alg(blob.sig_alg, SIGALG, source, err);
+	if (!rc)
+		rc = expect_end(&it, source, err);
 	if (rc)
 		return rc;
 	memcpy(out->keynum, blob.keynum, sizeof out->keynum);
@@ -372,11 +391,9 @@ static int seckey_parse(struct ib_seckey *k, const char *text, size_t len, struc
 		rc = expect_end(&it, k->path, err);
 	if (rc)
 		return rc;
-	if (memcmp(k->blob.sig_alg, SIGALG, 2) != 0)
-		return ib_fail(err, IB_EINPUT,
-		               "%s: unsupported signature algorithm %s in the secret key (expected "
-		               "\"" SIGALG "\")",
-		               k->path, alg_str(k->blob.sig_alg, alg));
+	rc = check_alg(k->blob.sig_alg, SIGALG, k->path, err);
+	if (rc)
+		return rc;
 	if (memcmp(k->blob.chk_alg, CHKALG, 2) != 0)
 		return ib_fail(err, IB_EINPUT,
 		               "%s: unsupported checksum algorithm %s (expected \"" CHKALG "\")",
@@ -667,7 +684,6 @@ int ib_sig_parse(const char *text, size_t len, const char *source, struct ib_sig
 	struct sig_blob blob;
 	const char *line = NULL;
 	size_t llen = 0;
-	char alg[16];
 	int rc;
 
 	rc = check_text(text, len, source, err);
@@ -682,27 +698,18 @@ int ib_sig_parse(const char *text, size_t len, const char *source, struct ib_sig
 		return rc;
 	if (memcmp(blob.sig_alg, SIGALG, 2) == 0)
 		return ib_fail(err, IB_EINPUT,
-		               "%s: legacy (non-prehashed) minisign signature; only prehashed "
-		               "signatures are accepted (sign without minisign -l)",
+		               "%s: legacy (non-prehashed) minisign signature; sign without -l",
 		               source);
-	if (memcmp(blob.sig_alg, SIGALG_HASHED, 2) != 0)
-		return ib_fail(err, IB_EINPUT,
-		               "%s: unsupported signature algorithm %s (expected \"" SIGALG_HASHED
-		               "\")",
-		               source, alg_str(blob.sig_alg, alg));
-	rc = field_line(&it, source, "trusted comment", &line, &llen, err);
+	rc = check_alg(blob.sig_alg, SIGALG_HASHED, source, err);
+	if (!rc)
+		rc = field_line(&it, source, "trusted comment", &line, &llen, err);
+	if (!rc)
+		rc = comment_line(line, llen, TRUSTED_PREFIX, TRUSTED_TEXT_MAX, it.no, source,
+		                  "minisign signature", err);
 	if (rc)
 		return rc;
-	if (!has_prefix(line, llen, TRUSTED_PREFIX))
-		return ib_fail(err, IB_EINPUT,
-		               "%s: line %u does not start with \"" TRUSTED_PREFIX "\"", source,
-		               it.no);
 	line += strlen(TRUSTED_PREFIX);
 	llen -= strlen(TRUSTED_PREFIX);
-	if (llen > TRUSTED_TEXT_MAX)
-		return ib_fail(err, IB_EINPUT,
-		               "%s: trusted comment too long (%zu bytes, at most %zu)", source,
-		               llen, TRUSTED_TEXT_MAX);
 	memcpy(out->trusted_comment, line, llen);
 	out->trusted_comment[llen] = '\0';
 	rc = field_line(&it, source, "comment signature", &line, &llen, err);
@@ -772,8 +779,8 @@ int ib_sig_check_comment(const struct ib_sig *sig, const struct ib_pubkey *keys,
 	free(msg);
 	if (!ok)
 		return ib_fail(err, IB_EVERIFY,
-		               "comment signature verification failed: the trusted comment or the "
-		               "signature has been tampered with");
+		               "comment signature verification failed: the trusted comment was "
+		               "tampered with");
 	if (which)
 		*which = i;
 	return 0;
@@ -810,9 +817,7 @@ int ib_tc_get(const char *trusted_comment, const char *key, char *out, size_t ca
 
 		if (flen > klen && memcmp(p, key, klen) == 0 && p[klen] == ':') {
 			if (found)
-				return ib_fail(
-				        err, IB_EVERIFY,
-				        "trusted comment has the field \"%s\" more than once", key);
+				goto bad;
 			found = p + klen + 1;
 			found_len = flen - klen - 1;
 		}
@@ -821,7 +826,7 @@ int ib_tc_get(const char *trusted_comment, const char *key, char *out, size_t ca
 			p++;
 	}
 	if (!found)
-		return ib_fail(err, IB_EVERIFY, "trusted comment has no \"%s\" field", key);
+		goto bad;
 	if (found_len >= cap)
 		return ib_fail(err, IB_EVERIFY,
 		               "trusted comment field \"%s\" is too long (%zu bytes, at most %zu)",
@@ -829,4 +834,7 @@ int ib_tc_get(const char *trusted_comment, const char *key, char *out, size_t ca
 	memcpy(out, found, found_len);
 	out[found_len] = '\0';
 	return 0;
+bad:
+	return ib_fail(err, IB_EVERIFY, "trusted comment has %s\"%s\" field%s",
+	               found ? "the " : "no ", key, found ? " more than once" : "");
 }
