@@ -148,6 +148,8 @@ static int read_signed_info(const struct ib_sig *sig, struct signed_info *si, st
 	return rc;
 }
 
+/* Counts go through int64_t (they stay far below 2^63): a signed conversion to double is shorter.
+ */
 static void report_progress(struct sink *s, int final)
 {
 	const struct ib_fetch_opts *o = s->f->o;
@@ -159,9 +161,9 @@ static void report_progress(struct sink *s, int final)
 	if (!final && now - s->progress_ms < PROGRESS_EVERY_MS)
 		return;
 	s->progress_ms = now;
-	secs = (double)(now - s->attempt_ms) / 1000.0;
+	secs = (double)(int64_t)(now - s->attempt_ms) / 1000.0;
 	o->progress(o->progress_ctx, s->done, s->limit,
-	            secs > 0 ? (double)(s->done - s->offset) / secs : 0.0);
+	            secs > 0 ? (double)(int64_t)(s->done - s->offset) / secs : 0.0);
 }
 
 static long expected_status(const struct sink *s)
@@ -695,14 +697,10 @@ void ib_fetch_progress_bar(void *ctx, uint64_t done, uint64_t total, double rate
 	if (!complete && now - bar->last_ms < BAR_LOG_EVERY_MS)
 		return;
 	bar->last_ms = now;
-	if (rate > 0 && !complete)
-		ib_info("download: %.1f of %.1f MiB (%u%%), %.1f MiB/s, %.0f s left",
-		        (double)done / 1048576.0, (double)total / 1048576.0,
-		        total ? (unsigned)(done * 100 / total) : 100, rate / 1048576.0,
-		        (double)(total - done) / rate);
-	else
-		ib_info("download: %.1f of %.1f MiB (%u%%)", (double)done / 1048576.0,
-		        (double)total / 1048576.0, total ? (unsigned)(done * 100 / total) : 100);
+	ib_info("download: %.1f of %.1f MiB (%u%%), %.1f MiB/s, %.0f s left",
+	        (double)(int64_t)done / 1048576.0, (double)(int64_t)total / 1048576.0,
+	        total ? (unsigned)(done * 100 / total) : 100, rate / 1048576.0,
+	        rate > 0 ? (double)(int64_t)(total - done) / rate : 0.0);
 }
 
 void ib_fetch_bar_end(struct ib_fetch_bar *bar)
