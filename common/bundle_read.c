@@ -31,6 +31,10 @@
 
 #define IO_CHUNK IB_HASHPIPE_CHUNK
 
+/* One format for every size that differs from what the manifest or the signature says. */
+#define ENTRY_SIZE_FMT "%s: entry '%s' %s %" PRIu64 " bytes, manifest says %" PRIu64
+#define FILE_SIZE_FMT "%s: is %" PRIu64 " bytes, its signature says %" PRIu64 " (%s)"
+
 struct source {
 	const char *path;
 	FILE *fp;
@@ -251,12 +255,11 @@ static int read_exact(struct archive *a, char *buf, size_t len)
 static int check_regular(struct archive_entry *e, const char *path, size_t index,
                          struct ib_err *err)
 {
+	/* The callers have compared the name already: it is there. */
 	if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e) ||
-	    archive_entry_symlink(e))
-		return ib_fail(err, IB_EVERIFY, "%s: entry %zu '%s' is not a regular file", path,
-		               index, archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
-	if (!archive_entry_size_is_set(e))
-		return ib_fail(err, IB_EVERIFY, "%s: entry %zu '%s' has no size", path, index,
+	    archive_entry_symlink(e) || !archive_entry_size_is_set(e))
+		return ib_fail(err, IB_EVERIFY,
+		               "%s: entry %zu '%s' is not a regular file with a size", path, index,
 		               archive_entry_pathname(e));
 	return 0;
 }
@@ -298,22 +301,20 @@ static int read_manifest(struct archive *a, struct source *s, const struct ib_bu
 	ib_hash_update(&h, json, (size_t)size);
 	ib_hash_final(&h, digest);
 	ib_hex(hex, digest, sizeof digest);
-	if (strcmp(hex, claims->manifest_hash) != 0) {
-		rc = ib_fail(err, IB_EVERIFY,
-		             "%s: %s does not match the hash in the signed trusted comment",
-		             s->path, IB_MANIFEST_ENTRY);
-		goto out;
-	}
+	if (strcmp(hex, claims->manifest_hash) != 0)
+		goto differs;
 	rc = ib_manifest_parse_resolved(json, (size_t)size, s->path, out, err);
-	if (rc)
-		goto out;
-	if (strcmp((*out)->name, claims->name) != 0 || (*out)->sequence != claims->sequence)
-		rc = ib_fail(err, IB_EVERIFY,
-		             "%s: manifest name/sequence differ from the signed trusted comment",
-		             s->path);
+	if (rc == 0 &&
+	    (strcmp((*out)->name, claims->name) != 0 || (*out)->sequence != claims->sequence))
+		goto differs;
 out:
 	free(json);
 	return rc;
+differs:
+	/* *out, NULL (the caller's zeroed bundle) until parsed, tells which. */
+	rc = ib_fail(err, IB_EVERIFY, "%s: %s %s does not match the signed trusted comment",
+	             s->path, IB_MANIFEST_ENTRY, *out ? "name or sequence" : "hash");
+	goto out;
 }
 
 /* Creates the file an entry is extracted to; *target (its path) is the caller's to free. */
@@ -386,15 +387,8 @@ static int read_entry_data(struct archive *a, struct source *s, const char *name
 		if (rc)
 			goto out;
 		n = archive_read_data(a, chunk, IO_CHUNK);
-		if (n <= 0)
+		if (n <= 0 || (total += (uint64_t)n) > f->size)
 			break;
-		total += (uint64_t)n;
-		if (total > f->size) {
-			rc = ib_fail(err, IB_EVERIFY,
-			             "%s: entry '%s' is larger than its manifest size", s->path,
-			             name);
-			goto out;
-		}
 		ib_hashpipe_submit(s->entries, entry_consume, &sink, (size_t)n);
 	}
 	if (n < 0) {
@@ -403,9 +397,8 @@ static int read_entry_data(struct archive *a, struct source *s, const char *name
 		goto out;
 	}
 	if (total != f->size) {
-		rc = ib_fail(err, IB_EVERIFY,
-		             "%s: entry '%s' is %" PRIu64 " bytes, manifest says %" PRIu64, s->path,
-		             name, total, f->size);
+		rc = ib_fail(err, IB_EVERIFY, ENTRY_SIZE_FMT, s->path, name,
+		             n > 0 ? "is at least" : "is", total, f->size);
 		goto out;
 	}
 	rc = ib_hashpipe_sync(s->entries, err);
@@ -474,10 +467,8 @@ static int read_entries(struct archive *a, struct source *s, const struct ib_man
 			if (rc == 0)
 				rc = check_regular(e, s->path, index, err);
 			if (rc == 0 && (uint64_t)archive_entry_size(e) != f->size)
-				rc = ib_fail(err, IB_EVERIFY,
-				             "%s: entry '%s' header says %" PRId64
-				             " bytes, manifest says %" PRIu64,
-				             s->path, name, (int64_t)archive_entry_size(e),
+				rc = ib_fail(err, IB_EVERIFY, ENTRY_SIZE_FMT, s->path, name,
+				             "header says", (uint64_t)archive_entry_size(e),
 				             f->size);
 			if (rc == 0)
 				rc = read_entry_data(a, s, name, f,
@@ -541,9 +532,7 @@ static int check_file(const char *path, uint64_t signed_size, struct ib_err *err
 		return ib_fail(err, kind == PLAT_MISSING ? IB_EINPUT : IB_EVERIFY, "%s: %s", path,
 		               kind == PLAT_MISSING ? "no such bundle" : "not a regular file");
 	if (size != signed_size)
-		return ib_fail(err, IB_EVERIFY,
-		               "%s: is %" PRIu64 " bytes, its signature says %" PRIu64 " (%s)",
-		               path, size, signed_size,
+		return ib_fail(err, IB_EVERIFY, FILE_SIZE_FMT, path, size, signed_size,
 		               size < signed_size ? "truncated" : "extended");
 	return 0;
 }
@@ -595,9 +584,9 @@ int ib_bundle_read(const char *path, const struct ib_read_opts *o, struct ib_bun
 	if (rc)
 		goto out;
 	if (s.read != b->claims.size) {
-		rc = ib_fail(err, IB_EVERIFY,
-		             "%s: read %" PRIu64 " bytes, its signature says %" PRIu64, path,
-		             s.read, b->claims.size);
+		/* read_raw stops a longer one. */
+		rc = ib_fail(err, IB_EVERIFY, FILE_SIZE_FMT, path, s.read, b->claims.size,
+		             "truncated");
 		goto out;
 	}
 	ib_hash_final(&s.whole, digest);
