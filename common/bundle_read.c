@@ -210,7 +210,7 @@ static struct archive *open_reader(struct source *s, struct ib_err *err)
 	struct archive *a = archive_read_new();
 
 	if (!a) {
-		ib_fail(err, IB_ENOMEM, "out of memory");
+		ib_oom(err);
 		return NULL;
 	}
 	/* Plain tar needs no filter: libarchive reads it as it is. */
@@ -290,7 +290,7 @@ static int read_manifest(struct archive *a, struct source *s, const struct ib_bu
 		               s->path, IB_MANIFEST_ENTRY, (int64_t)size, IB_MANIFEST_MAX_BYTES);
 	json = malloc((size_t)size);
 	if (!json)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	if (read_exact(a, json, (size_t)size) != 0) {
 		rc = ib_fail(err, IB_EVERIFY, "%s: %s is truncated", s->path, IB_MANIFEST_ENTRY);
 		goto out;
@@ -327,7 +327,7 @@ static int open_extract_target(const char *dir, const struct ib_file *f, FILE **
 	*target = ib_path_join(dir, f->path);
 	parent = *target ? ib_path_dirname(*target) : NULL;
 	if (!parent) {
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		rc = ib_oom(err);
 		goto out;
 	}
 	rc = plat_mkdir_p(parent, 0700, err);
@@ -453,7 +453,7 @@ static int read_entries(struct archive *a, struct source *s, const struct ib_man
 			char *name = ib_manifest_entry_name(d, f);
 
 			if (!name)
-				return ib_fail(err, IB_ENOMEM, "out of memory");
+				return ib_oom(err);
 			rc = next_header(a, s, &e, &eof, index, err);
 			if (rc == 0 && eof)
 				rc = ib_fail(err, IB_EVERIFY, "%s: entry '%s' is missing", s->path,
@@ -629,7 +629,7 @@ int ib_bundle_peek_manifest(const char *path, struct ib_manifest **out, uint64_t
 		return rc;
 	s.buf = malloc(IO_CHUNK);
 	if (!s.buf)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	rc = plat_open_read(path, &s.fp, err);
 	if (rc)
 		goto out;
@@ -654,7 +654,7 @@ int ib_bundle_peek_manifest(const char *path, struct ib_manifest **out, uint64_t
 	}
 	json = malloc((size_t)size);
 	if (!json) {
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		rc = ib_oom(err);
 		goto out;
 	}
 	if (read_exact(a, json, (size_t)size) != 0)

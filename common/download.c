@@ -515,7 +515,7 @@ static int try_mirror(struct fetch *f, const char *url, char **path_out, struct 
 	struct ib_read_opts ro = {0};
 	char shown[1024];
 	char name_ibb[NAME_MAX_LEN + sizeof ".ibb"];
-	char *sig_text = malloc(IB_FETCH_SIG_MAX + 1);
+	char sig_text[IB_FETCH_SIG_MAX + 1];
 	char *bundle_path = NULL, *sig_path = NULL;
 	struct ib_outfile of = {0};
 	struct ib_sig sig;
@@ -525,10 +525,6 @@ static int try_mirror(struct fetch *f, const char *url, char **path_out, struct 
 	int rc;
 
 	url_display(url, shown, sizeof shown);
-	if (!sig_text) {
-		rc = ib_oom(err);
-		goto out;
-	}
 	rc = fetch_signature(f, url, sig_text, &sig_len, &sig, &si, stop, err);
 	if (rc)
 		goto out;
@@ -583,7 +579,6 @@ static int try_mirror(struct fetch *f, const char *url, char **path_out, struct 
 	bundle_path = NULL;
 out:
 	ib_outfile_abort(&of);
-	free(sig_text);
 	free(bundle_path);
 	free(sig_path);
 	return rc;

@@ -124,14 +124,14 @@ int ib_hashpipe_start(struct ib_hashpipe **out, int stages, struct ib_err *err)
 
 	*out = NULL;
 	if (!p)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	if (stages < 1 || stages > IB_HASHPIPE_MAX_STAGES) {
 		free(p);
 		return ib_fail(err, IB_EINTERNAL, "hashpipe: %d stages", stages);
 	}
 	p->slots = malloc((size_t)IB_HASHPIPE_SLOTS * IB_HASHPIPE_CHUNK);
 	if (!p->slots) {
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		rc = ib_oom(err);
 		goto fail;
 	}
 	rc = plat_monitor_new(&p->mon, err);

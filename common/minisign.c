@@ -4,6 +4,7 @@
 #include "platform.h"
 #include "readfile.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,8 @@ struct sig_blob {
 _Static_assert(sizeof(struct seckey_blob) == 158, "minisign secret key layout");
 _Static_assert(sizeof(struct pubkey_blob) == 42, "minisign public key layout");
 _Static_assert(sizeof(struct sig_blob) == 74, "minisign signature layout");
+_Static_assert(offsetof(struct ib_sig, trusted_comment) == offsetof(struct ib_sig, sig) + 64,
+               "the comment signature's message is contiguous");
 
 struct ib_seckey {
 	struct seckey_blob blob;
@@ -163,12 +166,12 @@ static int check_text(const char *text, size_t len, const char *source, struct i
 {
 	const char *bad = memchr(text, '\0', len), *what = "NUL byte";
 
-	for (const char *cr = memchr(text, '\r', len); cr && !bad;
-	     cr = memchr(cr + 1, '\r', len - (size_t)(cr + 1 - text)))
-		if (cr + 1 == text + len || cr[1] != '\n') {
-			bad = cr;
-			what = "stray carriage return";
-		}
+	if (!bad) {
+		what = "stray carriage return";
+		for (bad = text; (bad = memchr(bad, '\r', len - (size_t)(bad - text))); bad++)
+			if (bad + 1 == text + len || bad[1] != '\n')
+				break;
+	}
 	if (bad)
 		return ib_fail(err, IB_EINPUT, "%s: %s at byte %zu, not a text file", source, what,
 		               (size_t)(bad - text));
@@ -750,11 +753,8 @@ int ib_sig_load(const char *path, struct ib_sig *out, struct ib_err *err)
 int ib_sig_check_comment(const struct ib_sig *sig, const struct ib_pubkey *keys, size_t nkeys,
                          size_t *which, struct ib_err *err)
 {
-	size_t tc_len = strlen(sig->trusted_comment);
-	unsigned char *msg;
 	char id[17], want[17];
 	size_t i;
-	int ok;
 
 	for (i = 0; i < nkeys; i++)
 		if (memcmp(keys[i].keynum, sig->keynum, IB_KEYNUM_BYTES) == 0)
@@ -769,15 +769,10 @@ int ib_sig_check_comment(const struct ib_sig *sig, const struct ib_pubkey *keys,
 		}
 		return ib_fail(err, IB_EVERIFY, "signed by unknown key ID %s", id);
 	}
-	msg = malloc(sizeof sig->sig + tc_len);
-	if (!msg)
-		return ib_oom(err);
-	memcpy(msg, sig->sig, sizeof sig->sig);
-	memcpy(msg + sizeof sig->sig, sig->trusted_comment, tc_len);
-	ok = crypto_sign_verify_detached(sig->global_sig, msg, sizeof sig->sig + tc_len,
-	                                 keys[i].pk) == 0;
-	free(msg);
-	if (!ok)
+	/* The message is sig followed by the trusted comment, which is where they lie. */
+	if (crypto_sign_verify_detached(sig->global_sig, sig->sig,
+	                                sizeof sig->sig + strlen(sig->trusted_comment),
+	                                keys[i].pk) != 0)
 		return ib_fail(err, IB_EVERIFY,
 		               "comment signature verification failed: the trusted comment was "
 		               "tampered with");

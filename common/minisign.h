@@ -56,10 +56,11 @@ int ib_sign_hash(const struct ib_seckey *sk, const unsigned char hash[IB_HASH_SI
                  const char *trusted_comment, const char *untrusted_comment, char **out,
                  struct ib_err *err);
 
+/* sig and trusted_comment are adjacent: the comment signature covers them as one message. */
 struct ib_sig {
 	unsigned char keynum[IB_KEYNUM_BYTES];
-	unsigned char sig[64];
 	unsigned char global_sig[64];
+	unsigned char sig[64];
 	char trusted_comment[IB_TRUSTED_COMMENT_MAX + 1];
 };
 

@@ -172,9 +172,8 @@ static void worker(void *arg)
 		} else {
 			r->at_end = 1;
 			if (e)
-				r->rc = r->path ? ib_fail_errno(&r->err, IB_EIO, e,
-				                                "%s: cannot read", r->path)
-				                : ib_fail_errno(&r->err, IB_EIO, e, "cannot read");
+				r->rc = ib_fail_errno(&r->err, IB_EIO, e, "%s%scannot read",
+				                      r->path ? r->path : "", r->path ? ": " : "");
 		}
 		if (r->caller_waiting)
 			plat_monitor_notify(r->mon);
@@ -189,10 +188,10 @@ int ib_readahead_start(struct ib_readahead **out, struct ib_err *err)
 
 	*out = NULL;
 	if (!r)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	r->slots = malloc((size_t)IB_READAHEAD_SLOTS * IB_READAHEAD_CHUNK);
 	if (!r->slots) {
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		rc = ib_oom(err);
 		goto fail;
 	}
 	rc = plat_monitor_new(&r->mon, err);
