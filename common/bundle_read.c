@@ -39,11 +39,10 @@ struct source {
 	const char *path;
 	FILE *fp;
 	struct ib_hash whole;
-	struct ib_readahead *raw;    /* reads and hashes whole; NULL: fread, no hash (peek) */
+	struct ib_readahead *raw;    /* reads (and but for a peek, hashes into whole) */
 	struct ib_hashpipe *entries; /* hashes and extracts entry data */
 	uint64_t read;
 	uint64_t limit;
-	unsigned char *buf; /* raw bytes handed to libarchive when raw is NULL */
 	struct ib_progress bar;
 	int raw_rc; /* the first failure to get raw bytes, which libarchive only sees as a failed
 	               read */
@@ -56,17 +55,10 @@ struct source {
  */
 static int read_raw(struct source *s, const unsigned char **buf, size_t *len, struct ib_err *err)
 {
-	if (s->raw) {
-		int rc = ib_readahead_next(s->raw, buf, len, err);
+	int rc = ib_readahead_next(s->raw, buf, len, err);
 
-		if (rc)
-			return rc;
-	} else {
-		*buf = s->buf;
-		*len = fread(s->buf, 1, IO_CHUNK, s->fp);
-		if (*len == 0 && ferror(s->fp))
-			return ib_fail_errno(err, IB_EIO, errno, "cannot read");
-	}
+	if (rc)
+		return rc;
 	s->read += *len;
 	if (s->read > s->limit)
 		return ib_fail(err, IB_EVERIFY,
@@ -627,12 +619,12 @@ int ib_bundle_peek_manifest(const char *path, struct ib_manifest **out, uint64_t
 		             kind == PLAT_MISSING ? "no such bundle" : "not a regular file");
 	if (rc)
 		return rc;
-	s.buf = malloc(IO_CHUNK);
-	if (!s.buf)
-		return ib_oom(err);
 	rc = plat_open_read(path, &s.fp, err);
+	if (rc == 0)
+		rc = ib_readahead_start(&s.raw, err);
 	if (rc)
 		goto out;
+	ib_readahead_open(s.raw, s.fp, NULL, NULL);
 	s.bar.active = 0;
 	a = open_reader(&s, err);
 	if (!a) {
@@ -665,9 +657,9 @@ out:
 	rc = raw_cause(&s, rc, 1, err);
 	if (a)
 		archive_read_free(a);
+	ib_readahead_stop(s.raw);
 	if (s.fp)
 		fclose(s.fp);
-	free(s.buf);
 	free(json);
 	return rc;
 }

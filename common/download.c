@@ -79,13 +79,11 @@ static void url_display(const char *url, char *out, size_t cap)
 	size_t host_len = strcspn(host, "/?#");
 	const char *at = memchr(host, '@', host_len);
 	size_t query = strcspn(url, "?#");
+	size_t cut = at ? (size_t)(host - url) : 0, resume = at ? (size_t)(at - url) : 0;
 
-	if (at) {
-		snprintf(out, cap, "%.*s***%.*s%s", (int)(host - url), url,
-		         (int)(query - (size_t)(at - url)), at, url[query] ? "?..." : "");
-	} else {
-		snprintf(out, cap, "%.*s%s", (int)query, url, url[query] ? "?..." : "");
-	}
+	/* The scheme, "***" for the credentials, the rest up to any query. */
+	snprintf(out, cap, "%.*s%s%.*s%s", (int)cut, url, at ? "***" : "", (int)(query - resume),
+	         url + resume, url[query] ? "?..." : "");
 }
 
 /* The last segment of the URL's path (*base, not NUL-terminated): its length, 0 for none. */
