@@ -189,14 +189,13 @@ static int has_prefix(const char *line, size_t len, const char *prefix)
 static int b64_field(const char *line, size_t len, unsigned char *out, size_t outlen,
                      const char *source, unsigned line_no, const char *what, struct ib_err *err)
 {
-	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	                               "0123456789+/=";
 	size_t want = (outlen + 2) / 3 * 4; /* padded base64 */
 	const char *end = NULL;
 	size_t got = 0;
 
 	for (size_t i = 0; i < len; i++)
-		if (!line[i] || !strchr(alphabet, line[i])) {
+		if (!((line[i] >= 'A' && line[i] <= 'Z') || (line[i] >= 'a' && line[i] <= 'z') ||
+		      (line[i] >= '0' && line[i] <= '9') || (line[i] && strchr("+/=", line[i])))) {
 			end = line + i;
 			goto bad;
 		}
@@ -750,25 +749,30 @@ int ib_sig_load(const char *path, struct ib_sig *out, struct ib_err *err)
 	return rc;
 }
 
+/* sig was made by none of keys; a single key is named in the message. */
+static int unknown_key(const struct ib_sig *sig, const struct ib_pubkey *keys, size_t nkeys,
+                       struct ib_err *err)
+{
+	char id[17], want[17];
+
+	ib_keyid_str(sig->keynum, id);
+	if (nkeys != 1)
+		return ib_fail(err, IB_EVERIFY, "signed by unknown key ID %s", id);
+	ib_keyid_str(keys->keynum, want);
+	return ib_fail(err, IB_EVERIFY, "signed by unknown key ID %s (the public key's ID is %s)",
+	               id, want);
+}
+
 int ib_sig_check_comment(const struct ib_sig *sig, const struct ib_pubkey *keys, size_t nkeys,
                          size_t *which, struct ib_err *err)
 {
-	char id[17], want[17];
 	size_t i;
 
 	for (i = 0; i < nkeys; i++)
 		if (memcmp(keys[i].keynum, sig->keynum, IB_KEYNUM_BYTES) == 0)
 			break;
-	if (i == nkeys) {
-		ib_keyid_str(sig->keynum, id);
-		if (nkeys == 1) {
-			ib_keyid_str(keys[0].keynum, want);
-			return ib_fail(err, IB_EVERIFY,
-			               "signed by unknown key ID %s (the public key's ID is %s)",
-			               id, want);
-		}
-		return ib_fail(err, IB_EVERIFY, "signed by unknown key ID %s", id);
-	}
+	if (i == nkeys)
+		return unknown_key(sig, keys, nkeys, err);
 	/* The message is sig followed by the trusted comment, which is where they lie. */
 	if (crypto_sign_verify_detached(sig->global_sig, sig->sig,
 	                                sizeof sig->sig + strlen(sig->trusted_comment),
@@ -784,14 +788,8 @@ int ib_sig_check_comment(const struct ib_sig *sig, const struct ib_pubkey *keys,
 int ib_sig_check_hash(const struct ib_sig *sig, const struct ib_pubkey *key,
                       const unsigned char hash[IB_HASH_SIG_BYTES], struct ib_err *err)
 {
-	char id[17], want[17];
-
-	if (memcmp(key->keynum, sig->keynum, IB_KEYNUM_BYTES) != 0) {
-		ib_keyid_str(sig->keynum, id);
-		ib_keyid_str(key->keynum, want);
-		return ib_fail(err, IB_EVERIFY,
-		               "signed by key ID %s, but the public key's ID is %s", id, want);
-	}
+	if (memcmp(key->keynum, sig->keynum, IB_KEYNUM_BYTES) != 0)
+		return unknown_key(sig, key, 1, err);
 	if (crypto_sign_verify_detached(sig->sig, hash, IB_HASH_SIG_BYTES, key->pk) != 0)
 		return ib_fail(err, IB_EVERIFY,
 		               "signature verification failed: the file does not match its "
