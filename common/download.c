@@ -483,16 +483,18 @@ static int fetch_signature(struct fetch *f, const char *url, char *text, size_t 
 		return rc;
 	*len = (size_t)s.done;
 	text[*len] = '\0';
+	/* The parser names the signature in its messages; the checks after it do not. */
 	rc = ib_sig_parse(text, *len, shown, sig, err);
-	if (rc == 0)
+	if (rc == 0) {
 		rc = ib_sig_check_comment(sig, o->keys, o->n_keys, NULL, err);
-	if (rc == 0)
-		rc = read_signed_info(sig, si, err);
+		if (rc == 0)
+			rc = read_signed_info(sig, si, err);
+		if (rc)
+			ib_err_prefix(err, "%s", shown);
+	}
 	if (rc) {
 		if (rc != IB_ENOMEM)
 			err->code = rc = IB_EVERIFY;
-		if (!strstr(err->msg, shown))
-			ib_err_prefix(err, "%s", shown);
 		return rc;
 	}
 	if (strlen(si->file) != base_len || memcmp(si->file, base, base_len))
