@@ -140,35 +140,39 @@ static int parse_u64(const char *text, uint64_t *out)
 
 int ib_bundle_parse_claims(const char *tc, struct ib_bundle_claims *c, struct ib_err *err)
 {
-	/* Text fields are copied as they are; numbers (cap 0) are parsed. */
+	enum { TEXT, NUMBER, HASH, NUM_CAP = 32 };
+	/* Numbers go through num; the others are copied as they are. */
 	static const struct {
 		const char *key;
-		unsigned char offset, cap;
+		unsigned char offset, cap, kind;
 	} fields[] = {
-	        {"name", offsetof(struct ib_bundle_claims, name), sizeof c->name},
+	        {"name", offsetof(struct ib_bundle_claims, name), sizeof c->name, TEXT},
 	        {"manifest-blake2b", offsetof(struct ib_bundle_claims, manifest_hash),
-	         sizeof c->manifest_hash},
-	        {"size", offsetof(struct ib_bundle_claims, size), 0},
-	        {"sequence", offsetof(struct ib_bundle_claims, sequence), 0},
+	         sizeof c->manifest_hash, HASH},
+	        {"size", offsetof(struct ib_bundle_claims, size), NUM_CAP, NUMBER},
+	        {"sequence", offsetof(struct ib_bundle_claims, sequence), NUM_CAP, NUMBER},
 	};
-	char num[32];
+	char num[NUM_CAP];
 
 	memset(c, 0, sizeof *c);
 	if (!ib_bundle_is_bundle_comment(tc))
 		return ib_fail(err, IB_EVERIFY, "trusted comment is not an ibdrv bundle's");
 	for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
 		char *dst = (char *)c + fields[i].offset;
-		int rc = ib_tc_get(tc, fields[i].key, fields[i].cap ? dst : num,
-		                   fields[i].cap ? fields[i].cap : sizeof num, err);
+		char *text = fields[i].kind == NUMBER ? num : dst;
+		int rc = ib_tc_get(tc, fields[i].key, text, fields[i].cap, err);
+		const char *bad = NULL;
 
 		if (rc)
 			return rc;
-		if (!fields[i].cap && parse_u64(num, (uint64_t *)(void *)dst))
-			return ib_fail(err, IB_EVERIFY, "trusted comment: %s '%s' is not a number",
-			               fields[i].key, num);
+		if (fields[i].kind == NUMBER && parse_u64(num, (uint64_t *)(void *)dst))
+			bad = "a number";
+		if (fields[i].kind == HASH && strlen(text) != IB_HASH_FILE_BYTES * 2)
+			bad = "a hash";
+		if (bad)
+			return ib_fail(err, IB_EVERIFY, "trusted comment: %s '%s' is not %s",
+			               fields[i].key, text, bad);
 	}
-	if (strlen(c->manifest_hash) != IB_HASH_FILE_BYTES * 2)
-		return ib_fail(err, IB_EVERIFY, "trusted comment: manifest-blake2b is not a hash");
 	return 0;
 }
 

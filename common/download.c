@@ -141,8 +141,8 @@ static int read_signed_info(const struct ib_sig *sig, struct signed_info *si, st
 	if (rc == 0)
 		rc = ib_tc_get(sig->trusted_comment, "file", si->file, sizeof si->file, err);
 	if (rc == 0 && !valid_name(si->claims.name))
-		rc = ib_fail(err, IB_EVERIFY, "trusted comment has a bad bundle name '%s'",
-		             si->claims.name);
+		rc = ib_fail(err, IB_EVERIFY, "trusted comment: %s '%s' is not %s", "name",
+		             si->claims.name, "a file name");
 	return rc;
 }
 

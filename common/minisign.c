@@ -802,7 +802,7 @@ int ib_tc_get(const char *trusted_comment, const char *key, char *out, size_t ca
 {
 	size_t klen = strlen(key);
 	const char *p = trusted_comment;
-	const char *found = NULL;
+	const char *found = NULL, *why = " more than once";
 	size_t found_len = 0;
 
 	while (*p) {
@@ -818,16 +818,13 @@ int ib_tc_get(const char *trusted_comment, const char *key, char *out, size_t ca
 		if (*p == '\t')
 			p++;
 	}
-	if (!found)
-		goto bad;
-	if (found_len >= cap)
-		return ib_fail(err, IB_EVERIFY,
-		               "trusted comment field \"%s\" is too long (%zu bytes, at most %zu)",
-		               key, found_len, cap - 1);
-	memcpy(out, found, found_len);
-	out[found_len] = '\0';
-	return 0;
+	why = " too long";
+	if (found && found_len < cap) {
+		memcpy(out, found, found_len);
+		out[found_len] = '\0';
+		return 0;
+	}
 bad:
 	return ib_fail(err, IB_EVERIFY, "trusted comment has %s\"%s\" field%s",
-	               found ? "the " : "no ", key, found ? " more than once" : "");
+	               found ? "the " : "no ", key, found ? why : "");
 }
