@@ -589,30 +589,22 @@ static int setup_curl(struct fetch *f, struct ib_err *err)
 	const struct ib_fetch_opts *o = f->o;
 	/* Also sets up libcurl's global state, thread-safely since libcurl 7.84. */
 	CURL *c = curl_easy_init();
-	/* Options that take a long. */
-	const struct {
-		CURLoption opt;
-		long value;
-	} longs[] = {
-	        {CURLOPT_NOSIGNAL, 1},
-	        {CURLOPT_FOLLOWLOCATION, 1},
-	        {CURLOPT_MAXREDIRS, 5},
-	        {CURLOPT_FAILONERROR, 0},
-	        /* The bytes hashed must be the bytes served. */
-	        {CURLOPT_HTTP_CONTENT_DECODING, 0},
-	        {CURLOPT_CONNECTTIMEOUT, (long)o->connect_timeout_seconds},
-	        {CURLOPT_LOW_SPEED_LIMIT, (long)o->low_speed_limit},
-	        {CURLOPT_LOW_SPEED_TIME, (long)o->low_speed_seconds},
-	        /* Fewer callbacks than with libcurl's 16 KiB, for little memory. */
-	        {CURLOPT_BUFFERSIZE, 128L * 1024},
-	};
 	unsigned bad = 0;
 
 	if (!c)
 		return ib_fail(err, IB_EINTERNAL, "cannot initialise libcurl");
 	f->curl = c;
-	for (size_t i = 0; i < sizeof longs / sizeof *longs; i++)
-		bad |= (curl_easy_setopt)(c, longs[i].opt, longs[i].value); /* not a constant */
+	bad |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	bad |= curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+	bad |= curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+	bad |= curl_easy_setopt(c, CURLOPT_FAILONERROR, 0L);
+	/* The bytes hashed must be the bytes served. */
+	bad |= curl_easy_setopt(c, CURLOPT_HTTP_CONTENT_DECODING, 0L);
+	bad |= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)o->connect_timeout_seconds);
+	bad |= curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, (long)o->low_speed_limit);
+	bad |= curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)o->low_speed_seconds);
+	/* Fewer callbacks than with libcurl's 16 KiB, for little memory. */
+	bad |= curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 128L * 1024);
 	bad |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, f->curl_msg);
 	bad |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	bad |= curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
