@@ -226,12 +226,14 @@ static int next_header(struct archive *a, struct source *s, struct archive_entry
                        size_t index, struct ib_err *err)
 {
 	int r = archive_read_next_header(a, e);
+	const char *why;
 
 	*eof = r == ARCHIVE_EOF;
 	if (r == ARCHIVE_OK || r == ARCHIVE_EOF)
 		return 0;
+	why = archive_error_string(a);
 	return ib_fail(err, IB_EVERIFY, "%s: entry %zu: %s", s->path, index,
-	               archive_error_string(a) ? archive_error_string(a) : "unreadable");
+	               why ? why : "unreadable");
 }
 
 /* archive_read_data may return less than asked: loop until len bytes or the entry ends. */
@@ -438,6 +440,7 @@ static int read_entries(struct archive *a, struct source *s, const struct ib_man
                         const struct ib_driver *chosen, const char *extract_dir, struct ib_err *err)
 {
 	struct archive_entry *e;
+	const char *got;
 	size_t index = 1;
 	int eof, rc = 0;
 
@@ -454,12 +457,12 @@ static int read_entries(struct archive *a, struct source *s, const struct ib_man
 			if (rc == 0 && eof)
 				rc = ib_fail(err, IB_EVERIFY, "%s: entry '%s' is missing", s->path,
 				             name);
-			if (rc == 0 && strcmp(archive_entry_pathname(e), name) != 0)
+			if (rc == 0 && strcmp(got = archive_entry_pathname(e), name) != 0)
 				rc = ib_fail(
 				        err, IB_EVERIFY,
 				        "%s: entry %zu is '%s', expected '%s' (extra, duplicate "
 				        "or misplaced entry)",
-				        s->path, index, archive_entry_pathname(e), name);
+				        s->path, index, got, name);
 			if (rc == 0)
 				rc = check_regular(e, s->path, index, err);
 			if (rc == 0 && (uint64_t)archive_entry_size(e) != f->size)
@@ -475,11 +478,11 @@ static int read_entries(struct archive *a, struct source *s, const struct ib_man
 		}
 	}
 	rc = next_header(a, s, &e, &eof, index, err);
-	if (rc == 0 && !eof)
-		rc = ib_fail(err, IB_EVERIFY, "%s: entry %zu '%s' is %s", s->path, index,
-		             archive_entry_pathname(e),
-		             in_manifest(m, archive_entry_pathname(e)) ? "a duplicate"
-		                                                       : "not in the manifest");
+	if (rc == 0 && !eof) {
+		got = archive_entry_pathname(e);
+		rc = ib_fail(err, IB_EVERIFY, "%s: entry %zu '%s' is %s", s->path, index, got,
+		             in_manifest(m, got) ? "a duplicate" : "not in the manifest");
+	}
 	return rc;
 }
 

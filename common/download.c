@@ -282,11 +282,11 @@ static enum outcome attempt(struct fetch *f, const char *url, const char *shown,
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
 	curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)(s->no_range ? 0 : s->done));
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(f->deadline_ms - now));
-	if (s->done && s->no_range)
-		ib_info("%s: fetching from byte 0 again, skipping the %llu bytes already read",
+	if (s->done)
+		ib_info(s->no_range ? "%s: fetching from byte 0 again, skipping the %llu bytes "
+		                      "already read"
+		                    : "%s: resuming at byte %llu",
 		        shown, (unsigned long long)s->done);
-	else if (s->done)
-		ib_info("%s: resuming at byte %llu", shown, (unsigned long long)s->done);
 	rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &retry_after);
