@@ -419,7 +419,7 @@ static int fetch_url(struct fetch *f, const char *url, const char *shown, struct
 		len = strlen(err->msg);
 		snprintf(err->msg + len, sizeof err->msg - len,
 		         gave_up ? " (gave up after %u attempts)"
-		                 : " (no time left for another attempt before the %u s deadline)",
+		                 : " (no time left before the %u s deadline)",
 		         gave_up ? retries + 1 : o->deadline_seconds);
 		return err->code;
 	}
@@ -592,7 +592,7 @@ static int setup_curl(struct fetch *f, struct ib_err *err)
 	unsigned bad = 0;
 
 	if (!c)
-		return ib_fail(err, IB_EINTERNAL, "cannot initialise libcurl");
+		return ib_fail(err, IB_EINTERNAL, "cannot set up libcurl");
 	f->curl = c;
 	bad |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	bad |= curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
@@ -613,7 +613,7 @@ static int setup_curl(struct fetch *f, struct ib_err *err)
 	if (o->cacert)
 		bad |= curl_easy_setopt(c, CURLOPT_CAINFO, o->cacert);
 	if (bad)
-		return ib_fail(err, IB_EINTERNAL, "libcurl refuses an option");
+		return ib_fail(err, IB_EINTERNAL, "cannot set up libcurl");
 	return 0;
 }
 

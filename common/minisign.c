@@ -777,9 +777,9 @@ int ib_sig_check_comment(const struct ib_sig *sig, const struct ib_pubkey *keys,
 	if (crypto_sign_verify_detached(sig->global_sig, sig->sig,
 	                                sizeof sig->sig + strlen(sig->trusted_comment),
 	                                keys[i].pk) != 0)
-		return ib_fail(err, IB_EVERIFY,
-		               "comment signature verification failed: the trusted comment was "
-		               "tampered with");
+		return ib_fail(
+		        err, IB_EVERIFY,
+		        "comment signature verification failed: trusted comment tampered with");
 	if (which)
 		*which = i;
 	return 0;

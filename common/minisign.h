@@ -77,7 +77,7 @@ char *ib_sig_path_for(const char *file);
  * comment's signature with it, so the comment's fields can be relied on
  * before the file itself is read. *which gets the key's index.
  * Errors: IB_EVERIFY "signed by unknown key ID ...", "comment signature
- * verification failed: the trusted comment was tampered with".
+ * verification failed: trusted comment tampered with".
  */
 int ib_sig_check_comment(const struct ib_sig *sig, const struct ib_pubkey *keys, size_t nkeys,
                          size_t *which, struct ib_err *err);
