@@ -39,13 +39,12 @@ struct source {
 	const char *path;
 	FILE *fp;
 	struct ib_hash whole;
-	struct ib_readahead *raw;    /* reads (and but for a peek, hashes into whole) */
+	struct ib_readahead *raw;    /* reads raw bytes, hashing them into whole (not for a peek) */
 	struct ib_hashpipe *entries; /* hashes and extracts entry data */
 	uint64_t read;
 	uint64_t limit;
 	struct ib_progress bar;
-	int raw_rc; /* the first failure to get raw bytes, which libarchive only sees as a failed
-	               read */
+	int raw_rc; /* first failure to get raw bytes (libarchive sees a failed read) */
 	struct ib_err raw_err;
 };
 
