@@ -146,8 +146,7 @@ static int read_signed_info(const struct ib_sig *sig, struct signed_info *si, st
 	return rc;
 }
 
-/* Counts go through int64_t (they stay far below 2^63): a signed conversion to double is shorter.
- */
+/* Counts go through int64_t (far below 2^63): its conversion to double is shorter. */
 static void report_progress(struct sink *s, int final)
 {
 	const struct ib_fetch_opts *o = s->f->o;

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+/* stderr is unbuffered: what is printed shows at once. */
+
 void ib_progress_start(struct ib_progress *p, const char *label, uint64_t total, int quiet)
 {
 	memset(p, 0, sizeof *p);
@@ -14,8 +16,7 @@ void ib_progress_start(struct ib_progress *p, const char *label, uint64_t total,
 	p->active = !quiet && total >= IB_PROGRESS_MIN_BYTES && plat_isatty(stderr);
 }
 
-/* Counts go through int64_t (they stay far below 2^63): a signed conversion to double is shorter.
- */
+/* Counts go through int64_t (far below 2^63): its conversion to double is shorter. */
 static void draw(struct ib_progress *p, uint64_t now)
 {
 	enum { WIDTH = 30 };
@@ -32,7 +33,6 @@ static void draw(struct ib_progress *p, uint64_t now)
 	fprintf(stderr, "\r%s [%s] %3u%% %7.1f MiB %6.1f MiB/s ETA %3.0fs", p->label, bar,
 	        p->total ? (unsigned)(p->done * 100 / p->total) : 0,
 	        (double)(int64_t)p->done / 1048576.0, rate / 1048576.0, eta);
-	fflush(stderr);
 }
 
 void ib_progress_add(struct ib_progress *p, uint64_t bytes)
@@ -54,6 +54,5 @@ void ib_progress_end(struct ib_progress *p)
 	if (!p->active)
 		return;
 	fprintf(stderr, "\r%*s\r", 80, "");
-	fflush(stderr);
 	p->active = 0;
 }
