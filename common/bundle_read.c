@@ -175,31 +175,6 @@ int ib_bundle_parse_claims(const char *tc, struct ib_bundle_claims *c, struct ib
 	return 0;
 }
 
-int ib_bundle_signed_claims(const char *bundle_path, const struct ib_pubkey *keys, size_t n_keys,
-                            struct ib_bundle_claims *claims, struct ib_err *err)
-{
-	char *sig_path = ib_sig_path_for(bundle_path);
-	struct ib_sig *sig = malloc(sizeof *sig);
-	int rc;
-
-	if (!sig_path || !sig) {
-		rc = ib_oom(err);
-		goto out;
-	}
-	rc = ib_sig_load(sig_path, sig, err);
-	if (rc)
-		goto out;
-	rc = ib_sig_check_comment(sig, keys, n_keys, NULL, err);
-	if (rc == 0)
-		rc = ib_bundle_parse_claims(sig->trusted_comment, claims, err);
-	if (rc)
-		ib_err_prefix(err, "%s", sig_path);
-out:
-	free(sig_path);
-	free(sig);
-	return rc;
-}
-
 static struct archive *open_reader(struct source *s, struct ib_err *err)
 {
 	struct archive *a = archive_read_new();
@@ -515,6 +490,19 @@ static int load_signature(const char *path, const struct ib_read_opts *o, struct
 		ib_err_prefix(err, "%s", sig_file);
 out:
 	free(default_sig);
+	return rc;
+}
+
+int ib_bundle_signed_claims(const char *bundle_path, const struct ib_pubkey *keys, size_t n_keys,
+                            struct ib_bundle_claims *claims, struct ib_err *err)
+{
+	struct ib_read_opts o = {.keys = keys, .n_keys = n_keys};
+	struct ib_bundle *b = malloc(sizeof *b);
+	int rc = b ? load_signature(bundle_path, &o, b, err) : ib_oom(err);
+
+	if (rc == 0)
+		*claims = b->claims;
+	free(b);
 	return rc;
 }
 
