@@ -436,7 +436,7 @@ static int read_entries(struct archive *a, struct source *s, const struct ib_man
 				rc = ib_fail(
 				        err, IB_EVERIFY,
 				        "%s: entry %zu is '%s', expected '%s' (extra, duplicate "
-				        "or misplaced entry)",
+				        "or misplaced)",
 				        s->path, index, got, name);
 			if (rc == 0)
 				rc = check_regular(e, s->path, index, err);
