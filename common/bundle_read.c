@@ -25,22 +25,26 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define IO_CHUNK IB_HASHPIPE_CHUNK
 
+/* One format for every size that differs from what the manifest or the signature says. */
+#define ENTRY_SIZE_FMT "%s: entry '%s' %s %" PRIu64 " bytes, manifest says %" PRIu64
+#define FILE_SIZE_FMT "%s: is %" PRIu64 " bytes, its signature says %" PRIu64 " (%s)"
+
 struct source {
 	const char *path;
 	FILE *fp;
 	struct ib_hash whole;
-	struct ib_readahead *raw;    /* reads and hashes whole; NULL: fread, no hash (peek) */
+	struct ib_readahead *raw;    /* reads raw bytes, hashing them into whole (not for a peek) */
 	struct ib_hashpipe *entries; /* hashes and extracts entry data */
 	uint64_t read;
 	uint64_t limit;
-	unsigned char *buf; /* raw bytes handed to libarchive when raw is NULL */
 	struct ib_progress bar;
-	int raw_rc; /* the first failure to get raw bytes, which libarchive only sees as EIO */
+	int raw_rc; /* first failure to get raw bytes (libarchive sees a failed read) */
 	struct ib_err raw_err;
 };
 
@@ -50,17 +54,10 @@ struct source {
  */
 static int read_raw(struct source *s, const unsigned char **buf, size_t *len, struct ib_err *err)
 {
-	if (s->raw) {
-		int rc = ib_readahead_next(s->raw, buf, len, err);
+	int rc = ib_readahead_next(s->raw, buf, len, err);
 
-		if (rc)
-			return rc;
-	} else {
-		*buf = s->buf;
-		*len = fread(s->buf, 1, IO_CHUNK, s->fp);
-		if (*len == 0 && ferror(s->fp))
-			return ib_fail_errno(err, IB_EIO, errno, "cannot read");
-	}
+	if (rc)
+		return rc;
 	s->read += *len;
 	if (s->read > s->limit)
 		return ib_fail(err, IB_EVERIFY,
@@ -76,13 +73,32 @@ static la_ssize_t read_cb(struct archive *a, void *ctx, const void **out)
 	const unsigned char *buf;
 	size_t n;
 
+	(void)a;
+	/* libarchive's own message for this would be vague: the caller reports raw_err. */
 	if ((s->raw_rc = read_raw(s, &buf, &n, &err)) != 0) {
 		s->raw_err = err;
-		archive_set_error(a, EIO, "%s", err.msg);
 		return -1;
 	}
 	*out = buf;
 	return (la_ssize_t)n;
+}
+
+/*
+ * When the raw bytes failed (a read error, a download that gave up, more
+ * bytes than signed), that failure is the cause; libarchive only saw a failed
+ * read. prefix: the message lacks the path.
+ */
+static int raw_cause(struct source *s, int rc, int prefix, struct ib_err *err)
+{
+	if (rc && s->raw_rc) {
+		rc = s->raw_rc;
+		if (err) {
+			*err = s->raw_err;
+			if (prefix)
+				ib_err_prefix(err, "%s", s->path);
+		}
+	}
+	return rc;
 }
 
 static int drain(struct source *s, struct ib_err *err)
@@ -105,66 +121,58 @@ int ib_bundle_is_bundle_comment(const char *tc)
 	return !strncmp(tc, IB_BUNDLE_TC_TAG, len) && (tc[len] == '\t' || tc[len] == '\0');
 }
 
+/* A decimal number: digits only, no sign or space, within 64 bits. */
 static int parse_u64(const char *text, uint64_t *out)
 {
-	char *end;
+	uint64_t v = 0;
 
-	if (*text < '0' || *text > '9')
-		return -1;
-	errno = 0;
-	*out = strtoull(text, &end, 10);
-	return errno || *end ? -1 : 0;
+	do {
+		unsigned d = (unsigned)(*text - '0');
+
+		if (d > 9 || v > (UINT64_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	} while (*++text);
+	*out = v;
+	return 0;
 }
 
 int ib_bundle_parse_claims(const char *tc, struct ib_bundle_claims *c, struct ib_err *err)
 {
-	char num[32];
-	int rc;
+	enum { TEXT, NUMBER, HASH, NUM_CAP = 32 };
+	/* Numbers go through num; the others are copied as they are. */
+	static const struct {
+		const char *key;
+		unsigned char offset, cap, kind;
+	} fields[] = {
+	        {"name", offsetof(struct ib_bundle_claims, name), sizeof c->name, TEXT},
+	        {"manifest-blake2b", offsetof(struct ib_bundle_claims, manifest_hash),
+	         sizeof c->manifest_hash, HASH},
+	        {"size", offsetof(struct ib_bundle_claims, size), NUM_CAP, NUMBER},
+	        {"sequence", offsetof(struct ib_bundle_claims, sequence), NUM_CAP, NUMBER},
+	};
+	char num[NUM_CAP];
 
 	memset(c, 0, sizeof *c);
 	if (!ib_bundle_is_bundle_comment(tc))
 		return ib_fail(err, IB_EVERIFY, "trusted comment is not an ibdrv bundle's");
-	rc = ib_tc_get(tc, "name", c->name, sizeof c->name, err);
-	if (rc == 0)
-		rc = ib_tc_get(tc, "manifest-blake2b", c->manifest_hash, sizeof c->manifest_hash,
-		               err);
-	if (rc == 0)
-		rc = ib_tc_get(tc, "size", num, sizeof num, err);
-	if (rc == 0 && parse_u64(num, &c->size))
-		rc = ib_fail(err, IB_EVERIFY, "trusted comment: size '%s' is not a number", num);
-	if (rc == 0)
-		rc = ib_tc_get(tc, "sequence", num, sizeof num, err);
-	if (rc == 0 && parse_u64(num, &c->sequence))
-		rc = ib_fail(err, IB_EVERIFY, "trusted comment: sequence '%s' is not a number",
-		             num);
-	if (rc == 0 && strlen(c->manifest_hash) != IB_HASH_FILE_BYTES * 2)
-		rc = ib_fail(err, IB_EVERIFY, "trusted comment: manifest-blake2b is not a hash");
-	return rc;
-}
+	for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+		char *dst = (char *)c + fields[i].offset;
+		char *text = fields[i].kind == NUMBER ? num : dst;
+		int rc = ib_tc_get(tc, fields[i].key, text, fields[i].cap, err);
+		const char *bad = NULL;
 
-int ib_bundle_signed_claims(const char *bundle_path, const struct ib_pubkey *keys, size_t n_keys,
-                            struct ib_bundle_claims *claims, struct ib_err *err)
-{
-	char *sig_path = ib_sig_path_for(bundle_path);
-	struct ib_sig *sig = malloc(sizeof *sig);
-	int rc;
-
-	if (!sig_path || !sig) {
-		rc = ib_oom(err);
-		goto out;
+		if (rc)
+			return rc;
+		if (fields[i].kind == NUMBER && parse_u64(num, (uint64_t *)(void *)dst))
+			bad = "a number";
+		if (fields[i].kind == HASH && strlen(text) != IB_HASH_FILE_BYTES * 2)
+			bad = "a hash";
+		if (bad)
+			return ib_fail(err, IB_EVERIFY, "trusted comment: %s '%s' is not %s",
+			               fields[i].key, text, bad);
 	}
-	rc = ib_sig_load(sig_path, sig, err);
-	if (rc)
-		goto out;
-	rc = ib_sig_check_comment(sig, keys, n_keys, NULL, err);
-	if (rc == 0)
-		rc = ib_bundle_parse_claims(sig->trusted_comment, claims, err);
-	if (rc)
-		ib_err_prefix(err, "%s", sig_path);
-out:
-	free(sig_path);
-	free(sig);
-	return rc;
+	return 0;
 }
 
 static struct archive *open_reader(struct source *s, struct ib_err *err)
@@ -172,10 +180,10 @@ static struct archive *open_reader(struct source *s, struct ib_err *err)
 	struct archive *a = archive_read_new();
 
 	if (!a) {
-		ib_fail(err, IB_ENOMEM, "out of memory");
+		ib_oom(err);
 		return NULL;
 	}
-	archive_read_support_filter_none(a);
+	/* Plain tar needs no filter: libarchive reads it as it is. */
 	archive_read_support_filter_gzip(a);
 	archive_read_support_filter_zstd(a);
 	archive_read_support_format_tar(a);
@@ -192,12 +200,14 @@ static int next_header(struct archive *a, struct source *s, struct archive_entry
                        size_t index, struct ib_err *err)
 {
 	int r = archive_read_next_header(a, e);
+	const char *why;
 
 	*eof = r == ARCHIVE_EOF;
 	if (r == ARCHIVE_OK || r == ARCHIVE_EOF)
 		return 0;
+	why = archive_error_string(a);
 	return ib_fail(err, IB_EVERIFY, "%s: entry %zu: %s", s->path, index,
-	               archive_error_string(a) ? archive_error_string(a) : "unreadable");
+	               why ? why : "unreadable");
 }
 
 /* archive_read_data may return less than asked: loop until len bytes or the entry ends. */
@@ -217,12 +227,11 @@ static int read_exact(struct archive *a, char *buf, size_t len)
 static int check_regular(struct archive_entry *e, const char *path, size_t index,
                          struct ib_err *err)
 {
+	/* The callers have compared the name already: it is there. */
 	if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e) ||
-	    archive_entry_symlink(e))
-		return ib_fail(err, IB_EVERIFY, "%s: entry %zu '%s' is not a regular file", path,
-		               index, archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
-	if (!archive_entry_size_is_set(e))
-		return ib_fail(err, IB_EVERIFY, "%s: entry %zu '%s' has no size", path, index,
+	    archive_entry_symlink(e) || !archive_entry_size_is_set(e))
+		return ib_fail(err, IB_EVERIFY,
+		               "%s: entry %zu '%s' is not a regular file with a size", path, index,
 		               archive_entry_pathname(e));
 	return 0;
 }
@@ -234,6 +243,7 @@ static int read_manifest(struct archive *a, struct source *s, const struct ib_bu
 	unsigned char digest[IB_HASH_FILE_BYTES];
 	char hex[IB_HASH_FILE_HEX];
 	char *json = NULL;
+	struct ib_hash h;
 	la_int64_t size;
 	int eof, rc;
 
@@ -252,29 +262,31 @@ static int read_manifest(struct archive *a, struct source *s, const struct ib_bu
 		               s->path, IB_MANIFEST_ENTRY, (int64_t)size, IB_MANIFEST_MAX_BYTES);
 	json = malloc((size_t)size);
 	if (!json)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
+		return ib_oom(err);
 	if (read_exact(a, json, (size_t)size) != 0) {
 		rc = ib_fail(err, IB_EVERIFY, "%s: %s is truncated", s->path, IB_MANIFEST_ENTRY);
 		goto out;
 	}
-	crypto_generichash(digest, sizeof digest, (unsigned char *)json, (size_t)size, NULL, 0);
-	ib_hex(hex, digest, sizeof digest);
-	if (strcmp(hex, claims->manifest_hash) != 0) {
-		rc = ib_fail(err, IB_EVERIFY,
-		             "%s: %s does not match the hash in the signed trusted comment",
-		             s->path, IB_MANIFEST_ENTRY);
-		goto out;
-	}
-	rc = ib_manifest_parse_resolved(json, (size_t)size, s->path, out, err);
+	rc = ib_hash_init(&h, IB_HASH_FILE_BYTES, err);
 	if (rc)
 		goto out;
-	if (strcmp((*out)->name, claims->name) != 0 || (*out)->sequence != claims->sequence)
-		rc = ib_fail(err, IB_EVERIFY,
-		             "%s: manifest name/sequence differ from the signed trusted comment",
-		             s->path);
+	ib_hash_update(&h, json, (size_t)size);
+	ib_hash_final(&h, digest);
+	ib_hex(hex, digest, sizeof digest);
+	if (strcmp(hex, claims->manifest_hash) != 0)
+		goto differs;
+	rc = ib_manifest_parse_resolved(json, (size_t)size, s->path, out, err);
+	if (rc == 0 &&
+	    (strcmp((*out)->name, claims->name) != 0 || (*out)->sequence != claims->sequence))
+		goto differs;
 out:
 	free(json);
 	return rc;
+differs:
+	/* *out, NULL (the caller's zeroed bundle) until parsed, tells which. */
+	rc = ib_fail(err, IB_EVERIFY, "%s: %s %s does not match the signed trusted comment",
+	             s->path, IB_MANIFEST_ENTRY, *out ? "name or sequence" : "hash");
+	goto out;
 }
 
 /* Creates the file an entry is extracted to; *target (its path) is the caller's to free. */
@@ -287,7 +299,7 @@ static int open_extract_target(const char *dir, const struct ib_file *f, FILE **
 	*target = ib_path_join(dir, f->path);
 	parent = *target ? ib_path_dirname(*target) : NULL;
 	if (!parent) {
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		rc = ib_oom(err);
 		goto out;
 	}
 	rc = plat_mkdir_p(parent, 0700, err);
@@ -347,15 +359,8 @@ static int read_entry_data(struct archive *a, struct source *s, const char *name
 		if (rc)
 			goto out;
 		n = archive_read_data(a, chunk, IO_CHUNK);
-		if (n <= 0)
+		if (n <= 0 || (total += (uint64_t)n) > f->size)
 			break;
-		total += (uint64_t)n;
-		if (total > f->size) {
-			rc = ib_fail(err, IB_EVERIFY,
-			             "%s: entry '%s' is larger than its manifest size", s->path,
-			             name);
-			goto out;
-		}
 		ib_hashpipe_submit(s->entries, entry_consume, &sink, (size_t)n);
 	}
 	if (n < 0) {
@@ -364,16 +369,16 @@ static int read_entry_data(struct archive *a, struct source *s, const char *name
 		goto out;
 	}
 	if (total != f->size) {
-		rc = ib_fail(err, IB_EVERIFY,
-		             "%s: entry '%s' is %" PRIu64 " bytes, manifest says %" PRIu64, s->path,
-		             name, total, f->size);
+		rc = ib_fail(err, IB_EVERIFY, ENTRY_SIZE_FMT, s->path, name,
+		             n > 0 ? "is at least" : "is", total, f->size);
 		goto out;
 	}
 	rc = ib_hashpipe_sync(s->entries, err);
 	if (rc)
 		goto out;
 	ib_hash_final(&sink.h, digest);
-	if (sodium_memcmp(digest, f->blake2b, sizeof digest) != 0)
+	/* Public data: the comparison need not take constant time. */
+	if (memcmp(digest, f->blake2b, sizeof digest) != 0)
 		rc = ib_fail(err, IB_EVERIFY, "%s: entry '%s' does not match its BLAKE2b-256 hash",
 		             s->path, name);
 out:
@@ -410,6 +415,7 @@ static int read_entries(struct archive *a, struct source *s, const struct ib_man
                         const struct ib_driver *chosen, const char *extract_dir, struct ib_err *err)
 {
 	struct archive_entry *e;
+	const char *got;
 	size_t index = 1;
 	int eof, rc = 0;
 
@@ -421,24 +427,22 @@ static int read_entries(struct archive *a, struct source *s, const struct ib_man
 			char *name = ib_manifest_entry_name(d, f);
 
 			if (!name)
-				return ib_fail(err, IB_ENOMEM, "out of memory");
+				return ib_oom(err);
 			rc = next_header(a, s, &e, &eof, index, err);
 			if (rc == 0 && eof)
 				rc = ib_fail(err, IB_EVERIFY, "%s: entry '%s' is missing", s->path,
 				             name);
-			if (rc == 0 && strcmp(archive_entry_pathname(e), name) != 0)
+			if (rc == 0 && strcmp(got = archive_entry_pathname(e), name) != 0)
 				rc = ib_fail(
 				        err, IB_EVERIFY,
 				        "%s: entry %zu is '%s', expected '%s' (extra, duplicate "
-				        "or misplaced entry)",
-				        s->path, index, archive_entry_pathname(e), name);
+				        "or misplaced)",
+				        s->path, index, got, name);
 			if (rc == 0)
 				rc = check_regular(e, s->path, index, err);
 			if (rc == 0 && (uint64_t)archive_entry_size(e) != f->size)
-				rc = ib_fail(err, IB_EVERIFY,
-				             "%s: entry '%s' header says %" PRId64
-				             " bytes, manifest says %" PRIu64,
-				             s->path, name, (int64_t)archive_entry_size(e),
+				rc = ib_fail(err, IB_EVERIFY, ENTRY_SIZE_FMT, s->path, name,
+				             "header says", (uint64_t)archive_entry_size(e),
 				             f->size);
 			if (rc == 0)
 				rc = read_entry_data(a, s, name, f,
@@ -449,11 +453,11 @@ static int read_entries(struct archive *a, struct source *s, const struct ib_man
 		}
 	}
 	rc = next_header(a, s, &e, &eof, index, err);
-	if (rc == 0 && !eof)
-		rc = ib_fail(err, IB_EVERIFY, "%s: entry %zu '%s' is %s", s->path, index,
-		             archive_entry_pathname(e),
-		             in_manifest(m, archive_entry_pathname(e)) ? "a duplicate"
-		                                                       : "not in the manifest");
+	if (rc == 0 && !eof) {
+		got = archive_entry_pathname(e);
+		rc = ib_fail(err, IB_EVERIFY, "%s: entry %zu '%s' is %s", s->path, index, got,
+		             in_manifest(m, got) ? "a duplicate" : "not in the manifest");
+	}
 	return rc;
 }
 
@@ -489,6 +493,19 @@ out:
 	return rc;
 }
 
+int ib_bundle_signed_claims(const char *bundle_path, const struct ib_pubkey *keys, size_t n_keys,
+                            struct ib_bundle_claims *claims, struct ib_err *err)
+{
+	struct ib_read_opts o = {.keys = keys, .n_keys = n_keys};
+	struct ib_bundle *b = malloc(sizeof *b);
+	int rc = b ? load_signature(bundle_path, &o, b, err) : ib_oom(err);
+
+	if (rc == 0)
+		*claims = b->claims;
+	free(b);
+	return rc;
+}
+
 /* The bundle file must be a regular file of the signed size. */
 static int check_file(const char *path, uint64_t signed_size, struct ib_err *err)
 {
@@ -502,9 +519,7 @@ static int check_file(const char *path, uint64_t signed_size, struct ib_err *err
 		return ib_fail(err, kind == PLAT_MISSING ? IB_EINPUT : IB_EVERIFY, "%s: %s", path,
 		               kind == PLAT_MISSING ? "no such bundle" : "not a regular file");
 	if (size != signed_size)
-		return ib_fail(err, IB_EVERIFY,
-		               "%s: is %" PRIu64 " bytes, its signature says %" PRIu64 " (%s)",
-		               path, size, signed_size,
+		return ib_fail(err, IB_EVERIFY, FILE_SIZE_FMT, path, size, signed_size,
 		               size < signed_size ? "truncated" : "extended");
 	return 0;
 }
@@ -556,9 +571,9 @@ int ib_bundle_read(const char *path, const struct ib_read_opts *o, struct ib_bun
 	if (rc)
 		goto out;
 	if (s.read != b->claims.size) {
-		rc = ib_fail(err, IB_EVERIFY,
-		             "%s: read %" PRIu64 " bytes, its signature says %" PRIu64, path,
-		             s.read, b->claims.size);
+		/* read_raw stops a longer one. */
+		rc = ib_fail(err, IB_EVERIFY, FILE_SIZE_FMT, path, s.read, b->claims.size,
+		             "truncated");
 		goto out;
 	}
 	ib_hash_final(&s.whole, digest);
@@ -566,18 +581,7 @@ int ib_bundle_read(const char *path, const struct ib_read_opts *o, struct ib_bun
 	if (rc)
 		ib_err_prefix(err, "%s", path);
 out:
-	/*
-	 * When the raw bytes failed (a read error, a download that gave up, more
-	 * bytes than signed), that failure is the cause; libarchive only saw EIO.
-	 */
-	if (rc && s.raw_rc) {
-		rc = s.raw_rc;
-		if (err) {
-			*err = s.raw_err;
-			if (!o->produce)
-				ib_err_prefix(err, "%s", path);
-		}
-	}
+	rc = raw_cause(&s, rc, !o->produce, err);
 	ib_progress_end(&s.bar);
 	if (a)
 		archive_read_free(a);
@@ -610,12 +614,12 @@ int ib_bundle_peek_manifest(const char *path, struct ib_manifest **out, uint64_t
 		             kind == PLAT_MISSING ? "no such bundle" : "not a regular file");
 	if (rc)
 		return rc;
-	s.buf = malloc(IO_CHUNK);
-	if (!s.buf)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
 	rc = plat_open_read(path, &s.fp, err);
+	if (rc == 0)
+		rc = ib_readahead_start(&s.raw, err);
 	if (rc)
 		goto out;
+	ib_readahead_open(s.raw, s.fp, NULL, NULL);
 	s.bar.active = 0;
 	a = open_reader(&s, err);
 	if (!a) {
@@ -637,7 +641,7 @@ int ib_bundle_peek_manifest(const char *path, struct ib_manifest **out, uint64_t
 	}
 	json = malloc((size_t)size);
 	if (!json) {
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
+		rc = ib_oom(err);
 		goto out;
 	}
 	if (read_exact(a, json, (size_t)size) != 0)
@@ -645,11 +649,12 @@ int ib_bundle_peek_manifest(const char *path, struct ib_manifest **out, uint64_t
 	else
 		rc = ib_manifest_parse_resolved(json, (size_t)size, path, out, err);
 out:
+	rc = raw_cause(&s, rc, 1, err);
 	if (a)
 		archive_read_free(a);
+	ib_readahead_stop(s.raw);
 	if (s.fp)
 		fclose(s.fp);
-	free(s.buf);
 	free(json);
 	return rc;
 }

@@ -18,7 +18,7 @@
 #define BAR_LOG_EVERY_MS 5000
 #define NAME_MAX_LEN 128
 
-/* What one attempt at a URL came to. */
+/* What one attempt at a URL came to; from OUT_NEXT on, this URL is done with. */
 enum outcome {
 	OUT_OK,      /* the whole body is here */
 	OUT_RETRY,   /* a transient failure: back off and try this URL again */
@@ -71,18 +71,6 @@ void ib_fetch_opts_init(struct ib_fetch_opts *o)
 	o->backoff_max_ms = 60000;
 }
 
-/* A malloc'd copy of the first len bytes of s (NULL when out of memory). */
-static char *copy_n(const char *s, size_t len)
-{
-	char *out = malloc(len + 1);
-
-	if (out) {
-		memcpy(out, s, len);
-		out[len] = '\0';
-	}
-	return out;
-}
-
 /* The URL for messages: no user:password@ and no query string (either may hold a secret). */
 static void url_display(const char *url, char *out, size_t cap)
 {
@@ -91,17 +79,15 @@ static void url_display(const char *url, char *out, size_t cap)
 	size_t host_len = strcspn(host, "/?#");
 	const char *at = memchr(host, '@', host_len);
 	size_t query = strcspn(url, "?#");
+	size_t cut = at ? (size_t)(host - url) : 0, resume = at ? (size_t)(at - url) : 0;
 
-	if (at) {
-		snprintf(out, cap, "%.*s***%.*s%s", (int)(host - url), url,
-		         (int)(query - (size_t)(at - url)), at, url[query] ? "?..." : "");
-	} else {
-		snprintf(out, cap, "%.*s%s", (int)query, url, url[query] ? "?..." : "");
-	}
+	/* The scheme, "***" for the credentials, the rest up to any query. */
+	snprintf(out, cap, "%.*s%s%.*s%s", (int)cut, url, at ? "***" : "", (int)(query - resume),
+	         url + resume, url[query] ? "?..." : "");
 }
 
-/* The last segment of the URL's path, or NULL when it has none. Caller frees. */
-static char *url_basename(const char *url)
+/* The last segment of the URL's path (*base, not NUL-terminated): its length, 0 for none. */
+static size_t url_base(const char *url, const char **base)
 {
 	const char *scheme_end = strstr(url, "://");
 	const char *path = scheme_end ? scheme_end + 3 : url;
@@ -112,9 +98,8 @@ static char *url_basename(const char *url)
 	start = len;
 	while (start > 0 && path[start - 1] != '/')
 		start--;
-	if (start == len)
-		return NULL;
-	return copy_n(path + start, len - start);
+	*base = path + start;
+	return len - start;
 }
 
 /* url with suffix added to its path, before any query string. Caller frees. */
@@ -129,13 +114,18 @@ static char *url_with_suffix(const char *url, const char *suffix)
 	return out;
 }
 
+/* The name becomes a file name in the cache folder. */
 static int valid_name(const char *s)
 {
 	size_t n = strlen(s);
 
 	if (n == 0 || n > NAME_MAX_LEN || s[0] == '.' || s[0] == '-')
 		return 0;
-	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._+-") == n;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || strchr("._+-", *s)))
+			return 0;
+	return 1;
 }
 
 /* The fields of a bundle's trusted comment that the download relies on. */
@@ -144,24 +134,19 @@ struct signed_info {
 	char file[256];
 };
 
-static int read_signed_info(const struct ib_sig *sig, const char *source, struct signed_info *si,
-                            struct ib_err *err)
+static int read_signed_info(const struct ib_sig *sig, struct signed_info *si, struct ib_err *err)
 {
 	int rc = ib_bundle_parse_claims(sig->trusted_comment, &si->claims, err);
 
 	if (rc == 0)
 		rc = ib_tc_get(sig->trusted_comment, "file", si->file, sizeof si->file, err);
-	if (rc) {
-		ib_err_prefix(err, "%s", source);
-		return IB_EVERIFY;
-	}
-	/* The name becomes a file name in the cache folder. */
-	if (!valid_name(si->claims.name))
-		return ib_fail(err, IB_EVERIFY, "%s: trusted comment has a bad bundle name '%s'",
-		               source, si->claims.name);
-	return 0;
+	if (rc == 0 && !valid_name(si->claims.name))
+		rc = ib_fail(err, IB_EVERIFY, "trusted comment: %s '%s' is not %s", "name",
+		             si->claims.name, "a file name");
+	return rc;
 }
 
+/* Counts go through int64_t (far below 2^63): its conversion to double is shorter. */
 static void report_progress(struct sink *s, int final)
 {
 	const struct ib_fetch_opts *o = s->f->o;
@@ -173,9 +158,9 @@ static void report_progress(struct sink *s, int final)
 	if (!final && now - s->progress_ms < PROGRESS_EVERY_MS)
 		return;
 	s->progress_ms = now;
-	secs = (double)(now - s->attempt_ms) / 1000.0;
+	secs = (double)(int64_t)(now - s->attempt_ms) / 1000.0;
 	o->progress(o->progress_ctx, s->done, s->limit,
-	            secs > 0 ? (double)(s->done - s->offset) / secs : 0.0);
+	            secs > 0 ? (double)(int64_t)(s->done - s->offset) / secs : 0.0);
 }
 
 static long expected_status(const struct sink *s)
@@ -254,11 +239,22 @@ static int retryable_status(long status)
 	return status == 408 || status == 429 || (status >= 500 && status <= 599);
 }
 
+/* The deadline passed: the message says so, before the last failure if there was one. */
+static int deadline_passed(struct fetch *f, const char *shown, struct ib_err *err)
+{
+	if (err->code)
+		ib_err_prefix(err, "%s: deadline of %u s passed", shown, f->o->deadline_seconds);
+	else
+		ib_fail(err, IB_ETIMEOUT, "%s: deadline of %u s passed", shown,
+		        f->o->deadline_seconds);
+	return err->code = IB_ETIMEOUT;
+}
+
 /*
- * One GET of url into s, resuming from s->done. Fills err (naming shown_url)
+ * One GET of url into s, resuming from s->done. Fills err (naming shown)
  * for every outcome but OUT_OK; *retry_after gets the server's Retry-After.
  */
-static enum outcome attempt(struct fetch *f, const char *url, const char *shown_url, struct sink *s,
+static enum outcome attempt(struct fetch *f, const char *url, const char *shown, struct sink *s,
                             uint64_t *retry_after_s, struct ib_err *err)
 {
 	CURL *c = f->curl;
@@ -270,13 +266,7 @@ static enum outcome attempt(struct fetch *f, const char *url, const char *shown_
 
 	*retry_after_s = 0;
 	if (now >= f->deadline_ms) {
-		if (err->code)
-			ib_err_prefix(err, "%s: deadline of %u s passed; last error", shown_url,
-			              f->o->deadline_seconds);
-		else
-			ib_fail(err, IB_ETIMEOUT, "%s: deadline of %u s passed", shown_url,
-			        f->o->deadline_seconds);
-		err->code = IB_ETIMEOUT;
+		deadline_passed(f, shown, err);
 		return OUT_TIMEOUT;
 	}
 	s->offset = s->done;
@@ -291,11 +281,11 @@ static enum outcome attempt(struct fetch *f, const char *url, const char *shown_
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
 	curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)(s->no_range ? 0 : s->done));
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(f->deadline_ms - now));
-	if (s->done && s->no_range)
-		ib_info("%s: fetching from byte 0 again, skipping the %llu bytes already read",
-		        shown_url, (unsigned long long)s->done);
-	else if (s->done)
-		ib_info("%s: resuming at byte %llu", shown_url, (unsigned long long)s->done);
+	if (s->done)
+		ib_info(s->no_range ? "%s: fetching from byte 0 again, skipping the %llu bytes "
+		                      "already read"
+		                    : "%s: resuming at byte %llu",
+		        shown, (unsigned long long)s->done);
 	rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &retry_after);
@@ -304,7 +294,7 @@ static enum outcome attempt(struct fetch *f, const char *url, const char *shown_
 	why = f->curl_msg[0] ? f->curl_msg : curl_easy_strerror(rc);
 
 	if (s->abort == ABORT_CLOSED) {
-		ib_fail(err, IB_EINTERNAL, "%s: the reader stopped", shown_url);
+		ib_fail(err, IB_EINTERNAL, "%s: the reader stopped", shown);
 		return OUT_FATAL;
 	}
 	if (s->abort == ABORT_IO) {
@@ -312,50 +302,47 @@ static enum outcome attempt(struct fetch *f, const char *url, const char *shown_
 		return OUT_FATAL;
 	}
 	if (s->abort == ABORT_TOO_BIG) {
-		ib_fail(err, IB_EVERIFY, "%s: body is larger than %s (%llu bytes); stopped",
-		        shown_url, s->file ? "the signed size" : "a signature may be",
+		ib_fail(err, IB_EVERIFY, "%s: body is larger than %s (%llu bytes); stopped", shown,
+		        s->file ? "the signed size" : "a signature may be",
 		        (unsigned long long)s->limit);
 		return OUT_NEXT;
 	}
-	if (rc == CURLE_OUT_OF_MEMORY) {
-		ib_fail(err, IB_ENOMEM, "%s: out of memory", shown_url);
-		return OUT_FATAL;
+	if (rc == CURLE_OUT_OF_MEMORY || rc == CURLE_OPERATION_TIMEDOUT) {
+		ib_fail(err, rc == CURLE_OUT_OF_MEMORY ? IB_ENOMEM : IB_ETIMEOUT, "%s: %s", shown,
+		        why);
+		if (rc == CURLE_OUT_OF_MEMORY)
+			return OUT_FATAL;
+		if (plat_monotonic_ms() < f->deadline_ms)
+			return OUT_RETRY;
+		ib_fail(err, IB_ETIMEOUT, "%s", why);
+		deadline_passed(f, shown, err);
+		return OUT_TIMEOUT;
 	}
 	if (rc == CURLE_RANGE_ERROR ||
 	    (s->offset && !s->no_range && (status == 200 || status == 416))) {
-		ib_fail(err, IB_ENET, "%s: server did not resume at byte %llu (HTTP %ld)",
-		        shown_url, (unsigned long long)s->offset, status);
+		ib_fail(err, IB_ENET, "%s: server did not resume at byte %llu (HTTP %ld)", shown,
+		        (unsigned long long)s->offset, status);
 		return OUT_RESTART;
-	}
-	if (rc == CURLE_OPERATION_TIMEDOUT) {
-		if (plat_monotonic_ms() >= f->deadline_ms) {
-			ib_fail(err, IB_ETIMEOUT, "%s: deadline of %u s passed: %s", shown_url,
-			        f->o->deadline_seconds, why);
-			return OUT_TIMEOUT;
-		}
-		ib_fail(err, IB_ETIMEOUT, "%s: %s", shown_url, why);
-		return OUT_RETRY;
 	}
 	if (rc == CURLE_OK || s->abort == ABORT_STATUS) {
 		if (status == expected_status(s)) {
 			/* A body without a length may end early; the file sink knows what to
 			 * expect. */
 			if (s->file && s->done < s->limit) {
-				ib_fail(err, IB_ENET, "%s: body ended at byte %llu of %llu",
-				        shown_url, (unsigned long long)s->done,
-				        (unsigned long long)s->limit);
+				ib_fail(err, IB_ENET, "%s: body ended at byte %llu of %llu", shown,
+				        (unsigned long long)s->done, (unsigned long long)s->limit);
 				return OUT_RETRY;
 			}
 			return OUT_OK;
 		}
 		if (retry_after > 0)
-			ib_fail(err, IB_ENET, "%s: HTTP %ld (Retry-After %lld s)", shown_url,
-			        status, (long long)retry_after);
+			ib_fail(err, IB_ENET, "%s: HTTP %ld (Retry-After %lld s)", shown, status,
+			        (long long)retry_after);
 		else
-			ib_fail(err, IB_ENET, "%s: HTTP %ld", shown_url, status);
+			ib_fail(err, IB_ENET, "%s: HTTP %ld", shown, status);
 		return retryable_status(status) ? OUT_RETRY : OUT_NEXT;
 	}
-	ib_fail(err, IB_ENET, "%s: %s", shown_url, why);
+	ib_fail(err, IB_ENET, "%s: %s", shown, why);
 	return retryable_curl_code(rc) ? OUT_RETRY : OUT_NEXT;
 }
 
@@ -363,94 +350,77 @@ static enum outcome attempt(struct fetch *f, const char *url, const char *shown_
  * Fetches url into s with retries. Returns 0, or an IB_E* code with err
  * filled; *stop is set when no other mirror should be tried.
  */
-static int fetch_url(struct fetch *f, const char *url, struct sink *s, int *stop,
+static int fetch_url(struct fetch *f, const char *url, const char *shown, struct sink *s, int *stop,
                      struct ib_err *err)
 {
 	const struct ib_fetch_opts *o = f->o;
-	char shown[1024];
 	unsigned retries = 0;
-	uint64_t retry_after_s, wait_ms, now;
+	uint64_t retry_after_s, wait_ms;
 
-	url_display(url, shown, sizeof shown);
 	for (;;) {
 		enum outcome oc = attempt(f, url, shown, s, &retry_after_s, err);
+		int gave_up;
+		size_t len;
 
 		if (oc == OUT_RETRY && s->file && s->done == s->limit)
 			oc = OUT_OK; /* all bytes arrived before the failure: verification decides
 			              */
-		switch (oc) {
-		case OUT_OK:
+		if (oc == OUT_OK) {
 			report_progress(s, 1);
 			return 0;
-		case OUT_TIMEOUT:
-		case OUT_FATAL:
+		}
+		if (oc >= OUT_TIMEOUT)
 			*stop = 1;
+		if (oc >= OUT_NEXT)
 			return err->code;
-		case OUT_NEXT:
-			return err->code;
-		case OUT_RESTART:
-		case OUT_RETRY:
-			break;
-		}
-		if (retries >= o->max_retries) {
-			size_t len = strlen(err->msg);
-
-			snprintf(err->msg + len, sizeof err->msg - len,
-			         " (gave up after %u attempts)", retries + 1);
-			return err->code;
-		}
-		retries++;
-		if (oc == OUT_RESTART) {
-			ib_warn("%s; fetching from byte 0 again", err->msg);
+		if (oc == OUT_RESTART)
 			s->no_range = 1;
-			continue;
-		}
-		if (retry_after_s) {
-			wait_ms = retry_after_s * 1000;
-		} else {
+		wait_ms = retry_after_s * 1000;
+		if (!wait_ms && oc == OUT_RETRY) {
 			uint64_t ceiling = o->backoff_max_ms;
+			uint32_t r;
 
-			if (retries - 1 < 32 &&
-			    ((uint64_t)o->backoff_ms << (retries - 1)) < ceiling)
-				ceiling = (uint64_t)o->backoff_ms << (retries - 1);
+			if (retries < 32 && ((uint64_t)o->backoff_ms << retries) < ceiling)
+				ceiling = (uint64_t)o->backoff_ms << retries;
 			/* Full jitter: a fleet that failed together does not come back together. */
-			wait_ms = randombytes_uniform(
-			        (uint32_t)(ceiling > UINT32_MAX - 1 ? UINT32_MAX - 1 : ceiling) +
-			        1);
+			randombytes_buf(&r, sizeof r);
+			wait_ms = r % (ceiling + 1);
 		}
-		now = plat_monotonic_ms();
-		if (now + wait_ms >= f->deadline_ms) {
-			if (retry_after_s) {
+		gave_up = retries >= o->max_retries;
+		if (!gave_up && plat_monotonic_ms() + wait_ms >= f->deadline_ms) {
+			if (retry_after_s)
 				/* Waiting is pointless; another mirror may answer now. */
-				ib_fail(err, IB_ETIMEOUT,
+				return ib_fail(
+				        err, IB_ETIMEOUT,
 				        "%s: server asks to retry after %llu s, past the deadline",
 				        shown, (unsigned long long)retry_after_s);
-				return err->code;
-			}
 			/* No retry fits before the deadline: the last failure is the answer (a
 			 * refused connection stays "unreachable", a stall stays a timeout). */
-			size_t len = strlen(err->msg);
-
-			if (err->code == IB_ETIMEOUT) {
-				ib_err_prefix(err, "%s: deadline of %u s passed; last error", shown,
-				              o->deadline_seconds);
-				return err->code;
+			if (err->code == IB_ETIMEOUT)
+				return deadline_passed(f, shown, err);
+		} else if (!gave_up) {
+			retries++;
+			ib_warn("%s; retrying in %llu ms", err->msg, (unsigned long long)wait_ms);
+			/* In short naps: a reader that has given up must not wait for the backoff.
+			 */
+			for (uint64_t slept = 0; slept < wait_ms; slept += 100) {
+				if (s->feed && ib_readahead_closed(s->feed)) {
+					s->abort = ABORT_CLOSED;
+					*stop = 1;
+					return ib_fail(err, IB_EINTERNAL, "%s: the reader stopped",
+					               shown);
+				}
+				plat_sleep_ms(
+				        (unsigned)(wait_ms - slept < 100 ? wait_ms - slept : 100));
 			}
-			snprintf(err->msg + len, sizeof err->msg - len,
-			         " (no time left for another attempt before the %u s deadline)",
-			         o->deadline_seconds);
-			return err->code;
+			continue;
 		}
-		ib_warn("%s; retrying in %llu ms", err->msg, (unsigned long long)wait_ms);
-		/* In short naps: a reader that has given up must not wait for the backoff. */
-		for (uint64_t slept = 0; slept < wait_ms; slept += 100) {
-			if (s->feed && ib_readahead_closed(s->feed)) {
-				s->abort = ABORT_CLOSED;
-				*stop = 1;
-				return ib_fail(err, IB_EINTERNAL, "%s: the reader stopped", shown);
-			}
-			plat_sleep_ms((unsigned)(wait_ms - slept < 100 ? wait_ms - slept : 100));
-		}
+		len = strlen(err->msg);
+		snprintf(err->msg + len, sizeof err->msg - len,
+		         gave_up ? " (gave up after %u attempts)"
+		                 : " (no time left before the %u s deadline)",
+		         gave_up ? retries + 1 : o->deadline_seconds);
+		return err->code;
 	}
 }
 
@@ -473,6 +443,7 @@ static int write_small_file(const char *path, const char *data, size_t len, stru
 struct body {
 	struct fetch *f;
 	const char *url;
+	const char *shown;
 	struct sink sink;
 	int stop; /* the failure ends the whole download (deadline, cache folder) */
 };
@@ -483,7 +454,7 @@ static int produce_body(void *ctx, struct ib_readahead *r, struct ib_err *err)
 	int rc;
 
 	b->sink.feed = r;
-	rc = fetch_url(b->f, b->url, &b->sink, &b->stop, err);
+	rc = fetch_url(b->f, b->url, b->shown, &b->sink, &b->stop, err);
 	if (b->sink.abort == ABORT_CLOSED)
 		b->stop = 0; /* the reader stopped first: its failure is the one that counts */
 	return rc;
@@ -496,39 +467,38 @@ static int fetch_signature(struct fetch *f, const char *url, char *text, size_t 
 {
 	const struct ib_fetch_opts *o = f->o;
 	char *sig_url = url_with_suffix(url, ".minisig");
-	char *base = url_basename(url);
+	const char *base;
+	size_t base_len = url_base(url, &base);
 	char shown[1024];
 	struct sink s = {.f = f, .buf = text, .limit = IB_FETCH_SIG_MAX};
 	int rc;
 
-	if (!sig_url || !base) {
-		rc = ib_oom(err);
-		goto out;
-	}
+	if (!sig_url)
+		return ib_oom(err);
 	url_display(sig_url, shown, sizeof shown);
-	rc = fetch_url(f, sig_url, &s, stop, err);
+	rc = fetch_url(f, sig_url, shown, &s, stop, err);
+	free(sig_url);
 	if (rc)
-		goto out;
+		return rc;
 	*len = (size_t)s.done;
 	text[*len] = '\0';
+	/* The parser names the signature in its messages; the checks after it do not. */
 	rc = ib_sig_parse(text, *len, shown, sig, err);
-	if (rc == 0)
+	if (rc == 0) {
 		rc = ib_sig_check_comment(sig, o->keys, o->n_keys, NULL, err);
-	if (rc == 0)
-		rc = read_signed_info(sig, shown, si, err);
+		if (rc == 0)
+			rc = read_signed_info(sig, si, err);
+		if (rc)
+			ib_err_prefix(err, "%s", shown);
+	}
 	if (rc) {
 		if (rc != IB_ENOMEM)
 			err->code = rc = IB_EVERIFY;
-		if (!strstr(err->msg, shown))
-			ib_err_prefix(err, "%s", shown);
-		goto out;
+		return rc;
 	}
-	if (strcmp(si->file, base))
-		rc = ib_fail(err, IB_EVERIFY, "%s: signed for file '%s', not '%s'", shown, si->file,
-		             base);
-out:
-	free(sig_url);
-	free(base);
+	if (strlen(si->file) != base_len || memcmp(si->file, base, base_len))
+		rc = ib_fail(err, IB_EVERIFY, "%s: signed for file '%s', not '%.*s'", shown,
+		             si->file, (int)base_len, base);
 	return rc;
 }
 
@@ -543,29 +513,21 @@ static int try_mirror(struct fetch *f, const char *url, char **path_out, struct 
 	const struct ib_fetch_opts *o = f->o;
 	struct ib_read_opts ro = {0};
 	char shown[1024];
-	char *sig_text = malloc(IB_FETCH_SIG_MAX + 1);
-	char *bundle_path = NULL, *sig_path = NULL, *name_ibb = NULL;
+	char name_ibb[NAME_MAX_LEN + sizeof ".ibb"];
+	char sig_text[IB_FETCH_SIG_MAX + 1];
+	char *bundle_path = NULL, *sig_path = NULL;
 	struct ib_outfile of = {0};
 	struct ib_sig sig;
 	struct signed_info si;
-	struct body body = {.f = f, .url = url};
+	struct body body = {.f = f, .url = url, .shown = shown};
 	size_t sig_len = 0;
 	int rc;
 
 	url_display(url, shown, sizeof shown);
-	if (!sig_text) {
-		rc = ib_oom(err);
-		goto out;
-	}
 	rc = fetch_signature(f, url, sig_text, &sig_len, &sig, &si, stop, err);
 	if (rc)
 		goto out;
-	name_ibb = malloc(strlen(si.claims.name) + 5);
-	if (!name_ibb) {
-		rc = ib_oom(err);
-		goto out;
-	}
-	sprintf(name_ibb, "%s.ibb", si.claims.name);
+	snprintf(name_ibb, sizeof name_ibb, "%s.ibb", si.claims.name);
 	bundle_path = ib_path_join(o->cache_dir, name_ibb);
 	sig_path = bundle_path ? ib_sig_path_for(bundle_path) : NULL;
 	if (!sig_path) {
@@ -616,8 +578,6 @@ static int try_mirror(struct fetch *f, const char *url, char **path_out, struct 
 	bundle_path = NULL;
 out:
 	ib_outfile_abort(&of);
-	free(sig_text);
-	free(name_ibb);
 	free(bundle_path);
 	free(sig_path);
 	return rc;
@@ -626,39 +586,33 @@ out:
 static int setup_curl(struct fetch *f, struct ib_err *err)
 {
 	const struct ib_fetch_opts *o = f->o;
+	/* Also sets up libcurl's global state, thread-safely since libcurl 7.84. */
 	CURL *c = curl_easy_init();
-	CURLcode rc = CURLE_OK;
+	unsigned bad = 0;
 
 	if (!c)
-		return ib_fail(err, IB_EINTERNAL, "cannot initialise libcurl");
+		return ib_fail(err, IB_EINTERNAL, "cannot set up libcurl");
 	f->curl = c;
-#define SET(opt, val)                                                                              \
-	do {                                                                                       \
-		if (rc == CURLE_OK)                                                                \
-			rc = curl_easy_setopt(c, opt, val);                                        \
-	} while (0)
-	SET(CURLOPT_ERRORBUFFER, f->curl_msg);
-	SET(CURLOPT_NOSIGNAL, 1L);
-	SET(CURLOPT_PROTOCOLS_STR, "http,https");
-	SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	SET(CURLOPT_FOLLOWLOCATION, 1L);
-	SET(CURLOPT_MAXREDIRS, 5L);
-	SET(CURLOPT_FAILONERROR, 0L);
+	bad |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	bad |= curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+	bad |= curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+	bad |= curl_easy_setopt(c, CURLOPT_FAILONERROR, 0L);
 	/* The bytes hashed must be the bytes served. */
-	SET(CURLOPT_HTTP_CONTENT_DECODING, 0L);
-	SET(CURLOPT_CONNECTTIMEOUT, (long)o->connect_timeout_seconds);
-	SET(CURLOPT_LOW_SPEED_LIMIT, (long)o->low_speed_limit);
-	SET(CURLOPT_LOW_SPEED_TIME, (long)o->low_speed_seconds);
-	SET(CURLOPT_USERAGENT, "ibdrv/" IBDRV_VERSION);
-	SET(CURLOPT_WRITEFUNCTION, on_body);
+	bad |= curl_easy_setopt(c, CURLOPT_HTTP_CONTENT_DECODING, 0L);
+	bad |= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)o->connect_timeout_seconds);
+	bad |= curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, (long)o->low_speed_limit);
+	bad |= curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)o->low_speed_seconds);
 	/* Fewer callbacks than with libcurl's 16 KiB, for little memory. */
-	SET(CURLOPT_BUFFERSIZE, 128L * 1024);
+	bad |= curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 128L * 1024);
+	bad |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, f->curl_msg);
+	bad |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	bad |= curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	bad |= curl_easy_setopt(c, CURLOPT_USERAGENT, "ibdrv/" IBDRV_VERSION);
+	bad |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	if (o->cacert)
-		SET(CURLOPT_CAINFO, o->cacert);
-#undef SET
-	if (rc != CURLE_OK)
-		return ib_fail(err, IB_EINTERNAL, "libcurl refuses an option: %s",
-		               curl_easy_strerror(rc));
+		bad |= curl_easy_setopt(c, CURLOPT_CAINFO, o->cacert);
+	if (bad)
+		return ib_fail(err, IB_EINTERNAL, "cannot set up libcurl");
 	return 0;
 }
 
@@ -666,7 +620,7 @@ int ib_fetch_bundle(const struct ib_fetch_opts *o, char **bundle_path_out, struc
                     struct ib_err *err)
 {
 	struct fetch f = {0};
-	int rc, stop = 0, curl_ready = 0;
+	int rc, stop = 0;
 
 	*bundle_path_out = NULL;
 	memset(bundle, 0, sizeof *bundle);
@@ -675,26 +629,21 @@ int ib_fetch_bundle(const struct ib_fetch_opts *o, char **bundle_path_out, struc
 		return ib_fail(err, IB_EUSAGE,
 		               "download needs a URL, a trusted key and a cache folder");
 	for (size_t i = 0; i < o->n_urls; i++) {
-		char *base = url_basename(o->urls[i]);
+		const char *base;
 		char shown[1024];
 
-		url_display(o->urls[i], shown, sizeof shown);
-		free(base);
-		if (!base)
+		if (!url_base(o->urls[i], &base)) {
+			url_display(o->urls[i], shown, sizeof shown);
 			return ib_fail(err, IB_EUSAGE, "%s: URL names no file", shown);
+		}
 	}
 	f.o = o;
 	f.deadline_ms = plat_monotonic_ms() + (uint64_t)o->deadline_seconds * 1000;
 
 	rc = plat_mkdir_p(o->cache_dir, 0755, err);
-	if (rc)
-		return rc;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		return ib_fail(err, IB_EINTERNAL, "cannot initialise libcurl");
-	curl_ready = 1;
-	rc = setup_curl(&f, err);
-	if (rc)
-		goto out;
+	if (rc == 0)
+		rc = setup_curl(&f, err);
+	stop = rc != 0;
 	for (size_t i = 0; i < o->n_urls && !stop; i++) {
 		if (i > 0)
 			ib_warn("%s; trying the next mirror", err->msg);
@@ -702,11 +651,8 @@ int ib_fetch_bundle(const struct ib_fetch_opts *o, char **bundle_path_out, struc
 		if (rc == 0)
 			break;
 	}
-out:
 	if (f.curl)
 		curl_easy_cleanup(f.curl);
-	if (curl_ready)
-		curl_global_cleanup();
 	return rc;
 }
 
@@ -737,14 +683,10 @@ void ib_fetch_progress_bar(void *ctx, uint64_t done, uint64_t total, double rate
 	if (!complete && now - bar->last_ms < BAR_LOG_EVERY_MS)
 		return;
 	bar->last_ms = now;
-	if (rate > 0 && !complete)
-		ib_info("download: %.1f of %.1f MiB (%u%%), %.1f MiB/s, %.0f s left",
-		        (double)done / 1048576.0, (double)total / 1048576.0,
-		        total ? (unsigned)(done * 100 / total) : 100, rate / 1048576.0,
-		        (double)(total - done) / rate);
-	else
-		ib_info("download: %.1f of %.1f MiB (%u%%)", (double)done / 1048576.0,
-		        (double)total / 1048576.0, total ? (unsigned)(done * 100 / total) : 100);
+	ib_info("download: %.1f of %.1f MiB (%u%%), %.1f MiB/s, %.0f s left",
+	        (double)(int64_t)done / 1048576.0, (double)(int64_t)total / 1048576.0,
+	        total ? (unsigned)(done * 100 / total) : 100, rate / 1048576.0,
+	        rate > 0 ? (double)(int64_t)(total - done) / rate : 0.0);
 }
 
 void ib_fetch_bar_end(struct ib_fetch_bar *bar)

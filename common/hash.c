@@ -26,26 +26,24 @@ static crypto_generichash_state *state_alloc(void)
 	return (crypto_generichash_state *)(void *)(raw + shift);
 }
 
+/* Not wiped: only public data (bundles, signed files) is hashed here. */
 static void state_free(crypto_generichash_state *state)
 {
 	unsigned char *p = (unsigned char *)state;
 
-	sodium_memzero(state, sizeof *state);
 	free(p - p[-1]);
 }
 
 int ib_hash_init(struct ib_hash *h, size_t outlen, struct ib_err *err)
 {
-	h->state = NULL;
 	h->outlen = outlen;
-	if (outlen < crypto_generichash_BYTES_MIN || outlen > crypto_generichash_BYTES_MAX)
-		return ib_fail(err, IB_EINTERNAL, "BLAKE2b output length %zu out of range", outlen);
 	h->state = state_alloc();
 	if (!h->state)
 		return ib_oom(err);
+	/* Fails only for an output length out of range. */
 	if (crypto_generichash_init(h->state, NULL, 0, outlen) != 0) {
 		ib_hash_abort(h);
-		return ib_fail(err, IB_EINTERNAL, "crypto_generichash_init failed");
+		return ib_fail(err, IB_EINTERNAL, "BLAKE2b output length %zu out of range", outlen);
 	}
 	return 0;
 }

@@ -30,7 +30,6 @@ struct stage {
 
 struct ib_hashpipe {
 	struct plat_monitor *mon;
-	unsigned char *slots; /* SLOTS * CHUNK bytes */
 	struct job jobs[IB_HASHPIPE_SLOTS];
 	struct stage stages[IB_HASHPIPE_MAX_STAGES];
 	int n_stages;
@@ -44,6 +43,7 @@ struct ib_hashpipe {
 	size_t fill;
 	ib_hashpipe_fn fill_fn;
 	void *fill_ctx;
+	_Alignas(16) unsigned char slots[]; /* SLOTS * CHUNK bytes, aligned as malloc would */
 };
 
 int ib_hashpipe_hash(void *ctx, int stage, const unsigned char *data, size_t len,
@@ -119,24 +119,21 @@ static void worker(void *arg)
 
 int ib_hashpipe_start(struct ib_hashpipe **out, int stages, struct ib_err *err)
 {
-	struct ib_hashpipe *p = calloc(1, sizeof *p);
+	struct ib_hashpipe *p;
 	int rc;
 
 	*out = NULL;
-	if (!p)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
-	if (stages < 1 || stages > IB_HASHPIPE_MAX_STAGES) {
-		free(p);
+	if (stages < 1 || stages > IB_HASHPIPE_MAX_STAGES)
 		return ib_fail(err, IB_EINTERNAL, "hashpipe: %d stages", stages);
-	}
-	p->slots = malloc((size_t)IB_HASHPIPE_SLOTS * IB_HASHPIPE_CHUNK);
-	if (!p->slots) {
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
-		goto fail;
-	}
+	/* Large enough for fresh pages: calloc need not clear them. */
+	p = calloc(1, sizeof *p + (size_t)IB_HASHPIPE_SLOTS * IB_HASHPIPE_CHUNK);
+	if (!p)
+		return ib_oom(err);
 	rc = plat_monitor_new(&p->mon, err);
-	if (rc)
-		goto fail;
+	if (rc) {
+		free(p);
+		return rc;
+	}
 	for (; p->n_stages < stages; p->n_stages++) {
 		struct stage *s = &p->stages[p->n_stages];
 
@@ -150,11 +147,6 @@ int ib_hashpipe_start(struct ib_hashpipe **out, int stages, struct ib_err *err)
 	}
 	*out = p;
 	return 0;
-fail:
-	plat_monitor_free(p->mon);
-	free(p->slots);
-	free(p);
-	return rc;
 }
 
 /* Inside the monitor: the kept failure, copied to err. */
@@ -278,6 +270,5 @@ void ib_hashpipe_stop(struct ib_hashpipe *p)
 	for (int i = 0; i < p->n_stages; i++)
 		plat_thread_join(p->stages[i].thread);
 	plat_monitor_free(p->mon);
-	free(p->slots);
 	free(p);
 }

@@ -2,7 +2,9 @@
 
 #include "outfile.h"
 #include "platform.h"
+#include "readfile.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +64,8 @@ struct sig_blob {
 _Static_assert(sizeof(struct seckey_blob) == 158, "minisign secret key layout");
 _Static_assert(sizeof(struct pubkey_blob) == 42, "minisign public key layout");
 _Static_assert(sizeof(struct sig_blob) == 74, "minisign signature layout");
+_Static_assert(offsetof(struct ib_sig, trusted_comment) == offsetof(struct ib_sig, sig) + 64,
+               "the comment signature's message is contiguous");
 
 struct ib_seckey {
 	struct seckey_blob blob;
@@ -99,7 +103,7 @@ static const char *alg_str(const unsigned char alg[2], char out[16])
 	return out;
 }
 
-/* Reads a whole small file into buf (cap bytes, NUL-terminated). */
+/* Reads a secret key file into buf (cap bytes, NUL-terminated), unbuffered. */
 static int read_small(const char *path, char *buf, size_t cap, size_t *len, const char *what,
                       struct ib_err *err)
 {
@@ -160,15 +164,17 @@ static int expect_end(struct lines *it, const char *source, struct ib_err *err)
 /* Text files must not hide anything behind a NUL or a lone carriage return. */
 static int check_text(const char *text, size_t len, const char *source, struct ib_err *err)
 {
-	const char *cr;
+	const char *bad = memchr(text, '\0', len), *what = "NUL byte";
 
-	if (memchr(text, '\0', len))
-		return ib_fail(err, IB_EINPUT, "%s: contains a NUL byte, not a text file", source);
-	for (cr = memchr(text, '\r', len); cr;
-	     cr = memchr(cr + 1, '\r', len - (size_t)(cr + 1 - text)))
-		if (cr + 1 == text + len || cr[1] != '\n')
-			return ib_fail(err, IB_EINPUT, "%s: stray carriage return at byte %zu",
-			               source, (size_t)(cr - text));
+	if (!bad) {
+		what = "stray carriage return";
+		for (bad = text; (bad = memchr(bad, '\r', len - (size_t)(bad - text))); bad++)
+			if (bad + 1 == text + len || bad[1] != '\n')
+				break;
+	}
+	if (bad)
+		return ib_fail(err, IB_EINPUT, "%s: %s at byte %zu, not a text file", source, what,
+		               (size_t)(bad - text));
 	return 0;
 }
 
@@ -183,17 +189,16 @@ static int has_prefix(const char *line, size_t len, const char *prefix)
 static int b64_field(const char *line, size_t len, unsigned char *out, size_t outlen,
                      const char *source, unsigned line_no, const char *what, struct ib_err *err)
 {
-	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	                               "0123456789+/=";
-	size_t want = sodium_base64_encoded_len(outlen, sodium_base64_VARIANT_ORIGINAL) - 1;
+	size_t want = (outlen + 2) / 3 * 4; /* padded base64 */
 	const char *end = NULL;
 	size_t got = 0;
 
 	for (size_t i = 0; i < len; i++)
-		if (!line[i] || !strchr(alphabet, line[i]))
-			return ib_fail(err, IB_EINPUT,
-			               "%s: bad base64 in the %s on line %u (column %zu)", source,
-			               what, line_no, i + 1);
+		if (!((line[i] >= 'A' && line[i] <= 'Z') || (line[i] >= 'a' && line[i] <= 'z') ||
+		      (line[i] >= '0' && line[i] <= '9') || (line[i] && strchr("+/=", line[i])))) {
+			end = line + i;
+			goto bad;
+		}
 	if (len != want)
 		return ib_fail(err, IB_EINPUT,
 		               "%s: %s on line %u has the wrong length (%zu base64 characters, "
@@ -202,8 +207,25 @@ static int b64_field(const char *line, size_t len, unsigned char *out, size_t ou
 	if (sodium_base642bin(out, outlen, line, len, NULL, &got, &end,
 	                      sodium_base64_VARIANT_ORIGINAL) != 0 ||
 	    end != line + len || got != outlen)
-		return ib_fail(err, IB_EINPUT, "%s: bad base64 in the %s on line %u", source, what,
-		               line_no);
+		goto bad; /* misplaced padding: the column where decoding stopped */
+	return 0;
+bad:
+	return ib_fail(err, IB_EINPUT, "%s: bad base64 in the %s on line %u (column %zu)", source,
+	               what, line_no, (size_t)((end ? end : line) - line) + 1);
+}
+
+/* Checks a "<prefix><comment>" line (line line_no of a what) and its comment's length. */
+static int comment_line(const char *line, size_t len, const char *prefix, size_t max,
+                        unsigned line_no, const char *source, const char *what, struct ib_err *err)
+{
+	size_t plen = strlen(prefix);
+
+	if (!has_prefix(line, len, prefix))
+		return ib_fail(err, IB_EINPUT, "%s: not a %s: line %u does not start with \"%s\"",
+		               source, what, line_no, prefix);
+	if (len - plen > max)
+		return ib_fail(err, IB_EINPUT, "%s: %.*s too long (%zu bytes, at most %zu)", source,
+		               (int)(plen - 2), prefix, len - plen, max);
 	return 0;
 }
 
@@ -216,15 +238,19 @@ static int untrusted_line(struct lines *it, const char *source, const char *what
 
 	if (!next_line(it, &line, &len))
 		return ib_fail(err, IB_EINPUT, "%s: empty, not a %s", source, what);
-	if (!has_prefix(line, len, UNTRUSTED_PREFIX))
-		return ib_fail(err, IB_EINPUT,
-		               "%s: not a %s (line 1 does not start with \"" UNTRUSTED_PREFIX "\")",
-		               source, what);
-	if (len - strlen(UNTRUSTED_PREFIX) > UNTRUSTED_TEXT_MAX)
-		return ib_fail(err, IB_EINPUT,
-		               "%s: untrusted comment too long (%zu bytes, at most %zu)", source,
-		               len - strlen(UNTRUSTED_PREFIX), UNTRUSTED_TEXT_MAX);
-	return 0;
+	return comment_line(line, len, UNTRUSTED_PREFIX, UNTRUSTED_TEXT_MAX, 1, source, what, err);
+}
+
+/* The signature algorithm must be want. */
+static int check_alg(const unsigned char alg[2], const char *want, const char *source,
+                     struct ib_err *err)
+{
+	char shown[16];
+
+	if (memcmp(alg, want, 2) == 0)
+		return 0;
+	return ib_fail(err, IB_EINPUT, "%s: unsupported signature algorithm %s (expected \"%s\")",
+	               source, alg_str(alg, shown), want);
 }
 
 /* The next line, which must exist: a missing one means the file was cut short. */
@@ -244,7 +270,6 @@ int ib_pubkey_parse(const char *text, size_t len, const char *source, struct ib_
 	struct pubkey_blob blob;
 	const char *line = NULL;
 	size_t llen = 0;
-	char alg[16];
 	int inline_key, rc;
 
 	rc = check_text(text, len, source, err);
@@ -266,12 +291,9 @@ int ib_pubkey_parse(const char *text, size_t len, const char *source, struct ib_
 	               err);
 	if (rc)
 		return rc;
-	if (memcmp(blob.sig_alg, SIGALG, 2) != 0)
-		return ib_fail(err, IB_EINPUT,
-		               "%s: unsupported signature algorithm %s in the public key (expected "
-		               "\"" SIGALG "\")",
-		               source, alg_str(blob.sig_alg, alg));
-	rc = expect_end(&it, source, err);
+	rc = check_alg(blob.sig_alg, SIGALG, source, err);
+	if (!rc)
+		rc = expect_end(&it, source, err);
 	if (rc)
 		return rc;
 	memcpy(out->keynum, blob.keynum, sizeof out->keynum);
@@ -281,13 +303,10 @@ int ib_pubkey_parse(const char *text, size_t len, const char *source, struct ib_
 
 int ib_pubkey_load(const char *path, struct ib_pubkey *out, struct ib_err *err)
 {
-	char *buf = malloc(SMALL_FILE_MAX);
+	char *buf;
 	size_t len;
-	int rc;
+	int rc = ib_read_file(path, SMALL_FILE_MAX - 1, &buf, &len, err);
 
-	if (!buf)
-		return ib_oom(err);
-	rc = read_small(path, buf, SMALL_FILE_MAX, &len, "minisign public key", err);
 	if (!rc)
 		rc = ib_pubkey_parse(buf, len, path, out, err);
 	free(buf);
@@ -374,11 +393,9 @@ static int seckey_parse(struct ib_seckey *k, const char *text, size_t len, struc
 		rc = expect_end(&it, k->path, err);
 	if (rc)
 		return rc;
-	if (memcmp(k->blob.sig_alg, SIGALG, 2) != 0)
-		return ib_fail(err, IB_EINPUT,
-		               "%s: unsupported signature algorithm %s in the secret key (expected "
-		               "\"" SIGALG "\")",
-		               k->path, alg_str(k->blob.sig_alg, alg));
+	rc = check_alg(k->blob.sig_alg, SIGALG, k->path, err);
+	if (rc)
+		return rc;
 	if (memcmp(k->blob.chk_alg, CHKALG, 2) != 0)
 		return ib_fail(err, IB_EINPUT,
 		               "%s: unsupported checksum algorithm %s (expected \"" CHKALG "\")",
@@ -669,7 +686,6 @@ int ib_sig_parse(const char *text, size_t len, const char *source, struct ib_sig
 	struct sig_blob blob;
 	const char *line = NULL;
 	size_t llen = 0;
-	char alg[16];
 	int rc;
 
 	rc = check_text(text, len, source, err);
@@ -684,27 +700,18 @@ int ib_sig_parse(const char *text, size_t len, const char *source, struct ib_sig
 		return rc;
 	if (memcmp(blob.sig_alg, SIGALG, 2) == 0)
 		return ib_fail(err, IB_EINPUT,
-		               "%s: legacy (non-prehashed) minisign signature; only prehashed "
-		               "signatures are accepted (sign without minisign -l)",
+		               "%s: legacy (non-prehashed) minisign signature; sign without -l",
 		               source);
-	if (memcmp(blob.sig_alg, SIGALG_HASHED, 2) != 0)
-		return ib_fail(err, IB_EINPUT,
-		               "%s: unsupported signature algorithm %s (expected \"" SIGALG_HASHED
-		               "\")",
-		               source, alg_str(blob.sig_alg, alg));
-	rc = field_line(&it, source, "trusted comment", &line, &llen, err);
+	rc = check_alg(blob.sig_alg, SIGALG_HASHED, source, err);
+	if (!rc)
+		rc = field_line(&it, source, "trusted comment", &line, &llen, err);
+	if (!rc)
+		rc = comment_line(line, llen, TRUSTED_PREFIX, TRUSTED_TEXT_MAX, it.no, source,
+		                  "minisign signature", err);
 	if (rc)
 		return rc;
-	if (!has_prefix(line, llen, TRUSTED_PREFIX))
-		return ib_fail(err, IB_EINPUT,
-		               "%s: line %u does not start with \"" TRUSTED_PREFIX "\"", source,
-		               it.no);
 	line += strlen(TRUSTED_PREFIX);
 	llen -= strlen(TRUSTED_PREFIX);
-	if (llen > TRUSTED_TEXT_MAX)
-		return ib_fail(err, IB_EINPUT,
-		               "%s: trusted comment too long (%zu bytes, at most %zu)", source,
-		               llen, TRUSTED_TEXT_MAX);
 	memcpy(out->trusted_comment, line, llen);
 	out->trusted_comment[llen] = '\0';
 	rc = field_line(&it, source, "comment signature", &line, &llen, err);
@@ -732,53 +739,47 @@ char *ib_sig_path_for(const char *file)
 
 int ib_sig_load(const char *path, struct ib_sig *out, struct ib_err *err)
 {
-	char *buf = malloc(SMALL_FILE_MAX);
+	char *buf;
 	size_t len;
-	int rc;
+	int rc = ib_read_file(path, SMALL_FILE_MAX - 1, &buf, &len, err);
 
-	if (!buf)
-		return ib_oom(err);
-	rc = read_small(path, buf, SMALL_FILE_MAX, &len, "minisign signature", err);
 	if (!rc)
 		rc = ib_sig_parse(buf, len, path, out, err);
 	free(buf);
 	return rc;
 }
 
+/* sig was made by none of keys; a single key is named in the message. */
+static int unknown_key(const struct ib_sig *sig, const struct ib_pubkey *keys, size_t nkeys,
+                       struct ib_err *err)
+{
+	char id[17], want[17];
+
+	ib_keyid_str(sig->keynum, id);
+	if (nkeys != 1)
+		return ib_fail(err, IB_EVERIFY, "signed by unknown key ID %s", id);
+	ib_keyid_str(keys->keynum, want);
+	return ib_fail(err, IB_EVERIFY, "signed by unknown key ID %s (the public key's ID is %s)",
+	               id, want);
+}
+
 int ib_sig_check_comment(const struct ib_sig *sig, const struct ib_pubkey *keys, size_t nkeys,
                          size_t *which, struct ib_err *err)
 {
-	size_t tc_len = strlen(sig->trusted_comment);
-	unsigned char *msg;
-	char id[17], want[17];
 	size_t i;
-	int ok;
 
 	for (i = 0; i < nkeys; i++)
 		if (memcmp(keys[i].keynum, sig->keynum, IB_KEYNUM_BYTES) == 0)
 			break;
-	if (i == nkeys) {
-		ib_keyid_str(sig->keynum, id);
-		if (nkeys == 1) {
-			ib_keyid_str(keys[0].keynum, want);
-			return ib_fail(err, IB_EVERIFY,
-			               "signed by unknown key ID %s (the public key's ID is %s)",
-			               id, want);
-		}
-		return ib_fail(err, IB_EVERIFY, "signed by unknown key ID %s", id);
-	}
-	msg = malloc(sizeof sig->sig + tc_len);
-	if (!msg)
-		return ib_oom(err);
-	memcpy(msg, sig->sig, sizeof sig->sig);
-	memcpy(msg + sizeof sig->sig, sig->trusted_comment, tc_len);
-	ok = crypto_sign_verify_detached(sig->global_sig, msg, sizeof sig->sig + tc_len,
-	                                 keys[i].pk) == 0;
-	free(msg);
-	if (!ok)
-		return ib_fail(err, IB_EVERIFY,
-		               "comment signature verification failed: the trusted comment or the "
-		               "signature has been tampered with");
+	if (i == nkeys)
+		return unknown_key(sig, keys, nkeys, err);
+	/* The message is sig followed by the trusted comment, which is where they lie. */
+	if (crypto_sign_verify_detached(sig->global_sig, sig->sig,
+	                                sizeof sig->sig + strlen(sig->trusted_comment),
+	                                keys[i].pk) != 0)
+		return ib_fail(
+		        err, IB_EVERIFY,
+		        "comment signature verification failed: trusted comment tampered with");
 	if (which)
 		*which = i;
 	return 0;
@@ -787,18 +788,11 @@ int ib_sig_check_comment(const struct ib_sig *sig, const struct ib_pubkey *keys,
 int ib_sig_check_hash(const struct ib_sig *sig, const struct ib_pubkey *key,
                       const unsigned char hash[IB_HASH_SIG_BYTES], struct ib_err *err)
 {
-	char id[17], want[17];
-
-	if (memcmp(key->keynum, sig->keynum, IB_KEYNUM_BYTES) != 0) {
-		ib_keyid_str(sig->keynum, id);
-		ib_keyid_str(key->keynum, want);
-		return ib_fail(err, IB_EVERIFY,
-		               "signed by key ID %s, but the public key's ID is %s", id, want);
-	}
+	if (memcmp(key->keynum, sig->keynum, IB_KEYNUM_BYTES) != 0)
+		return unknown_key(sig, key, 1, err);
 	if (crypto_sign_verify_detached(sig->sig, hash, IB_HASH_SIG_BYTES, key->pk) != 0)
 		return ib_fail(err, IB_EVERIFY,
-		               "signature verification failed: the file does not match its "
-		               "signature");
+		               "signature verification failed: the file does not match");
 	return 0;
 }
 
@@ -807,7 +801,7 @@ int ib_tc_get(const char *trusted_comment, const char *key, char *out, size_t ca
 {
 	size_t klen = strlen(key);
 	const char *p = trusted_comment;
-	const char *found = NULL;
+	const char *found = NULL, *why = " more than once";
 	size_t found_len = 0;
 
 	while (*p) {
@@ -815,9 +809,7 @@ int ib_tc_get(const char *trusted_comment, const char *key, char *out, size_t ca
 
 		if (flen > klen && memcmp(p, key, klen) == 0 && p[klen] == ':') {
 			if (found)
-				return ib_fail(
-				        err, IB_EVERIFY,
-				        "trusted comment has the field \"%s\" more than once", key);
+				goto bad;
 			found = p + klen + 1;
 			found_len = flen - klen - 1;
 		}
@@ -825,13 +817,13 @@ int ib_tc_get(const char *trusted_comment, const char *key, char *out, size_t ca
 		if (*p == '\t')
 			p++;
 	}
-	if (!found)
-		return ib_fail(err, IB_EVERIFY, "trusted comment has no \"%s\" field", key);
-	if (found_len >= cap)
-		return ib_fail(err, IB_EVERIFY,
-		               "trusted comment field \"%s\" is too long (%zu bytes, at most %zu)",
-		               key, found_len, cap - 1);
-	memcpy(out, found, found_len);
-	out[found_len] = '\0';
-	return 0;
+	why = " too long";
+	if (found && found_len < cap) {
+		memcpy(out, found, found_len);
+		out[found_len] = '\0';
+		return 0;
+	}
+bad:
+	return ib_fail(err, IB_EVERIFY, "trusted comment has %s\"%s\" field%s",
+	               found ? "the " : "no ", key, found ? why : "");
 }

@@ -56,10 +56,11 @@ int ib_sign_hash(const struct ib_seckey *sk, const unsigned char hash[IB_HASH_SI
                  const char *trusted_comment, const char *untrusted_comment, char **out,
                  struct ib_err *err);
 
+/* sig and trusted_comment are adjacent: the comment signature covers them as one message. */
 struct ib_sig {
 	unsigned char keynum[IB_KEYNUM_BYTES];
-	unsigned char sig[64];
 	unsigned char global_sig[64];
+	unsigned char sig[64];
 	char trusted_comment[IB_TRUSTED_COMMENT_MAX + 1];
 };
 
@@ -76,8 +77,7 @@ char *ib_sig_path_for(const char *file);
  * comment's signature with it, so the comment's fields can be relied on
  * before the file itself is read. *which gets the key's index.
  * Errors: IB_EVERIFY "signed by unknown key ID ...", "comment signature
- * verification failed: the trusted comment or the signature has been tampered
- * with".
+ * verification failed: trusted comment tampered with".
  */
 int ib_sig_check_comment(const struct ib_sig *sig, const struct ib_pubkey *keys, size_t nkeys,
                          size_t *which, struct ib_err *err);

@@ -19,7 +19,6 @@
 struct ib_readahead {
 	struct plat_monitor *mon;
 	struct plat_thread *thread;
-	unsigned char *slots; /* SLOTS * CHUNK bytes */
 	/* Guarded by mon. */
 	size_t lens[IB_READAHEAD_SLOTS];
 	FILE *fp;
@@ -39,6 +38,7 @@ struct ib_readahead {
 	int worker_idle;
 	int caller_waiting;
 	int stopping;
+	_Alignas(16) unsigned char slots[]; /* SLOTS * CHUNK bytes, aligned as malloc would */
 };
 
 static unsigned char *slot(struct ib_readahead *r, uint64_t k)
@@ -172,9 +172,8 @@ static void worker(void *arg)
 		} else {
 			r->at_end = 1;
 			if (e)
-				r->rc = r->path ? ib_fail_errno(&r->err, IB_EIO, e,
-				                                "%s: cannot read", r->path)
-				                : ib_fail_errno(&r->err, IB_EIO, e, "cannot read");
+				r->rc = ib_fail_errno(&r->err, IB_EIO, e, "%s%scannot read",
+				                      r->path ? r->path : "", r->path ? ": " : "");
 		}
 		if (r->caller_waiting)
 			plat_monitor_notify(r->mon);
@@ -184,17 +183,14 @@ static void worker(void *arg)
 
 int ib_readahead_start(struct ib_readahead **out, struct ib_err *err)
 {
-	struct ib_readahead *r = calloc(1, sizeof *r);
+	/* Large enough for fresh pages: calloc need not clear them. */
+	struct ib_readahead *r =
+	        calloc(1, sizeof *r + (size_t)IB_READAHEAD_SLOTS * IB_READAHEAD_CHUNK);
 	int rc;
 
 	*out = NULL;
 	if (!r)
-		return ib_fail(err, IB_ENOMEM, "out of memory");
-	r->slots = malloc((size_t)IB_READAHEAD_SLOTS * IB_READAHEAD_CHUNK);
-	if (!r->slots) {
-		rc = ib_fail(err, IB_ENOMEM, "out of memory");
-		goto fail;
-	}
+		return ib_oom(err);
 	rc = plat_monitor_new(&r->mon, err);
 	if (rc == 0)
 		rc = plat_thread_start(&r->thread, worker, r, err);
@@ -204,7 +200,6 @@ int ib_readahead_start(struct ib_readahead **out, struct ib_err *err)
 	return 0;
 fail:
 	plat_monitor_free(r->mon);
-	free(r->slots);
 	free(r);
 	return rc;
 }
@@ -301,6 +296,5 @@ void ib_readahead_stop(struct ib_readahead *r)
 	plat_monitor_leave(r->mon);
 	plat_thread_join(r->thread);
 	plat_monitor_free(r->mon);
-	free(r->slots);
 	free(r);
 }

@@ -128,7 +128,7 @@ c=${line2:5:1}
 [ "$c" = A ] && r=B || r=A
 sed -i "2s/^\(.\{5\}\)./\1$r/" t.minisig
 expect_rc 1 "$BUILD" verify -p theirs_w.pub t
-expect_err "signed by key ID"
+expect_err "signed by unknown key ID"
 
 # The trusted comment.
 fresh
@@ -143,7 +143,7 @@ expect_rc 1 "$MINISIGN" -Vm t -p theirs_w.pub
 # The wrong key.
 fresh
 expect_rc 1 "$BUILD" verify -p ours_w.pub t
-expect_err "signed by key ID"
+expect_err "signed by unknown key ID"
 expect_err "$(sed -n 1p ours_w.pub | awk '{print $NF}')"
 expect_one_line
 expect_rc 1 "$MINISIGN" -Vm t -p ours_w.pub
