@@ -536,64 +536,6 @@ static const struct sortent *find_prefix(const struct sortent *ents, size_t n, c
 	return NULL;
 }
 
-/*
- * The files of one driver must unpack side by side: no path twice, and no
- * path inside another that is a file. With fold, the same with letter case
- * ignored, as on Windows. c->path is the driver's "files".
- */
-static int check_file_set(struct pctx *c, const struct ib_file *files, size_t n, int fold)
-{
-	struct sortent *ents = malloc((n ? n : 1) * sizeof *ents);
-	char a[80], b[80];
-	int rc = 0;
-
-	if (!ents)
-		return ib_oom(c->err);
-	for (size_t i = 0; i < n; i++) {
-		ents[i].key = files[i].path;
-		ents[i].idx = i;
-	}
-	qsort(ents, n, sizeof *ents, fold ? cmp_fold : cmp_exact);
-	for (size_t i = 1; i < n; i++) {
-		if (keycmp(ents[i - 1].key, ents[i].key, fold) == 0) {
-			/* cmp_* put the earlier position first among equals. */
-			size_t first = ents[i - 1].idx, later = ents[i].idx;
-			push_index(c, later);
-			push_key(c, "path");
-			if (fold)
-				rc = fail(c,
-				          "%s differs from files[%zu].path %s only in letter case, "
-				          "which Windows file names ignore",
-				          quote(a, sizeof a, files[later].path), first,
-				          quote(b, sizeof b, files[first].path));
-			else
-				rc = fail(c, "%s is listed twice (also files[%zu])",
-				          quote(a, sizeof a, files[later].path), first);
-			goto out;
-		}
-	}
-	for (size_t i = 0; i < n; i++) {
-		const char *p = files[i].path;
-		for (const char *slash = strchr(p, '/'); slash; slash = strchr(slash + 1, '/')) {
-			const struct sortent *hit =
-			        find_prefix(ents, n, p, (size_t)(slash - p), fold);
-			if (hit) {
-				push_index(c, i);
-				push_key(c, "path");
-				rc = fail(c,
-				          "%s would be inside %s, which is listed as a file "
-				          "(files[%zu])",
-				          quote(a, sizeof a, p), quote(b, sizeof b, hit->key),
-				          hit->idx);
-				goto out;
-			}
-		}
-	}
-out:
-	free(ents);
-	return rc;
-}
-
 /* Reorders items (n of them, each size bytes) into ents order. */
 static int permute(void *items, size_t n, size_t size, const struct sortent *ents,
                    struct ib_err *err)
@@ -609,19 +551,66 @@ static int permute(void *items, size_t n, size_t size, const struct sortent *ent
 	return 0;
 }
 
-static int sort_files(struct ib_driver *d, struct ib_err *err)
+enum { UNIQ_FOLD = 1, UNIQ_SORT = 2 };
+
+/*
+ * The n items (stride bytes each, starting with their key, a path or an id)
+ * must unpack side by side: no key twice, and no key inside another that is a
+ * file. With UNIQ_FOLD, the same with letter case ignored, as on Windows; with
+ * UNIQ_SORT, the items are then sorted by key. c->path is the array's, named
+ * arr; key names the key in messages.
+ */
+static int check_unique(struct pctx *c, void *items, size_t n, size_t stride, int how,
+                        const char *arr, const char *key)
 {
-	struct sortent *ents = malloc(d->n_files * sizeof *ents);
-	int rc;
+	struct sortent *ents = malloc((n ? n : 1) * sizeof *ents);
+	int fold = how & UNIQ_FOLD, rc = 0;
+	char a[80], b[80];
 
 	if (!ents)
-		return ib_oom(err);
-	for (size_t i = 0; i < d->n_files; i++) {
-		ents[i].key = d->files[i].path;
+		return ib_oom(c->err);
+	for (size_t i = 0; i < n; i++) {
+		ents[i].key = *(char **)((char *)items + i * stride);
 		ents[i].idx = i;
 	}
-	qsort(ents, d->n_files, sizeof *ents, cmp_exact);
-	rc = permute(d->files, d->n_files, sizeof *d->files, ents, err);
+	qsort(ents, n, sizeof *ents, fold ? cmp_fold : cmp_exact);
+	for (size_t i = 1; i < n; i++) {
+		if (keycmp(ents[i - 1].key, ents[i].key, fold) == 0) {
+			/* cmp_* put the earlier position first among equals. */
+			size_t first = ents[i - 1].idx;
+			push_index(c, ents[i].idx);
+			push_key(c, key);
+			quote(a, sizeof a, ents[i].key);
+			if (fold)
+				rc = fail(c,
+				          "%s differs from %s[%zu].%s %s only in letter case, "
+				          "which Windows file names ignore",
+				          a, arr, first, key, quote(b, sizeof b, ents[i - 1].key));
+			else
+				rc = fail(c, "%s is listed twice (also %s[%zu])", a, arr, first);
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *p = *(char **)((char *)items + i * stride);
+		for (const char *slash = strchr(p, '/'); slash; slash = strchr(slash + 1, '/')) {
+			const struct sortent *hit =
+			        find_prefix(ents, n, p, (size_t)(slash - p), fold);
+			if (hit) {
+				push_index(c, i);
+				push_key(c, key);
+				rc = fail(c,
+				          "%s would be inside %s, which is listed as a file "
+				          "(%s[%zu])",
+				          quote(a, sizeof a, p), quote(b, sizeof b, hit->key), arr,
+				          hit->idx);
+				goto out;
+			}
+		}
+	}
+	if (how & UNIQ_SORT)
+		rc = permute(items, n, stride, ents, c->err);
+out:
 	free(ents);
 	return rc;
 }
@@ -786,19 +775,18 @@ static int check_source(struct pctx *c, void *obj, const cJSON *v, size_t i)
 	return 0;
 }
 
-/* Checks the files side by side, then sorts them by path. */
+/* Checks the files side by side (on Windows also ignoring case), then sorts them by path. */
 static int check_files(struct pctx *c, void *obj, const cJSON *v, size_t i)
 {
 	struct ib_driver *d = obj;
-	int rc;
+	int rc = 0;
 
-	(void)i;
 	if (v)
 		return 0;
-	if ((rc = check_file_set(c, d->files, d->n_files, 0)) ||
-	    (is_windows(c) && (rc = check_file_set(c, d->files, d->n_files, 1))))
-		return rc;
-	return sort_files(d, c->err);
+	for (i = is_windows(c) ? 0 : UNIQ_SORT; rc == 0 && i <= UNIQ_SORT; i++)
+		rc = check_unique(c, d->files, d->n_files, sizeof *d->files, (int)i, "files",
+		                  "path");
+	return rc;
 }
 
 static int check_family(struct pctx *c, void *obj, const cJSON *v, size_t i)
@@ -968,6 +956,8 @@ static const struct row file_rows[] = {
         {"size", K_BUILD, K_REQ, T_INT, 0, FIELD(struct ib_file, size), 0, 0, 0, MAX_SAFE_INT, NULL,
          NULL},
         {"blake2b", K_BUILD, K_REQ, T_STR, 0, NOSTORE, 0, 0, 0, 256, NULL, check_blake2b},
+        /* Set by check_path in the input form; here so that ib_manifest_free frees it. */
+        {"source", K_NO, K_NO, T_STR, 0, FIELD(struct ib_file, source), 0, 0, 0, 0, NULL, NULL},
 };
 
 static const struct row install_rows[] = {
@@ -1116,36 +1106,16 @@ static int read_object(struct pctx *c, const cJSON *v, const struct schema *s, v
 	return rc;
 }
 
-/* Driver ids are unique; then the drivers and each one's files are sorted. */
+/* Driver ids are unique; then the drivers are sorted by id. */
 static int check_drivers(struct pctx *c, void *obj, const cJSON *v, size_t i)
 {
 	struct ib_manifest *m = obj;
-	size_t n = m->n_drivers;
-	struct sortent *ents;
-	int rc = 0;
 
+	(void)i;
 	if (v)
 		return 0;
-	ents = malloc(n * sizeof *ents);
-	if (!ents)
-		return ib_oom(c->err);
-	for (i = 0; i < n; i++) {
-		ents[i].key = m->drivers[i].id;
-		ents[i].idx = i;
-	}
-	qsort(ents, n, sizeof *ents, cmp_exact);
-	for (i = 1; i < n && rc == 0; i++) {
-		if (!strcmp(ents[i - 1].key, ents[i].key)) {
-			push_index(c, ents[i].idx);
-			push_key(c, "id");
-			rc = fail(c, "driver id \"%s\" is used twice (also drivers[%zu].id)",
-			          ents[i].key, ents[i - 1].idx);
-		}
-	}
-	if (rc == 0)
-		rc = permute(m->drivers, n, sizeof *m->drivers, ents, c->err);
-	free(ents);
-	return rc;
+	return check_unique(c, m->drivers, m->n_drivers, sizeof *m->drivers, UNIQ_SORT, "drivers",
+	                    "id");
 }
 
 static int is_json_space(char ch)
@@ -1547,42 +1517,36 @@ char *ib_manifest_entry_name(const struct ib_driver *d, const struct ib_file *f)
 	return name;
 }
 
-static void free_driver(struct ib_driver *d)
+/* Frees what the rows of s point to in obj (what read_object stored). */
+static void free_object(const struct schema *s, void *obj)
 {
-	free(d->id);
-	free(d->platform);
-	free(d->kind);
-	free(d->version);
-	free(d->description);
-	for (size_t i = 0; d->os && i < d->n_os; i++) {
-		free(d->os[i].family);
-		free(d->os[i].product);
-		free(d->os[i].id);
-		free(d->os[i].version);
+	for (size_t k = 0; k < s->n; k++) {
+		const struct row *r = &s->rows[k];
+		char *items = (char *)obj + r->off;
+		size_t n = 1;
+
+		if (!r->size)
+			continue;
+		if (r->list) {
+			items = *(char **)items;
+			n = items ? *(size_t *)((char *)obj + r->n_off) : 0;
+		}
+		for (size_t i = 0; i < n; i++) {
+			char *item = items + i * r->size;
+			if (r->type == T_OBJ)
+				free_object(r->sub, item);
+			else if (r->type == T_STR || r->type == T_ENUM)
+				free(*(char **)item);
+		}
+		if (r->list)
+			free(items);
 	}
-	free(d->os);
-	for (size_t i = 0; d->nics && i < d->n_nics; i++)
-		free(d->nics[i]);
-	free(d->nics);
-	for (size_t i = 0; d->install.argv && i < d->install.argc; i++)
-		free(d->install.argv[i]);
-	free(d->install.argv);
-	free(d->install.success_codes);
-	free(d->install.reboot_codes);
-	for (size_t i = 0; d->files && i < d->n_files; i++) {
-		free(d->files[i].path);
-		free(d->files[i].source);
-	}
-	free(d->files);
 }
 
 void ib_manifest_free(struct ib_manifest *m)
 {
 	if (!m)
 		return;
-	for (size_t i = 0; m->drivers && i < m->n_drivers; i++)
-		free_driver(&m->drivers[i]);
-	free(m->drivers);
-	free(m->name);
+	free_object(&top_schema, m);
 	free(m);
 }
