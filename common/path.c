@@ -24,9 +24,20 @@ char *ib_path_join(const char *a, const char *b)
 	return out;
 }
 
+/* The last '/' in path, or NULL. */
+static const char *last_slash(const char *path)
+{
+	const char *slash = NULL;
+
+	for (; *path; path++)
+		if (*path == '/')
+			slash = path;
+	return slash;
+}
+
 char *ib_path_dirname(const char *path)
 {
-	const char *slash = strrchr(path, '/');
+	const char *slash = last_slash(path);
 	size_t len;
 	char *out;
 
@@ -43,7 +54,7 @@ char *ib_path_dirname(const char *path)
 
 const char *ib_path_basename(const char *path)
 {
-	const char *slash = strrchr(path, '/');
+	const char *slash = last_slash(path);
 
 	return slash ? slash + 1 : path;
 }

@@ -6,6 +6,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -311,10 +313,11 @@ uint64_t plat_monotonic_ms(void)
 
 void plat_sleep_ms(unsigned ms)
 {
-	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+	uint64_t now = plat_monotonic_ms(), end = now + ms;
 
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
+	/* poll wakes early on a signal: sleep again for what is left. */
+	for (; now < end; now = plat_monotonic_ms())
+		poll(NULL, 0, end - now > INT_MAX ? INT_MAX : (int)(end - now));
 }
 
 int plat_mtime_ns(const char *path, int64_t *ns, struct ib_err *err)
