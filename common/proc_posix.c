@@ -285,14 +285,22 @@ static int child_ended(pid_t pid)
 	return info.si_pid == pid;
 }
 
+/* Waits for pid to end and reaps it; info says how it ended (zeroed if it cannot be waited for). */
+static void reap(pid_t pid, siginfo_t *info)
+{
+	memset(info, 0, sizeof *info);
+	while (waitid(P_PID, (id_t)pid, info, WEXITED) != 0 && errno == EINTR)
+		;
+}
+
 /*
  * Stops the group politely, waits up to grace_ms for the leader to end and the
  * output to close, then kills whatever remains and reaps the leader.
  */
-static int stop_group(pid_t pid, int fd, int *eof, struct line_buf *lb, unsigned grace_ms)
+static void stop_group(pid_t pid, int fd, int *eof, struct line_buf *lb, unsigned grace_ms,
+                       siginfo_t *info)
 {
 	uint64_t deadline = now_ms() + grace_ms;
-	int status = 0;
 
 	kill(-pid, SIGTERM);
 	while (now_ms() < deadline && !(*eof && child_ended(pid))) {
@@ -302,12 +310,10 @@ static int stop_group(pid_t pid, int fd, int *eof, struct line_buf *lb, unsigned
 			poll(NULL, 0, POLL_MS);
 	}
 	kill(-pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	reap(pid, info);
 	deadline = now_ms() + DRAIN_MS;
 	while (!*eof && now_ms() < deadline)
 		*eof = pump(fd, lb, POLL_MS);
-	return status;
 }
 
 int ib_proc_run(const struct ib_proc_opts *opts, struct ib_proc_result *result, struct ib_err *err)
@@ -316,7 +322,8 @@ int ib_proc_run(const struct ib_proc_opts *opts, struct ib_proc_result *result, 
 	char **envp = NULL;
 	char *prog = NULL;
 	int out[2] = {-1, -1}, rep[2] = {-1, -1};
-	int devnull = -1, eof = 0, status = 0, rc = 0, exit_wait_ms = 1;
+	int devnull = -1, eof = 0, rc = 0, exit_wait_ms = 1;
+	siginfo_t info;
 	unsigned grace = opts->grace_ms ? opts->grace_ms : IB_PROC_GRACE_MS_DEFAULT;
 	uint64_t deadline = opts->timeout_s ? now_ms() + (uint64_t)opts->timeout_s * 1000u : 0;
 	pid_t pid;
@@ -360,8 +367,7 @@ int ib_proc_run(const struct ib_proc_opts *opts, struct ib_proc_result *result, 
 	out[1] = rep[1] = -1;
 	rc = read_child_failure(rep[0], opts->argv[0], opts->cwd, err);
 	if (rc) {
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
+		reap(pid, &info);
 		goto out;
 	}
 	fcntl(out[0], F_SETFL, fcntl(out[0], F_GETFL) | O_NONBLOCK);
@@ -391,18 +397,18 @@ int ib_proc_run(const struct ib_proc_opts *opts, struct ib_proc_result *result, 
 		ib_warn("%s: still running after %u s; stopping it and everything it started",
 		        opts->argv[0], opts->timeout_s);
 	}
-	status = stop_group(pid, out[0], &eof, lb, grace);
+	stop_group(pid, out[0], &eof, lb, grace, &info);
 	emit_line(lb);
 	fill_tail(lb, result);
 	if (result->how == IB_PROC_TIMED_OUT) {
 		rc = ib_fail(err, IB_ETIMEOUT, "%s: timed out after %u s; it was stopped",
 		             opts->argv[0], opts->timeout_s);
-	} else if (WIFEXITED(status)) {
-		result->how = IB_PROC_EXITED;
-		result->exit_code = WEXITSTATUS(status);
-	} else {
+	} else if (info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED) {
 		result->how = IB_PROC_SIGNALED;
-		result->signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+		result->signal = info.si_status;
+	} else {
+		result->how = IB_PROC_EXITED;
+		result->exit_code = info.si_status;
 	}
 out:
 	for (int i = 0; i < 2; i++) {
@@ -455,7 +461,8 @@ int ib_proc_spawn_detached(const char *const *argv, const char *cwd, const char 
 {
 	char *prog = NULL;
 	int pidp[2] = {-1, -1}, rep[2] = {-1, -1};
-	int in = -1, outfd = -1, rc = 0, status;
+	int in = -1, outfd = -1, rc = 0;
+	siginfo_t info;
 	pid_t mid, worker = -1;
 	ssize_t got;
 
@@ -508,8 +515,7 @@ int ib_proc_spawn_detached(const char *const *argv, const char *cwd, const char 
 	do
 		got = read(pidp[0], &worker, sizeof worker);
 	while (got < 0 && errno == EINTR);
-	while (waitpid(mid, &status, 0) < 0 && errno == EINTR)
-		;
+	reap(mid, &info);
 	if (got != (ssize_t)sizeof worker || worker <= 0) {
 		rc = ib_fail(err, IB_EIO, "%s: cannot start", argv[0]);
 		goto out;
