@@ -402,15 +402,16 @@ typedef int (*check_fn)(struct pctx *c, void *obj, const cJSON *v, size_t i);
 
 struct row {
 	const char *key;
-	unsigned char input, resolved; /* enum rule */
-	unsigned char type;            /* enum type: the value's, or each item's */
-	unsigned char list;            /* an array: a pointer at off, its size_t count at n_off */
-	unsigned short off, n_off;
-	unsigned short size;     /* of the stored value (0: not stored), or of each item */
-	unsigned short min, max; /* array: the number of items */
-	int lo;                  /* T_INT: the lowest value */
-	long long hi;            /* T_INT: the highest; T_STR: the longest; T_ENUM: how many */
-	const void *sub;         /* T_ENUM: the names; T_OBJ: the schema */
+	unsigned char rule[2]; /* enum rule, by enum form */
+	unsigned char type;    /* enum type: the value's, or each item's */
+	unsigned char list;    /* an array: a pointer at off, its size_t count at n_off */
+	unsigned char off, n_off;
+	unsigned char size; /* of the stored value (0: not stored), or of each item */
+	unsigned char min;  /* array: the number of items */
+	unsigned short max;
+	int lo;          /* T_INT: the lowest value */
+	long long hi;    /* T_INT: the highest; T_STR: the longest; T_ENUM: how many */
+	const void *sub; /* T_ENUM: the names; T_OBJ: the schema */
 	check_fn check;
 };
 
@@ -440,7 +441,7 @@ static int take_keys(struct pctx *c, const cJSON *v, const struct row *spec, siz
 
 		for (; k < n; k++) {
 			if (!strcmp(key, spec[k].key)) {
-				rule = c->form == FORM_INPUT ? spec[k].input : spec[k].resolved;
+				rule = spec[k].rule[c->form];
 				break;
 			}
 		}
@@ -454,8 +455,7 @@ static int take_keys(struct pctx *c, const cJSON *v, const struct row *spec, siz
 			char list[512] = "";
 			size_t o = 0;
 			for (size_t i = 0; i < n && o < sizeof list; i++) {
-				enum rule r =
-				        c->form == FORM_INPUT ? spec[i].input : spec[i].resolved;
+				enum rule r = spec[i].rule[c->form];
 				if (r == K_OPT || r == K_REQ)
 					o += (size_t)snprintf(list + o, sizeof list - o, "%s%s",
 					                      o ? ", " : "", spec[i].key);
@@ -470,7 +470,7 @@ static int take_keys(struct pctx *c, const cJSON *v, const struct row *spec, siz
 		pop(c, saved);
 	}
 	for (size_t i = 0; i < n; i++) {
-		enum rule r = c->form == FORM_INPUT ? spec[i].input : spec[i].resolved;
+		enum rule r = spec[i].rule[c->form];
 		if (r == K_REQ && !found[i]) {
 			push_key(c, spec[i].key);
 			return fail(c, "required key is missing");
@@ -939,81 +939,303 @@ static int check_drivers(struct pctx *c, void *obj, const cJSON *v, size_t i);
 	}
 
 static const struct row os_rows[] = {
-        {"family", K_REQ, K_REQ, T_ENUM, 0, FIELD(struct ib_os_match, family), 0, 0, 0,
-         COUNT(platforms), platforms, check_family},
-        {"product", K_OPT, K_OPT, T_ENUM, 0, FIELD(struct ib_os_match, product), 0, 0, 0,
-         COUNT(products), products, check_product},
-        {"id", K_OPT, K_OPT, T_STR, 0, FIELD(struct ib_os_match, id), 0, 0, 0, 32, NULL,
+        {"family",
+         {K_REQ, K_REQ},
+         T_ENUM,
+         0,
+         FIELD(struct ib_os_match, family),
+         0,
+         0,
+         0,
+         COUNT(platforms),
+         platforms,
+         check_family},
+        {"product",
+         {K_OPT, K_OPT},
+         T_ENUM,
+         0,
+         FIELD(struct ib_os_match, product),
+         0,
+         0,
+         0,
+         COUNT(products),
+         products,
+         check_product},
+        {"id",
+         {K_OPT, K_OPT},
+         T_STR,
+         0,
+         FIELD(struct ib_os_match, id),
+         0,
+         0,
+         0,
+         32,
+         NULL,
          check_os_id},
-        {"version", K_OPT, K_OPT, T_STR, 0, FIELD(struct ib_os_match, version), 0, 0, 0, 32, NULL,
+        {"version",
+         {K_OPT, K_OPT},
+         T_STR,
+         0,
+         FIELD(struct ib_os_match, version),
+         0,
+         0,
+         0,
+         32,
+         NULL,
          check_os_version},
 };
 
 static const struct row file_rows[] = {
-        {"path", K_REQ, K_REQ, T_STR, 0, FIELD(struct ib_file, path), 0, 0, 0, 4096, NULL,
+        {"path",
+         {K_REQ, K_REQ},
+         T_STR,
+         0,
+         FIELD(struct ib_file, path),
+         0,
+         0,
+         0,
+         4096,
+         NULL,
          check_path},
-        {"mode", K_OPT, K_REQ, T_ENUM, 0, NOSTORE, 0, 0, 0, COUNT(modes), modes, check_mode},
-        {"size", K_BUILD, K_REQ, T_INT, 0, FIELD(struct ib_file, size), 0, 0, 0, MAX_SAFE_INT, NULL,
+        {"mode", {K_OPT, K_REQ}, T_ENUM, 0, NOSTORE, 0, 0, 0, COUNT(modes), modes, check_mode},
+        {"size",
+         {K_BUILD, K_REQ},
+         T_INT,
+         0,
+         FIELD(struct ib_file, size),
+         0,
+         0,
+         0,
+         MAX_SAFE_INT,
+         NULL,
          NULL},
-        {"blake2b", K_BUILD, K_REQ, T_STR, 0, NOSTORE, 0, 0, 0, 256, NULL, check_blake2b},
+        {"blake2b", {K_BUILD, K_REQ}, T_STR, 0, NOSTORE, 0, 0, 0, 256, NULL, check_blake2b},
         /* Set by check_path in the input form; here so that ib_manifest_free frees it. */
-        {"source", K_NO, K_NO, T_STR, 0, FIELD(struct ib_file, source), 0, 0, 0, 0, NULL, NULL},
+        {"source", {K_NO, K_NO}, T_STR, 0, FIELD(struct ib_file, source), 0, 0, 0, 0, NULL, NULL},
 };
 
 static const struct row install_rows[] = {
-        {"argv", K_REQ, K_REQ, T_STR, 1, ARRAY(struct ib_install, argv, argc, char *), 1, MAX_ARGS,
-         0, MAX_ARG, NULL, NULL},
-        {"timeout_seconds", K_REQ, K_REQ, T_INT, 0, FIELD(struct ib_install, timeout_seconds), 0, 0,
-         1, MAX_TIMEOUT, NULL, NULL},
-        {"success_codes", K_OPT, K_REQ, T_INT, 1,
-         ARRAY(struct ib_install, success_codes, n_success, int), 1, MAX_CODES, INT32_MIN,
-         INT32_MAX, NULL, check_success},
-        {"reboot_codes", K_OPT, K_REQ, T_INT, 1,
-         ARRAY(struct ib_install, reboot_codes, n_reboot, int), 0, MAX_CODES, INT32_MIN, INT32_MAX,
-         NULL, check_reboot},
+        {"argv",
+         {K_REQ, K_REQ},
+         T_STR,
+         1,
+         ARRAY(struct ib_install, argv, argc, char *),
+         1,
+         MAX_ARGS,
+         0,
+         MAX_ARG,
+         NULL,
+         NULL},
+        {"timeout_seconds",
+         {K_REQ, K_REQ},
+         T_INT,
+         0,
+         FIELD(struct ib_install, timeout_seconds),
+         0,
+         0,
+         1,
+         MAX_TIMEOUT,
+         NULL,
+         NULL},
+        {"success_codes",
+         {K_OPT, K_REQ},
+         T_INT,
+         1,
+         ARRAY(struct ib_install, success_codes, n_success, int),
+         1,
+         MAX_CODES,
+         INT32_MIN,
+         INT32_MAX,
+         NULL,
+         check_success},
+        {"reboot_codes",
+         {K_OPT, K_REQ},
+         T_INT,
+         1,
+         ARRAY(struct ib_install, reboot_codes, n_reboot, int),
+         0,
+         MAX_CODES,
+         INT32_MIN,
+         INT32_MAX,
+         NULL,
+         check_reboot},
 };
 
 static const struct schema os_schema = ROWS(os_rows), file_schema = ROWS(file_rows),
                            install_schema = ROWS(install_rows);
 
 static const struct row driver_rows[] = {
-        {"id", K_REQ, K_REQ, T_STR, 0, FIELD(struct ib_driver, id), 0, 0, 0, MAX_NAME, NULL,
+        {"id",
+         {K_REQ, K_REQ},
+         T_STR,
+         0,
+         FIELD(struct ib_driver, id),
+         0,
+         0,
+         0,
+         MAX_NAME,
+         NULL,
          check_id},
-        {"platform", K_REQ, K_REQ, T_ENUM, 0, FIELD(struct ib_driver, platform), 0, 0, 0,
-         COUNT(platforms), platforms, NULL},
-        {"kind", K_REQ, K_REQ, T_ENUM, 0, FIELD(struct ib_driver, kind), 0, 0, 0, COUNT(kind_names),
-         kind_names, check_kind},
-        {"version", K_REQ, K_REQ, T_STR, 0, FIELD(struct ib_driver, version), 0, 0, 0, MAX_NAME,
-         NULL, check_version},
-        {"description", K_OPT, K_OPT, T_STR, 0, FIELD(struct ib_driver, description), 0, 0, 0,
-         MAX_DESCRIPTION, NULL, NULL},
-        {"os", K_REQ, K_REQ, T_OBJ, 1, ARRAY(struct ib_driver, os, n_os, struct ib_os_match), 1,
-         MAX_OS, 0, 0, &os_schema, check_os},
-        {"nics", K_REQ, K_REQ, T_ENUM, 1, ARRAY(struct ib_driver, nics, n_nics, char *), 0,
-         COUNT(nic_names), 0, COUNT(nic_names), nic_names, check_nics},
-        {"sriov", K_REQ, K_REQ, T_BOOL, 0, FIELD(struct ib_driver, sriov), 0, 0, 0, 0, NULL,
+        {"platform",
+         {K_REQ, K_REQ},
+         T_ENUM,
+         0,
+         FIELD(struct ib_driver, platform),
+         0,
+         0,
+         0,
+         COUNT(platforms),
+         platforms,
+         NULL},
+        {"kind",
+         {K_REQ, K_REQ},
+         T_ENUM,
+         0,
+         FIELD(struct ib_driver, kind),
+         0,
+         0,
+         0,
+         COUNT(kind_names),
+         kind_names,
+         check_kind},
+        {"version",
+         {K_REQ, K_REQ},
+         T_STR,
+         0,
+         FIELD(struct ib_driver, version),
+         0,
+         0,
+         0,
+         MAX_NAME,
+         NULL,
+         check_version},
+        {"description",
+         {K_OPT, K_OPT},
+         T_STR,
+         0,
+         FIELD(struct ib_driver, description),
+         0,
+         0,
+         0,
+         MAX_DESCRIPTION,
+         NULL,
+         NULL},
+        {"os",
+         {K_REQ, K_REQ},
+         T_OBJ,
+         1,
+         ARRAY(struct ib_driver, os, n_os, struct ib_os_match),
+         1,
+         MAX_OS,
+         0,
+         0,
+         &os_schema,
+         check_os},
+        {"nics",
+         {K_REQ, K_REQ},
+         T_ENUM,
+         1,
+         ARRAY(struct ib_driver, nics, n_nics, char *),
+         0,
+         COUNT(nic_names),
+         0,
+         COUNT(nic_names),
+         nic_names,
+         check_nics},
+        {"sriov",
+         {K_REQ, K_REQ},
+         T_BOOL,
+         0,
+         FIELD(struct ib_driver, sriov),
+         0,
+         0,
+         0,
+         0,
+         NULL,
          check_sriov},
-        {"source", K_REQ, K_NO, T_STR, 0, NOSTORE, 0, 0, 0, 4096, NULL, check_source},
-        {"files", K_REQ, K_REQ, T_OBJ, 1, ARRAY(struct ib_driver, files, n_files, struct ib_file),
-         1, MAX_FILES, 0, 0, &file_schema, check_files},
-        {"install", K_REQ, K_REQ, T_OBJ, 0, FIELD(struct ib_driver, install), 0, 0, 0, 0,
-         &install_schema, NULL},
+        {"source", {K_REQ, K_NO}, T_STR, 0, NOSTORE, 0, 0, 0, 4096, NULL, check_source},
+        {"files",
+         {K_REQ, K_REQ},
+         T_OBJ,
+         1,
+         ARRAY(struct ib_driver, files, n_files, struct ib_file),
+         1,
+         MAX_FILES,
+         0,
+         0,
+         &file_schema,
+         check_files},
+        {"install",
+         {K_REQ, K_REQ},
+         T_OBJ,
+         0,
+         FIELD(struct ib_driver, install),
+         0,
+         0,
+         0,
+         0,
+         &install_schema,
+         NULL},
 };
 
 static const struct schema driver_schema = ROWS(driver_rows);
 
 static const struct row top_rows[] = {
-        {"format", K_REQ, K_REQ, T_INT, 0, FIELD(struct ib_manifest, format), 0, 0, 1, INT32_MAX,
-         NULL, check_format},
-        {"name", K_REQ, K_REQ, T_STR, 0, FIELD(struct ib_manifest, name), 0, 0, 0, MAX_NAME, NULL,
+        {"format",
+         {K_REQ, K_REQ},
+         T_INT,
+         0,
+         FIELD(struct ib_manifest, format),
+         0,
+         0,
+         1,
+         INT32_MAX,
+         NULL,
+         check_format},
+        {"name",
+         {K_REQ, K_REQ},
+         T_STR,
+         0,
+         FIELD(struct ib_manifest, name),
+         0,
+         0,
+         0,
+         MAX_NAME,
+         NULL,
          check_name},
-        {"sequence", K_REQ, K_REQ, T_INT, 0, FIELD(struct ib_manifest, sequence), 0, 0, 1,
-         MAX_SAFE_INT, NULL, NULL},
-        {"created", K_BUILD, K_REQ, T_INT, 0, FIELD(struct ib_manifest, created), 0, 0, 0,
-         MAX_SAFE_INT, NULL, NULL},
-        {"drivers", K_REQ, K_REQ, T_OBJ, 1,
-         ARRAY(struct ib_manifest, drivers, n_drivers, struct ib_driver), 1, MAX_DRIVERS, 0, 0,
-         &driver_schema, check_drivers},
+        {"sequence",
+         {K_REQ, K_REQ},
+         T_INT,
+         0,
+         FIELD(struct ib_manifest, sequence),
+         0,
+         0,
+         1,
+         MAX_SAFE_INT,
+         NULL,
+         NULL},
+        {"created",
+         {K_BUILD, K_REQ},
+         T_INT,
+         0,
+         FIELD(struct ib_manifest, created),
+         0,
+         0,
+         0,
+         MAX_SAFE_INT,
+         NULL,
+         NULL},
+        {"drivers",
+         {K_REQ, K_REQ},
+         T_OBJ,
+         1,
+         ARRAY(struct ib_manifest, drivers, n_drivers, struct ib_driver),
+         1,
+         MAX_DRIVERS,
+         0,
+         0,
+         &driver_schema,
+         check_drivers},
 };
 
 static const struct schema top_schema = ROWS(top_rows);
@@ -1088,7 +1310,7 @@ static int read_object(struct pctx *c, const cJSON *v, const struct schema *s, v
 		const struct row *r = &s->rows[k];
 		size_t saved;
 
-		enum rule rule = c->form == FORM_INPUT ? r->input : r->resolved;
+		enum rule rule = r->rule[c->form];
 
 		if (rule == K_NO || rule == K_BUILD)
 			continue; /* not of this form: take_keys refused it */
