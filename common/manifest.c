@@ -171,6 +171,14 @@ static void position(char *buf, size_t cap, const char *text, size_t off)
 
 /* ---- values ---- */
 
+/* "expected <what>, got <v>". */
+static int expected(struct pctx *c, const cJSON *v, const char *what)
+{
+	char got[80];
+
+	return fail(c, "expected %s, got %s", what, describe(v, got, sizeof got));
+}
+
 /* A string of 1..max bytes of UTF-8 without control characters. */
 static int get_str(struct pctx *c, const cJSON *v, size_t max, const char **out)
 {
@@ -178,7 +186,7 @@ static int get_str(struct pctx *c, const cJSON *v, size_t max, const char **out)
 	size_t len;
 
 	if (!cJSON_IsString(v) || !v->valuestring)
-		return fail(c, "expected a string, got %s", describe(v, got, sizeof got));
+		return expected(c, v, "a string");
 	len = strlen(v->valuestring);
 	if (len == 0)
 		return fail(c, "must not be empty");
@@ -198,24 +206,23 @@ static int get_str(struct pctx *c, const cJSON *v, size_t max, const char **out)
 
 static int get_int(struct pctx *c, const cJSON *v, long long lo, long long hi, long long *out)
 {
-	char got[80];
+	char what[64];
 	double d = v->valuedouble;
 
 	/* The comparisons are false for NaN; the casts are defined once d is in range. */
 	if (!cJSON_IsNumber(v) || !(d >= (double)lo && d <= (double)hi) ||
-	    (double)(long long)d != d)
-		return fail(c, "expected an integer from %lld to %lld, got %s", lo, hi,
-		            describe(v, got, sizeof got));
+	    (double)(long long)d != d) {
+		snprintf(what, sizeof what, "an integer from %lld to %lld", lo, hi);
+		return expected(c, v, what);
+	}
 	*out = (long long)d;
 	return 0;
 }
 
 static int get_bool(struct pctx *c, const cJSON *v, int *out)
 {
-	char got[80];
-
 	if (!cJSON_IsBool(v))
-		return fail(c, "expected true or false, got %s", describe(v, got, sizeof got));
+		return expected(c, v, "true or false");
 	*out = cJSON_IsTrue(v) ? 1 : 0;
 	return 0;
 }
@@ -224,7 +231,7 @@ static int get_bool(struct pctx *c, const cJSON *v, int *out)
 static int get_enum(struct pctx *c, const cJSON *v, const char *const *values, size_t n,
                     size_t *idx)
 {
-	char list[256] = "", got[80];
+	char list[256] = "";
 	size_t o = 0;
 
 	if (cJSON_IsString(v) && v->valuestring) {
@@ -237,22 +244,20 @@ static int get_enum(struct pctx *c, const cJSON *v, const char *const *values, s
 	}
 	for (size_t i = 0; i < n && o < sizeof list; i++)
 		o += (size_t)snprintf(list + o, sizeof list - o, "%s\"%s\"",
-		                      i == 0       ? ""
+		                      i == 0       ? (n > 2 ? "one of " : "")
 		                      : i + 1 == n ? (n == 2 ? " or " : ", or ")
 		                                   : ", ",
 		                      values[i]);
-	return fail(c, "expected %s%s, got %s", n > 2 ? "one of " : "", list,
-	            describe(v, got, sizeof got));
+	return expected(c, v, list);
 }
 
 /* An array of min..max items; *n is its length. */
 static int get_array(struct pctx *c, const cJSON *v, size_t min, size_t max, size_t *n)
 {
-	char got[80];
 	size_t count = 0;
 
 	if (!cJSON_IsArray(v))
-		return fail(c, "expected an array, got %s", describe(v, got, sizeof got));
+		return expected(c, v, "an array");
 	for (const cJSON *it = v->child; it; it = it->next)
 		count++;
 	if (count < min)
@@ -431,7 +436,7 @@ static int take_keys(struct pctx *c, const cJSON *v, const struct row *spec, siz
 	char got[80];
 
 	if (!cJSON_IsObject(v))
-		return fail(c, "expected an object, got %s", describe(v, got, sizeof got));
+		return expected(c, v, "an object");
 	for (size_t i = 0; i < n; i++)
 		found[i] = NULL;
 	for (const cJSON *it = v->child; it; it = it->next) {
