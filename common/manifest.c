@@ -729,14 +729,15 @@ static int check_os(struct pctx *c, void *obj, const cJSON *v, size_t i)
 	return 0;
 }
 
+static const char nd_sizes[] = "Network Direct is for sizes without SR-IOV";
+
 static int check_nics(struct pctx *c, void *obj, const cJSON *v, size_t i)
 {
 	const struct ib_driver *d = obj;
 	int nd = !strcmp(d->kind, "nd");
 
 	if (!v && nd && d->n_nics > 0)
-		return fail(c, "must be empty for kind \"nd\" (non-SR-IOV sizes reach InfiniBand "
-		               "through Network Direct, not through a ConnectX function)");
+		return fail(c, "must be empty for kind \"nd\" (%s)", nd_sizes);
 	if (!v && !nd && d->n_nics == 0)
 		return fail(c, "must list the ConnectX generations kind \"%s\" is for", d->kind);
 	if (!v)
@@ -762,8 +763,7 @@ static int check_sriov(struct pctx *c, void *obj, const cJSON *v, size_t i)
 	if (d->sriov != kinds[k].sriov)
 		return fail(c, "must be %s for kind \"%s\" (%s)", kinds[k].sriov ? "true" : "false",
 		            d->kind,
-		            kinds[k].sriov ? "its drivers are for SR-IOV sizes"
-		                           : "Network Direct is for sizes without SR-IOV");
+		            kinds[k].sriov ? "its drivers are for SR-IOV sizes" : nd_sizes);
 	return 0;
 }
 

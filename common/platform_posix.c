@@ -3,6 +3,8 @@
 
 #include "platform.h"
 
+#include "path.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -72,26 +74,18 @@ int plat_open_read(const char *path, FILE **out, struct ib_err *err)
 
 int plat_create_excl(const char *path, int mode, FILE **out, struct ib_err *err)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, (mode_t)mode);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, (mode_t)mode), e;
 
 	*out = NULL;
 	if (fd < 0)
 		return ib_fail_errno(err, errno == EEXIST ? IB_EEXIST : IB_EIO, errno, "%s", path);
 	/* The umask must not widen or narrow what the caller asked for (0600 keys stay 0600). */
-	if (fchmod(fd, (mode_t)mode) != 0) {
-		int e = errno;
-		close(fd);
-		unlink(path);
-		return ib_fail_errno(err, IB_EIO, e, "%s", path);
-	}
-	*out = fdopen(fd, "wb");
-	if (!*out) {
-		int e = errno;
-		close(fd);
-		unlink(path);
-		return ib_fail_errno(err, IB_EIO, e, "%s", path);
-	}
-	return 0;
+	if (fchmod(fd, (mode_t)mode) == 0 && (*out = fdopen(fd, "wb")))
+		return 0;
+	e = errno;
+	close(fd);
+	unlink(path);
+	return ib_fail_errno(err, IB_EIO, e, "%s", path);
 }
 
 int plat_sync_close(FILE *f, const char *path, struct ib_err *err)
@@ -236,14 +230,12 @@ int plat_remove_tree(const char *path, struct ib_err *err)
 		return plat_remove(path, err);
 	rc = plat_list_dir(path, &names, &count, err);
 	for (size_t i = 0; rc == 0 && i < count; i++) {
-		size_t len = strlen(path) + strlen(names[i]) + 2;
-		char *child = malloc(len);
+		char *child = ib_path_join(path, names[i]);
 
 		if (!child) {
 			rc = ib_oom(err);
 			break;
 		}
-		snprintf(child, len, "%s/%s", path, names[i]);
 		rc = plat_remove_tree(child, err);
 		free(child);
 	}

@@ -4,6 +4,7 @@
 
 #include "log.h"
 #include "path.h"
+#include "platform.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,7 +19,6 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -27,14 +27,6 @@ extern char **environ;
 #define DRAIN_MS 2000
 /* How often to look whether the program has exited while it stays silent. */
 #define POLL_MS 100
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* In a freshly forked child: closes every descriptor from first up. Async-signal-safe. */
 static void close_from(int first)
@@ -300,10 +292,10 @@ static void reap(pid_t pid, siginfo_t *info)
 static void stop_group(pid_t pid, int fd, int *eof, struct line_buf *lb, unsigned grace_ms,
                        siginfo_t *info)
 {
-	uint64_t deadline = now_ms() + grace_ms;
+	uint64_t deadline = plat_monotonic_ms() + grace_ms;
 
 	kill(-pid, SIGTERM);
-	while (now_ms() < deadline && !(*eof && child_ended(pid))) {
+	while (plat_monotonic_ms() < deadline && !(*eof && child_ended(pid))) {
 		if (!*eof)
 			*eof = pump(fd, lb, POLL_MS);
 		else
@@ -311,8 +303,8 @@ static void stop_group(pid_t pid, int fd, int *eof, struct line_buf *lb, unsigne
 	}
 	kill(-pid, SIGKILL);
 	reap(pid, info);
-	deadline = now_ms() + DRAIN_MS;
-	while (!*eof && now_ms() < deadline)
+	deadline = plat_monotonic_ms() + DRAIN_MS;
+	while (!*eof && plat_monotonic_ms() < deadline)
 		*eof = pump(fd, lb, POLL_MS);
 }
 
@@ -325,7 +317,8 @@ int ib_proc_run(const struct ib_proc_opts *opts, struct ib_proc_result *result, 
 	int devnull = -1, eof = 0, rc = 0, exit_wait_ms = 1;
 	siginfo_t info;
 	unsigned grace = opts->grace_ms ? opts->grace_ms : IB_PROC_GRACE_MS_DEFAULT;
-	uint64_t deadline = opts->timeout_s ? now_ms() + (uint64_t)opts->timeout_s * 1000u : 0;
+	uint64_t deadline =
+	        opts->timeout_s ? plat_monotonic_ms() + (uint64_t)opts->timeout_s * 1000u : 0;
 	pid_t pid;
 
 	memset(result, 0, sizeof *result);
@@ -375,7 +368,7 @@ int ib_proc_run(const struct ib_proc_opts *opts, struct ib_proc_result *result, 
 		int wait_ms = eof ? exit_wait_ms : POLL_MS;
 
 		if (deadline) {
-			uint64_t now = now_ms();
+			uint64_t now = plat_monotonic_ms();
 			if (now >= deadline)
 				break;
 			if (deadline - now < (uint64_t)wait_ms)
