@@ -46,6 +46,7 @@ struct pctx {
 	enum form form;
 	const char *dir;     /* input form: the manifest's folder */
 	const char *payload; /* input form: the current driver's "source" */
+	int (*input)(struct pctx *c, void *obj, const cJSON *v, size_t i); /* input form only */
 	struct ib_err *err;
 	char path[256];
 	size_t plen;
@@ -767,17 +768,36 @@ static int check_sriov(struct pctx *c, void *obj, const cJSON *v, size_t i)
 	return 0;
 }
 
-/* Input form: the driver's payload folder, kept for its files' sources. */
+/*
+ * The input form's own work, which only ib_manifest_load_input links in: with
+ * v, the driver's "source", its payload folder, kept for its files; without,
+ * obj is a file whose source it sets.
+ */
+static int input_check(struct pctx *c, void *obj, const cJSON *v, size_t i)
+{
+	struct ib_file *file = obj;
+	char got[80], *base;
+	const char *dir = strcmp(c->dir, ".") ? c->dir : "";
+
+	(void)i;
+	if (v) {
+		const char *s = v->valuestring;
+		if (strcmp(s, ".") && !ib_path_is_safe_relative(s))
+			return fail(c, "%s %s", quote(got, sizeof got, s), unsafe_reason(s));
+		c->payload = s;
+		return 0;
+	}
+	/* "." is the manifest's own folder; "./x" would read worse in messages. */
+	base = strcmp(c->payload, ".") ? ib_path_join(dir, c->payload) : strdup(dir);
+	file->source = base ? ib_path_join(base, file->path) : NULL;
+	free(base);
+	return file->source ? 0 : ib_oom(c->err);
+}
+
+/* Input form: the driver's payload folder (see input_check). */
 static int check_source(struct pctx *c, void *obj, const cJSON *v, size_t i)
 {
-	const char *s = v->valuestring;
-	char got[80];
-
-	(void)obj, (void)i;
-	if (strcmp(s, ".") && !ib_path_is_safe_relative(s))
-		return fail(c, "%s %s", quote(got, sizeof got, s), unsafe_reason(s));
-	c->payload = s;
-	return 0;
+	return c->input(c, obj, v, i);
 }
 
 /* Checks the files side by side (on Windows also ignoring case), then sorts them by path. */
@@ -847,21 +867,12 @@ static int check_path(struct pctx *c, void *obj, const cJSON *v, size_t i)
 	char got[80];
 
 	(void)v, (void)i;
-	if (!ib_path_is_safe_relative(s))
-		return fail(c, "%s %s", quote(got, sizeof got, s), unsafe_reason(s));
-	if (is_windows(c) && (why = windows_name_problem(s)))
+	why = !ib_path_is_safe_relative(s) ? unsafe_reason(s)
+	      : is_windows(c)              ? windows_name_problem(s)
+	                                   : NULL;
+	if (why)
 		return fail(c, "%s %s", quote(got, sizeof got, s), why);
-	if (c->form == FORM_INPUT) {
-		/* "." is the manifest's own folder; "./x" would read worse in messages. */
-		const char *dir = strcmp(c->dir, ".") ? c->dir : "";
-		char *base = strcmp(c->payload, ".") ? ib_path_join(dir, c->payload) : strdup(dir);
-
-		file->source = base ? ib_path_join(base, file->path) : NULL;
-		free(base);
-		if (!file->source)
-			return ib_oom(c->err);
-	}
-	return 0;
+	return c->input ? c->input(c, file, NULL, 0) : 0;
 }
 
 /* Also when absent (input form): "0644", the default. */
@@ -1387,10 +1398,15 @@ static int scan_text(const char *source, const char *text, size_t end, struct ib
 	return 0;
 }
 
+/* input is input_check for the input form, NULL for the resolved form. */
 static int parse_text(const char *text, size_t len, const char *source, const char *dir,
-                      enum form form, struct ib_manifest **out, struct ib_err *err)
+                      check_fn input, struct ib_manifest **out, struct ib_err *err)
 {
-	struct pctx c = {.source = source, .form = form, .dir = dir, .err = err};
+	struct pctx c = {.source = source,
+	                 .form = input ? FORM_INPUT : FORM_RESOLVED,
+	                 .dir = dir,
+	                 .input = input,
+	                 .err = err};
 	struct ib_manifest *m = NULL;
 	const char *end = NULL, *nul;
 	cJSON *root = NULL;
@@ -1477,7 +1493,7 @@ int ib_manifest_load_input(const char *path, struct ib_manifest **out, struct ib
 		goto out;
 	}
 	text[len] = '\0';
-	rc = parse_text(text, len, path, dir, FORM_INPUT, out, err);
+	rc = parse_text(text, len, path, dir, input_check, out, err);
 out:
 	if (f)
 		fclose(f);
@@ -1489,7 +1505,7 @@ out:
 int ib_manifest_parse_resolved(const char *json, size_t len, const char *source,
                                struct ib_manifest **out, struct ib_err *err)
 {
-	return parse_text(json, len, source, NULL, FORM_RESOLVED, out, err);
+	return parse_text(json, len, source, NULL, NULL, out, err);
 }
 
 /* ---- public: writing ---- */
