@@ -156,8 +156,9 @@ __attribute__((format(printf, 2, 3))) static int fail(struct pctx *c, const char
 	return ib_fail(c->err, IB_EINPUT, "%s: %s", c->source, msg);
 }
 
-/* "byte N (line L, column C)" for a 0-based byte offset. */
-static void position(char *buf, size_t cap, const char *text, size_t off)
+/* "<source>: <what> byte N (line L, column C)" for a 0-based byte offset. */
+static int fail_at(struct ib_err *err, const char *source, const char *text, size_t off,
+                   const char *what)
 {
 	size_t line = 1, col_start = 0;
 
@@ -167,7 +168,8 @@ static void position(char *buf, size_t cap, const char *text, size_t off)
 			col_start = i + 1;
 		}
 	}
-	snprintf(buf, cap, "byte %zu (line %zu, column %zu)", off, line, off - col_start + 1);
+	return ib_fail(err, IB_EINPUT, "%s: %s byte %zu (line %zu, column %zu)", source, what, off,
+	               line, off - col_start + 1);
 }
 
 /* ---- values ---- */
@@ -1368,7 +1370,6 @@ static int is_json_space(char ch)
  */
 static int scan_text(const char *source, const char *text, size_t end, struct ib_err *err)
 {
-	char where[96];
 	int in_string = 0;
 
 	for (size_t i = 0; i < end; i++) {
@@ -1380,19 +1381,17 @@ static int scan_text(const char *source, const char *text, size_t end, struct ib
 			} else if (ch == '\\') {
 				if (i + 5 < end && text[i + 1] == 'u' &&
 				    !memcmp(text + i + 2, "0000", 4)) {
-					position(where, sizeof where, text, i);
-					return ib_fail(err, IB_EINPUT,
-					               "%s: \\u0000 (NUL) in a string at %s",
-					               source, where);
+					return fail_at(err, source, text, i,
+					               "\\u0000 (NUL) in a string at");
 				}
 				i++;
 			}
 		} else if (ch == '"') {
 			in_string = 1;
 		} else if (ch < 0x20 && !is_json_space((char)ch)) {
-			position(where, sizeof where, text, i);
-			return ib_fail(err, IB_EINPUT, "%s: control character 0x%02x at %s", source,
-			               ch, where);
+			char what[32];
+			snprintf(what, sizeof what, "control character 0x%02x at", ch);
+			return fail_at(err, source, text, i, what);
 		}
 	}
 	return 0;
@@ -1410,7 +1409,6 @@ static int parse_text(const char *text, size_t len, const char *source, const ch
 	struct ib_manifest *m = NULL;
 	const char *end = NULL, *nul;
 	cJSON *root = NULL;
-	char where[96];
 	size_t off;
 	int rc;
 
@@ -1421,8 +1419,7 @@ static int parse_text(const char *text, size_t len, const char *source, const ch
 		        "%s: %zu bytes, larger than the %d-byte (1 MiB) limit for a manifest",
 		        source, len, IB_MANIFEST_MAX_BYTES);
 	if ((nul = memchr(text, '\0', len))) {
-		position(where, sizeof where, text, (size_t)(nul - text));
-		return ib_fail(err, IB_EINPUT, "%s: NUL byte at %s", source, where);
+		return fail_at(err, source, text, (size_t)(nul - text), "NUL byte at");
 	}
 	for (off = 0; off < len && is_json_space(text[off]); off++)
 		;
@@ -1432,8 +1429,7 @@ static int parse_text(const char *text, size_t len, const char *source, const ch
 	root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
 	if (!root) {
 		off = end && end >= text && (size_t)(end - text) <= len ? (size_t)(end - text) : 0;
-		position(where, sizeof where, text, off);
-		return ib_fail(err, IB_EINPUT, "%s: invalid JSON near %s", source, where);
+		return fail_at(err, source, text, off, "invalid JSON near");
 	}
 	off = (size_t)(end - text);
 	if ((rc = scan_text(source, text, off, err)))
@@ -1441,9 +1437,7 @@ static int parse_text(const char *text, size_t len, const char *source, const ch
 	while (off < len && is_json_space(text[off]))
 		off++;
 	if (off < len) {
-		position(where, sizeof where, text, off);
-		rc = ib_fail(err, IB_EINPUT, "%s: unexpected data after the JSON value at %s",
-		             source, where);
+		rc = fail_at(err, source, text, off, "unexpected data after the JSON value at");
 		goto out;
 	}
 
