@@ -92,24 +92,29 @@ static const char *quote(char *buf, size_t cap, const char *s)
 /* What a value is, for "expected X, got Y". */
 static const char *describe(const cJSON *v, char *buf, size_t cap)
 {
-	if (cJSON_IsString(v))
+	double d = v->valuedouble;
+	int small = d >= -(double)MAX_SAFE_INT && d <= (double)MAX_SAFE_INT;
+
+	switch (v->type & 0xff) {
+	case cJSON_String:
 		return quote(buf, cap, v->valuestring);
-	if (cJSON_IsNumber(v)) {
-		double d = v->valuedouble;
-		int small = d >= -(double)MAX_SAFE_INT && d <= (double)MAX_SAFE_INT;
+	case cJSON_Number:
 		if (small && (double)(long long)d == d) {
 			snprintf(buf, cap, "%lld", (long long)d);
 			return buf;
 		}
 		return small ? "a fractional number" : "a number of magnitude 2^53 or more";
-	}
-	if (cJSON_IsBool(v))
-		return cJSON_IsTrue(v) ? "true" : "false";
-	if (cJSON_IsNull(v))
+	case cJSON_True:
+		return "true";
+	case cJSON_False:
+		return "false";
+	case cJSON_NULL:
 		return "null";
-	if (cJSON_IsArray(v))
+	case cJSON_Array:
 		return "an array";
-	return "an object";
+	default:
+		return "an object";
+	}
 }
 
 static void set_plen(struct pctx *c, size_t len)
