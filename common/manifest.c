@@ -320,31 +320,6 @@ static int dup_str(const char *s, char **out, struct ib_err *err)
 	return *out ? 0 : ib_oom(err);
 }
 
-/* Why ib_path_is_safe_relative refused rel, for the message. */
-static const char *unsafe_reason(const char *rel)
-{
-	size_t len = strlen(rel);
-
-	if (rel[0] == '/')
-		return "is absolute";
-	if (len >= 2 && rel[1] == ':')
-		return "starts with a drive letter";
-	if (strchr(rel, '\\'))
-		return "contains a backslash (use /)";
-	if (len > 255)
-		return "is longer than 255 bytes";
-	for (const char *p = rel; *p;) {
-		size_t n = strcspn(p, "/");
-		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-			return n == 0 ? "has an empty component"
-			              : "has a \".\" or \"..\" component";
-		p += n;
-		if (*p == '/' && *++p == '\0')
-			return "has an empty component";
-	}
-	return "is not a safe relative path";
-}
-
 /* Compares at most n bytes (up to a NUL), ignoring ASCII letter case. */
 static int ascii_casecmp_n(const char *a, const char *b, size_t n)
 {
@@ -789,8 +764,9 @@ static int input_check(struct pctx *c, void *obj, const cJSON *v, size_t i)
 	(void)i;
 	if (v) {
 		const char *s = v->valuestring;
-		if (strcmp(s, ".") && !ib_path_is_safe_relative(s))
-			return fail(c, "%s %s", quote(got, sizeof got, s), unsafe_reason(s));
+		const char *why = strcmp(s, ".") ? ib_path_unsafe_reason(s) : NULL;
+		if (why)
+			return fail(c, "%s %s", quote(got, sizeof got, s), why);
 		c->payload = s;
 		return 0;
 	}
@@ -874,9 +850,9 @@ static int check_path(struct pctx *c, void *obj, const cJSON *v, size_t i)
 	char got[80];
 
 	(void)v, (void)i;
-	why = !ib_path_is_safe_relative(s) ? unsafe_reason(s)
-	      : is_windows(c)              ? windows_name_problem(s)
-	                                   : NULL;
+	why = ib_path_unsafe_reason(s);
+	if (!why && is_windows(c))
+		why = windows_name_problem(s);
 	if (why)
 		return fail(c, "%s %s", quote(got, sizeof got, s), why);
 	return c->input ? c->input(c, file, NULL, 0) : 0;
