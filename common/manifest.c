@@ -338,7 +338,8 @@ static int ascii_casecmp_n(const char *a, const char *b, size_t n)
 /* Why Windows cannot create a file of this name, or NULL. */
 static const char *windows_name_problem(const char *rel)
 {
-	static const char *const devices[] = {"CON", "PRN", "AUX", "NUL"};
+	/* Three letters each; the last two take a digit 1-9. */
+	static const char devices[] = "CONPRNAUXNULCOMLPT";
 
 	if (strpbrk(rel, "<>:\"|?*"))
 		return "has a character Windows forbids in file names (< > : \" | ? *)";
@@ -348,11 +349,9 @@ static const char *windows_name_problem(const char *rel)
 
 		if (p[n - 1] == '.' || p[n - 1] == ' ')
 			return "has a name ending in a dot or a space, which Windows drops";
-		for (size_t i = 0; i < COUNT(devices); i++)
-			reserved |= stem == 3 && !ascii_casecmp_n(p, devices[i], 3);
-		if (stem == 4 && (!ascii_casecmp_n(p, "COM", 3) || !ascii_casecmp_n(p, "LPT", 3)) &&
-		    p[3] >= '1' && p[3] <= '9')
-			reserved = 1;
+		for (size_t i = 0; i < 6; i++)
+			reserved |= !ascii_casecmp_n(p, devices + 3 * i, 3) &&
+			            (i < 4 ? stem == 3 : stem == 4 && p[3] >= '1' && p[3] <= '9');
 		if (reserved)
 			return "uses a reserved Windows device name (CON, PRN, AUX, NUL, COM1-9, "
 			       "LPT1-9)";
