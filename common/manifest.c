@@ -432,15 +432,13 @@ static int take_keys(struct pctx *c, const cJSON *v, const struct row *spec, siz
 				break;
 			}
 		}
-		if (rule == K_NO && word_ok(key, "_-.", 1))
-			saved = push_key(c, key);
-		else if (rule == K_NO)
-			saved = push_key(c, quote(got, sizeof got, key));
-		else
-			saved = push_key(c, spec[k].key);
+		saved = push_key(c, rule != K_NO || word_ok(key, "_-.", 1)
+		                            ? key
+		                            : quote(got, sizeof got, key));
 		if (rule == K_NO) {
-			char list[512] = "";
+			char list[512];
 			size_t o = 0;
+			list[0] = '\0';
 			for (size_t i = 0; i < n && o < sizeof list; i++) {
 				enum rule r = spec[i].rule[c->form];
 				if (r == K_OPT || r == K_REQ)
