@@ -44,18 +44,19 @@ static void read_holder(const char *path, int64_t *pid, char *what, size_t cap)
 	free(buf);
 }
 
-static void describe_holder(const char *path, char *out, size_t cap)
+/* Who holds the lock, as far as the file says: buf, or a fixed text. */
+static const char *describe_holder(const char *path, char *buf, size_t cap)
 {
 	char what[IB_LOCK_WHAT_MAX];
 	int64_t pid;
 
 	read_holder(path, &pid, what, sizeof what);
 	/* A recorded pid that is gone belongs to an earlier holder that was killed. */
-	if (pid && ib_proc_alive(pid))
-		snprintf(out, cap, "held by pid %lld (%s)", (long long)pid,
-		         what[0] ? what : "no description");
-	else
-		snprintf(out, cap, "held by another process");
+	if (!pid || !ib_proc_alive(pid))
+		return "held by another process";
+	snprintf(buf, cap, "held by pid %lld (%s)", (long long)pid,
+	         what[0] ? what : "no description");
+	return buf;
 }
 
 static int open_lock_file(const char *path, int create, int *fd, struct ib_err *err)
@@ -83,7 +84,8 @@ int ib_lock_acquire(const char *path, const char *what, unsigned wait_ms, struct
 	if (rc)
 		return rc;
 	while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		char holder[IB_LOCK_WHAT_MAX + 64];
+		char buf[IB_LOCK_WHAT_MAX + 64];
+		const char *holder;
 
 		if (errno == EINTR)
 			continue;
@@ -91,7 +93,7 @@ int ib_lock_acquire(const char *path, const char *what, unsigned wait_ms, struct
 			rc = ib_fail_errno(err, IB_EIO, errno, "%s: cannot lock", path);
 			goto out;
 		}
-		describe_holder(path, holder, sizeof holder);
+		holder = describe_holder(path, buf, sizeof buf);
 		if (plat_monotonic_ms() - start >= wait_ms) {
 			if (wait_ms)
 				rc = ib_fail(err, IB_EBUSY, "%s: %s; gave up after %u s", path,
