@@ -341,7 +341,7 @@ static const char *windows_name_problem(const char *rel)
 	/* Three letters each; the last two take a digit 1-9. */
 	static const char devices[] = "CONPRNAUXNULCOMLPT";
 
-	if (strpbrk(rel, "<>:\"|?*"))
+	if (rel[strcspn(rel, "<>:\"|?*")])
 		return "has a character Windows forbids in file names (< > : \" | ? *)";
 	for (const char *p = rel; *p;) {
 		size_t n = strcspn(p, "/"), stem = strcspn(p, "./");
