@@ -143,9 +143,11 @@ static size_t push_index(struct pctx *c, size_t i)
 	return saved;
 }
 
+/* saved came from push_*, so it is within the buffer. */
 static void pop(struct pctx *c, size_t saved)
 {
-	set_plen(c, saved);
+	c->plen = saved;
+	c->path[saved] = '\0';
 }
 
 __attribute__((format(printf, 2, 3))) static int fail(struct pctx *c, const char *fmt, ...)
