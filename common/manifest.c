@@ -611,13 +611,10 @@ out:
 
 static const char *const kind_names[] = {"nd", "winof", "winof2", "mlnx-ofed", "rdma-core"};
 
-/* Which platform each kind belongs to and whether it serves SR-IOV sizes. */
-static const struct {
-	const char *platform;
-	int sriov;
-} kinds[] = {
-        {"windows", 0}, {"windows", 1}, {"windows", 1}, {"linux", 1}, {"linux", 1},
-};
+/* The first three kinds are Windows drivers, the others Linux ones; all but "nd" serve SR-IOV
+ * sizes. */
+#define KIND_PLATFORM(k) platforms[(k) >= 3]
+#define KIND_SRIOV(k) ((k) != 0)
 
 static size_t kind_index(const char *kind)
 {
@@ -678,9 +675,9 @@ static int check_kind(struct pctx *c, void *obj, const cJSON *v, size_t i)
 	size_t k = kind_index(d->kind);
 
 	(void)v, (void)i;
-	if (strcmp(kinds[k].platform, d->platform))
+	if (strcmp(KIND_PLATFORM(k), d->platform))
 		return fail(c, "\"%s\" is a %s driver, but platform is \"%s\"", d->kind,
-		            kinds[k].platform, d->platform);
+		            KIND_PLATFORM(k), d->platform);
 	return 0;
 }
 
@@ -742,10 +739,9 @@ static int check_sriov(struct pctx *c, void *obj, const cJSON *v, size_t i)
 	size_t k = kind_index(d->kind);
 
 	(void)v, (void)i;
-	if (d->sriov != kinds[k].sriov)
-		return fail(c, "must be %s for kind \"%s\" (%s)", kinds[k].sriov ? "true" : "false",
-		            d->kind,
-		            kinds[k].sriov ? "its drivers are for SR-IOV sizes" : nd_sizes);
+	if (d->sriov != KIND_SRIOV(k))
+		return fail(c, "must be %s for kind \"%s\" (%s)", KIND_SRIOV(k) ? "true" : "false",
+		            d->kind, KIND_SRIOV(k) ? "its drivers are for SR-IOV sizes" : nd_sizes);
 	return 0;
 }
 
