@@ -380,8 +380,6 @@ enum rule { K_NO, K_OPT, K_REQ, K_BUILD /* resolved only: ibdrv-build writes it 
  */
 enum type { T_STR, T_INT, T_BOOL, T_ENUM, T_OBJ };
 
-struct schema;
-
 /*
  * Called after each stored value (v, and i its position in an array) and once
  * more with v == NULL after an array's last item or when an optional key is
@@ -399,14 +397,9 @@ struct row {
 	unsigned char min;  /* array: the number of items */
 	unsigned short max;
 	int lo;          /* T_INT: the lowest value */
-	long long hi;    /* T_INT: the highest; T_STR: the longest; T_ENUM: how many */
-	const void *sub; /* T_ENUM: the names; T_OBJ: the schema */
+	long long hi;    /* T_INT: the highest; T_STR: the longest; T_ENUM, T_OBJ: how many sub */
+	const void *sub; /* T_ENUM: the names; T_OBJ: the rows of its keys */
 	check_fn check;
-};
-
-struct schema {
-	const struct row *rows;
-	size_t n;
 };
 
 /*
@@ -927,11 +920,6 @@ static int check_reboot(struct pctx *c, void *obj, const cJSON *v, size_t i)
 
 static int check_drivers(struct pctx *c, void *obj, const cJSON *v, size_t i);
 
-#define ROWS(r)                                                                                    \
-	{                                                                                          \
-		r, COUNT(r)                                                                        \
-	}
-
 static const struct row os_rows[] = {
         {"family",
          {K_REQ, K_REQ},
@@ -1055,9 +1043,6 @@ static const struct row install_rows[] = {
          check_reboot},
 };
 
-static const struct schema os_schema = ROWS(os_rows), file_schema = ROWS(file_rows),
-                           install_schema = ROWS(install_rows);
-
 static const struct row driver_rows[] = {
         {"id",
          {K_REQ, K_REQ},
@@ -1122,8 +1107,8 @@ static const struct row driver_rows[] = {
          1,
          MAX_OS,
          0,
-         0,
-         &os_schema,
+         COUNT(os_rows),
+         os_rows,
          check_os},
         {"nics",
          {K_REQ, K_REQ},
@@ -1156,8 +1141,8 @@ static const struct row driver_rows[] = {
          1,
          MAX_FILES,
          0,
-         0,
-         &file_schema,
+         COUNT(file_rows),
+         file_rows,
          check_files},
         {"install",
          {K_REQ, K_REQ},
@@ -1167,12 +1152,10 @@ static const struct row driver_rows[] = {
          0,
          0,
          0,
-         0,
-         &install_schema,
+         COUNT(install_rows),
+         install_rows,
          NULL},
 };
-
-static const struct schema driver_schema = ROWS(driver_rows);
 
 static const struct row top_rows[] = {
         {"format",
@@ -1227,14 +1210,12 @@ static const struct row top_rows[] = {
          1,
          MAX_DRIVERS,
          0,
-         0,
-         &driver_schema,
+         COUNT(driver_rows),
+         driver_rows,
          check_drivers},
 };
 
-static const struct schema top_schema = ROWS(top_rows);
-
-static int read_object(struct pctx *c, const cJSON *v, const struct schema *s, void *obj);
+static int read_object(struct pctx *c, const cJSON *v, const struct row *rows, size_t n, void *obj);
 
 /* Reads value v of row r into dst (the field, or the array item). */
 static int read_value(struct pctx *c, const struct row *r, const cJSON *v, void *dst)
@@ -1263,7 +1244,7 @@ static int read_value(struct pctx *c, const struct row *r, const cJSON *v, void 
 		rc = get_bool(c, v, dst);
 		break;
 	default:
-		rc = read_object(c, v, r->sub, dst);
+		rc = read_object(c, v, r->sub, (size_t)r->hi, dst);
 	}
 	return rc;
 }
@@ -1292,16 +1273,16 @@ static int read_array(struct pctx *c, const struct row *r, const cJSON *v, void 
 	return r->check ? r->check(c, obj, NULL, n) : 0;
 }
 
-static int read_object(struct pctx *c, const cJSON *v, const struct schema *s, void *obj)
+static int read_object(struct pctx *c, const cJSON *v, const struct row *rows, size_t n, void *obj)
 {
 	const cJSON *found[16];
 	int rc;
 
-	if ((rc = take_keys(c, v, s->rows, s->n, found)))
+	if ((rc = take_keys(c, v, rows, n, found)))
 		return rc;
 	c->obj[c->depth++] = obj;
-	for (size_t k = 0; k < s->n && rc == 0; k++) {
-		const struct row *r = &s->rows[k];
+	for (size_t k = 0; k < n && rc == 0; k++) {
+		const struct row *r = &rows[k];
 		size_t saved;
 
 		enum rule rule = r->rule[c->form];
@@ -1422,7 +1403,7 @@ static int parse_text(const char *text, size_t len, const char *source, const ch
 		rc = ib_oom(err);
 		goto out;
 	}
-	if ((rc = read_object(&c, root, &top_schema, m)))
+	if ((rc = read_object(&c, root, top_rows, COUNT(top_rows), m)))
 		goto out;
 	*out = m;
 	m = NULL;
@@ -1730,24 +1711,24 @@ char *ib_manifest_entry_name(const struct ib_driver *d, const struct ib_file *f)
 	return name;
 }
 
-/* Frees what the rows of s point to in obj (what read_object stored). */
-static void free_object(const struct schema *s, void *obj)
+/* Frees what the n rows point to in obj (what read_object stored). */
+static void free_object(const struct row *rows, size_t n, void *obj)
 {
-	for (size_t k = 0; k < s->n; k++) {
-		const struct row *r = &s->rows[k];
+	for (size_t k = 0; k < n; k++) {
+		const struct row *r = &rows[k];
 		char *items = (char *)obj + r->off;
-		size_t n = 1;
+		size_t count = 1;
 
 		if (!r->size)
 			continue;
 		if (r->list) {
 			items = *(char **)items;
-			n = items ? *(size_t *)((char *)obj + r->n_off) : 0;
+			count = items ? *(size_t *)((char *)obj + r->n_off) : 0;
 		}
-		for (size_t i = 0; i < n; i++) {
+		for (size_t i = 0; i < count; i++) {
 			char *item = items + i * r->size;
 			if (r->type == T_OBJ)
-				free_object(r->sub, item);
+				free_object(r->sub, (size_t)r->hi, item);
 			else if (r->type == T_STR || r->type == T_ENUM)
 				free(*(char **)item);
 		}
@@ -1760,6 +1741,6 @@ void ib_manifest_free(struct ib_manifest *m)
 {
 	if (!m)
 		return;
-	free_object(&top_schema, m);
+	free_object(top_rows, COUNT(top_rows), m);
 	free(m);
 }
