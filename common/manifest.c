@@ -516,19 +516,10 @@ static const struct sortent *find_prefix(const struct sortent *ents, size_t n, c
 	return NULL;
 }
 
-/* Reorders items (n of them, each size bytes) into ents order. */
-static int permute(void *items, size_t n, size_t size, const struct sortent *ents,
-                   struct ib_err *err)
+/* Orders items that start with their key (a string) by it. */
+static int cmp_items(const void *a, const void *b)
 {
-	unsigned char *copy = malloc(n ? n * size : 1);
-
-	if (!copy)
-		return ib_oom(err);
-	for (size_t i = 0; i < n; i++)
-		memcpy(copy + i * size, (unsigned char *)items + ents[i].idx * size, size);
-	memcpy(items, copy, n * size);
-	free(copy);
-	return 0;
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 enum { UNIQ_FOLD = 1, UNIQ_SORT = 2 };
@@ -588,8 +579,9 @@ static int check_unique(struct pctx *c, void *items, size_t n, size_t stride, in
 			}
 		}
 	}
-	if (how & UNIQ_SORT)
-		rc = permute(items, n, stride, ents, c->err);
+	/* The keys are unique by now, so the order is fully determined. */
+	if ((how & UNIQ_SORT) && n > 1)
+		qsort(items, n, stride, cmp_items);
 out:
 	free(ents);
 	return rc;
