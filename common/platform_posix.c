@@ -398,15 +398,12 @@ int plat_monitor_new(struct plat_monitor **out, struct ib_err *err)
 	if (!m)
 		return ib_oom(err);
 	e = pthread_mutex_init(&m->mutex, NULL);
-	if (e) {
-		free(m);
-		return ib_fail_errno(err, IB_ENOMEM, e, "cannot create a mutex");
-	}
-	e = pthread_cond_init(&m->cond, NULL);
-	if (e) {
+	if (e == 0 && (e = pthread_cond_init(&m->cond, NULL)) != 0)
 		pthread_mutex_destroy(&m->mutex);
+	if (e) {
 		free(m);
-		return ib_fail_errno(err, IB_ENOMEM, e, "cannot create a condition variable");
+		return ib_fail_errno(err, IB_ENOMEM, e,
+		                     "cannot create a mutex or condition variable");
 	}
 	*out = m;
 	return 0;
