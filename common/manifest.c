@@ -798,28 +798,21 @@ static int check_product(struct pctx *c, void *obj, const cJSON *v, size_t i)
 
 static int check_os_id(struct pctx *c, void *obj, const cJSON *v, size_t i)
 {
-	char got[80];
-
 	(void)obj, (void)i;
 	if (!v)
 		return 0;
 	if (is_windows(c))
 		return fail(c, "only for linux (the ID of /etc/os-release)");
 	if (!word_ok(v->valuestring, "._-", 0))
-		return fail(c, "expected an os-release ID (a-z 0-9 . _ -), got %s",
-		            quote(got, sizeof got, v->valuestring));
+		return expected(c, v, "an os-release ID (a-z 0-9 . _ -)");
 	return 0;
 }
 
 static int check_os_version(struct pctx *c, void *obj, const cJSON *v, size_t i)
 {
-	char got[80];
-
 	(void)obj, (void)i;
 	if (v && !dotted_ok(v->valuestring))
-		return fail(
-		        c, "expected numbers separated by dots (\"10.0.17763\", \"22.04\"), got %s",
-		        quote(got, sizeof got, v->valuestring));
+		return expected(c, v, "numbers separated by dots (\"10.0.17763\", \"22.04\")");
 	return 0;
 }
 
@@ -852,12 +845,11 @@ static int check_blake2b(struct pctx *c, void *obj, const cJSON *v, size_t i)
 {
 	struct ib_file *file = obj;
 	const char *s = v->valuestring;
-	char got[80];
 
 	(void)i;
+	_Static_assert(IB_HASH_FILE_BYTES == 32, "the message says 64 hex digits");
 	if (strlen(s) != 2 * IB_HASH_FILE_BYTES || strspn(s, "0123456789abcdef") != strlen(s))
-		return fail(c, "expected %d lower-case hex digits, got %s", 2 * IB_HASH_FILE_BYTES,
-		            quote(got, sizeof got, s));
+		return expected(c, v, "64 lower-case hex digits");
 	/* Cannot fail on the 64 hex digits checked above. */
 	(void)sodium_hex2bin(file->blake2b, sizeof file->blake2b, s, strlen(s), NULL, NULL, NULL);
 	return 0;
