@@ -185,7 +185,9 @@ int plat_list_dir(const char *path, char ***names, size_t *count, struct ib_err 
 	if (!dir)
 		return ib_fail_errno(err, IB_EIO, errno, "%s: cannot list folder", path);
 	while ((de = readdir(dir)) != NULL) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+		const char *d = de->d_name;
+
+		if (d[0] == '.' && (d[1] == '\0' || (d[1] == '.' && d[2] == '\0')))
 			continue;
 		if (n == cap) {
 			size_t ncap = cap ? cap * 2 : 16;
