@@ -698,7 +698,8 @@ static const char nd_sizes[] = "Network Direct is for sizes without SR-IOV";
 static int check_nics(struct pctx *c, void *obj, const cJSON *v, size_t i)
 {
 	const struct ib_driver *d = obj;
-	int nd = !strcmp(d->kind, "nd");
+	size_t k = kind_index(d->kind); /* 0: nd, 1: winof, 2: winof2 */
+	int nd = k == 0;
 
 	if (!v && nd && d->n_nics > 0)
 		return fail(c, "must be empty for kind \"nd\" (%s)", nd_sizes);
@@ -709,10 +710,10 @@ static int check_nics(struct pctx *c, void *obj, const cJSON *v, size_t i)
 	for (size_t j = 0; j < i; j++)
 		if (!strcmp(d->nics[j], d->nics[i]))
 			return fail(c, "\"%s\" is listed twice", d->nics[i]);
-	if (!strcmp(d->kind, "winof") && strcmp(d->nics[i], "CX3-Pro"))
+	if (k == 1 && strcmp(d->nics[i], "CX3-Pro"))
 		return fail(c, "WinOF drives ConnectX-3 Pro only; \"%s\" needs kind \"winof2\"",
 		            d->nics[i]);
-	if (!strcmp(d->kind, "winof2") && !strcmp(d->nics[i], "CX3-Pro"))
+	if (k == 2 && !strcmp(d->nics[i], "CX3-Pro"))
 		return fail(c, "WinOF-2 drives ConnectX-4 and newer; \"CX3-Pro\" needs kind "
 		               "\"winof\"");
 	return 0;
