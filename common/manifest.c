@@ -616,9 +616,10 @@ static const struct ib_driver *driver_of(const struct pctx *c)
 	return c->obj[1];
 }
 
+/* platform was read before anything that asks: "windows" or "linux". */
 static int is_windows(const struct pctx *c)
 {
-	return !strcmp(driver_of(c)->platform, "windows");
+	return driver_of(c)->platform[0] == 'w';
 }
 
 static int check_format(struct pctx *c, void *obj, const cJSON *v, size_t i)
