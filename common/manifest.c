@@ -443,7 +443,7 @@ static int take_keys(struct pctx *c, const cJSON *v, const struct row *spec, siz
 			return fail(c, "unknown key (expected %s)", list);
 		}
 		if (rule == K_BUILD)
-			return fail(c, "written by ibdrv-build; not allowed in an input manifest");
+			return c->input(c, NULL, NULL, 0); /* only the input form has K_BUILD */
 		if (found[k])
 			return fail(c, "duplicate key");
 		found[k] = it;
@@ -735,8 +735,9 @@ static int check_sriov(struct pctx *c, void *obj, const cJSON *v, size_t i)
 
 /*
  * The input form's own work, which only ib_manifest_load_input links in: with
- * v, the driver's "source", its payload folder, kept for its files; without,
- * obj is a file whose source it sets.
+ * v, the driver's "source", its payload folder, kept for its files; with obj
+ * alone, a file whose source it sets; with neither, a key that only
+ * ibdrv-build writes (refused; c->path names it).
  */
 static int input_check(struct pctx *c, void *obj, const cJSON *v, size_t i)
 {
@@ -745,6 +746,8 @@ static int input_check(struct pctx *c, void *obj, const cJSON *v, size_t i)
 	const char *dir = strcmp(c->dir, ".") ? c->dir : "";
 
 	(void)i;
+	if (!v && !obj)
+		return fail(c, "written by ibdrv-build; not allowed in an input manifest");
 	if (v) {
 		const char *s = v->valuestring;
 		const char *why = strcmp(s, ".") ? ib_path_unsafe_reason(s) : NULL;
