@@ -155,42 +155,56 @@ static int wrong(const char *key, const char *what, const char *source, const ch
 	               ib_json_path(p, sizeof p, path, key), what);
 }
 
-int ib_json_string(const cJSON *obj, const char *key, int required, const char **out,
-                   const char *source, const char *path, struct ib_err *err)
+/* The member named key, when it passes is (else "expected <what>"); *out is NULL when absent. */
+static int typed(const cJSON *obj, const char *key, int required,
+                 cJSON_bool (*is)(const cJSON *const), const char *what, const cJSON **out,
+                 const char *source, const char *path, struct ib_err *err)
 {
 	const cJSON *v = ib_json_member(obj, key);
 
+	*out = NULL;
 	if (!v)
 		return missing(key, required, source, path, err);
-	if (!cJSON_IsString(v))
-		return wrong(key, "a string", source, path, err);
-	*out = v->valuestring;
+	if (!is(v))
+		return wrong(key, what, source, path, err);
+	*out = v;
 	return 0;
+}
+
+int ib_json_string(const cJSON *obj, const char *key, int required, const char **out,
+                   const char *source, const char *path, struct ib_err *err)
+{
+	const cJSON *v;
+	int rc = typed(obj, key, required, cJSON_IsString, "a string", &v, source, path, err);
+
+	if (v)
+		*out = v->valuestring;
+	return rc;
 }
 
 int ib_json_bool(const cJSON *obj, const char *key, int required, int *out, const char *source,
                  const char *path, struct ib_err *err)
 {
-	const cJSON *v = ib_json_member(obj, key);
+	const cJSON *v;
+	int rc = typed(obj, key, required, cJSON_IsBool, "true or false", &v, source, path, err);
 
-	if (!v)
-		return missing(key, required, source, path, err);
-	if (!cJSON_IsBool(v))
-		return wrong(key, "true or false", source, path, err);
-	*out = cJSON_IsTrue(v) ? 1 : 0;
-	return 0;
+	if (v)
+		*out = cJSON_IsTrue(v) ? 1 : 0;
+	return rc;
 }
 
 int ib_json_uint(const cJSON *obj, const char *key, int required, unsigned long max,
                  unsigned long *out, const char *source, const char *path, struct ib_err *err)
 {
-	const cJSON *v = ib_json_member(obj, key);
+	const cJSON *v;
 	char what[64];
+	int rc;
 
-	if (!v)
-		return missing(key, required, source, path, err);
 	snprintf(what, sizeof what, "an integer from 0 to %lu", max);
-	if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > (double)max ||
+	rc = typed(obj, key, required, cJSON_IsNumber, what, &v, source, path, err);
+	if (!v)
+		return rc;
+	if (v->valuedouble < 0 || v->valuedouble > (double)max ||
 	    v->valuedouble != (double)(unsigned long)v->valuedouble)
 		return wrong(key, what, source, path, err);
 	*out = (unsigned long)v->valuedouble;
@@ -200,29 +214,21 @@ int ib_json_uint(const cJSON *obj, const char *key, int required, unsigned long 
 int ib_json_array(const cJSON *obj, const char *key, int required, const cJSON **out,
                   const char *source, const char *path, struct ib_err *err)
 {
-	const cJSON *v = ib_json_member(obj, key);
-
-	*out = NULL;
-	if (!v)
-		return missing(key, required, source, path, err);
-	if (!cJSON_IsArray(v))
-		return wrong(key, "an array", source, path, err);
-	*out = v;
-	return 0;
+	return typed(obj, key, required, cJSON_IsArray, "an array", out, source, path, err);
 }
 
 int ib_json_int(const cJSON *obj, const char *key, int required, int64_t min, int64_t max,
                 int64_t *out, const char *source, const char *path, struct ib_err *err)
 {
-	const cJSON *v = ib_json_member(obj, key);
+	const cJSON *v;
 	char what[96];
 	double d;
+	int rc;
 
-	if (!v)
-		return missing(key, required, source, path, err);
 	snprintf(what, sizeof what, "an integer from %lld to %lld", (long long)min, (long long)max);
-	if (!cJSON_IsNumber(v))
-		return wrong(key, what, source, path, err);
+	rc = typed(obj, key, required, cJSON_IsNumber, what, &v, source, path, err);
+	if (!v)
+		return rc;
 	d = v->valuedouble;
 	if (d != d || d < -JSON_SAFE_INT || d > JSON_SAFE_INT || d != (double)(int64_t)d ||
 	    (int64_t)d < min || (int64_t)d > max)

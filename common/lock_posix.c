@@ -5,6 +5,7 @@
 #include "log.h"
 #include "platform.h"
 #include "proc.h"
+#include "readfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,48 +21,42 @@ struct ib_lock {
 	int fd;
 };
 
-/* Reads "<pid>\n<what>\n" from fd; leaves 0 and "" when absent or malformed. */
-static void read_holder(int fd, int64_t *pid, char *what, size_t cap)
+/* Reads "<pid>\n<what>\n" from the file; leaves 0 and "" when absent or malformed. */
+static void read_holder(const char *path, int64_t *pid, char *what, size_t cap)
 {
-	char buf[IB_LOCK_WHAT_MAX + 32];
-	ssize_t got = pread(fd, buf, sizeof buf - 1, 0);
-	char *nl, *end;
-	long long v;
+	struct ib_err ignored;
+	char *buf = NULL, *p;
+	size_t len;
+	int64_t v = 0;
 
 	*pid = 0;
 	if (cap)
 		what[0] = '\0';
-	if (got <= 0)
+	if (ib_read_file(path, IB_LOCK_WHAT_MAX + 32, &buf, &len, &ignored))
 		return;
-	buf[got] = '\0';
-	nl = strchr(buf, '\n');
-	if (!nl)
-		return;
-	*nl = '\0';
-	errno = 0;
-	v = strtoll(buf, &end, 10);
-	if (errno || *end || v <= 0)
-		return;
-	*pid = v;
-	end = strchr(nl + 1, '\n');
-	if (end)
-		*end = '\0';
-	if (cap)
-		snprintf(what, cap, "%s", nl + 1);
+	for (p = buf; *p >= '0' && *p <= '9' && v < INT64_MAX / 10; p++)
+		v = v * 10 + (*p - '0');
+	if (*p == '\n' && v > 0) {
+		*pid = v;
+		if (cap)
+			snprintf(what, cap, "%.*s", (int)strcspn(p + 1, "\n"), p + 1);
+	}
+	free(buf);
 }
 
-static void describe_holder(int fd, char *out, size_t cap)
+/* Who holds the lock, as far as the file says: buf, or a fixed text. */
+static const char *describe_holder(const char *path, char *buf, size_t cap)
 {
 	char what[IB_LOCK_WHAT_MAX];
 	int64_t pid;
 
-	read_holder(fd, &pid, what, sizeof what);
+	read_holder(path, &pid, what, sizeof what);
 	/* A recorded pid that is gone belongs to an earlier holder that was killed. */
-	if (pid && ib_proc_alive(pid))
-		snprintf(out, cap, "held by pid %lld (%s)", (long long)pid,
-		         what[0] ? what : "no description");
-	else
-		snprintf(out, cap, "held by another process");
+	if (!pid || !ib_proc_alive(pid))
+		return "held by another process";
+	snprintf(buf, cap, "held by pid %lld (%s)", (long long)pid,
+	         what[0] ? what : "no description");
+	return buf;
 }
 
 static int open_lock_file(const char *path, int create, int *fd, struct ib_err *err)
@@ -89,7 +84,8 @@ int ib_lock_acquire(const char *path, const char *what, unsigned wait_ms, struct
 	if (rc)
 		return rc;
 	while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		char holder[IB_LOCK_WHAT_MAX + 64];
+		char buf[IB_LOCK_WHAT_MAX + 64];
+		const char *holder;
 
 		if (errno == EINTR)
 			continue;
@@ -97,7 +93,7 @@ int ib_lock_acquire(const char *path, const char *what, unsigned wait_ms, struct
 			rc = ib_fail_errno(err, IB_EIO, errno, "%s: cannot lock", path);
 			goto out;
 		}
-		describe_holder(fd, holder, sizeof holder);
+		holder = describe_holder(path, buf, sizeof buf);
 		if (plat_monotonic_ms() - start >= wait_ms) {
 			if (wait_ms)
 				rc = ib_fail(err, IB_EBUSY, "%s: %s; gave up after %u s", path,
@@ -115,7 +111,8 @@ int ib_lock_acquire(const char *path, const char *what, unsigned wait_ms, struct
 	snprintf(rec, sizeof rec, "%lld\n%.*s\n", (long long)ib_proc_self(),
 	         (int)strcspn(what ? what : "", "\r\n"), what ? what : "");
 	len = strlen(rec);
-	if (ftruncate(fd, 0) != 0 || pwrite(fd, rec, len, 0) != (ssize_t)len) {
+	/* Nothing has moved fd's offset from 0: the record starts the file. */
+	if (ftruncate(fd, 0) != 0 || write(fd, rec, len) != (ssize_t)len) {
 		rc = ib_fail_errno(err, IB_EIO, errno, "%s: cannot write lock file", path);
 		goto out;
 	}
@@ -165,7 +162,7 @@ int ib_lock_probe(const char *path, int *held, int64_t *pid, char *what, size_t 
 			goto out;
 		}
 		*held = 1;
-		read_holder(fd, pid, what, cap);
+		read_holder(path, pid, what, cap);
 		goto out;
 	}
 out:

@@ -46,6 +46,7 @@ struct pctx {
 	enum form form;
 	const char *dir;     /* input form: the manifest's folder */
 	const char *payload; /* input form: the current driver's "source" */
+	int (*input)(struct pctx *c, void *obj, const cJSON *v, size_t i); /* input form only */
 	struct ib_err *err;
 	char path[256];
 	size_t plen;
@@ -91,24 +92,29 @@ static const char *quote(char *buf, size_t cap, const char *s)
 /* What a value is, for "expected X, got Y". */
 static const char *describe(const cJSON *v, char *buf, size_t cap)
 {
-	if (cJSON_IsString(v))
+	double d = v->valuedouble;
+	int small = d >= -(double)MAX_SAFE_INT && d <= (double)MAX_SAFE_INT;
+
+	switch (v->type & 0xff) {
+	case cJSON_String:
 		return quote(buf, cap, v->valuestring);
-	if (cJSON_IsNumber(v)) {
-		double d = v->valuedouble;
-		int small = d >= -(double)MAX_SAFE_INT && d <= (double)MAX_SAFE_INT;
+	case cJSON_Number:
 		if (small && (double)(long long)d == d) {
 			snprintf(buf, cap, "%lld", (long long)d);
 			return buf;
 		}
 		return small ? "a fractional number" : "a number of magnitude 2^53 or more";
-	}
-	if (cJSON_IsBool(v))
-		return cJSON_IsTrue(v) ? "true" : "false";
-	if (cJSON_IsNull(v))
+	case cJSON_True:
+		return "true";
+	case cJSON_False:
+		return "false";
+	case cJSON_NULL:
 		return "null";
-	if (cJSON_IsArray(v))
+	case cJSON_Array:
 		return "an array";
-	return "an object";
+	default:
+		return "an object";
+	}
 }
 
 static void set_plen(struct pctx *c, size_t len)
@@ -137,9 +143,11 @@ static size_t push_index(struct pctx *c, size_t i)
 	return saved;
 }
 
+/* saved came from push_*, so it is within the buffer. */
 static void pop(struct pctx *c, size_t saved)
 {
-	set_plen(c, saved);
+	c->plen = saved;
+	c->path[saved] = '\0';
 }
 
 __attribute__((format(printf, 2, 3))) static int fail(struct pctx *c, const char *fmt, ...)
@@ -155,8 +163,9 @@ __attribute__((format(printf, 2, 3))) static int fail(struct pctx *c, const char
 	return ib_fail(c->err, IB_EINPUT, "%s: %s", c->source, msg);
 }
 
-/* "byte N (line L, column C)" for a 0-based byte offset. */
-static void position(char *buf, size_t cap, const char *text, size_t off)
+/* "<source>: <what> byte N (line L, column C)" for a 0-based byte offset. */
+static int fail_at(struct ib_err *err, const char *source, const char *text, size_t off,
+                   const char *what)
 {
 	size_t line = 1, col_start = 0;
 
@@ -166,10 +175,19 @@ static void position(char *buf, size_t cap, const char *text, size_t off)
 			col_start = i + 1;
 		}
 	}
-	snprintf(buf, cap, "byte %zu (line %zu, column %zu)", off, line, off - col_start + 1);
+	return ib_fail(err, IB_EINPUT, "%s: %s byte %zu (line %zu, column %zu)", source, what, off,
+	               line, off - col_start + 1);
 }
 
 /* ---- values ---- */
+
+/* "expected <what>, got <v>". */
+static int expected(struct pctx *c, const cJSON *v, const char *what)
+{
+	char got[80];
+
+	return fail(c, "expected %s, got %s", what, describe(v, got, sizeof got));
+}
 
 /* A string of 1..max bytes of UTF-8 without control characters. */
 static int get_str(struct pctx *c, const cJSON *v, size_t max, const char **out)
@@ -178,7 +196,7 @@ static int get_str(struct pctx *c, const cJSON *v, size_t max, const char **out)
 	size_t len;
 
 	if (!cJSON_IsString(v) || !v->valuestring)
-		return fail(c, "expected a string, got %s", describe(v, got, sizeof got));
+		return expected(c, v, "a string");
 	len = strlen(v->valuestring);
 	if (len == 0)
 		return fail(c, "must not be empty");
@@ -198,24 +216,23 @@ static int get_str(struct pctx *c, const cJSON *v, size_t max, const char **out)
 
 static int get_int(struct pctx *c, const cJSON *v, long long lo, long long hi, long long *out)
 {
-	char got[80];
+	char what[64];
 	double d = v->valuedouble;
 
 	/* The comparisons are false for NaN; the casts are defined once d is in range. */
 	if (!cJSON_IsNumber(v) || !(d >= (double)lo && d <= (double)hi) ||
-	    (double)(long long)d != d)
-		return fail(c, "expected an integer from %lld to %lld, got %s", lo, hi,
-		            describe(v, got, sizeof got));
+	    (double)(long long)d != d) {
+		snprintf(what, sizeof what, "an integer from %lld to %lld", lo, hi);
+		return expected(c, v, what);
+	}
 	*out = (long long)d;
 	return 0;
 }
 
 static int get_bool(struct pctx *c, const cJSON *v, int *out)
 {
-	char got[80];
-
 	if (!cJSON_IsBool(v))
-		return fail(c, "expected true or false, got %s", describe(v, got, sizeof got));
+		return expected(c, v, "true or false");
 	*out = cJSON_IsTrue(v) ? 1 : 0;
 	return 0;
 }
@@ -224,7 +241,7 @@ static int get_bool(struct pctx *c, const cJSON *v, int *out)
 static int get_enum(struct pctx *c, const cJSON *v, const char *const *values, size_t n,
                     size_t *idx)
 {
-	char list[256] = "", got[80];
+	char list[256] = "";
 	size_t o = 0;
 
 	if (cJSON_IsString(v) && v->valuestring) {
@@ -237,22 +254,20 @@ static int get_enum(struct pctx *c, const cJSON *v, const char *const *values, s
 	}
 	for (size_t i = 0; i < n && o < sizeof list; i++)
 		o += (size_t)snprintf(list + o, sizeof list - o, "%s\"%s\"",
-		                      i == 0       ? ""
+		                      i == 0       ? (n > 2 ? "one of " : "")
 		                      : i + 1 == n ? (n == 2 ? " or " : ", or ")
 		                                   : ", ",
 		                      values[i]);
-	return fail(c, "expected %s%s, got %s", n > 2 ? "one of " : "", list,
-	            describe(v, got, sizeof got));
+	return expected(c, v, list);
 }
 
 /* An array of min..max items; *n is its length. */
 static int get_array(struct pctx *c, const cJSON *v, size_t min, size_t max, size_t *n)
 {
-	char got[80];
 	size_t count = 0;
 
 	if (!cJSON_IsArray(v))
-		return fail(c, "expected an array, got %s", describe(v, got, sizeof got));
+		return expected(c, v, "an array");
 	for (const cJSON *it = v->child; it; it = it->next)
 		count++;
 	if (count < min)
@@ -307,31 +322,6 @@ static int dup_str(const char *s, char **out, struct ib_err *err)
 	return *out ? 0 : ib_oom(err);
 }
 
-/* Why ib_path_is_safe_relative refused rel, for the message. */
-static const char *unsafe_reason(const char *rel)
-{
-	size_t len = strlen(rel);
-
-	if (rel[0] == '/')
-		return "is absolute";
-	if (len >= 2 && rel[1] == ':')
-		return "starts with a drive letter";
-	if (strchr(rel, '\\'))
-		return "contains a backslash (use /)";
-	if (len > 255)
-		return "is longer than 255 bytes";
-	for (const char *p = rel; *p;) {
-		size_t n = strcspn(p, "/");
-		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-			return n == 0 ? "has an empty component"
-			              : "has a \".\" or \"..\" component";
-		p += n;
-		if (*p == '/' && *++p == '\0')
-			return "has an empty component";
-	}
-	return "is not a safe relative path";
-}
-
 /* Compares at most n bytes (up to a NUL), ignoring ASCII letter case. */
 static int ascii_casecmp_n(const char *a, const char *b, size_t n)
 {
@@ -350,9 +340,10 @@ static int ascii_casecmp_n(const char *a, const char *b, size_t n)
 /* Why Windows cannot create a file of this name, or NULL. */
 static const char *windows_name_problem(const char *rel)
 {
-	static const char *const devices[] = {"CON", "PRN", "AUX", "NUL"};
+	/* Three letters each; the last two take a digit 1-9. */
+	static const char devices[] = "CONPRNAUXNULCOMLPT";
 
-	if (strpbrk(rel, "<>:\"|?*"))
+	if (rel[strcspn(rel, "<>:\"|?*")])
 		return "has a character Windows forbids in file names (< > : \" | ? *)";
 	for (const char *p = rel; *p;) {
 		size_t n = strcspn(p, "/"), stem = strcspn(p, "./");
@@ -360,11 +351,9 @@ static const char *windows_name_problem(const char *rel)
 
 		if (p[n - 1] == '.' || p[n - 1] == ' ')
 			return "has a name ending in a dot or a space, which Windows drops";
-		for (size_t i = 0; i < COUNT(devices); i++)
-			reserved |= stem == 3 && !ascii_casecmp_n(p, devices[i], 3);
-		if (stem == 4 && (!ascii_casecmp_n(p, "COM", 3) || !ascii_casecmp_n(p, "LPT", 3)) &&
-		    p[3] >= '1' && p[3] <= '9')
-			reserved = 1;
+		for (size_t i = 0; i < 6; i++)
+			reserved |= !ascii_casecmp_n(p, devices + 3 * i, 3) &&
+			            (i < 4 ? stem == 3 : stem == 4 && p[3] >= '1' && p[3] <= '9');
 		if (reserved)
 			return "uses a reserved Windows device name (CON, PRN, AUX, NUL, COM1-9, "
 			       "LPT1-9)";
@@ -391,8 +380,6 @@ enum rule { K_NO, K_OPT, K_REQ, K_BUILD /* resolved only: ibdrv-build writes it 
  */
 enum type { T_STR, T_INT, T_BOOL, T_ENUM, T_OBJ };
 
-struct schema;
-
 /*
  * Called after each stored value (v, and i its position in an array) and once
  * more with v == NULL after an array's last item or when an optional key is
@@ -402,21 +389,17 @@ typedef int (*check_fn)(struct pctx *c, void *obj, const cJSON *v, size_t i);
 
 struct row {
 	const char *key;
-	unsigned char input, resolved; /* enum rule */
-	unsigned char type;            /* enum type: the value's, or each item's */
-	unsigned char list;            /* an array: a pointer at off, its size_t count at n_off */
-	unsigned short off, n_off;
-	unsigned short size;     /* of the stored value (0: not stored), or of each item */
-	unsigned short min, max; /* array: the number of items */
-	int lo;                  /* T_INT: the lowest value */
-	long long hi;            /* T_INT: the highest; T_STR: the longest; T_ENUM: how many */
-	const void *sub;         /* T_ENUM: the names; T_OBJ: the schema */
+	unsigned char rule[2]; /* enum rule, by enum form */
+	unsigned char type;    /* enum type: the value's, or each item's */
+	unsigned char list;    /* an array: a pointer at off, its size_t count at n_off */
+	unsigned char off, n_off;
+	unsigned char size; /* of the stored value (0: not stored), or of each item */
+	unsigned char min;  /* array: the number of items */
+	unsigned short max;
+	int lo;          /* T_INT: the lowest value */
+	long long hi;    /* T_INT: the highest; T_STR: the longest; T_ENUM, T_OBJ: how many sub */
+	const void *sub; /* T_ENUM: the names; T_OBJ: the rows of its keys */
 	check_fn check;
-};
-
-struct schema {
-	const struct row *rows;
-	size_t n;
 };
 
 /*
@@ -430,7 +413,7 @@ static int take_keys(struct pctx *c, const cJSON *v, const struct row *spec, siz
 	char got[80];
 
 	if (!cJSON_IsObject(v))
-		return fail(c, "expected an object, got %s", describe(v, got, sizeof got));
+		return expected(c, v, "an object");
 	for (size_t i = 0; i < n; i++)
 		found[i] = NULL;
 	for (const cJSON *it = v->child; it; it = it->next) {
@@ -440,22 +423,19 @@ static int take_keys(struct pctx *c, const cJSON *v, const struct row *spec, siz
 
 		for (; k < n; k++) {
 			if (!strcmp(key, spec[k].key)) {
-				rule = c->form == FORM_INPUT ? spec[k].input : spec[k].resolved;
+				rule = spec[k].rule[c->form];
 				break;
 			}
 		}
-		if (rule == K_NO && word_ok(key, "_-.", 1))
-			saved = push_key(c, key);
-		else if (rule == K_NO)
-			saved = push_key(c, quote(got, sizeof got, key));
-		else
-			saved = push_key(c, spec[k].key);
+		saved = push_key(c, rule != K_NO || word_ok(key, "_-.", 1)
+		                            ? key
+		                            : quote(got, sizeof got, key));
 		if (rule == K_NO) {
-			char list[512] = "";
+			char list[512];
 			size_t o = 0;
+			list[0] = '\0';
 			for (size_t i = 0; i < n && o < sizeof list; i++) {
-				enum rule r =
-				        c->form == FORM_INPUT ? spec[i].input : spec[i].resolved;
+				enum rule r = spec[i].rule[c->form];
 				if (r == K_OPT || r == K_REQ)
 					o += (size_t)snprintf(list + o, sizeof list - o, "%s%s",
 					                      o ? ", " : "", spec[i].key);
@@ -463,14 +443,14 @@ static int take_keys(struct pctx *c, const cJSON *v, const struct row *spec, siz
 			return fail(c, "unknown key (expected %s)", list);
 		}
 		if (rule == K_BUILD)
-			return fail(c, "written by ibdrv-build; not allowed in an input manifest");
+			return c->input(c, NULL, NULL, 0); /* only the input form has K_BUILD */
 		if (found[k])
 			return fail(c, "duplicate key");
 		found[k] = it;
 		pop(c, saved);
 	}
 	for (size_t i = 0; i < n; i++) {
-		enum rule r = c->form == FORM_INPUT ? spec[i].input : spec[i].resolved;
+		enum rule r = spec[i].rule[c->form];
 		if (r == K_REQ && !found[i]) {
 			push_key(c, spec[i].key);
 			return fail(c, "required key is missing");
@@ -536,92 +516,73 @@ static const struct sortent *find_prefix(const struct sortent *ents, size_t n, c
 	return NULL;
 }
 
+/* Orders items that start with their key (a string) by it. */
+static int cmp_items(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+enum { UNIQ_FOLD = 1, UNIQ_SORT = 2 };
+
 /*
- * The files of one driver must unpack side by side: no path twice, and no
- * path inside another that is a file. With fold, the same with letter case
- * ignored, as on Windows. c->path is the driver's "files".
+ * The n items (stride bytes each, starting with their key, a path or an id)
+ * must unpack side by side: no key twice, and no key inside another that is a
+ * file. With UNIQ_FOLD, the same with letter case ignored, as on Windows; with
+ * UNIQ_SORT, the items are then sorted by key. c->path is the array's, named
+ * arr; key names the key in messages.
  */
-static int check_file_set(struct pctx *c, const struct ib_file *files, size_t n, int fold)
+static int check_unique(struct pctx *c, void *items, size_t n, size_t stride, int how,
+                        const char *arr, const char *key)
 {
 	struct sortent *ents = malloc((n ? n : 1) * sizeof *ents);
+	int fold = how & UNIQ_FOLD, rc = 0;
 	char a[80], b[80];
-	int rc = 0;
 
 	if (!ents)
 		return ib_oom(c->err);
 	for (size_t i = 0; i < n; i++) {
-		ents[i].key = files[i].path;
+		ents[i].key = *(char **)((char *)items + i * stride);
 		ents[i].idx = i;
 	}
 	qsort(ents, n, sizeof *ents, fold ? cmp_fold : cmp_exact);
 	for (size_t i = 1; i < n; i++) {
 		if (keycmp(ents[i - 1].key, ents[i].key, fold) == 0) {
 			/* cmp_* put the earlier position first among equals. */
-			size_t first = ents[i - 1].idx, later = ents[i].idx;
-			push_index(c, later);
-			push_key(c, "path");
+			size_t first = ents[i - 1].idx;
+			push_index(c, ents[i].idx);
+			push_key(c, key);
+			quote(a, sizeof a, ents[i].key);
 			if (fold)
 				rc = fail(c,
-				          "%s differs from files[%zu].path %s only in letter case, "
+				          "%s differs from %s[%zu].%s %s only in letter case, "
 				          "which Windows file names ignore",
-				          quote(a, sizeof a, files[later].path), first,
-				          quote(b, sizeof b, files[first].path));
+				          a, arr, first, key, quote(b, sizeof b, ents[i - 1].key));
 			else
-				rc = fail(c, "%s is listed twice (also files[%zu])",
-				          quote(a, sizeof a, files[later].path), first);
+				rc = fail(c, "%s is listed twice (also %s[%zu])", a, arr, first);
 			goto out;
 		}
 	}
 	for (size_t i = 0; i < n; i++) {
-		const char *p = files[i].path;
+		const char *p = *(char **)((char *)items + i * stride);
 		for (const char *slash = strchr(p, '/'); slash; slash = strchr(slash + 1, '/')) {
 			const struct sortent *hit =
 			        find_prefix(ents, n, p, (size_t)(slash - p), fold);
 			if (hit) {
 				push_index(c, i);
-				push_key(c, "path");
+				push_key(c, key);
 				rc = fail(c,
 				          "%s would be inside %s, which is listed as a file "
-				          "(files[%zu])",
-				          quote(a, sizeof a, p), quote(b, sizeof b, hit->key),
+				          "(%s[%zu])",
+				          quote(a, sizeof a, p), quote(b, sizeof b, hit->key), arr,
 				          hit->idx);
 				goto out;
 			}
 		}
 	}
+	/* The keys are unique by now, so the order is fully determined. */
+	if ((how & UNIQ_SORT) && n > 1)
+		qsort(items, n, stride, cmp_items);
 out:
-	free(ents);
-	return rc;
-}
-
-/* Reorders items (n of them, each size bytes) into ents order. */
-static int permute(void *items, size_t n, size_t size, const struct sortent *ents,
-                   struct ib_err *err)
-{
-	unsigned char *copy = malloc(n ? n * size : 1);
-
-	if (!copy)
-		return ib_oom(err);
-	for (size_t i = 0; i < n; i++)
-		memcpy(copy + i * size, (unsigned char *)items + ents[i].idx * size, size);
-	memcpy(items, copy, n * size);
-	free(copy);
-	return 0;
-}
-
-static int sort_files(struct ib_driver *d, struct ib_err *err)
-{
-	struct sortent *ents = malloc(d->n_files * sizeof *ents);
-	int rc;
-
-	if (!ents)
-		return ib_oom(err);
-	for (size_t i = 0; i < d->n_files; i++) {
-		ents[i].key = d->files[i].path;
-		ents[i].idx = i;
-	}
-	qsort(ents, d->n_files, sizeof *ents, cmp_exact);
-	rc = permute(d->files, d->n_files, sizeof *d->files, ents, err);
 	free(ents);
 	return rc;
 }
@@ -635,13 +596,10 @@ static int sort_files(struct ib_driver *d, struct ib_err *err)
 
 static const char *const kind_names[] = {"nd", "winof", "winof2", "mlnx-ofed", "rdma-core"};
 
-/* Which platform each kind belongs to and whether it serves SR-IOV sizes. */
-static const struct {
-	const char *platform;
-	int sriov;
-} kinds[] = {
-        {"windows", 0}, {"windows", 1}, {"windows", 1}, {"linux", 1}, {"linux", 1},
-};
+/* The first three kinds are Windows drivers, the others Linux ones; all but "nd" serve SR-IOV
+ * sizes. */
+#define KIND_PLATFORM(k) platforms[(k) >= 3]
+#define KIND_SRIOV(k) ((k) != 0)
 
 static size_t kind_index(const char *kind)
 {
@@ -658,9 +616,10 @@ static const struct ib_driver *driver_of(const struct pctx *c)
 	return c->obj[1];
 }
 
+/* platform was read before anything that asks: "windows" or "linux". */
 static int is_windows(const struct pctx *c)
 {
-	return !strcmp(driver_of(c)->platform, "windows");
+	return driver_of(c)->platform[0] == 'w';
 }
 
 static int check_format(struct pctx *c, void *obj, const cJSON *v, size_t i)
@@ -702,9 +661,10 @@ static int check_kind(struct pctx *c, void *obj, const cJSON *v, size_t i)
 	size_t k = kind_index(d->kind);
 
 	(void)v, (void)i;
-	if (strcmp(kinds[k].platform, d->platform))
+	/* Both are validated names: "windows" or "linux". */
+	if (KIND_PLATFORM(k)[0] != d->platform[0])
 		return fail(c, "\"%s\" is a %s driver, but platform is \"%s\"", d->kind,
-		            kinds[k].platform, d->platform);
+		            KIND_PLATFORM(k), d->platform);
 	return 0;
 }
 
@@ -735,14 +695,16 @@ static int check_os(struct pctx *c, void *obj, const cJSON *v, size_t i)
 	return 0;
 }
 
+static const char nd_sizes[] = "Network Direct is for sizes without SR-IOV";
+
 static int check_nics(struct pctx *c, void *obj, const cJSON *v, size_t i)
 {
 	const struct ib_driver *d = obj;
-	int nd = !strcmp(d->kind, "nd");
+	size_t k = kind_index(d->kind); /* 0: nd, 1: winof, 2: winof2 */
+	int nd = k == 0;
 
 	if (!v && nd && d->n_nics > 0)
-		return fail(c, "must be empty for kind \"nd\" (non-SR-IOV sizes reach InfiniBand "
-		               "through Network Direct, not through a ConnectX function)");
+		return fail(c, "must be empty for kind \"nd\" (%s)", nd_sizes);
 	if (!v && !nd && d->n_nics == 0)
 		return fail(c, "must list the ConnectX generations kind \"%s\" is for", d->kind);
 	if (!v)
@@ -750,10 +712,10 @@ static int check_nics(struct pctx *c, void *obj, const cJSON *v, size_t i)
 	for (size_t j = 0; j < i; j++)
 		if (!strcmp(d->nics[j], d->nics[i]))
 			return fail(c, "\"%s\" is listed twice", d->nics[i]);
-	if (!strcmp(d->kind, "winof") && strcmp(d->nics[i], "CX3-Pro"))
+	if (k == 1 && strcmp(d->nics[i], "CX3-Pro"))
 		return fail(c, "WinOF drives ConnectX-3 Pro only; \"%s\" needs kind \"winof2\"",
 		            d->nics[i]);
-	if (!strcmp(d->kind, "winof2") && !strcmp(d->nics[i], "CX3-Pro"))
+	if (k == 2 && !strcmp(d->nics[i], "CX3-Pro"))
 		return fail(c, "WinOF-2 drives ConnectX-4 and newer; \"CX3-Pro\" needs kind "
 		               "\"winof\"");
 	return 0;
@@ -765,40 +727,60 @@ static int check_sriov(struct pctx *c, void *obj, const cJSON *v, size_t i)
 	size_t k = kind_index(d->kind);
 
 	(void)v, (void)i;
-	if (d->sriov != kinds[k].sriov)
-		return fail(c, "must be %s for kind \"%s\" (%s)", kinds[k].sriov ? "true" : "false",
-		            d->kind,
-		            kinds[k].sriov ? "its drivers are for SR-IOV sizes"
-		                           : "Network Direct is for sizes without SR-IOV");
+	if (d->sriov != KIND_SRIOV(k))
+		return fail(c, "must be %s for kind \"%s\" (%s)", KIND_SRIOV(k) ? "true" : "false",
+		            d->kind, KIND_SRIOV(k) ? "its drivers are for SR-IOV sizes" : nd_sizes);
 	return 0;
 }
 
-/* Input form: the driver's payload folder, kept for its files' sources. */
+/*
+ * The input form's own work, which only ib_manifest_load_input links in: with
+ * v, the driver's "source", its payload folder, kept for its files; with obj
+ * alone, a file whose source it sets; with neither, a key that only
+ * ibdrv-build writes (refused; c->path names it).
+ */
+static int input_check(struct pctx *c, void *obj, const cJSON *v, size_t i)
+{
+	struct ib_file *file = obj;
+	char got[80], *base;
+	const char *dir = strcmp(c->dir, ".") ? c->dir : "";
+
+	(void)i;
+	if (!v && !obj)
+		return fail(c, "written by ibdrv-build; not allowed in an input manifest");
+	if (v) {
+		const char *s = v->valuestring;
+		const char *why = strcmp(s, ".") ? ib_path_unsafe_reason(s) : NULL;
+		if (why)
+			return fail(c, "%s %s", quote(got, sizeof got, s), why);
+		c->payload = s;
+		return 0;
+	}
+	/* "." is the manifest's own folder; "./x" would read worse in messages. */
+	base = strcmp(c->payload, ".") ? ib_path_join(dir, c->payload) : strdup(dir);
+	file->source = base ? ib_path_join(base, file->path) : NULL;
+	free(base);
+	return file->source ? 0 : ib_oom(c->err);
+}
+
+/* Input form: the driver's payload folder (see input_check). */
 static int check_source(struct pctx *c, void *obj, const cJSON *v, size_t i)
 {
-	const char *s = v->valuestring;
-	char got[80];
-
-	(void)obj, (void)i;
-	if (strcmp(s, ".") && !ib_path_is_safe_relative(s))
-		return fail(c, "%s %s", quote(got, sizeof got, s), unsafe_reason(s));
-	c->payload = s;
-	return 0;
+	return c->input(c, obj, v, i);
 }
 
-/* Checks the files side by side, then sorts them by path. */
+/* Checks the files side by side (on Windows also ignoring case), then sorts them by path. */
 static int check_files(struct pctx *c, void *obj, const cJSON *v, size_t i)
 {
 	struct ib_driver *d = obj;
-	int rc;
+	int rc = 0;
 
-	(void)i;
 	if (v)
 		return 0;
-	if ((rc = check_file_set(c, d->files, d->n_files, 0)) ||
-	    (is_windows(c) && (rc = check_file_set(c, d->files, d->n_files, 1))))
-		return rc;
-	return sort_files(d, c->err);
+	for (i = is_windows(c) ? 0 : UNIQ_SORT; rc == 0 && i <= UNIQ_SORT; i++)
+		rc = check_unique(c, d->files, d->n_files, sizeof *d->files, (int)i, "files",
+		                  "path");
+	return rc;
 }
 
 static int check_family(struct pctx *c, void *obj, const cJSON *v, size_t i)
@@ -806,7 +788,8 @@ static int check_family(struct pctx *c, void *obj, const cJSON *v, size_t i)
 	const struct ib_os_match *os = obj;
 
 	(void)v, (void)i;
-	if (strcmp(os->family, driver_of(c)->platform))
+	/* Both are validated names: "windows" or "linux". */
+	if (os->family[0] != driver_of(c)->platform[0])
 		return fail(c, "\"%s\" does not match the driver's platform \"%s\"", os->family,
 		            driver_of(c)->platform);
 	return 0;
@@ -822,28 +805,21 @@ static int check_product(struct pctx *c, void *obj, const cJSON *v, size_t i)
 
 static int check_os_id(struct pctx *c, void *obj, const cJSON *v, size_t i)
 {
-	char got[80];
-
 	(void)obj, (void)i;
 	if (!v)
 		return 0;
 	if (is_windows(c))
 		return fail(c, "only for linux (the ID of /etc/os-release)");
 	if (!word_ok(v->valuestring, "._-", 0))
-		return fail(c, "expected an os-release ID (a-z 0-9 . _ -), got %s",
-		            quote(got, sizeof got, v->valuestring));
+		return expected(c, v, "an os-release ID (a-z 0-9 . _ -)");
 	return 0;
 }
 
 static int check_os_version(struct pctx *c, void *obj, const cJSON *v, size_t i)
 {
-	char got[80];
-
 	(void)obj, (void)i;
 	if (v && !dotted_ok(v->valuestring))
-		return fail(
-		        c, "expected numbers separated by dots (\"10.0.17763\", \"22.04\"), got %s",
-		        quote(got, sizeof got, v->valuestring));
+		return expected(c, v, "numbers separated by dots (\"10.0.17763\", \"22.04\")");
 	return 0;
 }
 
@@ -854,21 +830,12 @@ static int check_path(struct pctx *c, void *obj, const cJSON *v, size_t i)
 	char got[80];
 
 	(void)v, (void)i;
-	if (!ib_path_is_safe_relative(s))
-		return fail(c, "%s %s", quote(got, sizeof got, s), unsafe_reason(s));
-	if (is_windows(c) && (why = windows_name_problem(s)))
+	why = ib_path_unsafe_reason(s);
+	if (!why && is_windows(c))
+		why = windows_name_problem(s);
+	if (why)
 		return fail(c, "%s %s", quote(got, sizeof got, s), why);
-	if (c->form == FORM_INPUT) {
-		/* "." is the manifest's own folder; "./x" would read worse in messages. */
-		const char *dir = strcmp(c->dir, ".") ? c->dir : "";
-		char *base = strcmp(c->payload, ".") ? ib_path_join(dir, c->payload) : strdup(dir);
-
-		file->source = base ? ib_path_join(base, file->path) : NULL;
-		free(base);
-		if (!file->source)
-			return ib_oom(c->err);
-	}
-	return 0;
+	return c->input ? c->input(c, file, NULL, 0) : 0;
 }
 
 /* Also when absent (input form): "0644", the default. */
@@ -885,12 +852,11 @@ static int check_blake2b(struct pctx *c, void *obj, const cJSON *v, size_t i)
 {
 	struct ib_file *file = obj;
 	const char *s = v->valuestring;
-	char got[80];
 
 	(void)i;
+	_Static_assert(IB_HASH_FILE_BYTES == 32, "the message says 64 hex digits");
 	if (strlen(s) != 2 * IB_HASH_FILE_BYTES || strspn(s, "0123456789abcdef") != strlen(s))
-		return fail(c, "expected %d lower-case hex digits, got %s", 2 * IB_HASH_FILE_BYTES,
-		            quote(got, sizeof got, s));
+		return expected(c, v, "64 lower-case hex digits");
 	/* Cannot fail on the 64 hex digits checked above. */
 	(void)sodium_hex2bin(file->blake2b, sizeof file->blake2b, s, strlen(s), NULL, NULL, NULL);
 	return 0;
@@ -945,90 +911,302 @@ static int check_reboot(struct pctx *c, void *obj, const cJSON *v, size_t i)
 
 static int check_drivers(struct pctx *c, void *obj, const cJSON *v, size_t i);
 
-#define ROWS(r)                                                                                    \
-	{                                                                                          \
-		r, COUNT(r)                                                                        \
-	}
-
 static const struct row os_rows[] = {
-        {"family", K_REQ, K_REQ, T_ENUM, 0, FIELD(struct ib_os_match, family), 0, 0, 0,
-         COUNT(platforms), platforms, check_family},
-        {"product", K_OPT, K_OPT, T_ENUM, 0, FIELD(struct ib_os_match, product), 0, 0, 0,
-         COUNT(products), products, check_product},
-        {"id", K_OPT, K_OPT, T_STR, 0, FIELD(struct ib_os_match, id), 0, 0, 0, 32, NULL,
+        {"family",
+         {K_REQ, K_REQ},
+         T_ENUM,
+         0,
+         FIELD(struct ib_os_match, family),
+         0,
+         0,
+         0,
+         COUNT(platforms),
+         platforms,
+         check_family},
+        {"product",
+         {K_OPT, K_OPT},
+         T_ENUM,
+         0,
+         FIELD(struct ib_os_match, product),
+         0,
+         0,
+         0,
+         COUNT(products),
+         products,
+         check_product},
+        {"id",
+         {K_OPT, K_OPT},
+         T_STR,
+         0,
+         FIELD(struct ib_os_match, id),
+         0,
+         0,
+         0,
+         32,
+         NULL,
          check_os_id},
-        {"version", K_OPT, K_OPT, T_STR, 0, FIELD(struct ib_os_match, version), 0, 0, 0, 32, NULL,
+        {"version",
+         {K_OPT, K_OPT},
+         T_STR,
+         0,
+         FIELD(struct ib_os_match, version),
+         0,
+         0,
+         0,
+         32,
+         NULL,
          check_os_version},
 };
 
 static const struct row file_rows[] = {
-        {"path", K_REQ, K_REQ, T_STR, 0, FIELD(struct ib_file, path), 0, 0, 0, 4096, NULL,
+        {"path",
+         {K_REQ, K_REQ},
+         T_STR,
+         0,
+         FIELD(struct ib_file, path),
+         0,
+         0,
+         0,
+         4096,
+         NULL,
          check_path},
-        {"mode", K_OPT, K_REQ, T_ENUM, 0, NOSTORE, 0, 0, 0, COUNT(modes), modes, check_mode},
-        {"size", K_BUILD, K_REQ, T_INT, 0, FIELD(struct ib_file, size), 0, 0, 0, MAX_SAFE_INT, NULL,
+        {"mode", {K_OPT, K_REQ}, T_ENUM, 0, NOSTORE, 0, 0, 0, COUNT(modes), modes, check_mode},
+        {"size",
+         {K_BUILD, K_REQ},
+         T_INT,
+         0,
+         FIELD(struct ib_file, size),
+         0,
+         0,
+         0,
+         MAX_SAFE_INT,
+         NULL,
          NULL},
-        {"blake2b", K_BUILD, K_REQ, T_STR, 0, NOSTORE, 0, 0, 0, 256, NULL, check_blake2b},
+        {"blake2b", {K_BUILD, K_REQ}, T_STR, 0, NOSTORE, 0, 0, 0, 256, NULL, check_blake2b},
+        /* Set by check_path in the input form; here so that ib_manifest_free frees it. */
+        {"source", {K_NO, K_NO}, T_STR, 0, FIELD(struct ib_file, source), 0, 0, 0, 0, NULL, NULL},
 };
 
 static const struct row install_rows[] = {
-        {"argv", K_REQ, K_REQ, T_STR, 1, ARRAY(struct ib_install, argv, argc, char *), 1, MAX_ARGS,
-         0, MAX_ARG, NULL, NULL},
-        {"timeout_seconds", K_REQ, K_REQ, T_INT, 0, FIELD(struct ib_install, timeout_seconds), 0, 0,
-         1, MAX_TIMEOUT, NULL, NULL},
-        {"success_codes", K_OPT, K_REQ, T_INT, 1,
-         ARRAY(struct ib_install, success_codes, n_success, int), 1, MAX_CODES, INT32_MIN,
-         INT32_MAX, NULL, check_success},
-        {"reboot_codes", K_OPT, K_REQ, T_INT, 1,
-         ARRAY(struct ib_install, reboot_codes, n_reboot, int), 0, MAX_CODES, INT32_MIN, INT32_MAX,
-         NULL, check_reboot},
+        {"argv",
+         {K_REQ, K_REQ},
+         T_STR,
+         1,
+         ARRAY(struct ib_install, argv, argc, char *),
+         1,
+         MAX_ARGS,
+         0,
+         MAX_ARG,
+         NULL,
+         NULL},
+        {"timeout_seconds",
+         {K_REQ, K_REQ},
+         T_INT,
+         0,
+         FIELD(struct ib_install, timeout_seconds),
+         0,
+         0,
+         1,
+         MAX_TIMEOUT,
+         NULL,
+         NULL},
+        {"success_codes",
+         {K_OPT, K_REQ},
+         T_INT,
+         1,
+         ARRAY(struct ib_install, success_codes, n_success, int),
+         1,
+         MAX_CODES,
+         INT32_MIN,
+         INT32_MAX,
+         NULL,
+         check_success},
+        {"reboot_codes",
+         {K_OPT, K_REQ},
+         T_INT,
+         1,
+         ARRAY(struct ib_install, reboot_codes, n_reboot, int),
+         0,
+         MAX_CODES,
+         INT32_MIN,
+         INT32_MAX,
+         NULL,
+         check_reboot},
 };
-
-static const struct schema os_schema = ROWS(os_rows), file_schema = ROWS(file_rows),
-                           install_schema = ROWS(install_rows);
 
 static const struct row driver_rows[] = {
-        {"id", K_REQ, K_REQ, T_STR, 0, FIELD(struct ib_driver, id), 0, 0, 0, MAX_NAME, NULL,
+        {"id",
+         {K_REQ, K_REQ},
+         T_STR,
+         0,
+         FIELD(struct ib_driver, id),
+         0,
+         0,
+         0,
+         MAX_NAME,
+         NULL,
          check_id},
-        {"platform", K_REQ, K_REQ, T_ENUM, 0, FIELD(struct ib_driver, platform), 0, 0, 0,
-         COUNT(platforms), platforms, NULL},
-        {"kind", K_REQ, K_REQ, T_ENUM, 0, FIELD(struct ib_driver, kind), 0, 0, 0, COUNT(kind_names),
-         kind_names, check_kind},
-        {"version", K_REQ, K_REQ, T_STR, 0, FIELD(struct ib_driver, version), 0, 0, 0, MAX_NAME,
-         NULL, check_version},
-        {"description", K_OPT, K_OPT, T_STR, 0, FIELD(struct ib_driver, description), 0, 0, 0,
-         MAX_DESCRIPTION, NULL, NULL},
-        {"os", K_REQ, K_REQ, T_OBJ, 1, ARRAY(struct ib_driver, os, n_os, struct ib_os_match), 1,
-         MAX_OS, 0, 0, &os_schema, check_os},
-        {"nics", K_REQ, K_REQ, T_ENUM, 1, ARRAY(struct ib_driver, nics, n_nics, char *), 0,
-         COUNT(nic_names), 0, COUNT(nic_names), nic_names, check_nics},
-        {"sriov", K_REQ, K_REQ, T_BOOL, 0, FIELD(struct ib_driver, sriov), 0, 0, 0, 0, NULL,
+        {"platform",
+         {K_REQ, K_REQ},
+         T_ENUM,
+         0,
+         FIELD(struct ib_driver, platform),
+         0,
+         0,
+         0,
+         COUNT(platforms),
+         platforms,
+         NULL},
+        {"kind",
+         {K_REQ, K_REQ},
+         T_ENUM,
+         0,
+         FIELD(struct ib_driver, kind),
+         0,
+         0,
+         0,
+         COUNT(kind_names),
+         kind_names,
+         check_kind},
+        {"version",
+         {K_REQ, K_REQ},
+         T_STR,
+         0,
+         FIELD(struct ib_driver, version),
+         0,
+         0,
+         0,
+         MAX_NAME,
+         NULL,
+         check_version},
+        {"description",
+         {K_OPT, K_OPT},
+         T_STR,
+         0,
+         FIELD(struct ib_driver, description),
+         0,
+         0,
+         0,
+         MAX_DESCRIPTION,
+         NULL,
+         NULL},
+        {"os",
+         {K_REQ, K_REQ},
+         T_OBJ,
+         1,
+         ARRAY(struct ib_driver, os, n_os, struct ib_os_match),
+         1,
+         MAX_OS,
+         0,
+         COUNT(os_rows),
+         os_rows,
+         check_os},
+        {"nics",
+         {K_REQ, K_REQ},
+         T_ENUM,
+         1,
+         ARRAY(struct ib_driver, nics, n_nics, char *),
+         0,
+         COUNT(nic_names),
+         0,
+         COUNT(nic_names),
+         nic_names,
+         check_nics},
+        {"sriov",
+         {K_REQ, K_REQ},
+         T_BOOL,
+         0,
+         FIELD(struct ib_driver, sriov),
+         0,
+         0,
+         0,
+         0,
+         NULL,
          check_sriov},
-        {"source", K_REQ, K_NO, T_STR, 0, NOSTORE, 0, 0, 0, 4096, NULL, check_source},
-        {"files", K_REQ, K_REQ, T_OBJ, 1, ARRAY(struct ib_driver, files, n_files, struct ib_file),
-         1, MAX_FILES, 0, 0, &file_schema, check_files},
-        {"install", K_REQ, K_REQ, T_OBJ, 0, FIELD(struct ib_driver, install), 0, 0, 0, 0,
-         &install_schema, NULL},
+        {"source", {K_REQ, K_NO}, T_STR, 0, NOSTORE, 0, 0, 0, 4096, NULL, check_source},
+        {"files",
+         {K_REQ, K_REQ},
+         T_OBJ,
+         1,
+         ARRAY(struct ib_driver, files, n_files, struct ib_file),
+         1,
+         MAX_FILES,
+         0,
+         COUNT(file_rows),
+         file_rows,
+         check_files},
+        {"install",
+         {K_REQ, K_REQ},
+         T_OBJ,
+         0,
+         FIELD(struct ib_driver, install),
+         0,
+         0,
+         0,
+         COUNT(install_rows),
+         install_rows,
+         NULL},
 };
-
-static const struct schema driver_schema = ROWS(driver_rows);
 
 static const struct row top_rows[] = {
-        {"format", K_REQ, K_REQ, T_INT, 0, FIELD(struct ib_manifest, format), 0, 0, 1, INT32_MAX,
-         NULL, check_format},
-        {"name", K_REQ, K_REQ, T_STR, 0, FIELD(struct ib_manifest, name), 0, 0, 0, MAX_NAME, NULL,
+        {"format",
+         {K_REQ, K_REQ},
+         T_INT,
+         0,
+         FIELD(struct ib_manifest, format),
+         0,
+         0,
+         1,
+         INT32_MAX,
+         NULL,
+         check_format},
+        {"name",
+         {K_REQ, K_REQ},
+         T_STR,
+         0,
+         FIELD(struct ib_manifest, name),
+         0,
+         0,
+         0,
+         MAX_NAME,
+         NULL,
          check_name},
-        {"sequence", K_REQ, K_REQ, T_INT, 0, FIELD(struct ib_manifest, sequence), 0, 0, 1,
-         MAX_SAFE_INT, NULL, NULL},
-        {"created", K_BUILD, K_REQ, T_INT, 0, FIELD(struct ib_manifest, created), 0, 0, 0,
-         MAX_SAFE_INT, NULL, NULL},
-        {"drivers", K_REQ, K_REQ, T_OBJ, 1,
-         ARRAY(struct ib_manifest, drivers, n_drivers, struct ib_driver), 1, MAX_DRIVERS, 0, 0,
-         &driver_schema, check_drivers},
+        {"sequence",
+         {K_REQ, K_REQ},
+         T_INT,
+         0,
+         FIELD(struct ib_manifest, sequence),
+         0,
+         0,
+         1,
+         MAX_SAFE_INT,
+         NULL,
+         NULL},
+        {"created",
+         {K_BUILD, K_REQ},
+         T_INT,
+         0,
+         FIELD(struct ib_manifest, created),
+         0,
+         0,
+         0,
+         MAX_SAFE_INT,
+         NULL,
+         NULL},
+        {"drivers",
+         {K_REQ, K_REQ},
+         T_OBJ,
+         1,
+         ARRAY(struct ib_manifest, drivers, n_drivers, struct ib_driver),
+         1,
+         MAX_DRIVERS,
+         0,
+         COUNT(driver_rows),
+         driver_rows,
+         check_drivers},
 };
 
-static const struct schema top_schema = ROWS(top_rows);
-
-static int read_object(struct pctx *c, const cJSON *v, const struct schema *s, void *obj);
+static int read_object(struct pctx *c, const cJSON *v, const struct row *rows, size_t n, void *obj);
 
 /* Reads value v of row r into dst (the field, or the array item). */
 static int read_value(struct pctx *c, const struct row *r, const cJSON *v, void *dst)
@@ -1057,7 +1235,7 @@ static int read_value(struct pctx *c, const struct row *r, const cJSON *v, void 
 		rc = get_bool(c, v, dst);
 		break;
 	default:
-		rc = read_object(c, v, r->sub, dst);
+		rc = read_object(c, v, r->sub, (size_t)r->hi, dst);
 	}
 	return rc;
 }
@@ -1086,19 +1264,19 @@ static int read_array(struct pctx *c, const struct row *r, const cJSON *v, void 
 	return r->check ? r->check(c, obj, NULL, n) : 0;
 }
 
-static int read_object(struct pctx *c, const cJSON *v, const struct schema *s, void *obj)
+static int read_object(struct pctx *c, const cJSON *v, const struct row *rows, size_t n, void *obj)
 {
 	const cJSON *found[16];
 	int rc;
 
-	if ((rc = take_keys(c, v, s->rows, s->n, found)))
+	if ((rc = take_keys(c, v, rows, n, found)))
 		return rc;
 	c->obj[c->depth++] = obj;
-	for (size_t k = 0; k < s->n && rc == 0; k++) {
-		const struct row *r = &s->rows[k];
+	for (size_t k = 0; k < n && rc == 0; k++) {
+		const struct row *r = &rows[k];
 		size_t saved;
 
-		enum rule rule = c->form == FORM_INPUT ? r->input : r->resolved;
+		enum rule rule = r->rule[c->form];
 
 		if (rule == K_NO || rule == K_BUILD)
 			continue; /* not of this form: take_keys refused it */
@@ -1116,36 +1294,16 @@ static int read_object(struct pctx *c, const cJSON *v, const struct schema *s, v
 	return rc;
 }
 
-/* Driver ids are unique; then the drivers and each one's files are sorted. */
+/* Driver ids are unique; then the drivers are sorted by id. */
 static int check_drivers(struct pctx *c, void *obj, const cJSON *v, size_t i)
 {
 	struct ib_manifest *m = obj;
-	size_t n = m->n_drivers;
-	struct sortent *ents;
-	int rc = 0;
 
+	(void)i;
 	if (v)
 		return 0;
-	ents = malloc(n * sizeof *ents);
-	if (!ents)
-		return ib_oom(c->err);
-	for (i = 0; i < n; i++) {
-		ents[i].key = m->drivers[i].id;
-		ents[i].idx = i;
-	}
-	qsort(ents, n, sizeof *ents, cmp_exact);
-	for (i = 1; i < n && rc == 0; i++) {
-		if (!strcmp(ents[i - 1].key, ents[i].key)) {
-			push_index(c, ents[i].idx);
-			push_key(c, "id");
-			rc = fail(c, "driver id \"%s\" is used twice (also drivers[%zu].id)",
-			          ents[i].key, ents[i - 1].idx);
-		}
-	}
-	if (rc == 0)
-		rc = permute(m->drivers, n, sizeof *m->drivers, ents, c->err);
-	free(ents);
-	return rc;
+	return check_unique(c, m->drivers, m->n_drivers, sizeof *m->drivers, UNIQ_SORT, "drivers",
+	                    "id");
 }
 
 static int is_json_space(char ch)
@@ -1160,7 +1318,6 @@ static int is_json_space(char ch)
  */
 static int scan_text(const char *source, const char *text, size_t end, struct ib_err *err)
 {
-	char where[96];
 	int in_string = 0;
 
 	for (size_t i = 0; i < end; i++) {
@@ -1172,32 +1329,34 @@ static int scan_text(const char *source, const char *text, size_t end, struct ib
 			} else if (ch == '\\') {
 				if (i + 5 < end && text[i + 1] == 'u' &&
 				    !memcmp(text + i + 2, "0000", 4)) {
-					position(where, sizeof where, text, i);
-					return ib_fail(err, IB_EINPUT,
-					               "%s: \\u0000 (NUL) in a string at %s",
-					               source, where);
+					return fail_at(err, source, text, i,
+					               "\\u0000 (NUL) in a string at");
 				}
 				i++;
 			}
 		} else if (ch == '"') {
 			in_string = 1;
 		} else if (ch < 0x20 && !is_json_space((char)ch)) {
-			position(where, sizeof where, text, i);
-			return ib_fail(err, IB_EINPUT, "%s: control character 0x%02x at %s", source,
-			               ch, where);
+			char what[32];
+			snprintf(what, sizeof what, "control character 0x%02x at", ch);
+			return fail_at(err, source, text, i, what);
 		}
 	}
 	return 0;
 }
 
+/* input is input_check for the input form, NULL for the resolved form. */
 static int parse_text(const char *text, size_t len, const char *source, const char *dir,
-                      enum form form, struct ib_manifest **out, struct ib_err *err)
+                      check_fn input, struct ib_manifest **out, struct ib_err *err)
 {
-	struct pctx c = {.source = source, .form = form, .dir = dir, .err = err};
+	struct pctx c = {.source = source,
+	                 .form = input ? FORM_INPUT : FORM_RESOLVED,
+	                 .dir = dir,
+	                 .input = input,
+	                 .err = err};
 	struct ib_manifest *m = NULL;
 	const char *end = NULL, *nul;
 	cJSON *root = NULL;
-	char where[96];
 	size_t off;
 	int rc;
 
@@ -1208,8 +1367,7 @@ static int parse_text(const char *text, size_t len, const char *source, const ch
 		        "%s: %zu bytes, larger than the %d-byte (1 MiB) limit for a manifest",
 		        source, len, IB_MANIFEST_MAX_BYTES);
 	if ((nul = memchr(text, '\0', len))) {
-		position(where, sizeof where, text, (size_t)(nul - text));
-		return ib_fail(err, IB_EINPUT, "%s: NUL byte at %s", source, where);
+		return fail_at(err, source, text, (size_t)(nul - text), "NUL byte at");
 	}
 	for (off = 0; off < len && is_json_space(text[off]); off++)
 		;
@@ -1219,8 +1377,7 @@ static int parse_text(const char *text, size_t len, const char *source, const ch
 	root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
 	if (!root) {
 		off = end && end >= text && (size_t)(end - text) <= len ? (size_t)(end - text) : 0;
-		position(where, sizeof where, text, off);
-		return ib_fail(err, IB_EINPUT, "%s: invalid JSON near %s", source, where);
+		return fail_at(err, source, text, off, "invalid JSON near");
 	}
 	off = (size_t)(end - text);
 	if ((rc = scan_text(source, text, off, err)))
@@ -1228,9 +1385,7 @@ static int parse_text(const char *text, size_t len, const char *source, const ch
 	while (off < len && is_json_space(text[off]))
 		off++;
 	if (off < len) {
-		position(where, sizeof where, text, off);
-		rc = ib_fail(err, IB_EINPUT, "%s: unexpected data after the JSON value at %s",
-		             source, where);
+		rc = fail_at(err, source, text, off, "unexpected data after the JSON value at");
 		goto out;
 	}
 
@@ -1239,7 +1394,7 @@ static int parse_text(const char *text, size_t len, const char *source, const ch
 		rc = ib_oom(err);
 		goto out;
 	}
-	if ((rc = read_object(&c, root, &top_schema, m)))
+	if ((rc = read_object(&c, root, top_rows, COUNT(top_rows), m)))
 		goto out;
 	*out = m;
 	m = NULL;
@@ -1280,7 +1435,7 @@ int ib_manifest_load_input(const char *path, struct ib_manifest **out, struct ib
 		goto out;
 	}
 	text[len] = '\0';
-	rc = parse_text(text, len, path, dir, FORM_INPUT, out, err);
+	rc = parse_text(text, len, path, dir, input_check, out, err);
 out:
 	if (f)
 		fclose(f);
@@ -1292,7 +1447,7 @@ out:
 int ib_manifest_parse_resolved(const char *json, size_t len, const char *source,
                                struct ib_manifest **out, struct ib_err *err)
 {
-	return parse_text(json, len, source, NULL, FORM_RESOLVED, out, err);
+	return parse_text(json, len, source, NULL, NULL, out, err);
 }
 
 /* ---- public: writing ---- */
@@ -1547,42 +1702,36 @@ char *ib_manifest_entry_name(const struct ib_driver *d, const struct ib_file *f)
 	return name;
 }
 
-static void free_driver(struct ib_driver *d)
+/* Frees what the n rows point to in obj (what read_object stored). */
+static void free_object(const struct row *rows, size_t n, void *obj)
 {
-	free(d->id);
-	free(d->platform);
-	free(d->kind);
-	free(d->version);
-	free(d->description);
-	for (size_t i = 0; d->os && i < d->n_os; i++) {
-		free(d->os[i].family);
-		free(d->os[i].product);
-		free(d->os[i].id);
-		free(d->os[i].version);
+	for (size_t k = 0; k < n; k++) {
+		const struct row *r = &rows[k];
+		char *items = (char *)obj + r->off;
+		size_t count = 1;
+
+		if (!r->size)
+			continue;
+		if (r->list) {
+			items = *(char **)items;
+			count = items ? *(size_t *)((char *)obj + r->n_off) : 0;
+		}
+		for (size_t i = 0; i < count; i++) {
+			char *item = items + i * r->size;
+			if (r->type == T_OBJ)
+				free_object(r->sub, (size_t)r->hi, item);
+			else if (r->type == T_STR || r->type == T_ENUM)
+				free(*(char **)item);
+		}
+		if (r->list)
+			free(items);
 	}
-	free(d->os);
-	for (size_t i = 0; d->nics && i < d->n_nics; i++)
-		free(d->nics[i]);
-	free(d->nics);
-	for (size_t i = 0; d->install.argv && i < d->install.argc; i++)
-		free(d->install.argv[i]);
-	free(d->install.argv);
-	free(d->install.success_codes);
-	free(d->install.reboot_codes);
-	for (size_t i = 0; d->files && i < d->n_files; i++) {
-		free(d->files[i].path);
-		free(d->files[i].source);
-	}
-	free(d->files);
 }
 
 void ib_manifest_free(struct ib_manifest *m)
 {
 	if (!m)
 		return;
-	for (size_t i = 0; m->drivers && i < m->n_drivers; i++)
-		free_driver(&m->drivers[i]);
-	free(m->drivers);
-	free(m->name);
+	free_object(top_rows, COUNT(top_rows), m);
 	free(m);
 }

@@ -24,9 +24,20 @@ char *ib_path_join(const char *a, const char *b)
 	return out;
 }
 
+/* The last '/' in path, or NULL. */
+static const char *last_slash(const char *path)
+{
+	const char *slash = NULL;
+
+	for (; *path; path++)
+		if (*path == '/')
+			slash = path;
+	return slash;
+}
+
 char *ib_path_dirname(const char *path)
 {
-	const char *slash = strrchr(path, '/');
+	const char *slash = last_slash(path);
 	size_t len;
 	char *out;
 
@@ -43,34 +54,39 @@ char *ib_path_dirname(const char *path)
 
 const char *ib_path_basename(const char *path)
 {
-	const char *slash = strrchr(path, '/');
+	const char *slash = last_slash(path);
 
 	return slash ? slash + 1 : path;
 }
 
-int ib_path_is_safe_relative(const char *rel)
+const char *ib_path_unsafe_reason(const char *rel)
 {
 	size_t len = strlen(rel);
-	const char *p = rel;
 
-	if (len == 0 || len > 255 || rel[0] == '/')
-		return 0;
+	if (rel[0] == '/')
+		return "is absolute";
 	if (len >= 2 && rel[1] == ':')
-		return 0;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)rel[i];
-		if (c < 0x20 || c == 0x7f || c == '\\')
-			return 0;
-	}
-	while (*p) {
+		return "starts with a drive letter";
+	if (strchr(rel, '\\'))
+		return "contains a backslash (use /)";
+	if (len == 0 || len > 255)
+		return len ? "is longer than 255 bytes" : "is empty";
+	for (const char *p = rel; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return "contains a control character";
+	for (const char *p = rel; *p;) {
 		size_t n = strcspn(p, "/");
 		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-			return 0;
+			return n == 0 ? "has an empty component"
+			              : "has a \".\" or \"..\" component";
 		p += n;
-		if (*p == '/')
-			p++;
-		if (*p == '\0' && p[-1] == '/')
-			return 0;
+		if (*p == '/' && *++p == '\0')
+			return "has an empty component";
 	}
-	return 1;
+	return NULL;
+}
+
+int ib_path_is_safe_relative(const char *rel)
+{
+	return ib_path_unsafe_reason(rel) == NULL;
 }

@@ -21,4 +21,8 @@ const char *ib_path_basename(const char *path);
  */
 int ib_path_is_safe_relative(const char *rel);
 
+/* Why rel is not a safe relative path ("is absolute", "has an empty component", ...), or NULL
+ * when it is one. A static string. */
+const char *ib_path_unsafe_reason(const char *rel);
+
 #endif

@@ -3,9 +3,13 @@
 
 #include "platform.h"
 
+#include "path.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,26 +74,18 @@ int plat_open_read(const char *path, FILE **out, struct ib_err *err)
 
 int plat_create_excl(const char *path, int mode, FILE **out, struct ib_err *err)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, (mode_t)mode);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, (mode_t)mode), e;
 
 	*out = NULL;
 	if (fd < 0)
 		return ib_fail_errno(err, errno == EEXIST ? IB_EEXIST : IB_EIO, errno, "%s", path);
 	/* The umask must not widen or narrow what the caller asked for (0600 keys stay 0600). */
-	if (fchmod(fd, (mode_t)mode) != 0) {
-		int e = errno;
-		close(fd);
-		unlink(path);
-		return ib_fail_errno(err, IB_EIO, e, "%s", path);
-	}
-	*out = fdopen(fd, "wb");
-	if (!*out) {
-		int e = errno;
-		close(fd);
-		unlink(path);
-		return ib_fail_errno(err, IB_EIO, e, "%s", path);
-	}
-	return 0;
+	if (fchmod(fd, (mode_t)mode) == 0 && (*out = fdopen(fd, "wb")))
+		return 0;
+	e = errno;
+	close(fd);
+	unlink(path);
+	return ib_fail_errno(err, IB_EIO, e, "%s", path);
 }
 
 int plat_sync_close(FILE *f, const char *path, struct ib_err *err)
@@ -189,7 +185,9 @@ int plat_list_dir(const char *path, char ***names, size_t *count, struct ib_err 
 	if (!dir)
 		return ib_fail_errno(err, IB_EIO, errno, "%s: cannot list folder", path);
 	while ((de = readdir(dir)) != NULL) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+		const char *d = de->d_name;
+
+		if (d[0] == '.' && (d[1] == '\0' || (d[1] == '.' && d[2] == '\0')))
 			continue;
 		if (n == cap) {
 			size_t ncap = cap ? cap * 2 : 16;
@@ -234,14 +232,12 @@ int plat_remove_tree(const char *path, struct ib_err *err)
 		return plat_remove(path, err);
 	rc = plat_list_dir(path, &names, &count, err);
 	for (size_t i = 0; rc == 0 && i < count; i++) {
-		size_t len = strlen(path) + strlen(names[i]) + 2;
-		char *child = malloc(len);
+		char *child = ib_path_join(path, names[i]);
 
 		if (!child) {
 			rc = ib_oom(err);
 			break;
 		}
-		snprintf(child, len, "%s/%s", path, names[i]);
 		rc = plat_remove_tree(child, err);
 		free(child);
 	}
@@ -294,10 +290,12 @@ out:
 
 void plat_utc_timestamp(char out[32])
 {
-	time_t now = time(NULL);
+	struct timespec now;
 	struct tm tm;
 
-	if (!gmtime_r(&now, &tm) || !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
+	/* clock_gettime rather than time(): one libc import fewer. */
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (!gmtime_r(&now.tv_sec, &tm) || !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
 		memcpy(out, "1970-01-01T00:00:00Z", sizeof "1970-01-01T00:00:00Z");
 }
 
@@ -311,10 +309,11 @@ uint64_t plat_monotonic_ms(void)
 
 void plat_sleep_ms(unsigned ms)
 {
-	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+	uint64_t now = plat_monotonic_ms(), end = now + ms;
 
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
+	/* poll wakes early on a signal: sleep again for what is left. */
+	for (; now < end; now = plat_monotonic_ms())
+		poll(NULL, 0, end - now > INT_MAX ? INT_MAX : (int)(end - now));
 }
 
 int plat_mtime_ns(const char *path, int64_t *ns, struct ib_err *err)
@@ -401,15 +400,12 @@ int plat_monitor_new(struct plat_monitor **out, struct ib_err *err)
 	if (!m)
 		return ib_oom(err);
 	e = pthread_mutex_init(&m->mutex, NULL);
-	if (e) {
-		free(m);
-		return ib_fail_errno(err, IB_ENOMEM, e, "cannot create a mutex");
-	}
-	e = pthread_cond_init(&m->cond, NULL);
-	if (e) {
+	if (e == 0 && (e = pthread_cond_init(&m->cond, NULL)) != 0)
 		pthread_mutex_destroy(&m->mutex);
+	if (e) {
 		free(m);
-		return ib_fail_errno(err, IB_ENOMEM, e, "cannot create a condition variable");
+		return ib_fail_errno(err, IB_ENOMEM, e,
+		                     "cannot create a mutex or condition variable");
 	}
 	*out = m;
 	return 0;

@@ -4,6 +4,7 @@
 
 #include "log.h"
 #include "path.h"
+#include "platform.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,7 +19,6 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -27,14 +27,6 @@ extern char **environ;
 #define DRAIN_MS 2000
 /* How often to look whether the program has exited while it stays silent. */
 #define POLL_MS 100
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* In a freshly forked child: closes every descriptor from first up. Async-signal-safe. */
 static void close_from(int first)
@@ -285,29 +277,35 @@ static int child_ended(pid_t pid)
 	return info.si_pid == pid;
 }
 
+/* Waits for pid to end and reaps it; info says how it ended (zeroed if it cannot be waited for). */
+static void reap(pid_t pid, siginfo_t *info)
+{
+	memset(info, 0, sizeof *info);
+	while (waitid(P_PID, (id_t)pid, info, WEXITED) != 0 && errno == EINTR)
+		;
+}
+
 /*
  * Stops the group politely, waits up to grace_ms for the leader to end and the
  * output to close, then kills whatever remains and reaps the leader.
  */
-static int stop_group(pid_t pid, int fd, int *eof, struct line_buf *lb, unsigned grace_ms)
+static void stop_group(pid_t pid, int fd, int *eof, struct line_buf *lb, unsigned grace_ms,
+                       siginfo_t *info)
 {
-	uint64_t deadline = now_ms() + grace_ms;
-	int status = 0;
+	uint64_t deadline = plat_monotonic_ms() + grace_ms;
 
 	kill(-pid, SIGTERM);
-	while (now_ms() < deadline && !(*eof && child_ended(pid))) {
+	while (plat_monotonic_ms() < deadline && !(*eof && child_ended(pid))) {
 		if (!*eof)
 			*eof = pump(fd, lb, POLL_MS);
 		else
 			poll(NULL, 0, POLL_MS);
 	}
 	kill(-pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	deadline = now_ms() + DRAIN_MS;
-	while (!*eof && now_ms() < deadline)
+	reap(pid, info);
+	deadline = plat_monotonic_ms() + DRAIN_MS;
+	while (!*eof && plat_monotonic_ms() < deadline)
 		*eof = pump(fd, lb, POLL_MS);
-	return status;
 }
 
 int ib_proc_run(const struct ib_proc_opts *opts, struct ib_proc_result *result, struct ib_err *err)
@@ -316,9 +314,11 @@ int ib_proc_run(const struct ib_proc_opts *opts, struct ib_proc_result *result, 
 	char **envp = NULL;
 	char *prog = NULL;
 	int out[2] = {-1, -1}, rep[2] = {-1, -1};
-	int devnull = -1, eof = 0, status = 0, rc = 0, exit_wait_ms = 1;
+	int devnull = -1, eof = 0, rc = 0, exit_wait_ms = 1;
+	siginfo_t info;
 	unsigned grace = opts->grace_ms ? opts->grace_ms : IB_PROC_GRACE_MS_DEFAULT;
-	uint64_t deadline = opts->timeout_s ? now_ms() + (uint64_t)opts->timeout_s * 1000u : 0;
+	uint64_t deadline =
+	        opts->timeout_s ? plat_monotonic_ms() + (uint64_t)opts->timeout_s * 1000u : 0;
 	pid_t pid;
 
 	memset(result, 0, sizeof *result);
@@ -360,8 +360,7 @@ int ib_proc_run(const struct ib_proc_opts *opts, struct ib_proc_result *result, 
 	out[1] = rep[1] = -1;
 	rc = read_child_failure(rep[0], opts->argv[0], opts->cwd, err);
 	if (rc) {
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
+		reap(pid, &info);
 		goto out;
 	}
 	fcntl(out[0], F_SETFL, fcntl(out[0], F_GETFL) | O_NONBLOCK);
@@ -369,7 +368,7 @@ int ib_proc_run(const struct ib_proc_opts *opts, struct ib_proc_result *result, 
 		int wait_ms = eof ? exit_wait_ms : POLL_MS;
 
 		if (deadline) {
-			uint64_t now = now_ms();
+			uint64_t now = plat_monotonic_ms();
 			if (now >= deadline)
 				break;
 			if (deadline - now < (uint64_t)wait_ms)
@@ -391,18 +390,18 @@ int ib_proc_run(const struct ib_proc_opts *opts, struct ib_proc_result *result, 
 		ib_warn("%s: still running after %u s; stopping it and everything it started",
 		        opts->argv[0], opts->timeout_s);
 	}
-	status = stop_group(pid, out[0], &eof, lb, grace);
+	stop_group(pid, out[0], &eof, lb, grace, &info);
 	emit_line(lb);
 	fill_tail(lb, result);
 	if (result->how == IB_PROC_TIMED_OUT) {
 		rc = ib_fail(err, IB_ETIMEOUT, "%s: timed out after %u s; it was stopped",
 		             opts->argv[0], opts->timeout_s);
-	} else if (WIFEXITED(status)) {
-		result->how = IB_PROC_EXITED;
-		result->exit_code = WEXITSTATUS(status);
-	} else {
+	} else if (info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED) {
 		result->how = IB_PROC_SIGNALED;
-		result->signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+		result->signal = info.si_status;
+	} else {
+		result->how = IB_PROC_EXITED;
+		result->exit_code = info.si_status;
 	}
 out:
 	for (int i = 0; i < 2; i++) {
@@ -455,7 +454,8 @@ int ib_proc_spawn_detached(const char *const *argv, const char *cwd, const char 
 {
 	char *prog = NULL;
 	int pidp[2] = {-1, -1}, rep[2] = {-1, -1};
-	int in = -1, outfd = -1, rc = 0, status;
+	int in = -1, outfd = -1, rc = 0;
+	siginfo_t info;
 	pid_t mid, worker = -1;
 	ssize_t got;
 
@@ -508,8 +508,7 @@ int ib_proc_spawn_detached(const char *const *argv, const char *cwd, const char 
 	do
 		got = read(pidp[0], &worker, sizeof worker);
 	while (got < 0 && errno == EINTR);
-	while (waitpid(mid, &status, 0) < 0 && errno == EINTR)
-		;
+	reap(mid, &info);
 	if (got != (ssize_t)sizeof worker || worker <= 0) {
 		rc = ib_fail(err, IB_EIO, "%s: cannot start", argv[0]);
 		goto out;

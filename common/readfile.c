@@ -9,7 +9,7 @@ int ib_read_file(const char *path, size_t max, char **data, size_t *len, struct 
 {
 	FILE *f = NULL;
 	char *buf = NULL;
-	size_t n = 0, cap = 0;
+	size_t n = 0, cap = 0, got = 1;
 	int rc;
 
 	*data = NULL;
@@ -17,22 +17,19 @@ int ib_read_file(const char *path, size_t max, char **data, size_t *len, struct 
 	rc = plat_open_read(path, &f, err);
 	if (rc)
 		return rc;
-	for (;;) {
-		size_t got;
-
+	/* sysfs reports 4096 bytes for every attribute, so size from reading, not stat. */
+	while (got) {
+		if (n > max) {
+			rc = ib_fail(err, IB_EINPUT, "%s: larger than %zu bytes", path, max);
+			goto out;
+		}
 		if (cap - n < 2) {
-			/* sysfs reports 4096 bytes for every attribute, so size from reading, not
-			 * stat. */
+			/* cap stays at most max + 2, which n <= max leaves room in. */
 			size_t ncap = cap ? cap * 2 : 4096;
 			char *grown;
 
 			if (ncap > max + 2)
 				ncap = max + 2;
-			if (ncap <= cap) {
-				rc = ib_fail(err, IB_EINPUT, "%s: larger than %zu bytes", path,
-				             max);
-				goto out;
-			}
 			grown = realloc(buf, ncap);
 			if (!grown) {
 				rc = ib_oom(err);
@@ -43,24 +40,10 @@ int ib_read_file(const char *path, size_t max, char **data, size_t *len, struct 
 		}
 		got = fread(buf + n, 1, cap - n - 1, f);
 		n += got;
-		if (n > max) {
-			rc = ib_fail(err, IB_EINPUT, "%s: larger than %zu bytes", path, max);
-			goto out;
-		}
-		if (got == 0) {
-			if (ferror(f)) {
-				rc = ib_fail(err, IB_EIO, "%s: read error", path);
-				goto out;
-			}
-			break;
-		}
 	}
-	if (!buf) {
-		buf = malloc(1);
-		if (!buf) {
-			rc = ib_oom(err);
-			goto out;
-		}
+	if (ferror(f)) {
+		rc = ib_fail(err, IB_EIO, "%s: read error", path);
+		goto out;
 	}
 	buf[n] = '\0';
 	*data = buf;

@@ -732,8 +732,7 @@ static const struct {
          ": drivers[0].install.reboot_codes[1]: 0 is also a success code"},
         {TOP(WX("\"winof2\"", W_OS, "[\"CX5\"]", "true", WFILES("{\"path\":\"install.cmd\"}"))) "x",
          ": unexpected data after the JSON value"},
-        {TOP(LGOOD "," LGOOD),
-         ": drivers[1].id: driver id \"d1\" is used twice (also drivers[0].id)"},
+        {TOP(LGOOD "," LGOOD), ": drivers[1].id: \"d1\" is listed twice (also drivers[0])"},
 };
 
 static void test_bad_inputs(void)
