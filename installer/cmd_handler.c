@@ -72,9 +72,8 @@ static int ctx_init(struct hctx *c, const char *op, int argc, char **argv)
 		return IB_EXT_UNSUPPORTED;
 	for (size_t i = 0; i < 2; i++)
 		if (*given[i] && ib_cli_seconds(*given[i], 0, 86400, seconds[i]))
-			return ib_cli_error(op,
-			                    i ? "--wait: '%s' is not 0..86400 seconds"
-			                      : "--lock-wait: '%s' is not 0..86400 seconds",
+			return ib_cli_error(op, i ? "--wait: '%s' is not 0..86400 seconds"
+			                          : "--lock-wait: '%s' is not 0..86400 seconds",
 			                    *given[i]);
 	if (ib_handler_dir(c->o.handler_dir, &c->dir, &err) ||
 	    ib_handler_env_load(c->dir, &c->env, &err)) {
@@ -132,7 +131,7 @@ static int load_config(const struct hctx *c, int64_t seq, struct config *f, stru
 		if (rc)
 			return rc;
 		if (f->s.has_protected)
-			ib_info("protected settings ignored: this extension has none");
+			ib_info("protected settings ignored");
 		ib_info("settings %lld: bundlePath %s, %zu bundleUrls, downloadTimeoutSeconds %u, "
 		        "allowDowngrade %s, caCertPath %s",
 		        (long long)seq, f->s.bundle_path ? f->s.bundle_path : "(none)", f->s.n_urls,
@@ -192,11 +191,11 @@ static void report(const struct hctx *c, int64_t seq, enum ib_status st, int cod
 static void finish(const struct hctx *c, int64_t seq, int code, const char *reason)
 {
 	char message[IB_HANDLER_MESSAGE_MAX + 256];
-	const char *meaning = "not supported or could not be completed";
+	const char *meaning = "not supported or could not be done";
 
 	switch (code) {
 	case IB_EXT_REBOOT:
-		meaning = "reboot required to complete the installation";
+		meaning = "reboot required";
 		break;
 	case IB_EXT_TIMEOUT_LOCK:
 	case IB_EXT_TIMEOUT:
@@ -266,7 +265,7 @@ static int cmd_enable(struct hctx *c)
 	                     &err);
 	if (rc == 0 && (rc = ib_handler_mrseq_read(c->dir, &mrseq, &err)) == IB_EINPUT) {
 		/* Rewritten below: a damaged mrseq must not block every later configuration. */
-		ib_warn("%s; taking it as no sequence number yet", err.msg);
+		ib_warn("%s; taken as none", err.msg);
 		rc = 0;
 	}
 	if (rc) {
@@ -302,16 +301,13 @@ static int cmd_enable(struct hctx *c)
 		report(c, seq, IB_STATUS_TRANSITIONING, 0, INSTALLING ": starting");
 	}
 	if (worker_running(c, 0, &pid)) {
-		if (seq == mrseq)
-			ib_info("worker pid %lld is still processing sequence number %lld",
-			        (long long)pid, (long long)seq);
-		else
-			ib_info("worker pid %lld will take on sequence number %lld next",
-			        (long long)pid, (long long)seq);
+		ib_info(seq == mrseq ? "worker pid %lld is still processing sequence number %lld"
+		                     : "worker pid %lld will take on sequence number %lld next",
+		        (long long)pid, (long long)seq);
 		goto out;
 	}
 	if (seq == mrseq) {
-		ib_warn("sequence number %lld was taken on but never finished; resuming it",
+		ib_warn("sequence number %lld was taken on but never finished",
 		        (long long)seq);
 		report(c, seq, IB_STATUS_TRANSITIONING, 0,
 		       INSTALLING ": resuming after an interruption");
@@ -523,7 +519,7 @@ int cmd_handler(int argc, char **argv)
 			break;
 		if (ib_lock_acquire(c.paths.run_lock, "handler uninstall", IB_LOCK_WAIT_MS_DEFAULT,
 		                    &run, &err)) {
-			ib_warn("%s; leaving the download cache in place", err.msg);
+			ib_warn("%s; cache kept", err.msg);
 			break;
 		}
 		if (plat_remove_tree(c.paths.cache_dir, &err) ||
@@ -535,7 +531,7 @@ int cmd_handler(int argc, char **argv)
 		break;
 	case 4:
 		from = getenv("AZURE_GUEST_AGENT_UPDATING_FROM_VERSION");
-		ib_info("updating from handler version %s: the machine state stays",
+		ib_info("updating from handler version %s; state kept",
 		        from ? from : "(unknown)");
 		break;
 	default:

@@ -78,16 +78,13 @@ static int read_json(const char *dir, const char *name, int flags,
 {
 	char *path, *text = NULL;
 	cJSON *root = NULL;
-	size_t len, i = 0;
+	size_t len;
 	int rc = file_at(dir, name, flags & MISSING_OK, &path, err);
 
 	if (rc == 0)
 		rc = ib_read_file(path, AGENT_FILE_MAX, &text, &len, err);
-	if (rc == 0) {
-		while (i < len && strchr(" \t\r\n", text[i]))
-			i++;
-		rc = i == len && (flags & EMPTY_OK);
-	}
+	if (rc == 0)
+		rc = strspn(text, " \t\r\n") == len && (flags & EMPTY_OK);
 	if (rc == 0 && (rc = ib_json_parse(text, len, path, &root, err)) == 0)
 		rc = fn(root, path, out, err);
 	cJSON_Delete(root);
