@@ -395,8 +395,7 @@ static int process(const struct hctx *c, int64_t seq)
 	ao.progress_ctx = &prog;
 	ib_apply(&ao, &res);
 	code = res.code;
-	ib_info("outcome of sequence %lld: code %d, driver %s: %s", (long long)seq, code,
-	        res.driver[0] ? res.driver : "(none)", res.reason);
+	/* The chosen driver is in the engine's log, the code and the reason in the status's. */
 	finish(c, seq, code, res.reason[0] ? res.reason : "no reason given");
 out:
 	ib_lock_release(run);
