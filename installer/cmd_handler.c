@@ -72,8 +72,9 @@ static int ctx_init(struct hctx *c, const char *op, int argc, char **argv)
 		return IB_EXT_UNSUPPORTED;
 	for (size_t i = 0; i < 2; i++)
 		if (*given[i] && ib_cli_seconds(*given[i], 0, 86400, seconds[i]))
-			return ib_cli_error(op, i ? "--wait: '%s' is not 0..86400 seconds"
-			                          : "--lock-wait: '%s' is not 0..86400 seconds",
+			return ib_cli_error(op,
+			                    i ? "--wait: '%s' is not 0..86400 seconds"
+			                      : "--lock-wait: '%s' is not 0..86400 seconds",
 			                    *given[i]);
 	if (ib_handler_dir(c->o.handler_dir, &c->dir, &err) ||
 	    ib_handler_env_load(c->dir, &c->env, &err)) {
@@ -307,8 +308,7 @@ static int cmd_enable(struct hctx *c)
 		goto out;
 	}
 	if (seq == mrseq) {
-		ib_warn("sequence number %lld was taken on but never finished",
-		        (long long)seq);
+		ib_warn("sequence number %lld was taken on but never finished", (long long)seq);
 		report(c, seq, IB_STATUS_TRANSITIONING, 0,
 		       INSTALLING ": resuming after an interruption");
 	}
@@ -530,8 +530,7 @@ int cmd_handler(int argc, char **argv)
 		break;
 	case 4:
 		from = getenv("AZURE_GUEST_AGENT_UPDATING_FROM_VERSION");
-		ib_info("updating from handler version %s; state kept",
-		        from ? from : "(unknown)");
+		ib_info("updating from handler version %s; state kept", from ? from : "(unknown)");
 		break;
 	default:
 		code = ib_cli_error(op, "unknown handler command '%s'", op);
