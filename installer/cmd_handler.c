@@ -185,6 +185,15 @@ static void report(const struct hctx *c, int64_t seq, enum ib_status st, int cod
 		ib_error("%s", err.msg);
 }
 
+/* A transitioning status: the step, after its percentage when known (pct " (n%)", or ""). */
+static void transitioning(const struct hctx *c, int64_t seq, const char *pct, const char *what)
+{
+	char message[IB_ERR_MSG_MAX + 64];
+
+	snprintf(message, sizeof message, INSTALLING "%s: %s", pct, what);
+	report(c, seq, IB_STATUS_TRANSITIONING, 0, message);
+}
+
 /*
  * Writes the final status of seq for an extension code and a one-line reason; but for
  * success, the message adds the code, its meaning and where the log is.
@@ -299,7 +308,7 @@ static int cmd_enable(struct hctx *c)
 				ib_handler_mrseq_write(c->dir, seq, NULL);
 			goto out;
 		}
-		report(c, seq, IB_STATUS_TRANSITIONING, 0, INSTALLING ": starting");
+		transitioning(c, seq, "", "starting");
 	}
 	if (worker_running(c, 0, &pid)) {
 		ib_info(seq == mrseq ? "worker pid %lld is still processing sequence number %lld"
@@ -309,8 +318,7 @@ static int cmd_enable(struct hctx *c)
 	}
 	if (seq == mrseq) {
 		ib_warn("sequence number %lld was taken on but never finished", (long long)seq);
-		report(c, seq, IB_STATUS_TRANSITIONING, 0,
-		       INSTALLING ": resuming after an interruption");
+		transitioning(c, seq, "", "resuming after an interruption");
 	}
 	rc = start_worker(c, &pid, &err);
 	if (rc) {
@@ -334,7 +342,7 @@ struct progress {
 static void on_progress(void *ctx, int percent, const char *what)
 {
 	struct progress *p = ctx;
-	char message[512], pct[16] = "";
+	char pct[16] = "";
 	uint64_t now = plat_monotonic_ms();
 
 	if (!strcmp(what, p->last_what) && now - p->last_ms < PROGRESS_EVERY_MS)
@@ -343,8 +351,7 @@ static void on_progress(void *ctx, int percent, const char *what)
 	p->last_ms = now;
 	if (percent >= 0)
 		snprintf(pct, sizeof pct, " (%d%%)", percent);
-	snprintf(message, sizeof message, INSTALLING "%s: %s", pct, what);
-	report(p->c, p->seq, IB_STATUS_TRANSITIONING, 0, message);
+	transitioning(p->c, p->seq, pct, what);
 }
 
 /* Applies the configuration seq; returns its extension code, reported in the status file. */
@@ -364,7 +371,7 @@ static int process(const struct hctx *c, int64_t seq)
 	ib_info("%s", what);
 	rc = load_config(c, seq, &f, &err);
 	if (rc == 0 && (rc = ib_lock_acquire(c->paths.run_lock, what, 0, &run, &err)) == IB_EBUSY) {
-		report(c, seq, IB_STATUS_TRANSITIONING, 0, err.msg);
+		transitioning(c, seq, "", err.msg);
 		rc = ib_lock_acquire(c->paths.run_lock, what, c->lock_wait_s * 1000u, &run, &err);
 	}
 	if (rc) {
