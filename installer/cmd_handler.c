@@ -31,6 +31,7 @@
 /* Progress is written to the status file at most this often, unless the step changes. */
 #define PROGRESS_EVERY_MS 2000
 #define INSTALLING "Installing the InfiniBand driver"
+#define WORKER_ON "worker pid %lld %s sequence number %lld"
 
 struct hctx {
 	struct ib_cli o;
@@ -311,9 +312,8 @@ static int cmd_enable(struct hctx *c)
 		transitioning(c, seq, "", "starting");
 	}
 	if (worker_running(c, 0, &pid)) {
-		ib_info(seq == mrseq ? "worker pid %lld is still processing sequence number %lld"
-		                     : "worker pid %lld will take on sequence number %lld next",
-		        (long long)pid, (long long)seq);
+		ib_info(WORKER_ON, (long long)pid,
+		        seq == mrseq ? "is still processing" : "will next take on", (long long)seq);
 		goto out;
 	}
 	if (seq == mrseq) {
@@ -326,7 +326,7 @@ static int cmd_enable(struct hctx *c)
 		code = fail(c, seq, IB_EINTERNAL, err.msg);
 		goto out;
 	}
-	ib_info("worker pid %lld started for sequence number %lld", (long long)pid, (long long)seq);
+	ib_info(WORKER_ON, (long long)pid, "started for", (long long)seq);
 out:
 	ib_lock_release(hl);
 	return code;
