@@ -21,13 +21,6 @@
 #define DOWNLOAD_TIMEOUT_MAX 86400
 #define EXPECTED "%s: %s: expected %s" /* the format of json.c's messages */
 
-void ib_handler_free_strings(char **list, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(list[i]);
-	free(list);
-}
-
 int ib_handler_dir(const char *dir, char **out, struct ib_err *err)
 {
 	char *exe = NULL;
@@ -241,7 +234,7 @@ int ib_handler_seq(const struct ib_handler_env *env, int64_t *seq, struct ib_err
 void ib_handler_settings_free(struct ib_handler_settings *s)
 {
 	free(s->bundle_path);
-	ib_handler_free_strings(s->urls, s->n_urls);
+	plat_free_names(s->urls, s->n_urls);
 	free(s->cacert);
 	memset(s, 0, sizeof *s);
 }
@@ -582,8 +575,8 @@ int ib_handler_heartbeat_write(const struct ib_handler_env *env, int ready, cons
 
 void ib_package_config_free(struct ib_package_config *c)
 {
-	ib_handler_free_strings(c->keys, c->n_keys);
-	ib_handler_free_strings(c->urls, c->n_urls);
+	plat_free_names(c->keys, c->n_keys);
+	plat_free_names(c->urls, c->n_urls);
 	memset(c, 0, sizeof *c);
 }
 
