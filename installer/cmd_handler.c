@@ -489,24 +489,21 @@ static int wait_for_worker(const struct hctx *c)
 
 int cmd_handler(int argc, char **argv)
 {
-	static const char *const ops[] = {"enable", "install", "disable", "uninstall", "update"};
 	const char *op = argv[0], *from;
 	struct config f;
 	struct ib_lock *run = NULL;
 	struct ib_err err;
 	struct hctx c;
-	size_t i = 0;
 	int code = ctx_init(&c, op, argc, argv), rc;
 
 	if (code)
 		goto out;
-	while (i < 5 && strcmp(op, ops[i]))
-		i++;
-	switch (i) {
-	case 0:
+	/* main passes only the five names: a letter tells them apart (uNinstall, uPdate). */
+	switch (op[0] == 'u' ? op[1] : op[0]) {
+	case 'e':
 		code = cmd_enable(&c);
 		break;
-	case 1:
+	case 'i':
 		rc = load_config(&c, -1, &f, &err);
 		if (rc) {
 			ib_err_prefix(&err, "the extension package is not usable");
@@ -517,11 +514,11 @@ int cmd_handler(int argc, char **argv)
 		        f.pc.n_urls);
 		config_free(&f);
 		break;
-	case 2:
-	case 3:
+	case 'd':
+	case 'n':
 		/* uninstall removes what it may free (downloads, scratch), not the installed
 		   state; not while a worker runs. */
-		if (wait_for_worker(&c) || i == 2)
+		if (wait_for_worker(&c) || op[0] == 'd')
 			break;
 		if (ib_lock_acquire(c.paths.run_lock, "handler uninstall", IB_LOCK_WAIT_MS_DEFAULT,
 		                    &run, &err)) {
@@ -535,12 +532,9 @@ int cmd_handler(int argc, char **argv)
 			ib_info("removed %s and %s", c.paths.cache_dir, c.paths.staging_dir);
 		ib_lock_release(run);
 		break;
-	case 4:
+	default: /* update */
 		from = getenv("AZURE_GUEST_AGENT_UPDATING_FROM_VERSION");
 		ib_info("updating from handler version %s; state kept", from ? from : "(unknown)");
-		break;
-	default:
-		code = ib_cli_error(op, "unknown handler command '%s'", op);
 	}
 	ib_info("%s: exit code %d", op, code);
 out:
