@@ -279,10 +279,8 @@ static int cmd_enable(struct hctx *c)
 		ib_warn("%s; taken as none", err.msg);
 		rc = 0;
 	}
-	if (rc) {
-		code = fail(c, seq, rc, err.msg);
-		goto out;
-	}
+	if (rc)
+		goto failed;
 	if (seq < mrseq) {
 		ib_info("sequence number %lld is older than the last one taken on (%lld)",
 		        (long long)seq, (long long)mrseq);
@@ -304,10 +302,11 @@ static int cmd_enable(struct hctx *c)
 			rc = ib_handler_mrseq_write(c->dir, seq, &err);
 		}
 		if (rc) {
-			code = fail(c, seq, rc, err.msg);
+			/* Taken on all the same: these settings are refused once, not at every
+			 * enable. */
 			if (rc == IB_EINPUT)
 				ib_handler_mrseq_write(c->dir, seq, NULL);
-			goto out;
+			goto failed;
 		}
 		transitioning(c, seq, "", "starting");
 	}
@@ -321,12 +320,14 @@ static int cmd_enable(struct hctx *c)
 		transitioning(c, seq, "", "resuming after an interruption");
 	}
 	rc = start_worker(c, &pid, &err);
-	if (rc) {
-		ib_err_prefix(&err, "cannot start the worker");
-		code = fail(c, seq, IB_EINTERNAL, err.msg);
+	if (rc == 0) {
+		ib_info(WORKER_ON, (long long)pid, "started for", (long long)seq);
 		goto out;
 	}
-	ib_info(WORKER_ON, (long long)pid, "started for", (long long)seq);
+	ib_err_prefix(&err, "cannot start the worker");
+	rc = IB_EINTERNAL;
+failed:
+	code = fail(c, seq, rc, err.msg);
 out:
 	ib_lock_release(hl);
 	return code;
