@@ -241,20 +241,18 @@ void ib_handler_settings_free(struct ib_handler_settings *s)
 
 static int valid_url(const char *u)
 {
-	const char *host;
+	const char *host, *c = u;
 
-	if (!strncmp(u, "https://", 8))
-		host = u + 8;
-	else if (!strncmp(u, "http://", 7))
-		host = u + 7;
-	else
+	if (strncmp(u, "http", 4))
 		return 0;
-	if (strlen(u) > URL_MAX || host[0] == '\0' || host[0] == '/')
+	host = u + 4 + (u[4] == 's');
+	if (strncmp(host, "://", 3))
 		return 0;
-	for (const char *c = u; *c; c++)
+	host += 3;
+	for (; *c; c++)
 		if ((unsigned char)*c <= ' ' || *c == 0x7f)
 			return 0;
-	return 1;
+	return c - u <= URL_MAX && host[0] != '\0' && host[0] != '/';
 }
 
 /*
