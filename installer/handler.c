@@ -294,15 +294,16 @@ static int path_setting(const cJSON *pub, const char *key, const char *source, c
 {
 	const cJSON *v = ib_json_member(pub, key);
 	const char *p = cJSON_IsString(v) ? v->valuestring : "";
-	size_t len = strlen(p), i = 0;
+	size_t i = 0;
 
 	if (!v)
 		return 0;
-	while (i < len && (unsigned char)p[i] >= 0x20)
+	while ((unsigned char)p[i] >= 0x20)
 		i++;
-	if (i < len || !len || len > PATH_SETTING_MAX ||
+	/* p[i] is the end or a control character. */
+	if (p[i] || !i || i > PATH_SETTING_MAX ||
 	    !(p[0] == '/' || p[0] == '\\' ||
-	      (((p[0] | 0x20) >= 'a' && (p[0] | 0x20) <= 'z') && p[1] == ':' &&
+	      ((unsigned)((p[0] | 0x20) - 'a') < 26 && p[1] == ':' &&
 	       (p[2] == '/' || p[2] == '\\'))))
 		return ib_fail(err, IB_EINPUT,
 		               "%s: publicSettings.%s: expected an absolute path without control "
