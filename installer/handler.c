@@ -256,12 +256,11 @@ static int valid_url(const char *u)
 }
 
 /*
- * A list of min..URLS_MAX strings, each passing ok() (items and what name them in messages),
- * copied to *out, or joined to base when base is not NULL. Fills *out and *n as it goes:
- * on failure the caller frees what is there.
+ * A list of min..URLS_MAX strings: key files (relative paths inside the package), joined to
+ * base, when base is not NULL, else URLs. Fills *out and *n as it goes: on failure the caller
+ * frees what is there.
  */
 static int string_list(const cJSON *v, const char *source, const char *key, int min,
-                       int (*ok)(const char *), const char *items, const char *what,
                        const char *base, char ***out, size_t *n, struct ib_err *err)
 {
 	int count = cJSON_GetArraySize(v);
@@ -269,18 +268,19 @@ static int string_list(const cJSON *v, const char *source, const char *key, int 
 
 	if (!cJSON_IsArray(v) || count < min || count > URLS_MAX)
 		return ib_fail(err, IB_EINPUT, "%s: %s: expected a list of %d to %d %s", source,
-		               key, min, URLS_MAX, items);
+		               key, min, URLS_MAX, base ? "key files" : "URLs");
 	*out = calloc((size_t)count + 1, sizeof **out);
 	if (!*out)
 		return ib_oom(err);
 	cJSON_ArrayForEach(item, v)
 	{
+		const char *s = cJSON_IsString(item) ? item->valuestring : NULL;
 		char *copy;
 
-		if (!cJSON_IsString(item) || !ok(item->valuestring))
+		if (!s || !(base ? ib_path_is_safe_relative(s) : valid_url(s)))
 			return ib_fail(err, IB_EINPUT, "%s: %s[%zu]: expected %s", source, key, *n,
-			               what);
-		copy = base ? ib_path_join(base, item->valuestring) : strdup(item->valuestring);
+			               base ? "a relative path inside the package" : URL_ITEM);
+		copy = base ? ib_path_join(base, s) : strdup(s);
 		if (!copy)
 			return ib_oom(err);
 		(*out)[(*n)++] = copy;
@@ -339,8 +339,8 @@ static int parse_public(const cJSON *pub, const char *source, struct ib_handler_
 	v = ib_json_member(pub, k[2]);
 	if ((rc = path_setting(pub, k[0], source, &s->bundle_path, err)) ||
 	    (rc = path_setting(pub, k[1], source, &s->cacert, err)) ||
-	    (v && (rc = string_list(v, source, "publicSettings.bundleUrls", 1, valid_url, "URLs",
-	                            URL_ITEM, NULL, &s->urls, &s->n_urls, err))) ||
+	    (v && (rc = string_list(v, source, "publicSettings.bundleUrls", 1, NULL, &s->urls,
+	                            &s->n_urls, err))) ||
 	    (rc = ib_json_int(pub, k[3], 0, 1, DOWNLOAD_TIMEOUT_MAX, &timeout, source,
 	                      "publicSettings", err)))
 		return rc;
@@ -598,13 +598,10 @@ static int package_from(const cJSON *root, const char *path, void *out, struct i
 	int rc = ib_json_bind_read(root, rows, 3, p, path, "", err);
 
 	if (rc == 0)
-		rc = string_list(ib_json_member(root, "keys"), path, "keys", 1,
-		                 ib_path_is_safe_relative, "key files",
-		                 "a relative path inside the package", p->dir, &c->keys, &c->n_keys,
-		                 err);
+		rc = string_list(ib_json_member(root, "keys"), path, "keys", 1, p->dir, &c->keys,
+		                 &c->n_keys, err);
 	if (rc == 0 && urls)
-		rc = string_list(urls, path, "urls", 0, valid_url, "URLs", URL_ITEM, NULL, &c->urls,
-		                 &c->n_urls, err);
+		rc = string_list(urls, path, "urls", 0, NULL, &c->urls, &c->n_urls, err);
 	return rc;
 }
 
