@@ -271,7 +271,6 @@ static int cmd_enable(struct hctx *c)
 	if ((rc = ib_handler_manifest_heartbeat(c->dir, &c->heartbeat, &err)) ||
 	    (rc = ib_handler_seq(&c->env, &seq, &err)))
 		return fail(c, -1, rc, err.msg);
-	ib_info("configuration sequence number %lld", (long long)seq);
 	rc = ib_lock_acquire(c->paths.handler_lock, "handler enable", IB_LOCK_WAIT_MS_DEFAULT, &hl,
 	                     &err);
 	if (rc == 0 && (rc = ib_handler_mrseq_read(c->dir, &mrseq, &err)) == IB_EINPUT) {
