@@ -78,10 +78,8 @@ static int ctx_init(struct hctx *c, const char *op, int argc, char **argv)
 			                      : "--lock-wait: '%s' is not 0..86400 seconds",
 			                    *given[i]);
 	if (ib_handler_dir(c->o.handler_dir, &c->dir, &err) ||
-	    ib_handler_env_load(c->dir, &c->env, &err)) {
-		fprintf(stderr, "ibdrv-install %s: %s\n", op, err.msg);
-		return ib_ext_code_from_err(err.code);
-	}
+	    ib_handler_env_load(c->dir, &c->env, &err))
+		goto failed;
 	/* <logFolder>/ibdrv.log, a new one once it grows past LOG_ROTATE_BYTES. */
 	c->log = ib_path_join(c->env.log_dir, IB_HANDLER_LOG_NAME);
 	old = ib_path_join(c->env.log_dir, IB_HANDLER_LOG_NAME ".1");
@@ -93,10 +91,13 @@ static int ctx_init(struct hctx *c, const char *op, int argc, char **argv)
 			ib_warn("%s: cannot open the log file", c->log);
 	}
 	free(old);
+	/* The worker's stdout and stderr are the log file: from here on, it logs lines once. */
+	ib_log_quiet_stderr(op[0] == 'w');
 	ib_info("ibdrv-install %s: %s (handler folder %s)", IBDRV_VERSION, op, c->dir);
 	if (ib_paths_init(&c->paths, c->o.root, &err) == 0 &&
 	    ib_paths_ensure_state_dir(&c->paths, &err) == 0)
 		return 0;
+failed:
 	ib_error("%s", err.msg);
 	return ib_ext_code_from_err(err.code);
 }
@@ -418,8 +419,6 @@ int cmd_worker(int argc, char **argv)
 	int64_t seq = -1;
 	int code, rc;
 
-	/* The worker's stdout and stderr are the log file already: log lines once. */
-	ib_log_quiet_stderr(1);
 	code = ctx_init(&c, "worker", argc, argv);
 	if (code)
 		goto out;
