@@ -466,10 +466,10 @@ out:
 /* Waits up to the --wait time for a running worker to finish; non-zero if it still runs. */
 static int wait_for_worker(const struct hctx *c)
 {
-	uint64_t start = plat_monotonic_ms(), last_log = 0;
+	uint64_t start = plat_monotonic_ms();
 	int64_t pid;
 
-	while (worker_running(c, 1, &pid)) {
+	for (unsigned polls = 0; worker_running(c, 1, &pid); polls++) {
 		uint64_t waited = plat_monotonic_ms() - start;
 
 		if (waited >= (uint64_t)c->worker_wait_s * 1000u) {
@@ -477,10 +477,8 @@ static int wait_for_worker(const struct hctx *c)
 			        c->worker_wait_s);
 			return 1;
 		}
-		if (waited - last_log >= 30000 || last_log == 0) {
+		if (polls % 60 == 0) /* every 30 s */
 			ib_info("waiting for worker pid %lld to finish", (long long)pid);
-			last_log = waited ? waited : 1;
-		}
 		plat_sleep_ms(500);
 	}
 	return 0;
