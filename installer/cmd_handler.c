@@ -425,35 +425,32 @@ int cmd_worker(int argc, char **argv)
 	if (ib_handler_manifest_heartbeat(c.dir, &c.heartbeat, &err))
 		ib_warn("%s", err.msg);
 	rc = ib_lock_acquire(c.paths.worker_lock, c.dir, WORKER_QUEUE_S * 1000u, &wl, &err);
-	if (rc) {
+	if (rc) /* the sequence it was started for fails with the wait */
 		ib_handler_mrseq_read(c.dir, &seq, NULL);
-		code = fail(&c, seq, rc, err.msg);
-		goto out;
-	}
-	for (;;) {
+	while (rc == 0) {
 		enum ib_status st = IB_STATUS_NONE;
 		int st_code;
 
+		seq = -1; /* a failure here is no sequence's */
 		rc = ib_lock_acquire(c.paths.handler_lock, "handler worker",
 		                     IB_LOCK_WAIT_MS_DEFAULT, &hl, &err);
 		if (rc == 0)
 			rc = ib_handler_mrseq_read(c.dir, &seq, &err);
-		if (rc) {
-			code = fail(&c, -1, rc, err.msg);
-			break;
-		}
-		if (seq >= 0 && ib_handler_status_read(&c.env, seq, &st, &st_code, &err))
+		if (rc == 0 && seq >= 0 && ib_handler_status_read(&c.env, seq, &st, &st_code, &err))
 			ib_warn("%s", err.msg);
-		if (seq < 0 || ib_status_terminal(st)) {
-			/* Let go of the worker lock while enable cannot look, so it either sees
-			   this worker taking its sequence or starts a new one. */
-			ib_lock_release(wl);
-			wl = NULL;
+		if (rc || seq < 0 || ib_status_terminal(st))
 			break;
-		}
 		ib_lock_release(hl);
 		hl = NULL;
 		code = process(&c, seq);
+	}
+	if (rc) {
+		code = fail(&c, seq, rc, err.msg);
+	} else {
+		/* Let go of the worker lock while enable cannot look, so it either sees this
+		   worker taking its sequence or starts a new one. */
+		ib_lock_release(wl);
+		wl = NULL;
 	}
 	ib_info("worker done");
 out:
