@@ -136,15 +136,15 @@ static int env_from(const cJSON *root, const char *path, void *out, struct ib_er
 		const char *s = NULL;
 
 		rc = ib_json_string(i ? he : first, key, !optional, &s, path, "", err);
-		if (rc || !s || (!s[0] && optional))
+		if (optional && (!s || !s[0])) /* absent: no heartbeat file, the default name */
+			s = i ? NULL : IB_HANDLER_DEFAULT_NAME;
+		if (rc || !s)
 			continue;
 		if (!s[0])
 			rc = ib_fail(err, IB_EINPUT, "%s: %s: empty", path, key);
 		else if (!(*field = strdup(s)))
 			rc = ib_oom(err);
 	}
-	if (rc == 0 && !env->name && !(env->name = strdup(IB_HANDLER_DEFAULT_NAME)))
-		rc = ib_oom(err);
 	return rc;
 }
 
