@@ -60,7 +60,7 @@ static int ctx_init(struct hctx *c, const char *op, int argc, char **argv)
 	const char *const *given[] = {&c->o.lock_wait, &c->o.wait};
 	unsigned *seconds[] = {&c->lock_wait_s, &c->worker_wait_s};
 	struct ib_err err;
-	char *old;
+	char *old = NULL;
 	enum plat_kind kind;
 	uint64_t size;
 
@@ -82,10 +82,10 @@ static int ctx_init(struct hctx *c, const char *op, int argc, char **argv)
 		goto failed;
 	/* <logFolder>/ibdrv.log, a new one once it grows past LOG_ROTATE_BYTES. */
 	c->log = ib_path_join(c->env.log_dir, IB_HANDLER_LOG_NAME);
-	old = ib_path_join(c->env.log_dir, IB_HANDLER_LOG_NAME ".1");
-	if (c->log && old && plat_mkdir_p(c->env.log_dir, 0755, &err) == 0) {
+	if (c->log && plat_mkdir_p(c->env.log_dir, 0755, &err) == 0) {
 		if (plat_lstat(c->log, &kind, &size, &err) == 0 && kind == PLAT_REGULAR &&
-		    size > LOG_ROTATE_BYTES)
+		    size > LOG_ROTATE_BYTES &&
+		    (old = ib_path_join(c->env.log_dir, IB_HANDLER_LOG_NAME ".1")))
 			plat_rename_replace(c->log, old, &err);
 		if (ib_log_open_file(c->log) != 0)
 			ib_warn("%s: cannot open the log file", c->log);
