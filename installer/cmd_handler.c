@@ -31,6 +31,7 @@
 /* Progress is written to the status file at most this often, unless the step changes. */
 #define PROGRESS_EVERY_MS 2000
 #define INSTALLING "Installing the InfiniBand driver"
+#define WORKER_ON "worker pid %lld %s sequence number %lld"
 
 struct hctx {
 	struct ib_cli o;
@@ -59,7 +60,7 @@ static int ctx_init(struct hctx *c, const char *op, int argc, char **argv)
 	const char *const *given[] = {&c->o.lock_wait, &c->o.wait};
 	unsigned *seconds[] = {&c->lock_wait_s, &c->worker_wait_s};
 	struct ib_err err;
-	char *old;
+	char *old = NULL;
 	enum plat_kind kind;
 	uint64_t size;
 
@@ -77,25 +78,26 @@ static int ctx_init(struct hctx *c, const char *op, int argc, char **argv)
 			                      : "--lock-wait: '%s' is not 0..86400 seconds",
 			                    *given[i]);
 	if (ib_handler_dir(c->o.handler_dir, &c->dir, &err) ||
-	    ib_handler_env_load(c->dir, &c->env, &err)) {
-		fprintf(stderr, "ibdrv-install %s: %s\n", op, err.msg);
-		return ib_ext_code_from_err(err.code);
-	}
+	    ib_handler_env_load(c->dir, &c->env, &err))
+		goto failed;
 	/* <logFolder>/ibdrv.log, a new one once it grows past LOG_ROTATE_BYTES. */
 	c->log = ib_path_join(c->env.log_dir, IB_HANDLER_LOG_NAME);
-	old = ib_path_join(c->env.log_dir, IB_HANDLER_LOG_NAME ".1");
-	if (c->log && old && plat_mkdir_p(c->env.log_dir, 0755, &err) == 0) {
+	if (c->log && plat_mkdir_p(c->env.log_dir, 0755, &err) == 0) {
 		if (plat_lstat(c->log, &kind, &size, &err) == 0 && kind == PLAT_REGULAR &&
-		    size > LOG_ROTATE_BYTES)
+		    size > LOG_ROTATE_BYTES &&
+		    (old = ib_path_join(c->env.log_dir, IB_HANDLER_LOG_NAME ".1")))
 			plat_rename_replace(c->log, old, &err);
 		if (ib_log_open_file(c->log) != 0)
 			ib_warn("%s: cannot open the log file", c->log);
 	}
 	free(old);
+	/* The worker's stdout and stderr are the log file: from here on, it logs lines once. */
+	ib_log_quiet_stderr(op[0] == 'w');
 	ib_info("ibdrv-install %s: %s (handler folder %s)", IBDRV_VERSION, op, c->dir);
 	if (ib_paths_init(&c->paths, c->o.root, &err) == 0 &&
 	    ib_paths_ensure_state_dir(&c->paths, &err) == 0)
 		return 0;
+failed:
 	ib_error("%s", err.msg);
 	return ib_ext_code_from_err(err.code);
 }
@@ -132,7 +134,7 @@ static int load_config(const struct hctx *c, int64_t seq, struct config *f, stru
 		if (rc)
 			return rc;
 		if (f->s.has_protected)
-			ib_info("protected settings ignored: this extension has none");
+			ib_info("protected settings ignored");
 		ib_info("settings %lld: bundlePath %s, %zu bundleUrls, downloadTimeoutSeconds %u, "
 		        "allowDowngrade %s, caCertPath %s",
 		        (long long)seq, f->s.bundle_path ? f->s.bundle_path : "(none)", f->s.n_urls,
@@ -185,6 +187,15 @@ static void report(const struct hctx *c, int64_t seq, enum ib_status st, int cod
 		ib_error("%s", err.msg);
 }
 
+/* A transitioning status: the step, after its percentage when known (pct " (n%)", or ""). */
+static void transitioning(const struct hctx *c, int64_t seq, const char *pct, const char *what)
+{
+	char message[IB_ERR_MSG_MAX + 64];
+
+	snprintf(message, sizeof message, INSTALLING "%s: %s", pct, what);
+	report(c, seq, IB_STATUS_TRANSITIONING, 0, message);
+}
+
 /*
  * Writes the final status of seq for an extension code and a one-line reason; but for
  * success, the message adds the code, its meaning and where the log is.
@@ -192,11 +203,11 @@ static void report(const struct hctx *c, int64_t seq, enum ib_status st, int cod
 static void finish(const struct hctx *c, int64_t seq, int code, const char *reason)
 {
 	char message[IB_HANDLER_MESSAGE_MAX + 256];
-	const char *meaning = "not supported or could not be completed";
+	const char *meaning = "not supported or could not be done";
 
 	switch (code) {
 	case IB_EXT_REBOOT:
-		meaning = "reboot required to complete the installation";
+		meaning = "reboot required";
 		break;
 	case IB_EXT_TIMEOUT_LOCK:
 	case IB_EXT_TIMEOUT:
@@ -261,18 +272,15 @@ static int cmd_enable(struct hctx *c)
 	if ((rc = ib_handler_manifest_heartbeat(c->dir, &c->heartbeat, &err)) ||
 	    (rc = ib_handler_seq(&c->env, &seq, &err)))
 		return fail(c, -1, rc, err.msg);
-	ib_info("configuration sequence number %lld", (long long)seq);
 	rc = ib_lock_acquire(c->paths.handler_lock, "handler enable", IB_LOCK_WAIT_MS_DEFAULT, &hl,
 	                     &err);
 	if (rc == 0 && (rc = ib_handler_mrseq_read(c->dir, &mrseq, &err)) == IB_EINPUT) {
 		/* Rewritten below: a damaged mrseq must not block every later configuration. */
-		ib_warn("%s; taking it as no sequence number yet", err.msg);
+		ib_warn("%s; taken as none", err.msg);
 		rc = 0;
 	}
-	if (rc) {
-		code = fail(c, seq, rc, err.msg);
-		goto out;
-	}
+	if (rc)
+		goto failed;
 	if (seq < mrseq) {
 		ib_info("sequence number %lld is older than the last one taken on (%lld)",
 		        (long long)seq, (long long)mrseq);
@@ -294,35 +302,32 @@ static int cmd_enable(struct hctx *c)
 			rc = ib_handler_mrseq_write(c->dir, seq, &err);
 		}
 		if (rc) {
-			code = fail(c, seq, rc, err.msg);
+			/* Taken on all the same: these settings are refused once, not at every
+			 * enable. */
 			if (rc == IB_EINPUT)
 				ib_handler_mrseq_write(c->dir, seq, NULL);
-			goto out;
+			goto failed;
 		}
-		report(c, seq, IB_STATUS_TRANSITIONING, 0, INSTALLING ": starting");
+		transitioning(c, seq, "", "starting");
 	}
 	if (worker_running(c, 0, &pid)) {
-		if (seq == mrseq)
-			ib_info("worker pid %lld is still processing sequence number %lld",
-			        (long long)pid, (long long)seq);
-		else
-			ib_info("worker pid %lld will take on sequence number %lld next",
-			        (long long)pid, (long long)seq);
+		ib_info(WORKER_ON, (long long)pid,
+		        seq == mrseq ? "is still processing" : "will next take on", (long long)seq);
 		goto out;
 	}
 	if (seq == mrseq) {
-		ib_warn("sequence number %lld was taken on but never finished; resuming it",
-		        (long long)seq);
-		report(c, seq, IB_STATUS_TRANSITIONING, 0,
-		       INSTALLING ": resuming after an interruption");
+		ib_warn("sequence number %lld was taken on but never finished", (long long)seq);
+		transitioning(c, seq, "", "resuming after an interruption");
 	}
 	rc = start_worker(c, &pid, &err);
-	if (rc) {
-		ib_err_prefix(&err, "cannot start the worker");
-		code = fail(c, seq, IB_EINTERNAL, err.msg);
+	if (rc == 0) {
+		ib_info(WORKER_ON, (long long)pid, "started for", (long long)seq);
 		goto out;
 	}
-	ib_info("worker pid %lld started for sequence number %lld", (long long)pid, (long long)seq);
+	ib_err_prefix(&err, "cannot start the worker");
+	rc = IB_EINTERNAL;
+failed:
+	code = fail(c, seq, rc, err.msg);
 out:
 	ib_lock_release(hl);
 	return code;
@@ -338,7 +343,7 @@ struct progress {
 static void on_progress(void *ctx, int percent, const char *what)
 {
 	struct progress *p = ctx;
-	char message[512], pct[16] = "";
+	char pct[16] = "";
 	uint64_t now = plat_monotonic_ms();
 
 	if (!strcmp(what, p->last_what) && now - p->last_ms < PROGRESS_EVERY_MS)
@@ -347,8 +352,7 @@ static void on_progress(void *ctx, int percent, const char *what)
 	p->last_ms = now;
 	if (percent >= 0)
 		snprintf(pct, sizeof pct, " (%d%%)", percent);
-	snprintf(message, sizeof message, INSTALLING "%s: %s", pct, what);
-	report(p->c, p->seq, IB_STATUS_TRANSITIONING, 0, message);
+	transitioning(p->c, p->seq, pct, what);
 }
 
 /* Applies the configuration seq; returns its extension code, reported in the status file. */
@@ -368,7 +372,7 @@ static int process(const struct hctx *c, int64_t seq)
 	ib_info("%s", what);
 	rc = load_config(c, seq, &f, &err);
 	if (rc == 0 && (rc = ib_lock_acquire(c->paths.run_lock, what, 0, &run, &err)) == IB_EBUSY) {
-		report(c, seq, IB_STATUS_TRANSITIONING, 0, err.msg);
+		transitioning(c, seq, "", err.msg);
 		rc = ib_lock_acquire(c->paths.run_lock, what, c->lock_wait_s * 1000u, &run, &err);
 	}
 	if (rc) {
@@ -399,8 +403,7 @@ static int process(const struct hctx *c, int64_t seq)
 	ao.progress_ctx = &prog;
 	ib_apply(&ao, &res);
 	code = res.code;
-	ib_info("outcome of sequence %lld: code %d, driver %s: %s", (long long)seq, code,
-	        res.driver[0] ? res.driver : "(none)", res.reason);
+	/* The chosen driver is in the engine's log, the code and the reason in the status's. */
 	finish(c, seq, code, res.reason[0] ? res.reason : "no reason given");
 out:
 	ib_lock_release(run);
@@ -416,43 +419,38 @@ int cmd_worker(int argc, char **argv)
 	int64_t seq = -1;
 	int code, rc;
 
-	/* The worker's stdout and stderr are the log file already: log lines once. */
-	ib_log_quiet_stderr(1);
 	code = ctx_init(&c, "worker", argc, argv);
 	if (code)
 		goto out;
 	if (ib_handler_manifest_heartbeat(c.dir, &c.heartbeat, &err))
 		ib_warn("%s", err.msg);
 	rc = ib_lock_acquire(c.paths.worker_lock, c.dir, WORKER_QUEUE_S * 1000u, &wl, &err);
-	if (rc) {
+	if (rc) /* the sequence it was started for fails with the wait */
 		ib_handler_mrseq_read(c.dir, &seq, NULL);
-		code = fail(&c, seq, rc, err.msg);
-		goto out;
-	}
-	for (;;) {
+	while (rc == 0) {
 		enum ib_status st = IB_STATUS_NONE;
 		int st_code;
 
+		seq = -1; /* a failure here is no sequence's */
 		rc = ib_lock_acquire(c.paths.handler_lock, "handler worker",
 		                     IB_LOCK_WAIT_MS_DEFAULT, &hl, &err);
 		if (rc == 0)
 			rc = ib_handler_mrseq_read(c.dir, &seq, &err);
-		if (rc) {
-			code = fail(&c, -1, rc, err.msg);
-			break;
-		}
-		if (seq >= 0 && ib_handler_status_read(&c.env, seq, &st, &st_code, &err))
+		if (rc == 0 && seq >= 0 && ib_handler_status_read(&c.env, seq, &st, &st_code, &err))
 			ib_warn("%s", err.msg);
-		if (seq < 0 || ib_status_terminal(st)) {
-			/* Let go of the worker lock while enable cannot look, so it either sees
-			   this worker taking its sequence or starts a new one. */
-			ib_lock_release(wl);
-			wl = NULL;
+		if (rc || seq < 0 || ib_status_terminal(st))
 			break;
-		}
 		ib_lock_release(hl);
 		hl = NULL;
 		code = process(&c, seq);
+	}
+	if (rc) {
+		code = fail(&c, seq, rc, err.msg);
+	} else {
+		/* Let go of the worker lock while enable cannot look, so it either sees this
+		   worker taking its sequence or starts a new one. */
+		ib_lock_release(wl);
+		wl = NULL;
 	}
 	ib_info("worker done");
 out:
@@ -465,10 +463,10 @@ out:
 /* Waits up to the --wait time for a running worker to finish; non-zero if it still runs. */
 static int wait_for_worker(const struct hctx *c)
 {
-	uint64_t start = plat_monotonic_ms(), last_log = 0;
+	uint64_t start = plat_monotonic_ms();
 	int64_t pid;
 
-	while (worker_running(c, 1, &pid)) {
+	for (unsigned polls = 0; worker_running(c, 1, &pid); polls++) {
 		uint64_t waited = plat_monotonic_ms() - start;
 
 		if (waited >= (uint64_t)c->worker_wait_s * 1000u) {
@@ -476,10 +474,8 @@ static int wait_for_worker(const struct hctx *c)
 			        c->worker_wait_s);
 			return 1;
 		}
-		if (waited - last_log >= 30000 || last_log == 0) {
+		if (polls % 60 == 0) /* every 30 s */
 			ib_info("waiting for worker pid %lld to finish", (long long)pid);
-			last_log = waited ? waited : 1;
-		}
 		plat_sleep_ms(500);
 	}
 	return 0;
@@ -487,24 +483,21 @@ static int wait_for_worker(const struct hctx *c)
 
 int cmd_handler(int argc, char **argv)
 {
-	static const char *const ops[] = {"enable", "install", "disable", "uninstall", "update"};
 	const char *op = argv[0], *from;
 	struct config f;
 	struct ib_lock *run = NULL;
 	struct ib_err err;
 	struct hctx c;
-	size_t i = 0;
 	int code = ctx_init(&c, op, argc, argv), rc;
 
 	if (code)
 		goto out;
-	while (i < 5 && strcmp(op, ops[i]))
-		i++;
-	switch (i) {
-	case 0:
+	/* main passes only the five names: a letter tells them apart (uNinstall, uPdate). */
+	switch (op[0] == 'u' ? op[1] : op[0]) {
+	case 'e':
 		code = cmd_enable(&c);
 		break;
-	case 1:
+	case 'i':
 		rc = load_config(&c, -1, &f, &err);
 		if (rc) {
 			ib_err_prefix(&err, "the extension package is not usable");
@@ -515,15 +508,15 @@ int cmd_handler(int argc, char **argv)
 		        f.pc.n_urls);
 		config_free(&f);
 		break;
-	case 2:
-	case 3:
+	case 'd':
+	case 'n':
 		/* uninstall removes what it may free (downloads, scratch), not the installed
 		   state; not while a worker runs. */
-		if (wait_for_worker(&c) || i == 2)
+		if (wait_for_worker(&c) || op[0] == 'd')
 			break;
 		if (ib_lock_acquire(c.paths.run_lock, "handler uninstall", IB_LOCK_WAIT_MS_DEFAULT,
 		                    &run, &err)) {
-			ib_warn("%s; leaving the download cache in place", err.msg);
+			ib_warn("%s; cache kept", err.msg);
 			break;
 		}
 		if (plat_remove_tree(c.paths.cache_dir, &err) ||
@@ -533,13 +526,9 @@ int cmd_handler(int argc, char **argv)
 			ib_info("removed %s and %s", c.paths.cache_dir, c.paths.staging_dir);
 		ib_lock_release(run);
 		break;
-	case 4:
+	default: /* update */
 		from = getenv("AZURE_GUEST_AGENT_UPDATING_FROM_VERSION");
-		ib_info("updating from handler version %s: the machine state stays",
-		        from ? from : "(unknown)");
-		break;
-	default:
-		code = ib_cli_error(op, "unknown handler command '%s'", op);
+		ib_info("updating from handler version %s; state kept", from ? from : "(unknown)");
 	}
 	ib_info("%s: exit code %d", op, code);
 out:

@@ -21,13 +21,6 @@
 #define DOWNLOAD_TIMEOUT_MAX 86400
 #define EXPECTED "%s: %s: expected %s" /* the format of json.c's messages */
 
-void ib_handler_free_strings(char **list, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(list[i]);
-	free(list);
-}
-
 int ib_handler_dir(const char *dir, char **out, struct ib_err *err)
 {
 	char *exe = NULL;
@@ -78,16 +71,13 @@ static int read_json(const char *dir, const char *name, int flags,
 {
 	char *path, *text = NULL;
 	cJSON *root = NULL;
-	size_t len, i = 0;
+	size_t len;
 	int rc = file_at(dir, name, flags & MISSING_OK, &path, err);
 
 	if (rc == 0)
 		rc = ib_read_file(path, AGENT_FILE_MAX, &text, &len, err);
-	if (rc == 0) {
-		while (i < len && strchr(" \t\r\n", text[i]))
-			i++;
-		rc = i == len && (flags & EMPTY_OK);
-	}
+	if (rc == 0)
+		rc = strspn(text, " \t\r\n") == len && (flags & EMPTY_OK);
 	if (rc == 0 && (rc = ib_json_parse(text, len, path, &root, err)) == 0)
 		rc = fn(root, path, out, err);
 	cJSON_Delete(root);
@@ -146,15 +136,15 @@ static int env_from(const cJSON *root, const char *path, void *out, struct ib_er
 		const char *s = NULL;
 
 		rc = ib_json_string(i ? he : first, key, !optional, &s, path, "", err);
-		if (rc || !s || (!s[0] && optional))
+		if (optional && (!s || !s[0])) /* absent: no heartbeat file, the default name */
+			s = i ? NULL : IB_HANDLER_DEFAULT_NAME;
+		if (rc || !s)
 			continue;
 		if (!s[0])
 			rc = ib_fail(err, IB_EINPUT, "%s: %s: empty", path, key);
 		else if (!(*field = strdup(s)))
 			rc = ib_oom(err);
 	}
-	if (rc == 0 && !env->name && !(env->name = strdup(IB_HANDLER_DEFAULT_NAME)))
-		rc = ib_oom(err);
 	return rc;
 }
 
@@ -244,36 +234,33 @@ int ib_handler_seq(const struct ib_handler_env *env, int64_t *seq, struct ib_err
 void ib_handler_settings_free(struct ib_handler_settings *s)
 {
 	free(s->bundle_path);
-	ib_handler_free_strings(s->urls, s->n_urls);
+	plat_free_names(s->urls, s->n_urls);
 	free(s->cacert);
 	memset(s, 0, sizeof *s);
 }
 
 static int valid_url(const char *u)
 {
-	const char *host;
+	const char *host, *c = u;
 
-	if (!strncmp(u, "https://", 8))
-		host = u + 8;
-	else if (!strncmp(u, "http://", 7))
-		host = u + 7;
-	else
+	if (strncmp(u, "http", 4))
 		return 0;
-	if (strlen(u) > URL_MAX || host[0] == '\0' || host[0] == '/')
+	host = u + 4 + (u[4] == 's');
+	if (strncmp(host, "://", 3))
 		return 0;
-	for (const char *c = u; *c; c++)
+	host += 3;
+	for (; *c; c++)
 		if ((unsigned char)*c <= ' ' || *c == 0x7f)
 			return 0;
-	return 1;
+	return c - u <= URL_MAX && host[0] != '\0' && host[0] != '/';
 }
 
 /*
- * A list of min..URLS_MAX strings, each passing ok() (items and what name them in messages),
- * copied to *out, or joined to base when base is not NULL. Fills *out and *n as it goes:
- * on failure the caller frees what is there.
+ * A list of min..URLS_MAX strings: key files (relative paths inside the package), joined to
+ * base, when base is not NULL, else URLs. Fills *out and *n as it goes: on failure the caller
+ * frees what is there.
  */
 static int string_list(const cJSON *v, const char *source, const char *key, int min,
-                       int (*ok)(const char *), const char *items, const char *what,
                        const char *base, char ***out, size_t *n, struct ib_err *err)
 {
 	int count = cJSON_GetArraySize(v);
@@ -281,18 +268,19 @@ static int string_list(const cJSON *v, const char *source, const char *key, int 
 
 	if (!cJSON_IsArray(v) || count < min || count > URLS_MAX)
 		return ib_fail(err, IB_EINPUT, "%s: %s: expected a list of %d to %d %s", source,
-		               key, min, URLS_MAX, items);
+		               key, min, URLS_MAX, base ? "key files" : "URLs");
 	*out = calloc((size_t)count + 1, sizeof **out);
 	if (!*out)
 		return ib_oom(err);
 	cJSON_ArrayForEach(item, v)
 	{
+		const char *s = cJSON_IsString(item) ? item->valuestring : NULL;
 		char *copy;
 
-		if (!cJSON_IsString(item) || !ok(item->valuestring))
+		if (!s || !(base ? ib_path_is_safe_relative(s) : valid_url(s)))
 			return ib_fail(err, IB_EINPUT, "%s: %s[%zu]: expected %s", source, key, *n,
-			               what);
-		copy = base ? ib_path_join(base, item->valuestring) : strdup(item->valuestring);
+			               base ? "a relative path inside the package" : URL_ITEM);
+		copy = base ? ib_path_join(base, s) : strdup(s);
 		if (!copy)
 			return ib_oom(err);
 		(*out)[(*n)++] = copy;
@@ -306,15 +294,16 @@ static int path_setting(const cJSON *pub, const char *key, const char *source, c
 {
 	const cJSON *v = ib_json_member(pub, key);
 	const char *p = cJSON_IsString(v) ? v->valuestring : "";
-	size_t len = strlen(p), i = 0;
+	size_t i = 0;
 
 	if (!v)
 		return 0;
-	while (i < len && (unsigned char)p[i] >= 0x20)
+	while ((unsigned char)p[i] >= 0x20)
 		i++;
-	if (i < len || !len || len > PATH_SETTING_MAX ||
+	/* p[i] is the end or a control character. */
+	if (p[i] || !i || i > PATH_SETTING_MAX ||
 	    !(p[0] == '/' || p[0] == '\\' ||
-	      (((p[0] | 0x20) >= 'a' && (p[0] | 0x20) <= 'z') && p[1] == ':' &&
+	      ((unsigned)((p[0] | 0x20) - 'a') < 26 && p[1] == ':' &&
 	       (p[2] == '/' || p[2] == '\\'))))
 		return ib_fail(err, IB_EINPUT,
 		               "%s: publicSettings.%s: expected an absolute path without control "
@@ -350,8 +339,8 @@ static int parse_public(const cJSON *pub, const char *source, struct ib_handler_
 	v = ib_json_member(pub, k[2]);
 	if ((rc = path_setting(pub, k[0], source, &s->bundle_path, err)) ||
 	    (rc = path_setting(pub, k[1], source, &s->cacert, err)) ||
-	    (v && (rc = string_list(v, source, "publicSettings.bundleUrls", 1, valid_url, "URLs",
-	                            URL_ITEM, NULL, &s->urls, &s->n_urls, err))) ||
+	    (v && (rc = string_list(v, source, "publicSettings.bundleUrls", 1, NULL, &s->urls,
+	                            &s->n_urls, err))) ||
 	    (rc = ib_json_int(pub, k[3], 0, 1, DOWNLOAD_TIMEOUT_MAX, &timeout, source,
 	                      "publicSettings", err)))
 		return rc;
@@ -585,8 +574,8 @@ int ib_handler_heartbeat_write(const struct ib_handler_env *env, int ready, cons
 
 void ib_package_config_free(struct ib_package_config *c)
 {
-	ib_handler_free_strings(c->keys, c->n_keys);
-	ib_handler_free_strings(c->urls, c->n_urls);
+	plat_free_names(c->keys, c->n_keys);
+	plat_free_names(c->urls, c->n_urls);
 	memset(c, 0, sizeof *c);
 }
 
@@ -609,13 +598,10 @@ static int package_from(const cJSON *root, const char *path, void *out, struct i
 	int rc = ib_json_bind_read(root, rows, 3, p, path, "", err);
 
 	if (rc == 0)
-		rc = string_list(ib_json_member(root, "keys"), path, "keys", 1,
-		                 ib_path_is_safe_relative, "key files",
-		                 "a relative path inside the package", p->dir, &c->keys, &c->n_keys,
-		                 err);
+		rc = string_list(ib_json_member(root, "keys"), path, "keys", 1, p->dir, &c->keys,
+		                 &c->n_keys, err);
 	if (rc == 0 && urls)
-		rc = string_list(urls, path, "urls", 0, valid_url, "URLs", URL_ITEM, NULL, &c->urls,
-		                 &c->n_urls, err);
+		rc = string_list(urls, path, "urls", 0, NULL, &c->urls, &c->n_urls, err);
 	return rc;
 }
 

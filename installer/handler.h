@@ -117,7 +117,4 @@ int ib_package_config_load(const char *handler_dir, struct ib_package_config *c,
                            struct ib_err *err);
 void ib_package_config_free(struct ib_package_config *c);
 
-/* Frees an array of n malloc'd strings. */
-void ib_handler_free_strings(char **list, size_t n);
-
 #endif

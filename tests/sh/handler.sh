@@ -367,7 +367,7 @@ if [ -n "$W" ] && running "$W"; then ok; else fail "worker died with enable's pr
 settings 1 '{"bundlePath": "/nonexistent/b.tar.zst"}'
 agent enable 1
 expect_agent_rc 0 "enable while a worker runs"
-expect_log "worker pid $W will take on sequence number 1 next"
+expect_log "worker pid $W will next take on sequence number 1"
 if [ "$(worker_pid)" = "$W" ]; then ok; else fail "a second worker started"; fi
 release_locks
 wait_done 1
