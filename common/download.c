@@ -71,11 +71,18 @@ void ib_fetch_opts_init(struct ib_fetch_opts *o)
 	o->backoff_max_ms = 60000;
 }
 
+/* Where the URL's host starts: after "scheme://". */
+static const char *url_host(const char *url)
+{
+	const char *scheme_end = strstr(url, "://");
+
+	return scheme_end ? scheme_end + 3 : url;
+}
+
 /* The URL for messages: no user:password@ and no query string (either may hold a secret). */
 static void url_display(const char *url, char *out, size_t cap)
 {
-	const char *scheme_end = strstr(url, "://");
-	const char *host = scheme_end ? scheme_end + 3 : url;
+	const char *host = url_host(url);
 	size_t host_len = strcspn(host, "/?#");
 	const char *at = memchr(host, '@', host_len);
 	size_t query = strcspn(url, "?#");
@@ -89,8 +96,7 @@ static void url_display(const char *url, char *out, size_t cap)
 /* The last segment of the URL's path (*base, not NUL-terminated): its length, 0 for none. */
 static size_t url_base(const char *url, const char **base)
 {
-	const char *scheme_end = strstr(url, "://");
-	const char *path = scheme_end ? scheme_end + 3 : url;
+	const char *path = url_host(url);
 	size_t len, start;
 
 	path += strcspn(path, "/?#");
@@ -424,14 +430,15 @@ static int fetch_url(struct fetch *f, const char *url, const char *shown, struct
 	}
 }
 
-static int write_small_file(const char *path, const char *data, size_t len, struct ib_err *err)
+/* text: a signature, checked to hold no NUL byte. */
+static int write_small_file(const char *path, const char *text, struct ib_err *err)
 {
 	struct ib_outfile of;
 	int rc = ib_outfile_open(&of, path, 0644, err);
 
 	if (rc)
 		return rc;
-	if (fwrite(data, 1, len, of.fp) != len) {
+	if (fputs(text, of.fp) == EOF) {
 		rc = ib_fail_errno(err, IB_EIO, errno, "%s: cannot write", of.tmp_path);
 		ib_outfile_abort(&of);
 		return rc;
@@ -461,9 +468,8 @@ static int produce_body(void *ctx, struct ib_readahead *r, struct ib_err *err)
 }
 
 /* A mirror's signature, fetched into memory and checked against the trusted keys. */
-static int fetch_signature(struct fetch *f, const char *url, char *text, size_t *len,
-                           struct ib_sig *sig, struct signed_info *si, int *stop,
-                           struct ib_err *err)
+static int fetch_signature(struct fetch *f, const char *url, char *text, struct ib_sig *sig,
+                           struct signed_info *si, int *stop, struct ib_err *err)
 {
 	const struct ib_fetch_opts *o = f->o;
 	char *sig_url = url_with_suffix(url, ".minisig");
@@ -480,10 +486,9 @@ static int fetch_signature(struct fetch *f, const char *url, char *text, size_t 
 	free(sig_url);
 	if (rc)
 		return rc;
-	*len = (size_t)s.done;
-	text[*len] = '\0';
+	text[s.done] = '\0';
 	/* The parser names the signature in its messages; the checks after it do not. */
-	rc = ib_sig_parse(text, *len, shown, sig, err);
+	rc = ib_sig_parse(text, (size_t)s.done, shown, sig, err);
 	if (rc == 0) {
 		rc = ib_sig_check_comment(sig, o->keys, o->n_keys, NULL, err);
 		if (rc == 0)
@@ -520,11 +525,10 @@ static int try_mirror(struct fetch *f, const char *url, char **path_out, struct 
 	struct ib_sig sig;
 	struct signed_info si;
 	struct body body = {.f = f, .url = url, .shown = shown};
-	size_t sig_len = 0;
 	int rc;
 
 	url_display(url, shown, sizeof shown);
-	rc = fetch_signature(f, url, sig_text, &sig_len, &sig, &si, stop, err);
+	rc = fetch_signature(f, url, sig_text, &sig, &si, stop, err);
 	if (rc)
 		goto out;
 	snprintf(name_ibb, sizeof name_ibb, "%s.ibb", si.claims.name);
@@ -567,7 +571,7 @@ static int try_mirror(struct fetch *f, const char *url, char **path_out, struct 
 	of.no_sync = 1;
 	rc = ib_outfile_commit(&of, 1, err);
 	if (rc == 0)
-		rc = write_small_file(sig_path, sig_text, sig_len, err);
+		rc = write_small_file(sig_path, sig_text, err);
 	if (rc) {
 		ib_bundle_release(bundle);
 		*stop = 1;
