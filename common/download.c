@@ -221,23 +221,17 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
 	return size * nmemb;
 }
 
+/* Failures of the connection, not of the request: worth another attempt (codes below 256). */
 static int retryable_curl_code(CURLcode rc)
 {
-	switch (rc) {
-	case CURLE_COULDNT_RESOLVE_PROXY:
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_PARTIAL_FILE:
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_HTTP2:
-	case CURLE_HTTP2_STREAM:
-		return 1;
-	default:
-		return 0;
-	}
+	static const unsigned char codes[] = {
+	        CURLE_COULDNT_RESOLVE_PROXY, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_CONNECT,
+	        CURLE_PARTIAL_FILE,          CURLE_SEND_ERROR,           CURLE_RECV_ERROR,
+	        CURLE_GOT_NOTHING,           CURLE_SSL_CONNECT_ERROR,    CURLE_HTTP2,
+	        CURLE_HTTP2_STREAM,          CURLE_OPERATION_TIMEDOUT, /* a stall */
+	};
+
+	return memchr(codes, rc, sizeof codes) != NULL;
 }
 
 static int retryable_status(long status)
@@ -314,12 +308,8 @@ static enum outcome attempt(struct fetch *f, const char *url, const char *shown,
 		return OUT_NEXT;
 	}
 	if (rc == CURLE_OUT_OF_MEMORY || rc == CURLE_OPERATION_TIMEDOUT) {
-		ib_fail(err, rc == CURLE_OUT_OF_MEMORY ? IB_ENOMEM : IB_ETIMEOUT, "%s: %s", shown,
-		        why);
-		if (rc == CURLE_OUT_OF_MEMORY)
-			return OUT_FATAL;
-		if (plat_monotonic_ms() < f->deadline_ms)
-			return OUT_RETRY;
+		if (rc == CURLE_OUT_OF_MEMORY || plat_monotonic_ms() < f->deadline_ms)
+			goto failed;
 		ib_fail(err, IB_ETIMEOUT, "%s", why);
 		deadline_passed(f, shown, err);
 		return OUT_TIMEOUT;
@@ -348,7 +338,14 @@ static enum outcome attempt(struct fetch *f, const char *url, const char *shown,
 			ib_fail(err, IB_ENET, "%s: HTTP %ld", shown, status);
 		return retryable_status(status) ? OUT_RETRY : OUT_NEXT;
 	}
-	ib_fail(err, IB_ENET, "%s: %s", shown, why);
+failed:
+	ib_fail(err,
+	        rc == CURLE_OUT_OF_MEMORY        ? IB_ENOMEM
+	        : rc == CURLE_OPERATION_TIMEDOUT ? IB_ETIMEOUT
+	                                         : IB_ENET,
+	        "%s: %s", shown, why);
+	if (rc == CURLE_OUT_OF_MEMORY)
+		return OUT_FATAL;
 	return retryable_curl_code(rc) ? OUT_RETRY : OUT_NEXT;
 }
 
@@ -411,10 +408,9 @@ static int fetch_url(struct fetch *f, const char *url, const char *shown, struct
 			 */
 			for (uint64_t slept = 0; slept < wait_ms; slept += 100) {
 				if (s->feed && ib_readahead_closed(s->feed)) {
+					/* The reader's failure is the one reported. */
 					s->abort = ABORT_CLOSED;
-					*stop = 1;
-					return ib_fail(err, IB_EINTERNAL, "%s: the reader stopped",
-					               shown);
+					return err->code;
 				}
 				plat_sleep_ms(
 				        (unsigned)(wait_ms - slept < 100 ? wait_ms - slept : 100));
@@ -589,6 +585,19 @@ out:
 
 static int setup_curl(struct fetch *f, struct ib_err *err)
 {
+	/* The options whose values never change; libcurl fails on none without a failed allocation.
+	 */
+	static const struct {
+		int option, value;
+	} fixed[] = {
+	        {CURLOPT_NOSIGNAL, 1},
+	        {CURLOPT_FOLLOWLOCATION, 1},
+	        {CURLOPT_MAXREDIRS, 5},
+	        /* The bytes hashed must be the bytes served. */
+	        {CURLOPT_HTTP_CONTENT_DECODING, 0},
+	        /* Fewer callbacks than with libcurl's 16 KiB, for little memory. */
+	        {CURLOPT_BUFFERSIZE, 128 * 1024},
+	};
 	const struct ib_fetch_opts *o = f->o;
 	/* Also sets up libcurl's global state, thread-safely since libcurl 7.84. */
 	CURL *c = curl_easy_init();
@@ -597,17 +606,11 @@ static int setup_curl(struct fetch *f, struct ib_err *err)
 	if (!c)
 		return ib_fail(err, IB_EINTERNAL, "cannot set up libcurl");
 	f->curl = c;
-	bad |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	bad |= curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-	bad |= curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
-	bad |= curl_easy_setopt(c, CURLOPT_FAILONERROR, 0L);
-	/* The bytes hashed must be the bytes served. */
-	bad |= curl_easy_setopt(c, CURLOPT_HTTP_CONTENT_DECODING, 0L);
+	for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
+		bad |= curl_easy_setopt(c, (CURLoption)fixed[i].option, (long)fixed[i].value);
 	bad |= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)o->connect_timeout_seconds);
 	bad |= curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, (long)o->low_speed_limit);
 	bad |= curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)o->low_speed_seconds);
-	/* Fewer callbacks than with libcurl's 16 KiB, for little memory. */
-	bad |= curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 128L * 1024);
 	bad |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, f->curl_msg);
 	bad |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	bad |= curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
