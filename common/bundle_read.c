@@ -92,11 +92,9 @@ static int raw_cause(struct source *s, int rc, int prefix, struct ib_err *err)
 {
 	if (rc && s->raw_rc) {
 		rc = s->raw_rc;
-		if (err) {
-			*err = s->raw_err;
-			if (prefix)
-				ib_err_prefix(err, "%s", s->path);
-		}
+		*err = s->raw_err;
+		if (prefix)
+			ib_err_prefix(err, "%s", s->path);
 	}
 	return rc;
 }
@@ -175,24 +173,21 @@ int ib_bundle_parse_claims(const char *tc, struct ib_bundle_claims *c, struct ib
 	return 0;
 }
 
-static struct archive *open_reader(struct source *s, struct ib_err *err)
+static int open_reader(struct source *s, struct archive **out, struct ib_err *err)
 {
 	struct archive *a = archive_read_new();
 
-	if (!a) {
-		ib_oom(err);
-		return NULL;
-	}
+	*out = a;
+	if (!a)
+		return ib_oom(err);
 	/* Plain tar needs no filter: libarchive reads it as it is. */
 	archive_read_support_filter_gzip(a);
 	archive_read_support_filter_zstd(a);
 	archive_read_support_format_tar(a);
-	if (archive_read_open(a, s, NULL, read_cb, NULL) != ARCHIVE_OK) {
-		ib_fail(err, IB_EVERIFY, "%s: not a bundle: %s", s->path, archive_error_string(a));
-		archive_read_free(a);
-		return NULL;
-	}
-	return a;
+	if (archive_read_open(a, s, NULL, read_cb, NULL) != ARCHIVE_OK)
+		return ib_fail(err, IB_EVERIFY, "%s: not a bundle: %s", s->path,
+		               archive_error_string(a));
+	return 0;
 }
 
 /* Next header; ARCHIVE_WARN counts as failure (e.g. an external decompressor stood in). */
@@ -345,8 +340,8 @@ static int read_entry_data(struct archive *a, struct source *s, const char *name
 	unsigned char *chunk;
 	char *target = NULL;
 	uint64_t total = 0;
-	la_ssize_t n;
-	int rc;
+	la_ssize_t n = 0;
+	int rc, sync_rc;
 
 	rc = ib_hash_init(&sink.h, IB_HASH_FILE_BYTES, err);
 	if (rc == 0 && extract_dir)
@@ -363,27 +358,25 @@ static int read_entry_data(struct archive *a, struct source *s, const char *name
 			break;
 		ib_hashpipe_submit(s->entries, entry_consume, &sink, (size_t)n);
 	}
-	if (n < 0) {
+	if (n < 0)
 		rc = ib_fail(err, IB_EVERIFY, "%s: entry '%s': %s", s->path, name,
 		             archive_error_string(a));
-		goto out;
-	}
-	if (total != f->size) {
+	else if (total != f->size)
 		rc = ib_fail(err, IB_EVERIFY, ENTRY_SIZE_FMT, s->path, name,
 		             n > 0 ? "is at least" : "is", total, f->size);
-		goto out;
-	}
-	rc = ib_hashpipe_sync(s->entries, err);
-	if (rc)
-		goto out;
-	ib_hash_final(&sink.h, digest);
-	/* Public data: the comparison need not take constant time. */
-	if (memcmp(digest, f->blake2b, sizeof digest) != 0)
-		rc = ib_fail(err, IB_EVERIFY, "%s: entry '%s' does not match its BLAKE2b-256 hash",
-		             s->path, name);
 out:
-	/* The worker may still be using the sink. */
-	ib_hashpipe_sync(s->entries, NULL);
+	/* The worker may still be using the sink; a failed write comes out here. */
+	sync_rc = ib_hashpipe_sync(s->entries, rc ? NULL : err);
+	if (rc == 0)
+		rc = sync_rc;
+	if (rc == 0) {
+		ib_hash_final(&sink.h, digest);
+		/* Public data: the comparison need not take constant time. */
+		if (memcmp(digest, f->blake2b, sizeof digest) != 0)
+			rc = ib_fail(err, IB_EVERIFY,
+			             "%s: entry '%s' does not match its BLAKE2b-256 hash", s->path,
+			             name);
+	}
 	if (sink.out) {
 		int close_rc = plat_close(sink.out, target, rc ? NULL : err);
 		if (rc == 0)
@@ -556,12 +549,9 @@ int ib_bundle_read(const char *path, const struct ib_read_opts *o, struct ib_bun
 	else
 		ib_readahead_open(s.raw, s.fp, &s.whole, NULL);
 	ib_progress_start(&s.bar, "verifying", s.limit, o->quiet);
-	a = open_reader(&s, err);
-	if (!a) {
-		rc = err ? err->code : IB_EVERIFY;
-		goto out;
-	}
-	rc = read_manifest(a, &s, &b->claims, &b->manifest, err);
+	rc = open_reader(&s, &a, err);
+	if (rc == 0)
+		rc = read_manifest(a, &s, &b->claims, &b->manifest, err);
 	if (rc == 0 && o->choose)
 		rc = o->choose(o->choose_ctx, b->manifest, &b->chosen, err);
 	if (rc == 0)
@@ -583,8 +573,7 @@ int ib_bundle_read(const char *path, const struct ib_read_opts *o, struct ib_bun
 out:
 	rc = raw_cause(&s, rc, !o->produce, err);
 	ib_progress_end(&s.bar);
-	if (a)
-		archive_read_free(a);
+	archive_read_free(a);
 	/* Before the hash they feed and the buffers libarchive was given go. */
 	ib_readahead_stop(s.raw);
 	ib_hashpipe_stop(s.entries);
@@ -621,12 +610,9 @@ int ib_bundle_peek_manifest(const char *path, struct ib_manifest **out, uint64_t
 		goto out;
 	ib_readahead_open(s.raw, s.fp, NULL, NULL);
 	s.bar.active = 0;
-	a = open_reader(&s, err);
-	if (!a) {
-		rc = err ? err->code : IB_EINPUT;
-		goto out;
-	}
-	rc = next_header(a, &s, &e, &eof, 0, err);
+	rc = open_reader(&s, &a, err);
+	if (rc == 0)
+		rc = next_header(a, &s, &e, &eof, 0, err);
 	if (rc == 0 && (eof || strcmp(archive_entry_pathname(e), IB_MANIFEST_ENTRY) != 0))
 		rc = ib_fail(err, IB_EINPUT, "%s: first entry is not %s", path, IB_MANIFEST_ENTRY);
 	if (rc == 0)
@@ -650,8 +636,7 @@ int ib_bundle_peek_manifest(const char *path, struct ib_manifest **out, uint64_t
 		rc = ib_manifest_parse_resolved(json, (size_t)size, path, out, err);
 out:
 	rc = raw_cause(&s, rc, 1, err);
-	if (a)
-		archive_read_free(a);
+	archive_read_free(a);
 	ib_readahead_stop(s.raw);
 	if (s.fp)
 		fclose(s.fp);
