@@ -22,15 +22,14 @@ struct ib_readahead {
 	struct plat_thread *thread;
 	/* Guarded by mon. */
 	size_t lens[IB_READAHEAD_SLOTS];
-	FILE *fp;
-	ib_produce_fn produce; /* instead of fp */
+	ib_produce_fn produce;
 	void *produce_ctx;
 	size_t put_len; /* bytes in the piece being produced (the worker's alone) */
 	struct ib_hash *h;
 	const char *path;
-	int active;  /* the worker may read fp or run produce */
-	int at_end;  /* fp is read to its end, or failed */
-	int reading; /* the worker is using fp, h and a slot outside the monitor */
+	int active;  /* the worker may run produce */
+	int at_end;  /* produce has returned */
+	int reading; /* the worker is running produce (h, a slot) outside the monitor */
 	uint64_t filled;
 	uint64_t taken;
 	uint64_t released;
@@ -115,17 +114,16 @@ int ib_readahead_closed(struct ib_readahead *r)
 	return closed;
 }
 
-/* The producer of a file: reads it straight into the ring's slots. */
+/* The producer of a file (ctx): reads it straight into the ring's slots. */
 static int read_file(void *ctx, struct ib_readahead *r, struct ib_err *err)
 {
 	unsigned char *buf;
 	size_t n;
 
-	(void)ctx;
 	while ((buf = reserve(r)) != NULL) {
-		n = fread(buf, 1, IB_READAHEAD_CHUNK, r->fp);
+		n = fread(buf, 1, IB_READAHEAD_CHUNK, ctx);
 		if (n == 0)
-			return ferror(r->fp)
+			return ferror(ctx)
 			               ? ib_fail_errno(err, IB_EIO, errno, "%s%scannot read",
 			                               r->path ? r->path : "", r->path ? ": " : "")
 			               : 0;
@@ -195,11 +193,10 @@ fail:
 }
 
 /* Points the worker at a new stream: a file, or a producer. */
-static void open_stream(struct ib_readahead *r, FILE *fp, ib_produce_fn fn, void *ctx,
-                        struct ib_hash *h, const char *path)
+static void open_stream(struct ib_readahead *r, ib_produce_fn fn, void *ctx, struct ib_hash *h,
+                        const char *path)
 {
 	plat_monitor_enter(r->mon);
-	r->fp = fp;
 	r->produce = fn;
 	r->produce_ctx = ctx;
 	r->h = h;
@@ -214,13 +211,13 @@ static void open_stream(struct ib_readahead *r, FILE *fp, ib_produce_fn fn, void
 
 void ib_readahead_open(struct ib_readahead *r, FILE *fp, struct ib_hash *h, const char *path)
 {
-	open_stream(r, fp, read_file, NULL, h, path);
+	open_stream(r, read_file, fp, h, path);
 }
 
 void ib_readahead_open_producer(struct ib_readahead *r, ib_produce_fn fn, void *ctx,
                                 struct ib_hash *h)
 {
-	open_stream(r, NULL, fn, ctx, h, NULL);
+	open_stream(r, fn, ctx, h, NULL);
 }
 
 int ib_readahead_next(struct ib_readahead *r, const unsigned char **buf, size_t *len,
@@ -269,10 +266,6 @@ void ib_readahead_close(struct ib_readahead *r)
 	/* Pieces read but never taken are dropped with the file. */
 	r->taken = r->filled;
 	r->released = r->filled;
-	r->fp = NULL;
-	r->produce = NULL;
-	r->h = NULL;
-	r->path = NULL;
 	plat_monitor_leave(r->mon);
 }
 
