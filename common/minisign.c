@@ -301,16 +301,24 @@ int ib_pubkey_parse(const char *text, size_t len, const char *source, struct ib_
 	return 0;
 }
 
-int ib_pubkey_load(const char *path, struct ib_pubkey *out, struct ib_err *err)
+/* Reads a public key (sig NULL) or a signature file and parses it into key or sig. */
+static int load_parsed(const char *path, struct ib_pubkey *key, struct ib_sig *sig,
+                       struct ib_err *err)
 {
 	char *buf;
 	size_t len;
 	int rc = ib_read_file(path, SMALL_FILE_MAX - 1, &buf, &len, err);
 
 	if (!rc)
-		rc = ib_pubkey_parse(buf, len, path, out, err);
+		rc = sig ? ib_sig_parse(buf, len, path, sig, err)
+		         : ib_pubkey_parse(buf, len, path, key, err);
 	free(buf);
 	return rc;
+}
+
+int ib_pubkey_load(const char *path, struct ib_pubkey *out, struct ib_err *err)
+{
+	return load_parsed(path, out, NULL, err);
 }
 
 static void seckey_chk(const struct seckey_blob *b, unsigned char chk[crypto_generichash_BYTES])
@@ -739,14 +747,7 @@ char *ib_sig_path_for(const char *file)
 
 int ib_sig_load(const char *path, struct ib_sig *out, struct ib_err *err)
 {
-	char *buf;
-	size_t len;
-	int rc = ib_read_file(path, SMALL_FILE_MAX - 1, &buf, &len, err);
-
-	if (!rc)
-		rc = ib_sig_parse(buf, len, path, out, err);
-	free(buf);
-	return rc;
+	return load_parsed(path, NULL, out, err);
 }
 
 /* sig was made by none of keys; a single key is named in the message. */
