@@ -754,14 +754,14 @@ int ib_sig_load(const char *path, struct ib_sig *out, struct ib_err *err)
 static int unknown_key(const struct ib_sig *sig, const struct ib_pubkey *keys, size_t nkeys,
                        struct ib_err *err)
 {
-	char id[17], want[17];
+	char id[17], want[17] = "";
+	int one = nkeys == 1;
 
 	ib_keyid_str(sig->keynum, id);
-	if (nkeys != 1)
-		return ib_fail(err, IB_EVERIFY, "signed by unknown key ID %s", id);
-	ib_keyid_str(keys->keynum, want);
-	return ib_fail(err, IB_EVERIFY, "signed by unknown key ID %s (the public key's ID is %s)",
-	               id, want);
+	if (one)
+		ib_keyid_str(keys->keynum, want);
+	return ib_fail(err, IB_EVERIFY, "signed by unknown key ID %s%s%s%s", id,
+	               one ? " (the public key's ID is " : "", want, one ? ")" : "");
 }
 
 int ib_sig_check_comment(const struct ib_sig *sig, const struct ib_pubkey *keys, size_t nkeys,
