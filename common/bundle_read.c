@@ -50,7 +50,8 @@ struct source {
 
 /*
  * Reads the next raw chunk into a buffer that stays valid until the next
- * call. Messages lack the path: libarchive's callers and drain() add it.
+ * call. Messages name the bundle: the readahead's (path) and the download's
+ * (URL) do too.
  */
 static int read_raw(struct source *s, const unsigned char **buf, size_t *len, struct ib_err *err)
 {
@@ -61,7 +62,8 @@ static int read_raw(struct source *s, const unsigned char **buf, size_t *len, st
 	s->read += *len;
 	if (s->read > s->limit)
 		return ib_fail(err, IB_EVERIFY,
-		               "longer than the %" PRIu64 " bytes its signature says", s->limit);
+		               "%s: longer than the %" PRIu64 " bytes its signature says", s->path,
+		               s->limit);
 	ib_progress_add(&s->bar, *len);
 	return 0;
 }
@@ -69,16 +71,13 @@ static int read_raw(struct source *s, const unsigned char **buf, size_t *len, st
 static la_ssize_t read_cb(struct archive *a, void *ctx, const void **out)
 {
 	struct source *s = ctx;
-	struct ib_err err;
 	const unsigned char *buf;
 	size_t n;
 
 	(void)a;
 	/* libarchive's own message for this would be vague: the caller reports raw_err. */
-	if ((s->raw_rc = read_raw(s, &buf, &n, &err)) != 0) {
-		s->raw_err = err;
+	if ((s->raw_rc = read_raw(s, &buf, &n, &s->raw_err)) != 0)
 		return -1;
-	}
 	*out = buf;
 	return (la_ssize_t)n;
 }
@@ -86,15 +85,13 @@ static la_ssize_t read_cb(struct archive *a, void *ctx, const void **out)
 /*
  * When the raw bytes failed (a read error, a download that gave up, more
  * bytes than signed), that failure is the cause; libarchive only saw a failed
- * read. prefix: the message lacks the path.
+ * read.
  */
-static int raw_cause(struct source *s, int rc, int prefix, struct ib_err *err)
+static int raw_cause(struct source *s, int rc, struct ib_err *err)
 {
 	if (rc && s->raw_rc) {
 		rc = s->raw_rc;
 		*err = s->raw_err;
-		if (prefix)
-			ib_err_prefix(err, "%s", s->path);
 	}
 	return rc;
 }
@@ -107,8 +104,6 @@ static int drain(struct source *s, struct ib_err *err)
 
 	while ((rc = read_raw(s, &buf, &n, err)) == 0 && n > 0)
 		;
-	if (rc)
-		ib_err_prefix(err, "%s", s->path);
 	return rc;
 }
 
@@ -547,7 +542,7 @@ int ib_bundle_read(const char *path, const struct ib_read_opts *o, struct ib_bun
 	if (o->produce)
 		ib_readahead_open_producer(s.raw, o->produce, o->produce_ctx, &s.whole);
 	else
-		ib_readahead_open(s.raw, s.fp, &s.whole, NULL);
+		ib_readahead_open(s.raw, s.fp, &s.whole, path);
 	ib_progress_start(&s.bar, "verifying", s.limit, o->quiet);
 	rc = open_reader(&s, &a, err);
 	if (rc == 0)
@@ -571,7 +566,7 @@ int ib_bundle_read(const char *path, const struct ib_read_opts *o, struct ib_bun
 	if (rc)
 		ib_err_prefix(err, "%s", path);
 out:
-	rc = raw_cause(&s, rc, !o->produce, err);
+	rc = raw_cause(&s, rc, err);
 	ib_progress_end(&s.bar);
 	archive_read_free(a);
 	/* Before the hash they feed and the buffers libarchive was given go. */
@@ -608,7 +603,7 @@ int ib_bundle_peek_manifest(const char *path, struct ib_manifest **out, uint64_t
 		rc = ib_readahead_start(&s.raw, err);
 	if (rc)
 		goto out;
-	ib_readahead_open(s.raw, s.fp, NULL, NULL);
+	ib_readahead_open(s.raw, s.fp, NULL, path);
 	s.bar.active = 0;
 	rc = open_reader(&s, &a, err);
 	if (rc == 0)
@@ -635,7 +630,7 @@ int ib_bundle_peek_manifest(const char *path, struct ib_manifest **out, uint64_t
 	else
 		rc = ib_manifest_parse_resolved(json, (size_t)size, path, out, err);
 out:
-	rc = raw_cause(&s, rc, 1, err);
+	rc = raw_cause(&s, rc, err);
 	archive_read_free(a);
 	ib_readahead_stop(s.raw);
 	if (s.fp)

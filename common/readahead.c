@@ -123,10 +123,9 @@ static int read_file(void *ctx, struct ib_readahead *r, struct ib_err *err)
 	while ((buf = reserve(r)) != NULL) {
 		n = fread(buf, 1, IB_READAHEAD_CHUNK, ctx);
 		if (n == 0)
-			return ferror(ctx)
-			               ? ib_fail_errno(err, IB_EIO, errno, "%s%scannot read",
-			                               r->path ? r->path : "", r->path ? ": " : "")
-			               : 0;
+			return ferror(ctx) ? ib_fail_errno(err, IB_EIO, errno, "%s: cannot read",
+			                                   r->path)
+			                   : 0;
 		if (r->h)
 			ib_hash_update(r->h, buf, n);
 		publish(r, n);

@@ -28,8 +28,7 @@ int ib_readahead_start(struct ib_readahead **out, struct ib_err *err);
 /*
  * Starts reading fp from its current position to its end, adding every byte
  * to h. fp and h stay the caller's but must not be touched (read, closed,
- * finalised) until ib_readahead_close. path names fp in messages; NULL leaves
- * it out for a caller that adds it.
+ * finalised) until ib_readahead_close. path names fp in messages.
  */
 void ib_readahead_open(struct ib_readahead *r, FILE *fp, struct ib_hash *h, const char *path);
 
