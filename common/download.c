@@ -53,6 +53,7 @@ struct sink {
 	uint64_t skip;   /* ... and drop this many bytes already held */
 	int status_checked;
 	long status;
+	long expect; /* the status of the body asked for: 206 when resuming */
 	enum abort_reason abort;
 	int io_errno;
 	uint64_t attempt_ms;
@@ -169,11 +170,6 @@ static void report_progress(struct sink *s, int final)
 	            secs > 0 ? (double)(int64_t)(s->done - s->offset) / secs : 0.0);
 }
 
-static long expected_status(const struct sink *s)
-{
-	return s->offset && !s->no_range ? 206 : 200;
-}
-
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
 {
 	struct sink *s = ctx;
@@ -183,7 +179,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
 		s->status_checked = 1;
 		curl_easy_getinfo(s->f->curl, CURLINFO_RESPONSE_CODE, &s->status);
 		/* Only the body we asked for may reach the file; the rest is classified later. */
-		if (s->status != expected_status(s)) {
+		if (s->status != s->expect) {
 			s->abort = ABORT_STATUS;
 			return 0;
 		}
@@ -270,6 +266,7 @@ static enum outcome attempt(struct fetch *f, const char *url, const char *shown,
 		return OUT_TIMEOUT;
 	}
 	s->offset = s->done;
+	s->expect = s->done && !s->no_range ? 206 : 200;
 	s->skip = s->no_range ? s->done : 0;
 	s->status_checked = 0;
 	s->status = 0;
@@ -321,7 +318,7 @@ static enum outcome attempt(struct fetch *f, const char *url, const char *shown,
 		return OUT_RESTART;
 	}
 	if (rc == CURLE_OK || s->abort == ABORT_STATUS) {
-		if (status == expected_status(s)) {
+		if (status == s->expect) {
 			/* A body without a length may end early; the file sink knows what to
 			 * expect. */
 			if (s->file && s->done < s->limit) {
@@ -633,8 +630,7 @@ int ib_fetch_bundle(const struct ib_fetch_opts *o, char **bundle_path_out, struc
 	memset(bundle, 0, sizeof *bundle);
 	ib_err_clear(err);
 	if (!o->n_urls || !o->n_keys || !o->cache_dir || !*o->cache_dir)
-		return ib_fail(err, IB_EUSAGE,
-		               "download needs a URL, a trusted key and a cache folder");
+		return ib_fail(err, IB_EUSAGE, "download: no URL, trusted key or cache folder");
 	for (size_t i = 0; i < o->n_urls; i++) {
 		const char *base;
 		char shown[1024];

@@ -792,8 +792,7 @@ int ib_sig_check_hash(const struct ib_sig *sig, const struct ib_pubkey *key,
 	if (memcmp(key->keynum, sig->keynum, IB_KEYNUM_BYTES) != 0)
 		return unknown_key(sig, key, 1, err);
 	if (crypto_sign_verify_detached(sig->sig, hash, IB_HASH_SIG_BYTES, key->pk) != 0)
-		return ib_fail(err, IB_EVERIFY,
-		               "signature verification failed: the file does not match");
+		return ib_fail(err, IB_EVERIFY, "signature verification failed");
 	return 0;
 }
 
