@@ -669,13 +669,12 @@ void ib_fetch_progress_bar(void *ctx, uint64_t done, uint64_t total, double rate
 		/* First call, or the body started again from zero. */
 		ib_fetch_bar_end(bar);
 		bar->started = 1;
-		bar->tty = plat_isatty(stderr);
 		bar->last_done = 0;
 		bar->last_ms = now;
-		if (bar->tty)
-			ib_progress_start(&bar->bar, "download", total, 0);
+		ib_progress_start(&bar->bar, "download", total, 0);
+		bar->drawn = bar->bar.active;
 	}
-	if (bar->tty) {
+	if (bar->drawn) {
 		ib_progress_add(&bar->bar, done - bar->last_done);
 		bar->last_done = done;
 		if (complete)
@@ -694,6 +693,5 @@ void ib_fetch_progress_bar(void *ctx, uint64_t done, uint64_t total, double rate
 
 void ib_fetch_bar_end(struct ib_fetch_bar *bar)
 {
-	if (bar->started && bar->tty)
-		ib_progress_end(&bar->bar);
+	ib_progress_end(&bar->bar);
 }
