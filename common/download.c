@@ -279,8 +279,7 @@ static enum outcome attempt(struct fetch *f, const char *url, const char *shown,
 	curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)(s->no_range ? 0 : s->done));
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(f->deadline_ms - now));
 	if (s->done)
-		ib_info(s->no_range ? "%s: fetching from byte 0 again, skipping the %llu bytes "
-		                      "already read"
+		ib_info(s->no_range ? "%s: from byte 0 again, skipping the %llu bytes already read"
 		                    : "%s: resuming at byte %llu",
 		        shown, (unsigned long long)s->done);
 	rc = curl_easy_perform(c);
@@ -299,7 +298,7 @@ static enum outcome attempt(struct fetch *f, const char *url, const char *shown,
 		return OUT_FATAL;
 	}
 	if (s->abort == ABORT_TOO_BIG) {
-		ib_fail(err, IB_EVERIFY, "%s: body is larger than %s (%llu bytes); stopped", shown,
+		ib_fail(err, IB_EVERIFY, "%s: body larger than %s (%llu bytes)", shown,
 		        s->file ? "the signed size" : "a signature may be",
 		        (unsigned long long)s->limit);
 		return OUT_NEXT;
@@ -390,10 +389,9 @@ static int fetch_url(struct fetch *f, const char *url, const char *shown, struct
 		if (!gave_up && plat_monotonic_ms() + wait_ms >= f->deadline_ms) {
 			if (retry_after_s)
 				/* Waiting is pointless; another mirror may answer now. */
-				return ib_fail(
-				        err, IB_ETIMEOUT,
-				        "%s: server asks to retry after %llu s, past the deadline",
-				        shown, (unsigned long long)retry_after_s);
+				return ib_fail(err, IB_ETIMEOUT,
+				               "%s: Retry-After %llu s is past the deadline", shown,
+				               (unsigned long long)retry_after_s);
 			/* No retry fits before the deadline: the last failure is the answer (a
 			 * refused connection stays "unreachable", a stall stays a timeout). */
 			if (err->code == IB_ETIMEOUT)
