@@ -485,12 +485,11 @@ int ib_bundle_signed_claims(const char *bundle_path, const struct ib_pubkey *key
                             struct ib_bundle_claims *claims, struct ib_err *err)
 {
 	struct ib_read_opts o = {.keys = keys, .n_keys = n_keys};
-	struct ib_bundle *b = malloc(sizeof *b);
-	int rc = b ? load_signature(bundle_path, &o, b, err) : ib_oom(err);
+	struct ib_bundle b;
+	int rc = load_signature(bundle_path, &o, &b, err);
 
 	if (rc == 0)
-		*claims = b->claims;
-	free(b);
+		*claims = b.claims;
 	return rc;
 }
 
