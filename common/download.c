@@ -492,7 +492,7 @@ static int fetch_signature(struct fetch *f, const char *url, char *text, struct 
 			err->code = rc = IB_EVERIFY;
 		return rc;
 	}
-	if (strlen(si->file) != base_len || memcmp(si->file, base, base_len))
+	if (strncmp(si->file, base, base_len) || si->file[base_len])
 		rc = ib_fail(err, IB_EVERIFY, "%s: signed for file '%s', not '%.*s'", shown,
 		             si->file, (int)base_len, base);
 	return rc;
