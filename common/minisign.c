@@ -263,6 +263,17 @@ static int field_line(struct lines *it, const char *source, const char *what, co
 	return 0;
 }
 
+/* The next line, which must exist and be the base64 of exactly outlen bytes. */
+static int b64_line(struct lines *it, const char *source, const char *what, void *out,
+                    size_t outlen, struct ib_err *err)
+{
+	const char *line;
+	size_t len;
+	int rc = field_line(it, source, what, &line, &len, err);
+
+	return rc ? rc : b64_field(line, len, out, outlen, source, it->no, what, err);
+}
+
 int ib_pubkey_parse(const char *text, size_t len, const char *source, struct ib_pubkey *out,
                     struct ib_err *err)
 {
@@ -278,17 +289,16 @@ int ib_pubkey_parse(const char *text, size_t len, const char *source, struct ib_
 	/* A lone base64 line is a key given inline (minisign -P). */
 	inline_key = !has_prefix(text, len, UNTRUSTED_PREFIX) && next_line(&it, &line, &llen) &&
 	             it.p == it.end;
-	if (!inline_key) {
+	if (inline_key) {
+		rc = b64_field(line, llen, (unsigned char *)&blob, sizeof blob, source, it.no,
+		               "public key", err);
+	} else {
 		it.p = text;
 		it.no = 0;
 		rc = untrusted_line(&it, source, "minisign public key", err);
 		if (!rc)
-			rc = field_line(&it, source, "public key", &line, &llen, err);
-		if (rc)
-			return rc;
+			rc = b64_line(&it, source, "public key", &blob, sizeof blob, err);
 	}
-	rc = b64_field(line, llen, (unsigned char *)&blob, sizeof blob, source, it.no, "public key",
-	               err);
 	if (rc)
 		return rc;
 	rc = check_alg(blob.sig_alg, SIGALG, source, err);
@@ -383,8 +393,6 @@ void ib_seckey_free(struct ib_seckey *sk)
 static int seckey_parse(struct ib_seckey *k, const char *text, size_t len, struct ib_err *err)
 {
 	struct lines it = {text, text + len, 0};
-	const char *line = NULL;
-	size_t llen = 0;
 	char alg[16];
 	uint64_t ops, mem;
 	int rc;
@@ -393,10 +401,7 @@ static int seckey_parse(struct ib_seckey *k, const char *text, size_t len, struc
 	if (!rc)
 		rc = untrusted_line(&it, k->path, "minisign secret key", err);
 	if (!rc)
-		rc = field_line(&it, k->path, "secret key", &line, &llen, err);
-	if (!rc)
-		rc = b64_field(line, llen, (unsigned char *)&k->blob, sizeof k->blob, k->path,
-		               it.no, "secret key", err);
+		rc = b64_line(&it, k->path, "secret key", &k->blob, sizeof k->blob, err);
 	if (!rc)
 		rc = expect_end(&it, k->path, err);
 	if (rc)
@@ -700,10 +705,7 @@ int ib_sig_parse(const char *text, size_t len, const char *source, struct ib_sig
 	if (!rc)
 		rc = untrusted_line(&it, source, "minisign signature", err);
 	if (!rc)
-		rc = field_line(&it, source, "signature", &line, &llen, err);
-	if (!rc)
-		rc = b64_field(line, llen, (unsigned char *)&blob, sizeof blob, source, it.no,
-		               "signature", err);
+		rc = b64_line(&it, source, "signature", &blob, sizeof blob, err);
 	if (rc)
 		return rc;
 	if (memcmp(blob.sig_alg, SIGALG, 2) == 0)
@@ -722,10 +724,8 @@ int ib_sig_parse(const char *text, size_t len, const char *source, struct ib_sig
 	llen -= strlen(TRUSTED_PREFIX);
 	memcpy(out->trusted_comment, line, llen);
 	out->trusted_comment[llen] = '\0';
-	rc = field_line(&it, source, "comment signature", &line, &llen, err);
-	if (!rc)
-		rc = b64_field(line, llen, out->global_sig, sizeof out->global_sig, source, it.no,
-		               "comment signature", err);
+	rc = b64_line(&it, source, "comment signature", out->global_sig, sizeof out->global_sig,
+	              err);
 	if (!rc)
 		rc = expect_end(&it, source, err);
 	if (rc)
