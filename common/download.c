@@ -51,8 +51,7 @@ struct sink {
 	uint64_t offset; /* bytes held when the current attempt started */
 	int no_range;    /* the server cannot resume: ask from byte 0 ... */
 	uint64_t skip;   /* ... and drop this many bytes already held */
-	int status_checked;
-	long status;
+	long status; /* of the current attempt, once its body starts; 0 before */
 	long expect; /* the status of the body asked for: 206 when resuming */
 	enum abort_reason abort;
 	int io_errno;
@@ -175,8 +174,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
 	struct sink *s = ctx;
 	size_t len = size * nmemb;
 
-	if (!s->status_checked) {
-		s->status_checked = 1;
+	if (!s->status) {
 		curl_easy_getinfo(s->f->curl, CURLINFO_RESPONSE_CODE, &s->status);
 		/* Only the body we asked for may reach the file; the rest is classified later. */
 		if (s->status != s->expect) {
@@ -268,7 +266,6 @@ static enum outcome attempt(struct fetch *f, const char *url, const char *shown,
 	s->offset = s->done;
 	s->expect = s->done && !s->no_range ? 206 : 200;
 	s->skip = s->no_range ? s->done : 0;
-	s->status_checked = 0;
 	s->status = 0;
 	s->abort = ABORT_NONE;
 	s->attempt_ms = now;
