@@ -538,10 +538,8 @@ int ib_bundle_read(const char *path, const struct ib_read_opts *o, struct ib_bun
 		rc = ib_hashpipe_start(&s.entries, o->extract_dir ? 2 : 1, err);
 	if (rc)
 		goto out;
-	if (o->produce)
-		ib_readahead_open_producer(s.raw, o->produce, o->produce_ctx, &s.whole);
-	else
-		ib_readahead_open(s.raw, s.fp, &s.whole, path);
+	ib_readahead_open_producer(s.raw, o->produce ? o->produce : ib_readahead_file,
+	                           o->produce ? o->produce_ctx : (void *)s.fp, &s.whole, path);
 	ib_progress_start(&s.bar, "verifying", s.limit, o->quiet);
 	rc = open_reader(&s, &a, err);
 	if (rc == 0)

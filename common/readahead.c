@@ -114,8 +114,7 @@ int ib_readahead_closed(struct ib_readahead *r)
 	return closed;
 }
 
-/* The producer of a file (ctx): reads it straight into the ring's slots. */
-static int read_file(void *ctx, struct ib_readahead *r, struct ib_err *err)
+int ib_readahead_file(void *ctx, struct ib_readahead *r, struct ib_err *err)
 {
 	unsigned char *buf;
 	size_t n;
@@ -191,9 +190,8 @@ fail:
 	return rc;
 }
 
-/* Points the worker at a new stream: a file, or a producer. */
-static void open_stream(struct ib_readahead *r, ib_produce_fn fn, void *ctx, struct ib_hash *h,
-                        const char *path)
+void ib_readahead_open_producer(struct ib_readahead *r, ib_produce_fn fn, void *ctx,
+                                struct ib_hash *h, const char *path)
 {
 	plat_monitor_enter(r->mon);
 	r->produce = fn;
@@ -210,13 +208,7 @@ static void open_stream(struct ib_readahead *r, ib_produce_fn fn, void *ctx, str
 
 void ib_readahead_open(struct ib_readahead *r, FILE *fp, struct ib_hash *h, const char *path)
 {
-	open_stream(r, read_file, fp, h, path);
-}
-
-void ib_readahead_open_producer(struct ib_readahead *r, ib_produce_fn fn, void *ctx,
-                                struct ib_hash *h)
-{
-	open_stream(r, fn, ctx, h, NULL);
+	ib_readahead_open_producer(r, ib_readahead_file, fp, h, path);
 }
 
 int ib_readahead_next(struct ib_readahead *r, const unsigned char **buf, size_t *len,
