@@ -267,8 +267,8 @@ static int field_line(struct lines *it, const char *source, const char *what, co
 static int b64_line(struct lines *it, const char *source, const char *what, void *out,
                     size_t outlen, struct ib_err *err)
 {
-	const char *line;
-	size_t len;
+	const char *line = NULL;
+	size_t len = 0;
 	int rc = field_line(it, source, what, &line, &len, err);
 
 	return rc ? rc : b64_field(line, len, out, outlen, source, it->no, what, err);
