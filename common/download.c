@@ -287,7 +287,8 @@ static enum outcome attempt(struct fetch *f, const char *url, const char *shown,
 	why = f->curl_msg[0] ? f->curl_msg : curl_easy_strerror(rc);
 
 	if (s->abort == ABORT_CLOSED) {
-		ib_fail(err, IB_EINTERNAL, "%s: the reader stopped", shown);
+		/* No message: the reader has failed, and its failure is the one reported. */
+		err->code = IB_EINTERNAL;
 		return OUT_FATAL;
 	}
 	if (s->abort == ABORT_IO) {
