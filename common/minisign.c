@@ -807,7 +807,7 @@ int ib_tc_get(const char *trusted_comment, const char *key, char *out, size_t ca
 	while (*p) {
 		size_t flen = strcspn(p, "\t");
 
-		if (flen > klen && memcmp(p, key, klen) == 0 && p[klen] == ':') {
+		if (!strncmp(p, key, klen) && p[klen] == ':') {
 			if (found)
 				goto bad;
 			found = p + klen + 1;
