@@ -51,8 +51,8 @@ struct sink {
 	uint64_t offset; /* bytes held when the current attempt started */
 	int no_range;    /* the server cannot resume: ask from byte 0 ... */
 	uint64_t skip;   /* ... and drop this many bytes already held */
-	long status; /* of the current attempt, once its body starts; 0 before */
-	long expect; /* the status of the body asked for: 206 when resuming */
+	long status;     /* of the current attempt, once its body starts; 0 before */
+	long expect;     /* the status of the body asked for: 206 when resuming */
 	enum abort_reason abort;
 	int io_errno;
 	uint64_t attempt_ms;
