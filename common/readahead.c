@@ -24,7 +24,8 @@ struct ib_readahead {
 	size_t lens[IB_READAHEAD_SLOTS];
 	ib_produce_fn produce;
 	void *produce_ctx;
-	size_t put_len; /* bytes in the piece being produced (the worker's alone) */
+	unsigned char *put_slot; /* the piece being produced (the worker's alone) ... */
+	size_t put_len;          /* ... and the bytes in it */
 	struct ib_hash *h;
 	const char *path;
 	int active;  /* the worker may run produce */
@@ -86,11 +87,11 @@ int ib_readahead_put(struct ib_readahead *r, const void *data, size_t len)
 	while (len > 0) {
 		size_t n = IB_READAHEAD_CHUNK - r->put_len;
 
-		if (r->put_len == 0 && !reserve(r))
+		if (r->put_len == 0 && !(r->put_slot = reserve(r)))
 			return -1;
 		if (n > len)
 			n = len;
-		memcpy(slot(r, r->filled) + r->put_len, p, n);
+		memcpy(r->put_slot + r->put_len, p, n);
 		if (r->h)
 			ib_hash_update(r->h, p, n);
 		r->put_len += n;
