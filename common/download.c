@@ -61,14 +61,17 @@ struct sink {
 
 void ib_fetch_opts_init(struct ib_fetch_opts *o)
 {
-	memset(o, 0, sizeof *o);
-	o->deadline_seconds = 600;
-	o->connect_timeout_seconds = 30;
-	o->low_speed_limit = 1024;
-	o->low_speed_seconds = 60;
-	o->max_retries = 10;
-	o->backoff_ms = 1000;
-	o->backoff_max_ms = 60000;
+	static const struct ib_fetch_opts defaults = {
+	        .deadline_seconds = 600,
+	        .connect_timeout_seconds = 30,
+	        .low_speed_limit = 1024,
+	        .low_speed_seconds = 60,
+	        .max_retries = 10,
+	        .backoff_ms = 1000,
+	        .backoff_max_ms = 60000,
+	};
+
+	*o = defaults;
 }
 
 /* Where the URL's host starts: after "scheme://". */
