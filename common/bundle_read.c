@@ -50,7 +50,8 @@ struct source {
 
 /*
  * Reads the next raw chunk into a buffer that stays valid until the next
- * call. Messages lack the path: libarchive's callers and drain() add it.
+ * call. Messages name the bundle: the readahead's (path) and the download's
+ * (URL) do too.
  */
 static int read_raw(struct source *s, const unsigned char **buf, size_t *len, struct ib_err *err)
 {
@@ -61,7 +62,8 @@ static int read_raw(struct source *s, const unsigned char **buf, size_t *len, st
 	s->read += *len;
 	if (s->read > s->limit)
 		return ib_fail(err, IB_EVERIFY,
-		               "longer than the %" PRIu64 " bytes its signature says", s->limit);
+		               "%s: longer than the %" PRIu64 " bytes its signature says", s->path,
+		               s->limit);
 	ib_progress_add(&s->bar, *len);
 	return 0;
 }
@@ -69,16 +71,13 @@ static int read_raw(struct source *s, const unsigned char **buf, size_t *len, st
 static la_ssize_t read_cb(struct archive *a, void *ctx, const void **out)
 {
 	struct source *s = ctx;
-	struct ib_err err;
 	const unsigned char *buf;
 	size_t n;
 
 	(void)a;
 	/* libarchive's own message for this would be vague: the caller reports raw_err. */
-	if ((s->raw_rc = read_raw(s, &buf, &n, &err)) != 0) {
-		s->raw_err = err;
+	if ((s->raw_rc = read_raw(s, &buf, &n, &s->raw_err)) != 0)
 		return -1;
-	}
 	*out = buf;
 	return (la_ssize_t)n;
 }
@@ -86,17 +85,13 @@ static la_ssize_t read_cb(struct archive *a, void *ctx, const void **out)
 /*
  * When the raw bytes failed (a read error, a download that gave up, more
  * bytes than signed), that failure is the cause; libarchive only saw a failed
- * read. prefix: the message lacks the path.
+ * read.
  */
-static int raw_cause(struct source *s, int rc, int prefix, struct ib_err *err)
+static int raw_cause(struct source *s, int rc, struct ib_err *err)
 {
 	if (rc && s->raw_rc) {
 		rc = s->raw_rc;
-		if (err) {
-			*err = s->raw_err;
-			if (prefix)
-				ib_err_prefix(err, "%s", s->path);
-		}
+		*err = s->raw_err;
 	}
 	return rc;
 }
@@ -109,8 +104,6 @@ static int drain(struct source *s, struct ib_err *err)
 
 	while ((rc = read_raw(s, &buf, &n, err)) == 0 && n > 0)
 		;
-	if (rc)
-		ib_err_prefix(err, "%s", s->path);
 	return rc;
 }
 
@@ -175,24 +168,21 @@ int ib_bundle_parse_claims(const char *tc, struct ib_bundle_claims *c, struct ib
 	return 0;
 }
 
-static struct archive *open_reader(struct source *s, struct ib_err *err)
+static int open_reader(struct source *s, struct archive **out, struct ib_err *err)
 {
 	struct archive *a = archive_read_new();
 
-	if (!a) {
-		ib_oom(err);
-		return NULL;
-	}
+	*out = a;
+	if (!a)
+		return ib_oom(err);
 	/* Plain tar needs no filter: libarchive reads it as it is. */
 	archive_read_support_filter_gzip(a);
 	archive_read_support_filter_zstd(a);
 	archive_read_support_format_tar(a);
-	if (archive_read_open(a, s, NULL, read_cb, NULL) != ARCHIVE_OK) {
-		ib_fail(err, IB_EVERIFY, "%s: not a bundle: %s", s->path, archive_error_string(a));
-		archive_read_free(a);
-		return NULL;
-	}
-	return a;
+	if (archive_read_open(a, s, NULL, read_cb, NULL) != ARCHIVE_OK)
+		return ib_fail(err, IB_EVERIFY, "%s: not a bundle: %s", s->path,
+		               archive_error_string(a));
+	return 0;
 }
 
 /* Next header; ARCHIVE_WARN counts as failure (e.g. an external decompressor stood in). */
@@ -345,8 +335,8 @@ static int read_entry_data(struct archive *a, struct source *s, const char *name
 	unsigned char *chunk;
 	char *target = NULL;
 	uint64_t total = 0;
-	la_ssize_t n;
-	int rc;
+	la_ssize_t n = 0;
+	int rc, sync_rc;
 
 	rc = ib_hash_init(&sink.h, IB_HASH_FILE_BYTES, err);
 	if (rc == 0 && extract_dir)
@@ -363,27 +353,25 @@ static int read_entry_data(struct archive *a, struct source *s, const char *name
 			break;
 		ib_hashpipe_submit(s->entries, entry_consume, &sink, (size_t)n);
 	}
-	if (n < 0) {
+	if (n < 0)
 		rc = ib_fail(err, IB_EVERIFY, "%s: entry '%s': %s", s->path, name,
 		             archive_error_string(a));
-		goto out;
-	}
-	if (total != f->size) {
+	else if (total != f->size)
 		rc = ib_fail(err, IB_EVERIFY, ENTRY_SIZE_FMT, s->path, name,
 		             n > 0 ? "is at least" : "is", total, f->size);
-		goto out;
-	}
-	rc = ib_hashpipe_sync(s->entries, err);
-	if (rc)
-		goto out;
-	ib_hash_final(&sink.h, digest);
-	/* Public data: the comparison need not take constant time. */
-	if (memcmp(digest, f->blake2b, sizeof digest) != 0)
-		rc = ib_fail(err, IB_EVERIFY, "%s: entry '%s' does not match its BLAKE2b-256 hash",
-		             s->path, name);
 out:
-	/* The worker may still be using the sink. */
-	ib_hashpipe_sync(s->entries, NULL);
+	/* The worker may still be using the sink; a failed write comes out here. */
+	sync_rc = ib_hashpipe_sync(s->entries, rc ? NULL : err);
+	if (rc == 0)
+		rc = sync_rc;
+	if (rc == 0) {
+		ib_hash_final(&sink.h, digest);
+		/* Public data: the comparison need not take constant time. */
+		if (memcmp(digest, f->blake2b, sizeof digest) != 0)
+			rc = ib_fail(err, IB_EVERIFY,
+			             "%s: entry '%s' does not match its BLAKE2b-256 hash", s->path,
+			             name);
+	}
 	if (sink.out) {
 		int close_rc = plat_close(sink.out, target, rc ? NULL : err);
 		if (rc == 0)
@@ -497,12 +485,11 @@ int ib_bundle_signed_claims(const char *bundle_path, const struct ib_pubkey *key
                             struct ib_bundle_claims *claims, struct ib_err *err)
 {
 	struct ib_read_opts o = {.keys = keys, .n_keys = n_keys};
-	struct ib_bundle *b = malloc(sizeof *b);
-	int rc = b ? load_signature(bundle_path, &o, b, err) : ib_oom(err);
+	struct ib_bundle b;
+	int rc = load_signature(bundle_path, &o, &b, err);
 
 	if (rc == 0)
-		*claims = b->claims;
-	free(b);
+		*claims = b.claims;
 	return rc;
 }
 
@@ -551,17 +538,12 @@ int ib_bundle_read(const char *path, const struct ib_read_opts *o, struct ib_bun
 		rc = ib_hashpipe_start(&s.entries, o->extract_dir ? 2 : 1, err);
 	if (rc)
 		goto out;
-	if (o->produce)
-		ib_readahead_open_producer(s.raw, o->produce, o->produce_ctx, &s.whole);
-	else
-		ib_readahead_open(s.raw, s.fp, &s.whole, NULL);
+	ib_readahead_open_producer(s.raw, o->produce ? o->produce : ib_readahead_file,
+	                           o->produce ? o->produce_ctx : (void *)s.fp, &s.whole, path);
 	ib_progress_start(&s.bar, "verifying", s.limit, o->quiet);
-	a = open_reader(&s, err);
-	if (!a) {
-		rc = err ? err->code : IB_EVERIFY;
-		goto out;
-	}
-	rc = read_manifest(a, &s, &b->claims, &b->manifest, err);
+	rc = open_reader(&s, &a, err);
+	if (rc == 0)
+		rc = read_manifest(a, &s, &b->claims, &b->manifest, err);
 	if (rc == 0 && o->choose)
 		rc = o->choose(o->choose_ctx, b->manifest, &b->chosen, err);
 	if (rc == 0)
@@ -581,10 +563,9 @@ int ib_bundle_read(const char *path, const struct ib_read_opts *o, struct ib_bun
 	if (rc)
 		ib_err_prefix(err, "%s", path);
 out:
-	rc = raw_cause(&s, rc, !o->produce, err);
+	rc = raw_cause(&s, rc, err);
 	ib_progress_end(&s.bar);
-	if (a)
-		archive_read_free(a);
+	archive_read_free(a);
 	/* Before the hash they feed and the buffers libarchive was given go. */
 	ib_readahead_stop(s.raw);
 	ib_hashpipe_stop(s.entries);
@@ -619,14 +600,11 @@ int ib_bundle_peek_manifest(const char *path, struct ib_manifest **out, uint64_t
 		rc = ib_readahead_start(&s.raw, err);
 	if (rc)
 		goto out;
-	ib_readahead_open(s.raw, s.fp, NULL, NULL);
+	ib_readahead_open(s.raw, s.fp, NULL, path);
 	s.bar.active = 0;
-	a = open_reader(&s, err);
-	if (!a) {
-		rc = err ? err->code : IB_EINPUT;
-		goto out;
-	}
-	rc = next_header(a, &s, &e, &eof, 0, err);
+	rc = open_reader(&s, &a, err);
+	if (rc == 0)
+		rc = next_header(a, &s, &e, &eof, 0, err);
 	if (rc == 0 && (eof || strcmp(archive_entry_pathname(e), IB_MANIFEST_ENTRY) != 0))
 		rc = ib_fail(err, IB_EINPUT, "%s: first entry is not %s", path, IB_MANIFEST_ENTRY);
 	if (rc == 0)
@@ -649,9 +627,8 @@ int ib_bundle_peek_manifest(const char *path, struct ib_manifest **out, uint64_t
 	else
 		rc = ib_manifest_parse_resolved(json, (size_t)size, path, out, err);
 out:
-	rc = raw_cause(&s, rc, 1, err);
-	if (a)
-		archive_read_free(a);
+	rc = raw_cause(&s, rc, err);
+	archive_read_free(a);
 	ib_readahead_stop(s.raw);
 	if (s.fp)
 		fclose(s.fp);

@@ -51,8 +51,8 @@ struct sink {
 	uint64_t offset; /* bytes held when the current attempt started */
 	int no_range;    /* the server cannot resume: ask from byte 0 ... */
 	uint64_t skip;   /* ... and drop this many bytes already held */
-	int status_checked;
-	long status;
+	long status;     /* of the current attempt, once its body starts; 0 before */
+	long expect;     /* the status of the body asked for: 206 when resuming */
 	enum abort_reason abort;
 	int io_errno;
 	uint64_t attempt_ms;
@@ -61,21 +61,31 @@ struct sink {
 
 void ib_fetch_opts_init(struct ib_fetch_opts *o)
 {
-	memset(o, 0, sizeof *o);
-	o->deadline_seconds = 600;
-	o->connect_timeout_seconds = 30;
-	o->low_speed_limit = 1024;
-	o->low_speed_seconds = 60;
-	o->max_retries = 10;
-	o->backoff_ms = 1000;
-	o->backoff_max_ms = 60000;
+	static const struct ib_fetch_opts defaults = {
+	        .deadline_seconds = 600,
+	        .connect_timeout_seconds = 30,
+	        .low_speed_limit = 1024,
+	        .low_speed_seconds = 60,
+	        .max_retries = 10,
+	        .backoff_ms = 1000,
+	        .backoff_max_ms = 60000,
+	};
+
+	*o = defaults;
+}
+
+/* Where the URL's host starts: after "scheme://". */
+static const char *url_host(const char *url)
+{
+	const char *scheme_end = strstr(url, "://");
+
+	return scheme_end ? scheme_end + 3 : url;
 }
 
 /* The URL for messages: no user:password@ and no query string (either may hold a secret). */
 static void url_display(const char *url, char *out, size_t cap)
 {
-	const char *scheme_end = strstr(url, "://");
-	const char *host = scheme_end ? scheme_end + 3 : url;
+	const char *host = url_host(url);
 	size_t host_len = strcspn(host, "/?#");
 	const char *at = memchr(host, '@', host_len);
 	size_t query = strcspn(url, "?#");
@@ -89,8 +99,7 @@ static void url_display(const char *url, char *out, size_t cap)
 /* The last segment of the URL's path (*base, not NUL-terminated): its length, 0 for none. */
 static size_t url_base(const char *url, const char **base)
 {
-	const char *scheme_end = strstr(url, "://");
-	const char *path = scheme_end ? scheme_end + 3 : url;
+	const char *path = url_host(url);
 	size_t len, start;
 
 	path += strcspn(path, "/?#");
@@ -163,21 +172,15 @@ static void report_progress(struct sink *s, int final)
 	            secs > 0 ? (double)(int64_t)(s->done - s->offset) / secs : 0.0);
 }
 
-static long expected_status(const struct sink *s)
-{
-	return s->offset && !s->no_range ? 206 : 200;
-}
-
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
 {
 	struct sink *s = ctx;
 	size_t len = size * nmemb;
 
-	if (!s->status_checked) {
-		s->status_checked = 1;
+	if (!s->status) {
 		curl_easy_getinfo(s->f->curl, CURLINFO_RESPONSE_CODE, &s->status);
 		/* Only the body we asked for may reach the file; the rest is classified later. */
-		if (s->status != expected_status(s)) {
+		if (s->status != s->expect) {
 			s->abort = ABORT_STATUS;
 			return 0;
 		}
@@ -215,23 +218,17 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
 	return size * nmemb;
 }
 
+/* Failures of the connection, not of the request: worth another attempt (codes below 256). */
 static int retryable_curl_code(CURLcode rc)
 {
-	switch (rc) {
-	case CURLE_COULDNT_RESOLVE_PROXY:
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_PARTIAL_FILE:
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_HTTP2:
-	case CURLE_HTTP2_STREAM:
-		return 1;
-	default:
-		return 0;
-	}
+	static const unsigned char codes[] = {
+	        CURLE_COULDNT_RESOLVE_PROXY, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_CONNECT,
+	        CURLE_PARTIAL_FILE,          CURLE_SEND_ERROR,           CURLE_RECV_ERROR,
+	        CURLE_GOT_NOTHING,           CURLE_SSL_CONNECT_ERROR,    CURLE_HTTP2,
+	        CURLE_HTTP2_STREAM,          CURLE_OPERATION_TIMEDOUT, /* a stall */
+	};
+
+	return memchr(codes, rc, sizeof codes) != NULL;
 }
 
 static int retryable_status(long status)
@@ -270,8 +267,8 @@ static enum outcome attempt(struct fetch *f, const char *url, const char *shown,
 		return OUT_TIMEOUT;
 	}
 	s->offset = s->done;
+	s->expect = s->done && !s->no_range ? 206 : 200;
 	s->skip = s->no_range ? s->done : 0;
-	s->status_checked = 0;
 	s->status = 0;
 	s->abort = ABORT_NONE;
 	s->attempt_ms = now;
@@ -282,8 +279,7 @@ static enum outcome attempt(struct fetch *f, const char *url, const char *shown,
 	curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)(s->no_range ? 0 : s->done));
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(f->deadline_ms - now));
 	if (s->done)
-		ib_info(s->no_range ? "%s: fetching from byte 0 again, skipping the %llu bytes "
-		                      "already read"
+		ib_info(s->no_range ? "%s: from byte 0 again, skipping the %llu bytes already read"
 		                    : "%s: resuming at byte %llu",
 		        shown, (unsigned long long)s->done);
 	rc = curl_easy_perform(c);
@@ -294,7 +290,8 @@ static enum outcome attempt(struct fetch *f, const char *url, const char *shown,
 	why = f->curl_msg[0] ? f->curl_msg : curl_easy_strerror(rc);
 
 	if (s->abort == ABORT_CLOSED) {
-		ib_fail(err, IB_EINTERNAL, "%s: the reader stopped", shown);
+		/* No message: the reader has failed, and its failure is the one reported. */
+		err->code = IB_EINTERNAL;
 		return OUT_FATAL;
 	}
 	if (s->abort == ABORT_IO) {
@@ -302,18 +299,14 @@ static enum outcome attempt(struct fetch *f, const char *url, const char *shown,
 		return OUT_FATAL;
 	}
 	if (s->abort == ABORT_TOO_BIG) {
-		ib_fail(err, IB_EVERIFY, "%s: body is larger than %s (%llu bytes); stopped", shown,
+		ib_fail(err, IB_EVERIFY, "%s: body larger than %s (%llu bytes)", shown,
 		        s->file ? "the signed size" : "a signature may be",
 		        (unsigned long long)s->limit);
 		return OUT_NEXT;
 	}
 	if (rc == CURLE_OUT_OF_MEMORY || rc == CURLE_OPERATION_TIMEDOUT) {
-		ib_fail(err, rc == CURLE_OUT_OF_MEMORY ? IB_ENOMEM : IB_ETIMEOUT, "%s: %s", shown,
-		        why);
-		if (rc == CURLE_OUT_OF_MEMORY)
-			return OUT_FATAL;
-		if (plat_monotonic_ms() < f->deadline_ms)
-			return OUT_RETRY;
+		if (rc == CURLE_OUT_OF_MEMORY || plat_monotonic_ms() < f->deadline_ms)
+			goto failed;
 		ib_fail(err, IB_ETIMEOUT, "%s", why);
 		deadline_passed(f, shown, err);
 		return OUT_TIMEOUT;
@@ -325,7 +318,7 @@ static enum outcome attempt(struct fetch *f, const char *url, const char *shown,
 		return OUT_RESTART;
 	}
 	if (rc == CURLE_OK || s->abort == ABORT_STATUS) {
-		if (status == expected_status(s)) {
+		if (status == s->expect) {
 			/* A body without a length may end early; the file sink knows what to
 			 * expect. */
 			if (s->file && s->done < s->limit) {
@@ -342,7 +335,14 @@ static enum outcome attempt(struct fetch *f, const char *url, const char *shown,
 			ib_fail(err, IB_ENET, "%s: HTTP %ld", shown, status);
 		return retryable_status(status) ? OUT_RETRY : OUT_NEXT;
 	}
-	ib_fail(err, IB_ENET, "%s: %s", shown, why);
+failed:
+	ib_fail(err,
+	        rc == CURLE_OUT_OF_MEMORY        ? IB_ENOMEM
+	        : rc == CURLE_OPERATION_TIMEDOUT ? IB_ETIMEOUT
+	                                         : IB_ENET,
+	        "%s: %s", shown, why);
+	if (rc == CURLE_OUT_OF_MEMORY)
+		return OUT_FATAL;
 	return retryable_curl_code(rc) ? OUT_RETRY : OUT_NEXT;
 }
 
@@ -390,10 +390,9 @@ static int fetch_url(struct fetch *f, const char *url, const char *shown, struct
 		if (!gave_up && plat_monotonic_ms() + wait_ms >= f->deadline_ms) {
 			if (retry_after_s)
 				/* Waiting is pointless; another mirror may answer now. */
-				return ib_fail(
-				        err, IB_ETIMEOUT,
-				        "%s: server asks to retry after %llu s, past the deadline",
-				        shown, (unsigned long long)retry_after_s);
+				return ib_fail(err, IB_ETIMEOUT,
+				               "%s: Retry-After %llu s is past the deadline", shown,
+				               (unsigned long long)retry_after_s);
 			/* No retry fits before the deadline: the last failure is the answer (a
 			 * refused connection stays "unreachable", a stall stays a timeout). */
 			if (err->code == IB_ETIMEOUT)
@@ -405,10 +404,9 @@ static int fetch_url(struct fetch *f, const char *url, const char *shown, struct
 			 */
 			for (uint64_t slept = 0; slept < wait_ms; slept += 100) {
 				if (s->feed && ib_readahead_closed(s->feed)) {
+					/* The reader's failure is the one reported. */
 					s->abort = ABORT_CLOSED;
-					*stop = 1;
-					return ib_fail(err, IB_EINTERNAL, "%s: the reader stopped",
-					               shown);
+					return err->code;
 				}
 				plat_sleep_ms(
 				        (unsigned)(wait_ms - slept < 100 ? wait_ms - slept : 100));
@@ -424,14 +422,15 @@ static int fetch_url(struct fetch *f, const char *url, const char *shown, struct
 	}
 }
 
-static int write_small_file(const char *path, const char *data, size_t len, struct ib_err *err)
+/* text: a signature, checked to hold no NUL byte. */
+static int write_small_file(const char *path, const char *text, struct ib_err *err)
 {
 	struct ib_outfile of;
 	int rc = ib_outfile_open(&of, path, 0644, err);
 
 	if (rc)
 		return rc;
-	if (fwrite(data, 1, len, of.fp) != len) {
+	if (fputs(text, of.fp) == EOF) {
 		rc = ib_fail_errno(err, IB_EIO, errno, "%s: cannot write", of.tmp_path);
 		ib_outfile_abort(&of);
 		return rc;
@@ -461,9 +460,8 @@ static int produce_body(void *ctx, struct ib_readahead *r, struct ib_err *err)
 }
 
 /* A mirror's signature, fetched into memory and checked against the trusted keys. */
-static int fetch_signature(struct fetch *f, const char *url, char *text, size_t *len,
-                           struct ib_sig *sig, struct signed_info *si, int *stop,
-                           struct ib_err *err)
+static int fetch_signature(struct fetch *f, const char *url, char *text, struct ib_sig *sig,
+                           struct signed_info *si, int *stop, struct ib_err *err)
 {
 	const struct ib_fetch_opts *o = f->o;
 	char *sig_url = url_with_suffix(url, ".minisig");
@@ -480,10 +478,9 @@ static int fetch_signature(struct fetch *f, const char *url, char *text, size_t 
 	free(sig_url);
 	if (rc)
 		return rc;
-	*len = (size_t)s.done;
-	text[*len] = '\0';
+	text[s.done] = '\0';
 	/* The parser names the signature in its messages; the checks after it do not. */
-	rc = ib_sig_parse(text, *len, shown, sig, err);
+	rc = ib_sig_parse(text, (size_t)s.done, shown, sig, err);
 	if (rc == 0) {
 		rc = ib_sig_check_comment(sig, o->keys, o->n_keys, NULL, err);
 		if (rc == 0)
@@ -496,7 +493,7 @@ static int fetch_signature(struct fetch *f, const char *url, char *text, size_t 
 			err->code = rc = IB_EVERIFY;
 		return rc;
 	}
-	if (strlen(si->file) != base_len || memcmp(si->file, base, base_len))
+	if (strncmp(si->file, base, base_len) || si->file[base_len])
 		rc = ib_fail(err, IB_EVERIFY, "%s: signed for file '%s', not '%.*s'", shown,
 		             si->file, (int)base_len, base);
 	return rc;
@@ -520,11 +517,10 @@ static int try_mirror(struct fetch *f, const char *url, char **path_out, struct 
 	struct ib_sig sig;
 	struct signed_info si;
 	struct body body = {.f = f, .url = url, .shown = shown};
-	size_t sig_len = 0;
 	int rc;
 
 	url_display(url, shown, sizeof shown);
-	rc = fetch_signature(f, url, sig_text, &sig_len, &sig, &si, stop, err);
+	rc = fetch_signature(f, url, sig_text, &sig, &si, stop, err);
 	if (rc)
 		goto out;
 	snprintf(name_ibb, sizeof name_ibb, "%s.ibb", si.claims.name);
@@ -567,7 +563,7 @@ static int try_mirror(struct fetch *f, const char *url, char **path_out, struct 
 	of.no_sync = 1;
 	rc = ib_outfile_commit(&of, 1, err);
 	if (rc == 0)
-		rc = write_small_file(sig_path, sig_text, sig_len, err);
+		rc = write_small_file(sig_path, sig_text, err);
 	if (rc) {
 		ib_bundle_release(bundle);
 		*stop = 1;
@@ -585,6 +581,19 @@ out:
 
 static int setup_curl(struct fetch *f, struct ib_err *err)
 {
+	/* The options whose values never change; libcurl fails on none without a failed allocation.
+	 */
+	static const struct {
+		int option, value;
+	} fixed[] = {
+	        {CURLOPT_NOSIGNAL, 1},
+	        {CURLOPT_FOLLOWLOCATION, 1},
+	        {CURLOPT_MAXREDIRS, 5},
+	        /* The bytes hashed must be the bytes served. */
+	        {CURLOPT_HTTP_CONTENT_DECODING, 0},
+	        /* Fewer callbacks than with libcurl's 16 KiB, for little memory. */
+	        {CURLOPT_BUFFERSIZE, 128 * 1024},
+	};
 	const struct ib_fetch_opts *o = f->o;
 	/* Also sets up libcurl's global state, thread-safely since libcurl 7.84. */
 	CURL *c = curl_easy_init();
@@ -593,17 +602,11 @@ static int setup_curl(struct fetch *f, struct ib_err *err)
 	if (!c)
 		return ib_fail(err, IB_EINTERNAL, "cannot set up libcurl");
 	f->curl = c;
-	bad |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	bad |= curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-	bad |= curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
-	bad |= curl_easy_setopt(c, CURLOPT_FAILONERROR, 0L);
-	/* The bytes hashed must be the bytes served. */
-	bad |= curl_easy_setopt(c, CURLOPT_HTTP_CONTENT_DECODING, 0L);
+	for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
+		bad |= curl_easy_setopt(c, (CURLoption)fixed[i].option, (long)fixed[i].value);
 	bad |= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)o->connect_timeout_seconds);
 	bad |= curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, (long)o->low_speed_limit);
 	bad |= curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)o->low_speed_seconds);
-	/* Fewer callbacks than with libcurl's 16 KiB, for little memory. */
-	bad |= curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 128L * 1024);
 	bad |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, f->curl_msg);
 	bad |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	bad |= curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -626,8 +629,7 @@ int ib_fetch_bundle(const struct ib_fetch_opts *o, char **bundle_path_out, struc
 	memset(bundle, 0, sizeof *bundle);
 	ib_err_clear(err);
 	if (!o->n_urls || !o->n_keys || !o->cache_dir || !*o->cache_dir)
-		return ib_fail(err, IB_EUSAGE,
-		               "download needs a URL, a trusted key and a cache folder");
+		return ib_fail(err, IB_EUSAGE, "download: no URL, trusted key or cache folder");
 	for (size_t i = 0; i < o->n_urls; i++) {
 		const char *base;
 		char shown[1024];
@@ -666,13 +668,12 @@ void ib_fetch_progress_bar(void *ctx, uint64_t done, uint64_t total, double rate
 		/* First call, or the body started again from zero. */
 		ib_fetch_bar_end(bar);
 		bar->started = 1;
-		bar->tty = plat_isatty(stderr);
 		bar->last_done = 0;
 		bar->last_ms = now;
-		if (bar->tty)
-			ib_progress_start(&bar->bar, "download", total, 0);
+		ib_progress_start(&bar->bar, "download", total, 0);
+		bar->drawn = bar->bar.active;
 	}
-	if (bar->tty) {
+	if (bar->drawn) {
 		ib_progress_add(&bar->bar, done - bar->last_done);
 		bar->last_done = done;
 		if (complete)
@@ -691,6 +692,5 @@ void ib_fetch_progress_bar(void *ctx, uint64_t done, uint64_t total, double rate
 
 void ib_fetch_bar_end(struct ib_fetch_bar *bar)
 {
-	if (bar->started && bar->tty)
-		ib_progress_end(&bar->bar);
+	ib_progress_end(&bar->bar);
 }

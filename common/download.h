@@ -99,15 +99,16 @@ int ib_fetch_bundle(const struct ib_fetch_opts *o, char **bundle_path_out, struc
                     struct ib_err *err);
 
 /*
- * A ready-made progress callback: on a terminal, the project's progress bar
- * (bytes, rate, ETA) on stderr; otherwise an info log line every few seconds
- * and one at the end (handler mode). Pass a zeroed struct ib_fetch_bar as its
- * ctx, and call ib_fetch_bar_end once ib_fetch_bundle has returned.
+ * A ready-made progress callback: the project's progress bar (bytes, rate,
+ * ETA) on stderr where it is drawn (progress.h: a terminal, 8 MiB or more);
+ * otherwise an info log line every few seconds and one at the end (handler
+ * mode). Pass a zeroed struct ib_fetch_bar as its ctx, and call
+ * ib_fetch_bar_end once ib_fetch_bundle has returned.
  */
 struct ib_fetch_bar {
 	struct ib_progress bar;
 	int started;
-	int tty;
+	int drawn; /* a bar, not log lines */
 	uint64_t last_ms;
 	uint64_t last_done;
 };

@@ -9,37 +9,19 @@
 /*
  * libsodium's BLAKE2b code may use aligned vector loads on the state. C11's
  * aligned_alloc is missing from the Windows C runtimes, so the state is carved
- * out of a larger malloc block; the byte just before it holds its distance
- * from the block's start (1..STATE_ALIGN) so that it can be freed.
+ * out of a larger malloc block, which is what gets freed. Not wiped: only
+ * public data (bundles, signed files) is hashed here.
  */
 #define STATE_ALIGN 64
-
-static crypto_generichash_state *state_alloc(void)
-{
-	unsigned char *raw = malloc(sizeof(crypto_generichash_state) + STATE_ALIGN);
-	size_t shift;
-
-	if (!raw)
-		return NULL;
-	shift = STATE_ALIGN - (size_t)((uintptr_t)raw % STATE_ALIGN);
-	raw[shift - 1] = (unsigned char)shift;
-	return (crypto_generichash_state *)(void *)(raw + shift);
-}
-
-/* Not wiped: only public data (bundles, signed files) is hashed here. */
-static void state_free(crypto_generichash_state *state)
-{
-	unsigned char *p = (unsigned char *)state;
-
-	free(p - p[-1]);
-}
 
 int ib_hash_init(struct ib_hash *h, size_t outlen, struct ib_err *err)
 {
 	h->outlen = outlen;
-	h->state = state_alloc();
-	if (!h->state)
+	h->block = malloc(sizeof(crypto_generichash_state) + STATE_ALIGN - 1);
+	if (!h->block)
 		return ib_oom(err);
+	h->state = (crypto_generichash_state *)(((uintptr_t)h->block + STATE_ALIGN - 1) &
+	                                        ~(uintptr_t)(STATE_ALIGN - 1));
 	/* Fails only for an output length out of range. */
 	if (crypto_generichash_init(h->state, NULL, 0, outlen) != 0) {
 		ib_hash_abort(h);
@@ -61,8 +43,8 @@ void ib_hash_final(struct ib_hash *h, unsigned char *out)
 
 void ib_hash_abort(struct ib_hash *h)
 {
-	if (h->state)
-		state_free(h->state);
+	free(h->block);
+	h->block = NULL;
 	h->state = NULL;
 }
 

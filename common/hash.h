@@ -19,7 +19,8 @@
 #define IB_HASH_FILE_HEX (IB_HASH_FILE_BYTES * 2 + 1)
 
 struct ib_hash {
-	crypto_generichash_state *state;
+	crypto_generichash_state *state; /* inside block */
+	void *block;
 	size_t outlen;
 };
 

@@ -102,7 +102,6 @@ static void worker(void *arg)
 		job = p->jobs[k % IB_HASHPIPE_SLOTS];
 		if (p->rc == 0 && !p->stopping) {
 			plat_monitor_leave(p->mon);
-			ib_err_clear(&err);
 			rc = job.fn(job.ctx, s->index, slot(p, k), job.len, &err);
 			plat_monitor_enter(p->mon);
 		}

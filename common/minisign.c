@@ -263,6 +263,17 @@ static int field_line(struct lines *it, const char *source, const char *what, co
 	return 0;
 }
 
+/* The next line, which must exist and be the base64 of exactly outlen bytes. */
+static int b64_line(struct lines *it, const char *source, const char *what, void *out,
+                    size_t outlen, struct ib_err *err)
+{
+	const char *line = NULL;
+	size_t len = 0;
+	int rc = field_line(it, source, what, &line, &len, err);
+
+	return rc ? rc : b64_field(line, len, out, outlen, source, it->no, what, err);
+}
+
 int ib_pubkey_parse(const char *text, size_t len, const char *source, struct ib_pubkey *out,
                     struct ib_err *err)
 {
@@ -278,17 +289,16 @@ int ib_pubkey_parse(const char *text, size_t len, const char *source, struct ib_
 	/* A lone base64 line is a key given inline (minisign -P). */
 	inline_key = !has_prefix(text, len, UNTRUSTED_PREFIX) && next_line(&it, &line, &llen) &&
 	             it.p == it.end;
-	if (!inline_key) {
+	if (inline_key) {
+		rc = b64_field(line, llen, (unsigned char *)&blob, sizeof blob, source, it.no,
+		               "public key", err);
+	} else {
 		it.p = text;
 		it.no = 0;
 		rc = untrusted_line(&it, source, "minisign public key", err);
 		if (!rc)
-			rc = field_line(&it, source, "public key", &line, &llen, err);
-		if (rc)
-			return rc;
+			rc = b64_line(&it, source, "public key", &blob, sizeof blob, err);
 	}
-	rc = b64_field(line, llen, (unsigned char *)&blob, sizeof blob, source, it.no, "public key",
-	               err);
 	if (rc)
 		return rc;
 	rc = check_alg(blob.sig_alg, SIGALG, source, err);
@@ -301,16 +311,24 @@ int ib_pubkey_parse(const char *text, size_t len, const char *source, struct ib_
 	return 0;
 }
 
-int ib_pubkey_load(const char *path, struct ib_pubkey *out, struct ib_err *err)
+/* Reads a public key (sig NULL) or a signature file and parses it into key or sig. */
+static int load_parsed(const char *path, struct ib_pubkey *key, struct ib_sig *sig,
+                       struct ib_err *err)
 {
 	char *buf;
 	size_t len;
 	int rc = ib_read_file(path, SMALL_FILE_MAX - 1, &buf, &len, err);
 
 	if (!rc)
-		rc = ib_pubkey_parse(buf, len, path, out, err);
+		rc = sig ? ib_sig_parse(buf, len, path, sig, err)
+		         : ib_pubkey_parse(buf, len, path, key, err);
 	free(buf);
 	return rc;
+}
+
+int ib_pubkey_load(const char *path, struct ib_pubkey *out, struct ib_err *err)
+{
+	return load_parsed(path, out, NULL, err);
 }
 
 static void seckey_chk(const struct seckey_blob *b, unsigned char chk[crypto_generichash_BYTES])
@@ -375,8 +393,6 @@ void ib_seckey_free(struct ib_seckey *sk)
 static int seckey_parse(struct ib_seckey *k, const char *text, size_t len, struct ib_err *err)
 {
 	struct lines it = {text, text + len, 0};
-	const char *line = NULL;
-	size_t llen = 0;
 	char alg[16];
 	uint64_t ops, mem;
 	int rc;
@@ -385,10 +401,7 @@ static int seckey_parse(struct ib_seckey *k, const char *text, size_t len, struc
 	if (!rc)
 		rc = untrusted_line(&it, k->path, "minisign secret key", err);
 	if (!rc)
-		rc = field_line(&it, k->path, "secret key", &line, &llen, err);
-	if (!rc)
-		rc = b64_field(line, llen, (unsigned char *)&k->blob, sizeof k->blob, k->path,
-		               it.no, "secret key", err);
+		rc = b64_line(&it, k->path, "secret key", &k->blob, sizeof k->blob, err);
 	if (!rc)
 		rc = expect_end(&it, k->path, err);
 	if (rc)
@@ -692,10 +705,7 @@ int ib_sig_parse(const char *text, size_t len, const char *source, struct ib_sig
 	if (!rc)
 		rc = untrusted_line(&it, source, "minisign signature", err);
 	if (!rc)
-		rc = field_line(&it, source, "signature", &line, &llen, err);
-	if (!rc)
-		rc = b64_field(line, llen, (unsigned char *)&blob, sizeof blob, source, it.no,
-		               "signature", err);
+		rc = b64_line(&it, source, "signature", &blob, sizeof blob, err);
 	if (rc)
 		return rc;
 	if (memcmp(blob.sig_alg, SIGALG, 2) == 0)
@@ -714,10 +724,8 @@ int ib_sig_parse(const char *text, size_t len, const char *source, struct ib_sig
 	llen -= strlen(TRUSTED_PREFIX);
 	memcpy(out->trusted_comment, line, llen);
 	out->trusted_comment[llen] = '\0';
-	rc = field_line(&it, source, "comment signature", &line, &llen, err);
-	if (!rc)
-		rc = b64_field(line, llen, out->global_sig, sizeof out->global_sig, source, it.no,
-		               "comment signature", err);
+	rc = b64_line(&it, source, "comment signature", out->global_sig, sizeof out->global_sig,
+	              err);
 	if (!rc)
 		rc = expect_end(&it, source, err);
 	if (rc)
@@ -739,28 +747,21 @@ char *ib_sig_path_for(const char *file)
 
 int ib_sig_load(const char *path, struct ib_sig *out, struct ib_err *err)
 {
-	char *buf;
-	size_t len;
-	int rc = ib_read_file(path, SMALL_FILE_MAX - 1, &buf, &len, err);
-
-	if (!rc)
-		rc = ib_sig_parse(buf, len, path, out, err);
-	free(buf);
-	return rc;
+	return load_parsed(path, NULL, out, err);
 }
 
 /* sig was made by none of keys; a single key is named in the message. */
 static int unknown_key(const struct ib_sig *sig, const struct ib_pubkey *keys, size_t nkeys,
                        struct ib_err *err)
 {
-	char id[17], want[17];
+	char id[17], want[17] = "";
+	int one = nkeys == 1;
 
 	ib_keyid_str(sig->keynum, id);
-	if (nkeys != 1)
-		return ib_fail(err, IB_EVERIFY, "signed by unknown key ID %s", id);
-	ib_keyid_str(keys->keynum, want);
-	return ib_fail(err, IB_EVERIFY, "signed by unknown key ID %s (the public key's ID is %s)",
-	               id, want);
+	if (one)
+		ib_keyid_str(keys->keynum, want);
+	return ib_fail(err, IB_EVERIFY, "signed by unknown key ID %s%s%s%s", id,
+	               one ? " (the public key's ID is " : "", want, one ? ")" : "");
 }
 
 int ib_sig_check_comment(const struct ib_sig *sig, const struct ib_pubkey *keys, size_t nkeys,
@@ -791,8 +792,7 @@ int ib_sig_check_hash(const struct ib_sig *sig, const struct ib_pubkey *key,
 	if (memcmp(key->keynum, sig->keynum, IB_KEYNUM_BYTES) != 0)
 		return unknown_key(sig, key, 1, err);
 	if (crypto_sign_verify_detached(sig->sig, hash, IB_HASH_SIG_BYTES, key->pk) != 0)
-		return ib_fail(err, IB_EVERIFY,
-		               "signature verification failed: the file does not match");
+		return ib_fail(err, IB_EVERIFY, "signature verification failed");
 	return 0;
 }
 
@@ -807,7 +807,7 @@ int ib_tc_get(const char *trusted_comment, const char *key, char *out, size_t ca
 	while (*p) {
 		size_t flen = strcspn(p, "\t");
 
-		if (flen > klen && memcmp(p, key, klen) == 0 && p[klen] == ':') {
+		if (!strncmp(p, key, klen) && p[klen] == ':') {
 			if (found)
 				goto bad;
 			found = p + klen + 1;

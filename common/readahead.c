@@ -3,9 +3,10 @@
  * piece k lives in slot k % SLOTS; the worker writes it while k >= filled and
  * the slot is free (k - released < SLOTS); the caller reads pieces below
  * filled and releases the one it holds when it asks for the next. The
- * monitor orders every hand-over. A producer fills piece `filled` through
- * ib_readahead_put, which publishes it once full; the end of its stream
- * publishes the last, partial one.
+ * monitor orders every hand-over. The worker runs one producer per stream:
+ * a file's reads straight into the slots; another fills piece `filled`
+ * through ib_readahead_put, which publishes it once full, and the end of its
+ * stream publishes the last, partial one.
  */
 #include "readahead.h"
 
@@ -21,15 +22,15 @@ struct ib_readahead {
 	struct plat_thread *thread;
 	/* Guarded by mon. */
 	size_t lens[IB_READAHEAD_SLOTS];
-	FILE *fp;
-	ib_produce_fn produce; /* instead of fp */
+	ib_produce_fn produce;
 	void *produce_ctx;
-	size_t put_len; /* bytes in the piece being produced (the worker's alone) */
+	unsigned char *put_slot; /* the piece being produced (the worker's alone) ... */
+	size_t put_len;          /* ... and the bytes in it */
 	struct ib_hash *h;
 	const char *path;
-	int active;  /* the worker may read fp or run produce */
-	int at_end;  /* fp is read to its end, or failed */
-	int reading; /* the worker is using fp, h and a slot outside the monitor */
+	int active;  /* the worker may run produce */
+	int at_end;  /* produce has returned */
+	int reading; /* the worker is running produce (h, a slot) outside the monitor */
 	uint64_t filled;
 	uint64_t taken;
 	uint64_t released;
@@ -46,36 +47,37 @@ static unsigned char *slot(struct ib_readahead *r, uint64_t k)
 	return r->slots + (size_t)(k % IB_READAHEAD_SLOTS) * IB_READAHEAD_CHUNK;
 }
 
-static int can_read(const struct ib_readahead *r)
+/*
+ * For the worker: a free slot for piece `filled`, waiting for one; NULL once
+ * the caller has closed the stream.
+ */
+static unsigned char *reserve(struct ib_readahead *r)
 {
-	return r->active && !r->at_end && r->filled - r->released < IB_READAHEAD_SLOTS;
+	int active;
+
+	plat_monitor_enter(r->mon);
+	while (r->active && r->filled - r->released >= IB_READAHEAD_SLOTS) {
+		r->worker_idle = 1;
+		plat_monitor_wait(r->mon);
+		r->worker_idle = 0;
+	}
+	active = r->active;
+	plat_monitor_leave(r->mon);
+	return active ? slot(r, r->filled) : NULL;
 }
 
-/* Runs the producer to its end; called and returns inside the monitor. */
-static void produce(struct ib_readahead *r)
+/* For the worker: hands piece `filled`, len bytes, to the caller unless it has closed the stream.
+ */
+static void publish(struct ib_readahead *r, size_t len)
 {
-	struct ib_err err;
-	int rc;
-
-	r->reading = 1;
-	r->put_len = 0;
-	plat_monitor_leave(r->mon);
-	rc = r->produce(r->produce_ctx, r, &err);
 	plat_monitor_enter(r->mon);
-	r->reading = 0;
 	if (r->active) {
-		if (r->put_len) {
-			r->lens[r->filled % IB_READAHEAD_SLOTS] = r->put_len;
-			r->filled++;
-		}
-		if (rc) {
-			r->rc = rc;
-			r->err = err;
-		}
+		r->lens[r->filled % IB_READAHEAD_SLOTS] = len;
+		r->filled++;
+		if (r->caller_waiting)
+			plat_monitor_notify(r->mon);
 	}
-	r->at_end = 1;
-	if (r->caller_waiting)
-		plat_monitor_notify(r->mon);
+	plat_monitor_leave(r->mon);
 }
 
 int ib_readahead_put(struct ib_readahead *r, const void *data, size_t len)
@@ -85,35 +87,19 @@ int ib_readahead_put(struct ib_readahead *r, const void *data, size_t len)
 	while (len > 0) {
 		size_t n = IB_READAHEAD_CHUNK - r->put_len;
 
-		if (r->put_len == 0) {
-			plat_monitor_enter(r->mon);
-			while (r->active && r->filled - r->released >= IB_READAHEAD_SLOTS) {
-				r->worker_idle = 1;
-				plat_monitor_wait(r->mon);
-				r->worker_idle = 0;
-			}
-			if (!r->active) {
-				plat_monitor_leave(r->mon);
-				return -1;
-			}
-			plat_monitor_leave(r->mon);
-		}
+		if (r->put_len == 0 && !(r->put_slot = reserve(r)))
+			return -1;
 		if (n > len)
 			n = len;
-		memcpy(slot(r, r->filled) + r->put_len, p, n);
+		memcpy(r->put_slot + r->put_len, p, n);
 		if (r->h)
 			ib_hash_update(r->h, p, n);
 		r->put_len += n;
 		p += n;
 		len -= n;
 		if (r->put_len == IB_READAHEAD_CHUNK) {
-			plat_monitor_enter(r->mon);
-			r->lens[r->filled % IB_READAHEAD_SLOTS] = r->put_len;
-			r->filled++;
+			publish(r, IB_READAHEAD_CHUNK);
 			r->put_len = 0;
-			if (r->caller_waiting)
-				plat_monitor_notify(r->mon);
-			plat_monitor_leave(r->mon);
 		}
 	}
 	return 0;
@@ -129,52 +115,53 @@ int ib_readahead_closed(struct ib_readahead *r)
 	return closed;
 }
 
+int ib_readahead_file(void *ctx, struct ib_readahead *r, struct ib_err *err)
+{
+	unsigned char *buf;
+	size_t n;
+
+	while ((buf = reserve(r)) != NULL) {
+		n = fread(buf, 1, IB_READAHEAD_CHUNK, ctx);
+		if (n == 0)
+			return ferror(ctx) ? ib_fail_errno(err, IB_EIO, errno, "%s: cannot read",
+			                                   r->path)
+			                   : 0;
+		if (r->h)
+			ib_hash_update(r->h, buf, n);
+		publish(r, n);
+	}
+	return 0;
+}
+
+/* Runs each stream's producer to its end; a file's too. */
 static void worker(void *arg)
 {
 	struct ib_readahead *r = arg;
+	struct ib_err err;
+	int rc;
 
 	plat_monitor_enter(r->mon);
 	for (;;) {
-		struct ib_hash *h;
-		unsigned char *buf;
-		FILE *fp;
-		size_t n;
-		int e = 0;
-
-		while (!r->stopping && !can_read(r)) {
+		while (!r->stopping && !(r->active && !r->at_end)) {
 			r->worker_idle = 1;
 			plat_monitor_wait(r->mon);
 			r->worker_idle = 0;
 		}
 		if (r->stopping)
 			break;
-		if (r->produce) {
-			produce(r);
-			continue;
-		}
-		fp = r->fp;
-		h = r->h;
-		buf = slot(r, r->filled);
 		r->reading = 1;
+		r->put_len = 0;
 		plat_monitor_leave(r->mon);
-
-		n = fread(buf, 1, IB_READAHEAD_CHUNK, fp);
-		if (n == 0 && ferror(fp))
-			e = errno;
-		if (n > 0 && h)
-			ib_hash_update(h, buf, n);
-
+		rc = r->produce(r->produce_ctx, r, &err);
+		if (r->put_len)
+			publish(r, r->put_len);
 		plat_monitor_enter(r->mon);
 		r->reading = 0;
-		if (n > 0) {
-			r->lens[r->filled % IB_READAHEAD_SLOTS] = n;
-			r->filled++;
-		} else {
-			r->at_end = 1;
-			if (e)
-				r->rc = ib_fail_errno(&r->err, IB_EIO, e, "%s%scannot read",
-				                      r->path ? r->path : "", r->path ? ": " : "");
+		if (r->active && rc) {
+			r->rc = rc;
+			r->err = err;
 		}
+		r->at_end = 1;
 		if (r->caller_waiting)
 			plat_monitor_notify(r->mon);
 	}
@@ -204,12 +191,10 @@ fail:
 	return rc;
 }
 
-/* Points the worker at a new stream: a file, or a producer. */
-static void open_stream(struct ib_readahead *r, FILE *fp, ib_produce_fn fn, void *ctx,
-                        struct ib_hash *h, const char *path)
+void ib_readahead_open_producer(struct ib_readahead *r, ib_produce_fn fn, void *ctx,
+                                struct ib_hash *h, const char *path)
 {
 	plat_monitor_enter(r->mon);
-	r->fp = fp;
 	r->produce = fn;
 	r->produce_ctx = ctx;
 	r->h = h;
@@ -224,13 +209,7 @@ static void open_stream(struct ib_readahead *r, FILE *fp, ib_produce_fn fn, void
 
 void ib_readahead_open(struct ib_readahead *r, FILE *fp, struct ib_hash *h, const char *path)
 {
-	open_stream(r, fp, NULL, NULL, h, path);
-}
-
-void ib_readahead_open_producer(struct ib_readahead *r, ib_produce_fn fn, void *ctx,
-                                struct ib_hash *h)
-{
-	open_stream(r, NULL, fn, ctx, h, NULL);
+	ib_readahead_open_producer(r, ib_readahead_file, fp, h, path);
 }
 
 int ib_readahead_next(struct ib_readahead *r, const unsigned char **buf, size_t *len,
@@ -241,7 +220,8 @@ int ib_readahead_next(struct ib_readahead *r, const unsigned char **buf, size_t 
 	plat_monitor_enter(r->mon);
 	r->released = r->taken;
 	/* Wake the worker only once half the ring is free: it then reads in bursts. */
-	if (r->worker_idle && can_read(r) && r->filled - r->released <= IB_READAHEAD_SLOTS / 2)
+	if (r->worker_idle && r->active && !r->at_end &&
+	    r->filled - r->released <= IB_READAHEAD_SLOTS / 2)
 		plat_monitor_notify(r->mon);
 	while (r->filled == r->taken && !r->at_end) {
 		r->caller_waiting = 1;
@@ -278,10 +258,6 @@ void ib_readahead_close(struct ib_readahead *r)
 	/* Pieces read but never taken are dropped with the file. */
 	r->taken = r->filled;
 	r->released = r->filled;
-	r->fp = NULL;
-	r->produce = NULL;
-	r->h = NULL;
-	r->path = NULL;
 	plat_monitor_leave(r->mon);
 }
 

@@ -28,8 +28,7 @@ int ib_readahead_start(struct ib_readahead **out, struct ib_err *err);
 /*
  * Starts reading fp from its current position to its end, adding every byte
  * to h. fp and h stay the caller's but must not be touched (read, closed,
- * finalised) until ib_readahead_close. path names fp in messages; NULL leaves
- * it out for a caller that adds it.
+ * finalised) until ib_readahead_close. path names fp in messages.
  */
 void ib_readahead_open(struct ib_readahead *r, FILE *fp, struct ib_hash *h, const char *path);
 
@@ -43,10 +42,14 @@ typedef int (*ib_produce_fn)(void *ctx, struct ib_readahead *r, struct ib_err *e
 /*
  * Like ib_readahead_open, for the stream that fn(ctx, ...) produces: fn runs
  * on the worker, and every byte it puts is added to h. ctx and h must not be
- * touched until ib_readahead_close.
+ * touched until ib_readahead_close. path names the stream in the messages of
+ * ib_readahead_file.
  */
 void ib_readahead_open_producer(struct ib_readahead *r, ib_produce_fn fn, void *ctx,
-                                struct ib_hash *h);
+                                struct ib_hash *h, const char *path);
+
+/* The producer ib_readahead_open uses: ctx is the FILE *, read straight into the ring. */
+int ib_readahead_file(void *ctx, struct ib_readahead *r, struct ib_err *err);
 
 /*
  * For a producer: appends len bytes to the stream, waiting for room in the
