@@ -82,26 +82,13 @@ void ib_catalog_free(struct ib_catalog *c)
 {
 	if (!c)
 		return;
-	for (size_t i = 0; i < c->n_sizes; i++) {
-		free(c->sizes[i].name);
-		free(c->sizes[i].ib_rate);
-		free(c->sizes[i].source);
+	for (size_t i = 0; i < c->n_os; i++) {
+		free(c->os[i].versions);
+		free(c->os[i].nics);
 	}
 	free(c->sizes);
-	for (size_t i = 0; i < c->n_os; i++) {
-		struct ib_os_support *s = &c->os[i];
-
-		free(s->name);
-		free(s->family);
-		free(s->product);
-		free(s->id);
-		for (size_t j = 0; j < s->n_versions; j++)
-			free((char *)s->versions[j]);
-		free(s->versions);
-		free(s->nics);
-		free(s->source);
-	}
 	free(c->os);
+	cJSON_Delete(c->doc);
 	free(c);
 }
 
@@ -170,8 +157,8 @@ static int take(struct ctx *c, const cJSON *o, const char *path, const char *key
 		return rc;
 	if (!valid(s))
 		return bad(c, path, key, what);
-	*out = strdup(s);
-	return *out ? 0 : ib_oom(c->err);
+	*out = (char *)s;
+	return 0;
 }
 
 #define GENERATIONS "CX3, CX3-Pro, CX4, CX5, CX6, CX7"
@@ -192,7 +179,7 @@ static int take_generation(struct ctx *c, const cJSON *v, const char *fullpath, 
 }
 
 /*
- * The array member key: OS versions (strings of their own, at least one) or generations
+ * The array member key: OS versions (at least one) or generations
  * (gens != 0; the static strings of facts.h), each once, into *items and the count after it.
  */
 static int take_list(struct ctx *c, const cJSON *o, const char *path, const char *key, int gens,
@@ -227,8 +214,6 @@ static int take_list(struct ctx *c, const cJSON *o, const char *path, const char
 			if (!strcmp((*items)[i], item))
 				return bad_at(c, ep,
 				              gens ? "duplicate generation" : "duplicate version");
-		if (!gens && !(item = strdup(item)))
-			return ib_oom(c->err);
 		(*items)[(*n)++] = item;
 	}
 	return 0;
@@ -400,27 +385,16 @@ int ib_catalog_parse(const char *json, size_t len, const char *source, struct ib
                      struct ib_err *err)
 {
 	struct ctx c = {source, err};
-	struct ib_catalog *cat = NULL;
-	cJSON *root = NULL;
-	int rc;
+	struct ib_catalog *cat = calloc(1, sizeof *cat);
+	int rc = cat ? ib_json_parse(json, len, source, &cat->doc, err) : ib_oom(err);
 
-	*out = NULL;
-	rc = ib_json_parse(json, len, source, &root, err);
-	if (rc)
-		return rc;
-	cat = calloc(1, sizeof *cat);
-	if (!cat) {
-		rc = ib_oom(err);
-		goto out;
+	if (rc == 0)
+		rc = parse_root(&c, cat->doc, cat);
+	if (rc) {
+		ib_catalog_free(cat);
+		cat = NULL;
 	}
-	rc = parse_root(&c, root, cat);
-	if (rc)
-		goto out;
 	*out = cat;
-	cat = NULL;
-out:
-	ib_catalog_free(cat);
-	cJSON_Delete(root);
 	return rc;
 }
 

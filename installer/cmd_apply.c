@@ -46,8 +46,7 @@ static void print_result(const struct ib_apply_result *r, int json)
 }
 
 /* The options given as they are. Out of line: smaller away from run_engine's large frame. */
-__attribute__((noinline)) static void take_options(struct ib_apply_opts *o,
-                                                   const struct ib_cli *cli)
+static void take_options(struct ib_apply_opts *o, const struct ib_cli *cli)
 {
 	o->bundle_path = cli->bundle;
 	o->facts_path = cli->facts;

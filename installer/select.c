@@ -42,7 +42,7 @@ struct hardware {
 };
 
 /* Out of line: smaller than inside ib_select. */
-__attribute__((noinline)) static void scan_hardware(const struct ib_facts *f, struct hardware *hw)
+static void scan_hardware(const struct ib_facts *f, struct hardware *hw)
 {
 	memset(hw, 0, sizeof *hw);
 	for (size_t i = 0; i < f->n_nics; i++) {
