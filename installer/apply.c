@@ -91,14 +91,14 @@ static void failed(struct run *run, int rc, const struct ib_err *err)
 	outcome(run, code_for(rc), "%s", err->msg);
 }
 
-/* src, cut to fit, into dst[cap]. Out of line: inlined, its four calls would take more room. */
+/* src, cut to fit, into dst[cap]. */
 static void copy(char *dst, size_t cap, const char *src)
 {
 	snprintf(dst, cap, "%s", src);
 }
 
 /* The driver's id, kind and version into the fields of a result, the journal or the state
- * (all three have the same sizes). Out of line too, for the same reason. */
+ * (all three have the same sizes). */
 static void set_driver(char driver[128], char kind[32], char version[64], const struct ib_driver *d)
 {
 	copy(driver, 128, d->id);

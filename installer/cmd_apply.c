@@ -45,7 +45,7 @@ static void print_result(const struct ib_apply_result *r, int json)
 	cJSON_Delete(o);
 }
 
-/* The options given as they are. Out of line: smaller away from run_engine's large frame. */
+/* The options given as they are. */
 static void take_options(struct ib_apply_opts *o, const struct ib_cli *cli)
 {
 	o->bundle_path = cli->bundle;

@@ -41,7 +41,6 @@ struct hardware {
 	const struct ib_nic *other;      /* an InfiniBand function of another generation */
 };
 
-/* Out of line: smaller than inside ib_select. */
 static void scan_hardware(const struct ib_facts *f, struct hardware *hw)
 {
 	memset(hw, 0, sizeof *hw);

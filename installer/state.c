@@ -282,8 +282,7 @@ static int load(const char *path, void *out, int state, int *found, struct ib_er
 	return rc;
 }
 
-/* Checks a state (state != 0) or journal and writes it atomically, "format" first. Out of line:
- * smaller than inlined where it is called. */
+/* Checks a state (state != 0) or journal and writes it atomically, "format" first. */
 static int save(const char *path, const void *in, int state, struct ib_err *err)
 {
 	struct ib_outfile out;
