@@ -264,7 +264,7 @@ static int take_members(struct ctx *c, const cJSON *o, const char *path, const c
 		switch (type) {
 		case WINDOWS_TEXT:
 		case LINUX_TEXT:
-			/* family is read before them: see parse_os */
+			/* family is read before them: see os_keys */
 			required = !strcmp(((struct ib_os_support *)obj)->family, "windows") ==
 			           (type == WINDOWS_TEXT);
 			if (!required && ib_json_member(o, key))
@@ -295,58 +295,54 @@ static int take_members(struct ctx *c, const cJSON *o, const char *path, const c
 #define SIZE_AT(member) offsetof(struct ib_size, member)
 #define OS_AT(member) offsetof(struct ib_os_support, member)
 
-static int parse_size(struct ctx *c, const cJSON *o, const char *path, struct ib_catalog *cat)
-{
-	static const char *const keys[] = {"name", "ib_rate", "nic", "sriov", "source", NULL};
-	static const struct spec spec[] = {
-	        {TEXT, SIZE_AT(name), SIZE_NAME},
-	        {TEXT, SIZE_AT(ib_rate), RATE},
-	        {GENERATION_OR_NULL, SIZE_AT(generation), 0},
-	        {FLAG, SIZE_AT(sriov), 0},
-	        {TEXT, SIZE_AT(source), SOURCE},
-	};
-	struct ib_size *s = &cat->sizes[cat->n_sizes++];
-	int rc = take_members(c, o, path, keys, spec, s);
+/* The sizes and the OS releases: the members of their entries and how each is read. */
+static const char *const size_keys[] = {"name", "ib_rate", "nic", "sriov", "source", NULL};
+static const struct spec size_spec[] = {
+        {TEXT, SIZE_AT(name), SIZE_NAME},
+        {TEXT, SIZE_AT(ib_rate), RATE},
+        {GENERATION_OR_NULL, SIZE_AT(generation), 0},
+        {FLAG, SIZE_AT(sriov), 0},
+        {TEXT, SIZE_AT(source), SOURCE},
+};
+/* family before product and id, which depend on it */
+static const char *const os_keys[] = {"name", "family", "product", "id", "versions",
+                                      "nics", "nd",     "source",  NULL};
+static const struct spec os_spec[] = {
+        {TEXT, OS_AT(name), OS_NAME},
+        {TEXT, OS_AT(family), FAMILY},
+        {WINDOWS_TEXT, OS_AT(product), PRODUCT},
+        {LINUX_TEXT, OS_AT(id), OS_ID},
+        {VERSIONS, OS_AT(versions), 0},
+        {GENERATIONS_LIST, OS_AT(nics), 0},
+        {FLAG, OS_AT(nd), 0},
+        {TEXT, OS_AT(source), SOURCE},
+};
 
-	if (rc)
-		return rc;
-	for (size_t i = 0; i + 1 < cat->n_sizes; i++)
-		if (same_size(cat->sizes[i].name, s->name)) {
+_Static_assert(offsetof(struct ib_catalog, n_sizes) ==
+                               offsetof(struct ib_catalog, sizes) + sizeof(void *) &&
+                       offsetof(struct ib_catalog, n_os) ==
+                               offsetof(struct ib_catalog, os) + sizeof(void *),
+               "an array's count follows it");
+
+/* A size named like an earlier one (with or without "Standard_", in any case) is refused. */
+static int check_unique(struct ctx *c, const struct ib_catalog *cat, const char *path)
+{
+	const struct ib_size *s = &cat->sizes[cat->n_sizes - 1];
+
+	for (const struct ib_size *t = cat->sizes; t < s; t++)
+		if (same_size(t->name, s->name)) {
 			char what[160];
 
-			snprintf(what, sizeof what, "%s is already listed as %s", s->name,
-			         cat->sizes[i].name);
+			snprintf(what, sizeof what, "%s is already listed as %s", s->name, t->name);
 			return bad(c, path, "name", what);
 		}
 	return 0;
 }
 
-static int parse_os(struct ctx *c, const cJSON *o, const char *path, struct ib_catalog *cat)
-{
-	/* family before product and id, which depend on it */
-	static const char *const keys[] = {"name", "family", "product", "id", "versions",
-	                                   "nics", "nd",     "source",  NULL};
-	static const struct spec spec[] = {
-	        {TEXT, OS_AT(name), OS_NAME},
-	        {TEXT, OS_AT(family), FAMILY},
-	        {WINDOWS_TEXT, OS_AT(product), PRODUCT},
-	        {LINUX_TEXT, OS_AT(id), OS_ID},
-	        {VERSIONS, OS_AT(versions), 0},
-	        {GENERATIONS_LIST, OS_AT(nics), 0},
-	        {FLAG, OS_AT(nd), 0},
-	        {TEXT, OS_AT(source), SOURCE},
-	};
-
-	return take_members(c, o, path, keys, spec, &cat->os[cat->n_os++]);
-}
-
 static int parse_root(struct ctx *c, const cJSON *root, struct ib_catalog *cat)
 {
 	static const char *const keys[] = {"format", "sizes", "os", NULL};
-	const cJSON *sizes, *oses, *v;
-	char p[IB_JSON_PATH_MAX];
 	unsigned long format = 0;
-	size_t i;
 	int rc;
 
 	rc = ib_json_object(root, keys, c->source, "", c->err);
@@ -354,31 +350,33 @@ static int parse_root(struct ctx *c, const cJSON *root, struct ib_catalog *cat)
 		rc = ib_json_uint(root, "format", 1, 1000, &format, c->source, "", c->err);
 	if (!rc && format != IB_CATALOG_FORMAT)
 		rc = bad(c, "", "format", "unsupported catalog format (this installer reads 1)");
-	if (!rc)
-		rc = ib_json_array(root, "sizes", 1, &sizes, c->source, "", c->err);
-	if (!rc)
-		rc = ib_json_array(root, "os", 1, &oses, c->source, "", c->err);
-	if (rc)
-		return rc;
-	cat->sizes = calloc((size_t)cJSON_GetArraySize(sizes) + 1, sizeof *cat->sizes);
-	cat->os = calloc((size_t)cJSON_GetArraySize(oses) + 1, sizeof *cat->os);
-	if (!cat->sizes || !cat->os)
-		return ib_oom(c->err);
-	i = 0;
-	cJSON_ArrayForEach(v, sizes)
-	{
-		rc = parse_size(c, v, ib_json_index(p, sizeof p, "sizes", i++), cat);
+	/* sizes (os == 0), then os: an array of entries, each read into the next slot */
+	for (int os = 0; !rc && os < 2; os++) {
+		const char *key = keys[1 + os];
+		size_t size = os ? sizeof *cat->os : sizeof *cat->sizes;
+		char **items = os ? (char **)&cat->os : (char **)&cat->sizes;
+		size_t *n = (size_t *)(items + 1);
+		const cJSON *arr, *v;
+		char p[IB_JSON_PATH_MAX];
+
+		rc = ib_json_array(root, key, 1, &arr, c->source, "", c->err);
 		if (rc)
-			return rc;
+			break;
+		*items = calloc((size_t)cJSON_GetArraySize(arr) + 1, size);
+		if (!*items)
+			return ib_oom(c->err);
+		cJSON_ArrayForEach(v, arr)
+		{
+			ib_json_index(p, sizeof p, key, *n);
+			rc = take_members(c, v, p, os ? os_keys : size_keys,
+			                  os ? os_spec : size_spec, *items + (*n)++ * size);
+			if (!rc && !os)
+				rc = check_unique(c, cat, p);
+			if (rc)
+				break;
+		}
 	}
-	i = 0;
-	cJSON_ArrayForEach(v, oses)
-	{
-		rc = parse_os(c, v, ib_json_index(p, sizeof p, "os", i++), cat);
-		if (rc)
-			return rc;
-	}
-	return 0;
+	return rc;
 }
 
 int ib_catalog_parse(const char *json, size_t len, const char *source, struct ib_catalog **out,
