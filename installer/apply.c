@@ -98,14 +98,26 @@ static void copy(char *dst, size_t cap, const char *src)
 	snprintf(dst, cap, "%s", src);
 }
 
-/* The driver's id, kind and version into the fields of a result, the journal or the state
- * (all three have the same sizes). */
+/* The driver's id, kind and version into the fields of a result (sized as a journal's). */
 static void set_driver(char driver[128], char kind[32], char version[64], const struct ib_driver *d)
 {
 	copy(driver, 128, d->id);
 	copy(kind, 32, d->kind);
 	copy(version, 64, d->version);
 }
+
+/* A result's driver, kind and version are laid out as a journal's first members. */
+#define RESULT_DRIVER offsetof(struct ib_journal, bundle)
+#define RESULT_SAME(m)                                                                             \
+	_Static_assert(offsetof(struct ib_apply_result, m) -                                       \
+	                                       offsetof(struct ib_apply_result, driver) ==         \
+	                               offsetof(struct ib_journal, m) &&                           \
+	                       sizeof((struct ib_apply_result *)0)->m ==                           \
+	                               sizeof((struct ib_journal *)0)->m,                          \
+	               #m " differs")
+RESULT_SAME(driver);
+RESULT_SAME(kind);
+RESULT_SAME(version);
 
 /* The selection's warning is logged; a refusal is IB_ENOTSUP with the reason in the result. */
 static int decide(struct run *run, const struct ib_manifest *m)
@@ -207,7 +219,7 @@ static void install(struct run *run, const struct ib_bundle *b)
 	struct ib_journal j = {0};
 	int rc;
 
-	set_driver(j.driver, j.kind, j.version, d);
+	memcpy(&j, run->r->driver, RESULT_DRIVER); /* as choose set them */
 	copy(j.bundle, sizeof j.bundle, b->manifest->name);
 	j.bundle_sequence = b->manifest->sequence;
 	plat_utc_timestamp(j.started_at);

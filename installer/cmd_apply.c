@@ -5,6 +5,7 @@
 #include "log.h"
 
 #include <cJSON.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,10 @@
 
 static void print_result(const struct ib_apply_result *r, int json)
 {
+	static const char *const keys[] = {"driver", "kind", "version"};
+	static const unsigned char at[] = {offsetof(struct ib_apply_result, driver),
+	                                   offsetof(struct ib_apply_result, kind),
+	                                   offsetof(struct ib_apply_result, version)};
 	cJSON *o;
 	char *text;
 
@@ -28,14 +33,14 @@ static void print_result(const struct ib_apply_result *r, int json)
 	if (!o)
 		return;
 	cJSON_AddNumberToObject(o, "code", r->code);
-	if (r->driver[0]) {
-		cJSON_AddStringToObject(o, "driver", r->driver);
-		cJSON_AddStringToObject(o, "kind", r->kind);
-		cJSON_AddStringToObject(o, "version", r->version);
-	} else {
-		cJSON_AddNullToObject(o, "driver");
-		cJSON_AddNullToObject(o, "kind");
-		cJSON_AddNullToObject(o, "version");
+	/* driver, kind and version: null when no driver was chosen */
+	for (size_t i = 0; i < 3; i++) {
+		const char *key = keys[i], *value = (const char *)r + at[i];
+
+		if (r->driver[0])
+			cJSON_AddStringToObject(o, key, value);
+		else
+			cJSON_AddNullToObject(o, key);
 	}
 	cJSON_AddStringToObject(o, "reason", r->reason);
 	text = cJSON_Print(o);
