@@ -214,6 +214,9 @@ static void test_bad_catalogs(void)
 	        {"{\"format\":1,\"sizes\":[{\"name\":\"Standard_X\",\"ib_rate\":\"200G\","
 	         "\"nic\":\"CX6\",\"sriov\":true,\"source\":\"s\"}],\"os\":[]}",
 	         "c.json: sizes[0].ib_rate: expected one of"},
+	        {"{\"format\":1,\"sizes\":[{\"name\":\"Standard_X\",\"ib_rate\":\"R, \","
+	         "\"nic\":\"CX6\",\"sriov\":true,\"source\":\"s\"}],\"os\":[]}",
+	         "c.json: sizes[0].ib_rate: expected one of"},
 	        {"{\"format\":1,\"sizes\":[{\"name\":\"Standard_X\",\"ib_rate\":\"HDR\","
 	         "\"nic\":\"CX6\",\"sriov\":1,\"source\":\"s\"}],\"os\":[]}",
 	         "c.json: sizes[0].sriov: expected true or false"},
