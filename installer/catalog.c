@@ -97,14 +97,6 @@ struct ctx {
 	struct ib_err *err;
 };
 
-static int bad(struct ctx *c, const char *path, const char *key, const char *what)
-{
-	char p[IB_JSON_PATH_MAX];
-
-	return ib_fail(c->err, IB_EINPUT, "%s: %s: %s", c->source,
-	               ib_json_path(p, sizeof p, path, key), what);
-}
-
 static int bad_at(struct ctx *c, const char *fullpath, const char *what)
 {
 	return ib_fail(c->err, IB_EINPUT, "%s: %s: %s", c->source, fullpath, what);
@@ -147,8 +139,10 @@ static int valid_product(const char *s)
 	return !strcmp(s, "server") || !strcmp(s, "workstation");
 }
 
-static int take(struct ctx *c, const cJSON *o, const char *path, const char *key, int required,
-                int (*valid)(const char *), const char *what, char **out)
+/* A string member (at path.key, fullpath) that valid accepts into *out. */
+static int take(struct ctx *c, const cJSON *o, const char *path, const char *key,
+                const char *fullpath, int required, int (*valid)(const char *), const char *what,
+                char **out)
 {
 	const char *s = NULL;
 	int rc = ib_json_string(o, key, required, &s, c->source, path, c->err);
@@ -156,7 +150,7 @@ static int take(struct ctx *c, const cJSON *o, const char *path, const char *key
 	if (rc || !s)
 		return rc;
 	if (!valid(s))
-		return bad(c, path, key, what);
+		return bad_at(c, fullpath, what);
 	*out = (char *)s;
 	return 0;
 }
@@ -179,25 +173,24 @@ static int take_generation(struct ctx *c, const cJSON *v, const char *fullpath, 
 }
 
 /*
- * The array member key: OS versions (at least one) or generations
+ * The array member key (at p): OS versions (at least one) or generations
  * (gens != 0; the static strings of facts.h), each once, into *items and the count after it.
  */
-static int take_list(struct ctx *c, const cJSON *o, const char *path, const char *key, int gens,
-                     const char ***items)
+static int take_list(struct ctx *c, const cJSON *o, const char *path, const char *key,
+                     const char *p, int gens, const char ***items)
 {
 	size_t *n = (size_t *)(items + 1);
 	const cJSON *arr, *v;
-	char p[IB_JSON_PATH_MAX], ep[IB_JSON_PATH_MAX];
+	char ep[IB_JSON_PATH_MAX];
 	int rc = ib_json_array(o, key, 1, &arr, c->source, path, c->err);
 
 	if (rc)
 		return rc;
 	if (!gens && !arr->child)
-		return bad(c, path, key, "expected at least one version");
+		return bad_at(c, p, "expected at least one version");
 	*items = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof **items);
 	if (!*items)
 		return ib_oom(c->err);
-	ib_json_path(p, sizeof p, path, key);
 	cJSON_ArrayForEach(v, arr)
 	{
 		const char *item = v->valuestring;
@@ -261,6 +254,7 @@ static int take_members(struct ctx *c, const cJSON *o, const char *path, const c
 		int type = spec[i].type, required = 1;
 		char p[IB_JSON_PATH_MAX];
 
+		ib_json_path(p, sizeof p, path, key);
 		switch (type) {
 		case WINDOWS_TEXT:
 		case LINUX_TEXT:
@@ -268,12 +262,12 @@ static int take_members(struct ctx *c, const cJSON *o, const char *path, const c
 			required = !strcmp(((struct ib_os_support *)obj)->family, "windows") ==
 			           (type == WINDOWS_TEXT);
 			if (!required && ib_json_member(o, key))
-				return bad(c, path, key,
-				           type == WINDOWS_TEXT ? "only for windows"
-				                                : "only for linux");
+				return bad_at(c, p,
+				              type == WINDOWS_TEXT ? "only for windows"
+				                                   : "only for linux");
 			/* fall through */
 		case TEXT:
-			rc = take(c, o, path, key, required, checks[spec[i].check].valid,
+			rc = take(c, o, path, key, p, required, checks[spec[i].check].valid,
 			          checks[spec[i].check].what, field);
 			break;
 		case FLAG:
@@ -281,12 +275,11 @@ static int take_members(struct ctx *c, const cJSON *o, const char *path, const c
 			break;
 		case GENERATION_OR_NULL:
 			if (!ib_json_member(o, key))
-				return bad(c, path, key, "missing (null when not confirmed)");
-			rc = take_generation(c, ib_json_member(o, key),
-			                     ib_json_path(p, sizeof p, path, key), 1, field);
+				return bad_at(c, p, "missing (null when not confirmed)");
+			rc = take_generation(c, ib_json_member(o, key), p, 1, field);
 			break;
 		default:
-			rc = take_list(c, o, path, key, type == GENERATIONS_LIST, field);
+			rc = take_list(c, o, path, key, p, type == GENERATIONS_LIST, field);
 		}
 	}
 	return rc;
@@ -330,12 +323,9 @@ static int check_unique(struct ctx *c, const struct ib_catalog *cat, const char 
 	const struct ib_size *s = &cat->sizes[cat->n_sizes - 1];
 
 	for (const struct ib_size *t = cat->sizes; t < s; t++)
-		if (same_size(t->name, s->name)) {
-			char what[160];
-
-			snprintf(what, sizeof what, "%s is already listed as %s", s->name, t->name);
-			return bad(c, path, "name", what);
-		}
+		if (same_size(t->name, s->name))
+			return ib_fail(c->err, IB_EINPUT, "%s: %s.name: %s is already listed as %s",
+			               c->source, path, s->name, t->name);
 	return 0;
 }
 
@@ -349,7 +339,7 @@ static int parse_root(struct ctx *c, const cJSON *root, struct ib_catalog *cat)
 	if (!rc)
 		rc = ib_json_uint(root, "format", 1, 1000, &format, c->source, "", c->err);
 	if (!rc && format != IB_CATALOG_FORMAT)
-		rc = bad(c, "", "format", "unsupported catalog format (this installer reads 1)");
+		rc = bad_at(c, "format", "unsupported catalog format (this installer reads 1)");
 	/* sizes (os == 0), then os: an array of entries, each read into the next slot */
 	for (int os = 0; !rc && os < 2; os++) {
 		const char *key = keys[1 + os];
