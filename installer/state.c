@@ -304,7 +304,7 @@ static int save(const char *path, const void *in, int state, struct ib_err *err)
 		return ib_oom(err);
 	rc = ib_outfile_open(&out, path, 0644, err);
 	if (rc == 0) {
-		if (fputs(text, out.fp) < 0 || fputc('\n', out.fp) == EOF) {
+		if (fprintf(out.fp, "%s\n", text) < 0) {
 			ib_outfile_abort(&out);
 			rc = ib_fail(err, IB_EIO, "%s: cannot write", path);
 		} else {
