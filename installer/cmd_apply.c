@@ -23,7 +23,7 @@ static void print_result(const struct ib_apply_result *r, int json)
 
 	if (!json) {
 		if (r->code == IB_EXT_SUCCESS || r->code == IB_EXT_REBOOT)
-			printf("%s\n", r->reason);
+			fprintf(stdout, "%s\n", r->reason);
 		else
 			fprintf(stderr, "ibdrv-install: %s\n", r->reason);
 		printf("exit code: %d\n", r->code);
@@ -45,7 +45,7 @@ static void print_result(const struct ib_apply_result *r, int json)
 	cJSON_AddStringToObject(o, "reason", r->reason);
 	text = cJSON_Print(o);
 	if (text)
-		printf("%s\n", text);
+		fprintf(stdout, "%s\n", text);
 	free(text);
 	cJSON_Delete(o);
 }
