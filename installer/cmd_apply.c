@@ -32,7 +32,7 @@ static void print_result(const struct ib_apply_result *r, int json)
 	o = cJSON_CreateObject();
 	if (!o)
 		return;
-	cJSON_AddNumberToObject(o, "code", r->code);
+	cJSON_AddItemToObject(o, "code", cJSON_CreateNumber(r->code));
 	/* driver, kind and version: null when no driver was chosen */
 	for (size_t i = 0; i < 3; i++) {
 		const char *key = keys[i], *value = (const char *)r + at[i];
