@@ -388,8 +388,8 @@ int ib_state_recover(const struct ib_paths *p, struct ib_journal *interrupted, i
 		return 0;
 	}
 	if (rc == 0 && *found)
-		ib_warn("the install of %s %s started at %s (pid %lld) did not finish; installing "
-		        "again from the start",
+		ib_warn("the install of %s %s started at %s (pid %lld) did not finish: installing "
+		        "again",
 		        interrupted->driver, interrupted->version, interrupted->started_at,
 		        (long long)interrupted->pid);
 	return rc;
