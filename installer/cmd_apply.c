@@ -80,8 +80,6 @@ static int run_engine(int argc, char **argv, int plan_only)
 
 	if (ib_cli_parse(plan_only ? IB_CLI_PLAN : IB_CLI_APPLY, argc, argv, &cli))
 		return IB_EXT_UNSUPPORTED;
-	if (plan_only && cli.n_urls)
-		return ib_cli_error(cmd, "%s", "--url: plan does not download");
 	if (cli.n_pubkeys > MAX_KEYS)
 		return ib_cli_error(cmd, "--pubkey: at most %s trusted keys", "8");
 	if (cli.download_timeout &&
