@@ -10,8 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_KEYS 8
-
 static void print_result(const struct ib_apply_result *r, int json)
 {
 	static const char *const keys[] = {"driver", "kind", "version"};
@@ -73,15 +71,13 @@ static int run_engine(int argc, char **argv, int plan_only)
 	const char *cmd = argv[0];
 	struct ib_apply_opts o = {.plan_only = plan_only};
 	struct ib_apply_result r;
-	struct ib_pubkey keys[MAX_KEYS];
+	struct ib_pubkey keys[IB_CLI_LIST_MAX]; /* the options' limit */
 	struct ib_cli cli;
 	struct ib_err err;
 	unsigned lock_wait_s = 0;
 
 	if (ib_cli_parse(plan_only ? IB_CLI_PLAN : IB_CLI_APPLY, argc, argv, &cli))
 		return IB_EXT_UNSUPPORTED;
-	if (cli.n_pubkeys > MAX_KEYS)
-		return ib_cli_error(cmd, "--pubkey: at most %s trusted keys", "8");
 	if (cli.download_timeout &&
 	    ib_cli_seconds(cli.download_timeout, 1, 86400, &o.download_timeout_seconds))
 		return ib_cli_error(cmd, "--download-timeout: '%s' is not 1 to 86400 s",
