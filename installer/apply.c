@@ -389,14 +389,6 @@ static void remove_cached(const char *path)
  */
 static void use_bundle(struct run *run)
 {
-	struct ib_locate_opts lo = {
-	        .bundle_path = run->o->bundle_path,
-	        .package_dir = run->o->package_dir,
-	        .bundles_dir = run->paths.bundles_dir,
-	        .cache_dir = run->paths.cache_dir,
-	        .keys = run->o->keys,
-	        .n_keys = run->o->n_keys,
-	};
 	struct ib_read_opts ro;
 	struct ib_bundle b = {0};
 	struct ib_err *err = &run->err;
@@ -404,7 +396,7 @@ static void use_bundle(struct run *run)
 	char *path = NULL;
 	int rc;
 
-	rc = ib_locate_bundle(&lo, &path, &where, err);
+	rc = ib_locate_bundle(run->o, &run->paths, &path, &where, err);
 	if (rc == 0 && path) {
 		ib_info("bundle %s (from the %s)", path, where);
 		read_opts(run, &ro);
