@@ -332,12 +332,12 @@ static int check_unique(struct ctx *c, const struct ib_catalog *cat, const char 
 static int parse_root(struct ctx *c, const cJSON *root, struct ib_catalog *cat)
 {
 	static const char *const keys[] = {"format", "sizes", "os", NULL};
-	unsigned long format = 0;
+	int64_t format = 0;
 	int rc;
 
 	rc = ib_json_object(root, keys, c->source, "", c->err);
 	if (!rc)
-		rc = ib_json_uint(root, "format", 1, 1000, &format, c->source, "", c->err);
+		rc = ib_json_int(root, "format", 1, 0, 1000, &format, c->source, "", c->err);
 	if (!rc && format != IB_CATALOG_FORMAT)
 		rc = bad_at(c, "format", "unsupported catalog format (this installer reads 1)");
 	/* sizes (os == 0), then os: an array of entries, each read into the next slot */
