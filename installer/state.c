@@ -65,10 +65,8 @@ int ib_paths_init(struct ib_paths *p, const char *root, struct ib_err *err)
 	if (!p->root || !sys_state || !sys_log)
 		goto oom;
 	len = strlen(p->root);
-	while (len > 1 && p->root[len - 1] == '/')
+	while (len > 0 && p->root[len - 1] == '/') /* "/" is no root at all */
 		p->root[--len] = '\0';
-	if (!strcmp(p->root, "/"))
-		p->root[0] = '\0';
 	p->state_dir = prefix_root(p->root, sys_state);
 	p->log_dir = prefix_root(p->root, sys_log);
 	if (!p->state_dir || !p->log_dir)
