@@ -302,7 +302,7 @@ static void read_opts(struct run *run, struct ib_read_opts *ro)
 }
 
 /*
- * After a read (rc, run->err, b): nothing to do, a refusal, a failure, the plan, or the install.
+ * After a read (rc, run->err, b): nothing to do, a refusal or failure, the plan, or the install.
  * Out of line: its code is smaller with a frame of its own than inside the engine's large one.
  */
 __attribute__((noinline)) static void conclude(struct run *run, int rc, struct ib_bundle *b)
@@ -311,8 +311,6 @@ __attribute__((noinline)) static void conclude(struct run *run, int rc, struct i
 		outcome(run, IB_EXT_SUCCESS,
 		        "%s %s is already installed (from bundle '%s'); nothing to do",
 		        run->r->driver, run->r->version, run->state.bundle);
-	} else if (rc == IB_ENOTSUP) {
-		outcome(run, IB_EXT_UNSUPPORTED, "%s", run->err.msg);
 	} else if (rc == IB_ETIMEOUT) {
 		/* Only a download times out here: its deadline is the extension's 240. */
 		outcome(run, IB_EXT_TIMEOUT_LOCK, "%s", run->err.msg);
