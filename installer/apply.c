@@ -120,15 +120,14 @@ RESULT_SAME(kind);
 RESULT_SAME(version);
 
 /* The selection's warning is logged; a refusal is IB_ENOTSUP with the reason in the result. */
-static int decide(struct run *run, const struct ib_manifest *m)
+static int decide(struct run *run, const struct ib_manifest *m, struct ib_err *err)
 {
 	ib_select(run->facts, run->catalog, m, &run->sel);
 	if (run->sel.warning[0])
 		ib_warn("%s", run->sel.warning);
 	if (run->sel.code == IB_SELECT_OK)
 		return 0;
-	outcome(run, IB_EXT_UNSUPPORTED, "%s", run->sel.reason);
-	return IB_ENOTSUP;
+	return ib_fail(err, IB_ENOTSUP, "%s", run->sel.reason);
 }
 
 /* Called by the bundle reader once the manifest is authenticated. */
@@ -136,10 +135,10 @@ static int choose(void *ctx, const struct ib_manifest *m, const struct ib_driver
                   struct ib_err *err)
 {
 	struct run *run = ctx;
-	int rc = decide(run, m);
+	int rc = decide(run, m, err);
 
 	if (rc)
-		return ib_fail(err, rc, "%s", run->sel.reason);
+		return rc;
 	*driver = run->sel.driver;
 	set_driver(run->r->driver, run->r->kind, run->r->version, *driver);
 	ib_info("chose %s: %s", (*driver)->id, run->sel.reason);
@@ -438,14 +437,14 @@ static int prepare(struct run *run)
 	rc = ib_facts_obtain(run->o->facts_path, &run->o->detect, &run->facts, err);
 	if (rc == 0)
 		rc = ib_catalog_open(run->o->catalog_path, &run->catalog, err);
+	if (rc == 0)
+		rc = decide(run, NULL, err);
 	if (rc == 0) {
-		rc = decide(run, NULL);
-		if (rc)
-			return rc;
 		ib_info("%s", run->sel.reason);
 		rc = ib_state_load(run->paths.state_file, &run->state, &found, err);
 	}
-	/* Facts, catalog and state that cannot be used are this VM's problem (100). */
+	/* A VM no driver fits, and facts, catalog and state that cannot be used, are this VM's
+	 * problem (100). */
 	if (rc)
 		outcome(run, rc == IB_ENOMEM ? IB_EXT_EXCEPTION : IB_EXT_UNSUPPORTED, "%s",
 		        err->msg);
