@@ -129,14 +129,23 @@ static int valid_size_name(const char *s)
 	return starts_nocase(s, SIZE_PREFIX) && s[strlen(SIZE_PREFIX)] && ib_valid_vm_size(s);
 }
 
+/* Non-zero when s is one of words (each NUL-terminated, an empty one last). */
+static int one_of(const char *words, const char *s)
+{
+	for (; *words; words += strlen(words) + 1)
+		if (!strcmp(words, s))
+			return 1;
+	return 0;
+}
+
 static int valid_family(const char *s)
 {
-	return !strcmp(s, "windows") || !strcmp(s, "linux");
+	return one_of("windows\0linux\0", s);
 }
 
 static int valid_product(const char *s)
 {
-	return !strcmp(s, "server") || !strcmp(s, "workstation");
+	return one_of("server\0workstation\0", s);
 }
 
 /* A string member (at path.key, fullpath) that valid accepts into *out. */
