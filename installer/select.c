@@ -172,9 +172,8 @@ static size_t kinds_for(const struct ib_facts *f, const struct ib_selection *s,
 		return 1;
 	}
 	if (windows(f)) {
-		kinds[0] = !strcmp(s->generation, "CX3") || !strcmp(s->generation, "CX3-Pro")
-		                   ? "winof"
-		                   : "winof2";
+		/* CX3 and CX3-Pro */
+		kinds[0] = !strncmp(s->generation, "CX3", 3) ? "winof" : "winof2";
 		return 1;
 	}
 	kinds[0] = "mlnx-ofed";
