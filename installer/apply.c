@@ -40,6 +40,7 @@ struct run {
 	struct ib_fetch_bar bar;
 	struct ib_state state;
 	struct ib_selection sel;
+	struct ib_err err; /* of the step that failed last */
 };
 
 static void progress(struct run *run, int percent, const char *what)
@@ -85,38 +86,48 @@ static int code_for(int rc)
 	return rc == IB_EIO ? IB_EXT_EXCEPTION : ib_ext_code_from_err(rc);
 }
 
-/* Fails the run with err's message: a failure of any step but those with their own code. */
-static void failed(struct run *run, int rc, const struct ib_err *err)
+/* Fails the run with the step's message: a failure of any step but those with their own code. */
+static void failed(struct run *run, int rc)
 {
-	outcome(run, code_for(rc), "%s", err->msg);
+	outcome(run, code_for(rc), "%s", run->err.msg);
 }
 
-/* src, cut to fit, into dst[cap]. Out of line: inlined, its four calls would take more room. */
-__attribute__((noinline)) static void copy(char *dst, size_t cap, const char *src)
+/* src, cut to fit, into dst[cap]. */
+static void copy(char *dst, size_t cap, const char *src)
 {
 	snprintf(dst, cap, "%s", src);
 }
 
-/* The driver's id, kind and version into the fields of a result, the journal or the state
- * (all three have the same sizes). Out of line too, for the same reason. */
-__attribute__((noinline)) static void set_driver(char driver[128], char kind[32], char version[64],
-                                                 const struct ib_driver *d)
+/* The driver's id, kind and version into the fields of a result (sized as a journal's). */
+static void set_driver(char driver[128], char kind[32], char version[64], const struct ib_driver *d)
 {
 	copy(driver, 128, d->id);
 	copy(kind, 32, d->kind);
 	copy(version, 64, d->version);
 }
 
+/* A result's driver, kind and version are laid out as a journal's first members. */
+#define RESULT_DRIVER offsetof(struct ib_journal, bundle)
+#define RESULT_SAME(m)                                                                             \
+	_Static_assert(offsetof(struct ib_apply_result, m) -                                       \
+	                                       offsetof(struct ib_apply_result, driver) ==         \
+	                               offsetof(struct ib_journal, m) &&                           \
+	                       sizeof((struct ib_apply_result *)0)->m ==                           \
+	                               sizeof((struct ib_journal *)0)->m,                          \
+	               #m " differs")
+RESULT_SAME(driver);
+RESULT_SAME(kind);
+RESULT_SAME(version);
+
 /* The selection's warning is logged; a refusal is IB_ENOTSUP with the reason in the result. */
-static int decide(struct run *run, const struct ib_manifest *m)
+static int decide(struct run *run, const struct ib_manifest *m, struct ib_err *err)
 {
 	ib_select(run->facts, run->catalog, m, &run->sel);
 	if (run->sel.warning[0])
 		ib_warn("%s", run->sel.warning);
 	if (run->sel.code == IB_SELECT_OK)
 		return 0;
-	outcome(run, IB_EXT_UNSUPPORTED, "%s", run->sel.reason);
-	return IB_ENOTSUP;
+	return ib_fail(err, IB_ENOTSUP, "%s", run->sel.reason);
 }
 
 /* Called by the bundle reader once the manifest is authenticated. */
@@ -124,10 +135,10 @@ static int choose(void *ctx, const struct ib_manifest *m, const struct ib_driver
                   struct ib_err *err)
 {
 	struct run *run = ctx;
-	int rc = decide(run, m);
+	int rc = decide(run, m, err);
 
 	if (rc)
-		return ib_fail(err, rc, "%s", run->sel.reason);
+		return rc;
 	*driver = run->sel.driver;
 	set_driver(run->r->driver, run->r->kind, run->r->version, *driver);
 	ib_info("chose %s: %s", (*driver)->id, run->sel.reason);
@@ -163,11 +174,9 @@ static void run_install(struct run *run, const struct ib_driver *d)
 	        .timeout_s = in->timeout_seconds,
 	        .log_tag = d->id,
 	};
-	struct ib_err err;
 	char what[256];
 	int rc, ok, reboot, killed;
 
-	ib_err_clear(&err);
 	if (!res) {
 		outcome(run, IB_EXT_EXCEPTION, "out of memory");
 		return;
@@ -176,7 +185,7 @@ static void run_install(struct run *run, const struct ib_driver *d)
 	snprintf(what, sizeof what, "running the install command of %s %s (timeout %u s)", d->id,
 	         d->version, in->timeout_seconds);
 	progress(run, 90, what);
-	rc = ib_proc_run(&po, res, &err);
+	rc = ib_proc_run(&po, res, &run->err);
 	if (rc == 0)
 		ib_proc_tail_oneline(res, 3, tail, sizeof tail);
 	if (rc == IB_ETIMEOUT) {
@@ -185,7 +194,7 @@ static void run_install(struct run *run, const struct ib_driver *d)
 		        "process tree",
 		        d->id, in->timeout_seconds);
 	} else if (rc) {
-		outcome(run, IB_EXT_UNSUPPORTED, "install command of %s: %s", d->id, err.msg);
+		outcome(run, IB_EXT_UNSUPPORTED, "install command of %s: %s", d->id, run->err.msg);
 	} else {
 		killed = res->how == IB_PROC_SIGNALED;
 		ok = !killed && in_list(res->exit_code, in->success_codes, in->n_success);
@@ -207,18 +216,16 @@ static void install(struct run *run, const struct ib_bundle *b)
 {
 	const struct ib_driver *d = b->chosen;
 	struct ib_journal j = {0};
-	struct ib_err err;
 	int rc;
 
-	ib_err_clear(&err);
-	set_driver(j.driver, j.kind, j.version, d);
+	memcpy(&j, run->r->driver, RESULT_DRIVER); /* as choose set them */
 	copy(j.bundle, sizeof j.bundle, b->manifest->name);
 	j.bundle_sequence = b->manifest->sequence;
 	plat_utc_timestamp(j.started_at);
 	j.pid = ib_proc_self();
-	rc = ib_journal_begin(run->paths.journal_file, &j, &err);
+	rc = ib_journal_begin(run->paths.journal_file, &j, &run->err);
 	if (rc) {
-		failed(run, rc, &err);
+		failed(run, rc);
 		return;
 	}
 	run_install(run, d);
@@ -229,16 +236,16 @@ static void install(struct run *run, const struct ib_bundle *b)
 		plat_utc_timestamp(st.installed_at);
 		st.last_code = run->r->code;
 		plat_utc_timestamp(st.last_run_at);
-		rc = ib_state_save(run->paths.state_file, &st, &err);
+		rc = ib_state_save(run->paths.state_file, &st, &run->err);
 		if (rc) {
 			outcome(run, IB_EXT_EXCEPTION, "installed, but cannot record it: %s",
-			        err.msg);
+			        run->err.msg);
 			return;
 		}
 	}
 	/* A failed install leaves state.json as it was; the journal goes either way. */
-	if (ib_journal_end(run->paths.journal_file, &err))
-		ib_warn("%s", err.msg);
+	if (ib_journal_end(run->paths.journal_file, &run->err))
+		ib_warn("%s", run->err.msg);
 }
 
 /* A bundle older than the installed one is refused before it is read. */
@@ -294,23 +301,20 @@ static void read_opts(struct run *run, struct ib_read_opts *ro)
 }
 
 /*
- * After a read (rc, err, b): nothing to do, a refusal, a failure, the plan, or the install.
+ * After a read (rc, run->err, b): nothing to do, a refusal or failure, the plan, or the install.
  * Out of line: its code is smaller with a frame of its own than inside the engine's large one.
  */
-__attribute__((noinline)) static void conclude(struct run *run, int rc, const struct ib_err *err,
-                                               struct ib_bundle *b)
+__attribute__((noinline)) static void conclude(struct run *run, int rc, struct ib_bundle *b)
 {
 	if (run->already_installed) {
 		outcome(run, IB_EXT_SUCCESS,
 		        "%s %s is already installed (from bundle '%s'); nothing to do",
 		        run->r->driver, run->r->version, run->state.bundle);
-	} else if (rc == IB_ENOTSUP) {
-		outcome(run, IB_EXT_UNSUPPORTED, "%s", err->msg);
 	} else if (rc == IB_ETIMEOUT) {
 		/* Only a download times out here: its deadline is the extension's 240. */
-		outcome(run, IB_EXT_TIMEOUT_LOCK, "%s", err->msg);
+		outcome(run, IB_EXT_TIMEOUT_LOCK, "%s", run->err.msg);
 	} else if (rc) {
-		failed(run, rc, err);
+		failed(run, rc);
 	} else if (run->o->plan_only) {
 		outcome(run, IB_EXT_SUCCESS, "would install %s %s %s: %s", b->chosen->id,
 		        b->chosen->kind, b->chosen->version, run->sel.reason);
@@ -382,31 +386,22 @@ static void remove_cached(const char *path)
  */
 static void use_bundle(struct run *run)
 {
-	struct ib_locate_opts lo = {
-	        .bundle_path = run->o->bundle_path,
-	        .package_dir = run->o->package_dir,
-	        .bundles_dir = run->paths.bundles_dir,
-	        .cache_dir = run->paths.cache_dir,
-	        .keys = run->o->keys,
-	        .n_keys = run->o->n_keys,
-	};
 	struct ib_read_opts ro;
 	struct ib_bundle b = {0};
-	struct ib_err err;
+	struct ib_err *err = &run->err;
 	const char *where = NULL;
 	char *path = NULL;
 	int rc;
 
-	ib_err_clear(&err);
-	rc = ib_locate_bundle(&lo, &path, &where, &err);
+	rc = ib_locate_bundle(run->o, &run->paths, &path, &where, err);
 	if (rc == 0 && path) {
 		ib_info("bundle %s (from the %s)", path, where);
 		read_opts(run, &ro);
 		progress(run, 10, "verifying the bundle");
-		rc = ib_bundle_read(path, &ro, &b, &err);
+		rc = ib_bundle_read(path, &ro, &b, err);
 		if (rc == IB_EVERIFY && !strcmp(where, IB_LOCATE_CACHE) && run->o->n_urls &&
 		    !run->o->plan_only) {
-			ib_warn("%s; removing it from the cache and downloading again", err.msg);
+			ib_warn("%s; removing it from the cache and downloading again", err->msg);
 			remove_cached(path);
 			free(path);
 			path = NULL;
@@ -415,7 +410,7 @@ static void use_bundle(struct run *run)
 	}
 	if (rc == 0 && !path) {
 		if (run->o->n_urls == 0 || run->o->plan_only) {
-			rc = ib_fail(&err, IB_ENOTSUP, "no bundle: none in %s%s%s or %s, and %s",
+			rc = ib_fail(err, IB_ENOTSUP, "no bundle: none in %s%s%s or %s, and %s",
 			             run->paths.bundles_dir,
 			             run->o->package_dir ? ", the extension package " : "",
 			             run->o->package_dir ? run->o->package_dir : "",
@@ -423,37 +418,36 @@ static void use_bundle(struct run *run)
 			             run->o->plan_only ? "plan does not download"
 			                               : "no download URL is configured");
 		} else {
-			rc = read_download(run, &b, &err);
+			rc = read_download(run, &b, err);
 		}
 	}
-	conclude(run, rc, &err, &b);
+	conclude(run, rc, &b);
 	ib_bundle_release(&b);
 	free(path);
-	if (!run->o->plan_only && plat_remove_tree(run->paths.staging_dir, &err))
-		ib_warn("%s", err.msg);
+	if (!run->o->plan_only && plat_remove_tree(run->paths.staging_dir, err))
+		ib_warn("%s", err->msg);
 }
 
 /* Everything that needs no bundle: paths, facts, catalog, the catalog-only decision. */
 static int prepare(struct run *run)
 {
-	struct ib_err err;
+	struct ib_err *err = &run->err;
 	int found, rc;
 
-	ib_err_clear(&err);
-	rc = ib_facts_obtain(run->o->facts_path, &run->o->detect, &run->facts, &err);
+	rc = ib_facts_obtain(run->o->facts_path, &run->o->detect, &run->facts, err);
 	if (rc == 0)
-		rc = ib_catalog_open(run->o->catalog_path, &run->catalog, &err);
+		rc = ib_catalog_open(run->o->catalog_path, &run->catalog, err);
+	if (rc == 0)
+		rc = decide(run, NULL, err);
 	if (rc == 0) {
-		rc = decide(run, NULL);
-		if (rc)
-			return rc;
 		ib_info("%s", run->sel.reason);
-		rc = ib_state_load(run->paths.state_file, &run->state, &found, &err);
+		rc = ib_state_load(run->paths.state_file, &run->state, &found, err);
 	}
-	/* Facts, catalog and state that cannot be used are this VM's problem (100). */
+	/* A VM no driver fits, and facts, catalog and state that cannot be used, are this VM's
+	 * problem (100). */
 	if (rc)
 		outcome(run, rc == IB_ENOMEM ? IB_EXT_EXCEPTION : IB_EXT_UNSUPPORTED, "%s",
-		        err.msg);
+		        err->msg);
 	return rc;
 }
 
@@ -463,22 +457,21 @@ static void apply(const struct ib_apply_opts *o, struct ib_apply_result *r, int 
 	struct run run = {.o = o, .r = r};
 	struct ib_journal interrupted;
 	struct ib_lock *lock = NULL;
-	struct ib_err err;
+	struct ib_err *err = &run.err;
 	int found = 0, rc;
 
 	memset(r, 0, sizeof *r);
-	ib_err_clear(&err);
-	rc = ib_paths_init(&run.paths, o->root, &err);
+	rc = ib_paths_init(&run.paths, o->root, err);
 	if (rc == 0 && exclusive)
-		rc = ib_paths_ensure_state_dir(&run.paths, &err);
+		rc = ib_paths_ensure_state_dir(&run.paths, err);
 	if (rc == 0 && exclusive)
 		rc = ib_lock_acquire(run.paths.run_lock, "apply",
 		                     o->lock_wait_ms ? o->lock_wait_ms : IB_LOCK_WAIT_MS_DEFAULT,
-		                     &lock, &err);
+		                     &lock, err);
 	if (rc == 0 && !o->plan_only)
-		rc = ib_state_recover(&run.paths, &interrupted, &found, &err);
+		rc = ib_state_recover(&run.paths, &interrupted, &found, err);
 	if (rc) {
-		failed(&run, rc, &err); /* IB_EBUSY: 240 */
+		failed(&run, rc); /* IB_EBUSY: 240 */
 		goto out;
 	}
 	run.interrupted = found;

@@ -15,17 +15,19 @@
 typedef void (*ib_apply_progress_fn)(void *ctx, int percent, const char *what);
 
 struct ib_apply_opts {
-	const char *bundle_path; /* NULL: search the usual places, then download */
-	const char *const *urls; /* download mirrors, tried in order */
-	size_t n_urls;
-	const struct ib_pubkey *keys; /* trusted keys (several for rotation) */
-	size_t n_keys;
-	const char *facts_path; /* NULL: $IBDRV_FACTS, else detect this VM with detect */
-	struct ib_detect_opts detect;
+	/* The six paths first, in the order of struct ib_cli's (plan and apply copy them as one).
+	 */
+	const char *bundle_path;  /* NULL: search the usual places, then download */
+	const char *facts_path;   /* NULL: $IBDRV_FACTS, else detect this VM with detect */
 	const char *catalog_path; /* NULL: the catalog compiled in */
 	const char *root;         /* prefix of every system path written; NULL: $IBDRV_ROOT */
 	const char *package_dir;  /* extension package folder (baked-in bundle), or NULL */
 	const char *cacert;       /* private CA for downloads, or NULL */
+	const char *const *urls;  /* download mirrors, tried in order */
+	size_t n_urls;
+	const struct ib_pubkey *keys; /* trusted keys (several for rotation) */
+	size_t n_keys;
+	struct ib_detect_opts detect;
 	unsigned download_timeout_seconds;
 	unsigned lock_wait_ms; /* how long to wait for another run; 0: the default */
 	int allow_downgrade;

@@ -82,26 +82,13 @@ void ib_catalog_free(struct ib_catalog *c)
 {
 	if (!c)
 		return;
-	for (size_t i = 0; i < c->n_sizes; i++) {
-		free(c->sizes[i].name);
-		free(c->sizes[i].ib_rate);
-		free(c->sizes[i].source);
+	for (size_t i = 0; i < c->n_os; i++) {
+		free(c->os[i].versions);
+		free(c->os[i].nics);
 	}
 	free(c->sizes);
-	for (size_t i = 0; i < c->n_os; i++) {
-		struct ib_os_support *s = &c->os[i];
-
-		free(s->name);
-		free(s->family);
-		free(s->product);
-		free(s->id);
-		for (size_t j = 0; j < s->n_versions; j++)
-			free((char *)s->versions[j]);
-		free(s->versions);
-		free(s->nics);
-		free(s->source);
-	}
 	free(c->os);
+	cJSON_Delete(c->doc);
 	free(c);
 }
 
@@ -109,14 +96,6 @@ struct ctx {
 	const char *source;
 	struct ib_err *err;
 };
-
-static int bad(struct ctx *c, const char *path, const char *key, const char *what)
-{
-	char p[IB_JSON_PATH_MAX];
-
-	return ib_fail(c->err, IB_EINPUT, "%s: %s: %s", c->source,
-	               ib_json_path(p, sizeof p, path, key), what);
-}
 
 static int bad_at(struct ctx *c, const char *fullpath, const char *what)
 {
@@ -135,14 +114,14 @@ static int valid_source(const char *s)
 	return 1;
 }
 
+#define RATES "SDR, DDR, QDR, FDR, EDR, HDR, NDR, XDR"
+
+/* One of RATES: three letters found at the start of an entry. */
 static int valid_rate(const char *s)
 {
-	static const char *const rates[] = {"SDR", "DDR", "QDR", "FDR", "EDR", "HDR", "NDR", "XDR"};
+	const char *at = strstr(RATES, s);
 
-	for (size_t i = 0; i < sizeof rates / sizeof rates[0]; i++)
-		if (!strcmp(rates[i], s))
-			return 1;
-	return 0;
+	return strlen(s) == 3 && at && (at - RATES) % 5 == 0;
 }
 
 static int valid_size_name(const char *s)
@@ -150,18 +129,29 @@ static int valid_size_name(const char *s)
 	return starts_nocase(s, SIZE_PREFIX) && s[strlen(SIZE_PREFIX)] && ib_valid_vm_size(s);
 }
 
+/* Non-zero when s is one of words (each NUL-terminated, an empty one last). */
+static int one_of(const char *words, const char *s)
+{
+	for (; *words; words += strlen(words) + 1)
+		if (!strcmp(words, s))
+			return 1;
+	return 0;
+}
+
 static int valid_family(const char *s)
 {
-	return !strcmp(s, "windows") || !strcmp(s, "linux");
+	return one_of("windows\0linux\0", s);
 }
 
 static int valid_product(const char *s)
 {
-	return !strcmp(s, "server") || !strcmp(s, "workstation");
+	return one_of("server\0workstation\0", s);
 }
 
-static int take(struct ctx *c, const cJSON *o, const char *path, const char *key, int required,
-                int (*valid)(const char *), const char *what, char **out)
+/* A string member (at path.key, fullpath) that valid accepts into *out. */
+static int take(struct ctx *c, const cJSON *o, const char *path, const char *key,
+                const char *fullpath, int required, int (*valid)(const char *), const char *what,
+                char **out)
 {
 	const char *s = NULL;
 	int rc = ib_json_string(o, key, required, &s, c->source, path, c->err);
@@ -169,9 +159,9 @@ static int take(struct ctx *c, const cJSON *o, const char *path, const char *key
 	if (rc || !s)
 		return rc;
 	if (!valid(s))
-		return bad(c, path, key, what);
-	*out = strdup(s);
-	return *out ? 0 : ib_oom(c->err);
+		return bad_at(c, fullpath, what);
+	*out = (char *)s;
+	return 0;
 }
 
 #define GENERATIONS "CX3, CX3-Pro, CX4, CX5, CX6, CX7"
@@ -192,25 +182,24 @@ static int take_generation(struct ctx *c, const cJSON *v, const char *fullpath, 
 }
 
 /*
- * The array member key: OS versions (strings of their own, at least one) or generations
+ * The array member key (at p): OS versions (at least one) or generations
  * (gens != 0; the static strings of facts.h), each once, into *items and the count after it.
  */
-static int take_list(struct ctx *c, const cJSON *o, const char *path, const char *key, int gens,
-                     const char ***items)
+static int take_list(struct ctx *c, const cJSON *o, const char *path, const char *key,
+                     const char *p, int gens, const char ***items)
 {
 	size_t *n = (size_t *)(items + 1);
 	const cJSON *arr, *v;
-	char p[IB_JSON_PATH_MAX], ep[IB_JSON_PATH_MAX];
+	char ep[IB_JSON_PATH_MAX];
 	int rc = ib_json_array(o, key, 1, &arr, c->source, path, c->err);
 
 	if (rc)
 		return rc;
 	if (!gens && !arr->child)
-		return bad(c, path, key, "expected at least one version");
+		return bad_at(c, p, "expected at least one version");
 	*items = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof **items);
 	if (!*items)
 		return ib_oom(c->err);
-	ib_json_path(p, sizeof p, path, key);
 	cJSON_ArrayForEach(v, arr)
 	{
 		const char *item = v->valuestring;
@@ -227,8 +216,6 @@ static int take_list(struct ctx *c, const cJSON *o, const char *path, const char
 			if (!strcmp((*items)[i], item))
 				return bad_at(c, ep,
 				              gens ? "duplicate generation" : "duplicate version");
-		if (!gens && !(item = strdup(item)))
-			return ib_oom(c->err);
 		(*items)[(*n)++] = item;
 	}
 	return 0;
@@ -251,7 +238,7 @@ static const struct {
 	const char *what;
 } checks[] = {
         {valid_size_name, "expected a size name starting with \"Standard_\""},
-        {valid_rate, "expected one of SDR, DDR, QDR, FDR, EDR, HDR, NDR, XDR"},
+        {valid_rate, "expected one of " RATES},
         {valid_source, "expected 1 to 1024 printable characters"},
         {ib_valid_text, "expected 1 to 256 printable characters"},
         {valid_family, "expected \"windows\" or \"linux\""},
@@ -276,19 +263,20 @@ static int take_members(struct ctx *c, const cJSON *o, const char *path, const c
 		int type = spec[i].type, required = 1;
 		char p[IB_JSON_PATH_MAX];
 
+		ib_json_path(p, sizeof p, path, key);
 		switch (type) {
 		case WINDOWS_TEXT:
 		case LINUX_TEXT:
-			/* family is read before them: see parse_os */
+			/* family is read before them: see os_keys */
 			required = !strcmp(((struct ib_os_support *)obj)->family, "windows") ==
 			           (type == WINDOWS_TEXT);
 			if (!required && ib_json_member(o, key))
-				return bad(c, path, key,
-				           type == WINDOWS_TEXT ? "only for windows"
-				                                : "only for linux");
+				return bad_at(c, p,
+				              type == WINDOWS_TEXT ? "only for windows"
+				                                   : "only for linux");
 			/* fall through */
 		case TEXT:
-			rc = take(c, o, path, key, required, checks[spec[i].check].valid,
+			rc = take(c, o, path, key, p, required, checks[spec[i].check].valid,
 			          checks[spec[i].check].what, field);
 			break;
 		case FLAG:
@@ -296,12 +284,11 @@ static int take_members(struct ctx *c, const cJSON *o, const char *path, const c
 			break;
 		case GENERATION_OR_NULL:
 			if (!ib_json_member(o, key))
-				return bad(c, path, key, "missing (null when not confirmed)");
-			rc = take_generation(c, ib_json_member(o, key),
-			                     ib_json_path(p, sizeof p, path, key), 1, field);
+				return bad_at(c, p, "missing (null when not confirmed)");
+			rc = take_generation(c, ib_json_member(o, key), p, 1, field);
 			break;
 		default:
-			rc = take_list(c, o, path, key, type == GENERATIONS_LIST, field);
+			rc = take_list(c, o, path, key, p, type == GENERATIONS_LIST, field);
 		}
 	}
 	return rc;
@@ -310,117 +297,101 @@ static int take_members(struct ctx *c, const cJSON *o, const char *path, const c
 #define SIZE_AT(member) offsetof(struct ib_size, member)
 #define OS_AT(member) offsetof(struct ib_os_support, member)
 
-static int parse_size(struct ctx *c, const cJSON *o, const char *path, struct ib_catalog *cat)
+/* The sizes and the OS releases: the members of their entries and how each is read. */
+static const char *const size_keys[] = {"name", "ib_rate", "nic", "sriov", "source", NULL};
+static const struct spec size_spec[] = {
+        {TEXT, SIZE_AT(name), SIZE_NAME},
+        {TEXT, SIZE_AT(ib_rate), RATE},
+        {GENERATION_OR_NULL, SIZE_AT(generation), 0},
+        {FLAG, SIZE_AT(sriov), 0},
+        {TEXT, SIZE_AT(source), SOURCE},
+};
+/* family before product and id, which depend on it */
+static const char *const os_keys[] = {"name", "family", "product", "id", "versions",
+                                      "nics", "nd",     "source",  NULL};
+static const struct spec os_spec[] = {
+        {TEXT, OS_AT(name), OS_NAME},
+        {TEXT, OS_AT(family), FAMILY},
+        {WINDOWS_TEXT, OS_AT(product), PRODUCT},
+        {LINUX_TEXT, OS_AT(id), OS_ID},
+        {VERSIONS, OS_AT(versions), 0},
+        {GENERATIONS_LIST, OS_AT(nics), 0},
+        {FLAG, OS_AT(nd), 0},
+        {TEXT, OS_AT(source), SOURCE},
+};
+
+_Static_assert(offsetof(struct ib_catalog, n_sizes) ==
+                               offsetof(struct ib_catalog, sizes) + sizeof(void *) &&
+                       offsetof(struct ib_catalog, n_os) ==
+                               offsetof(struct ib_catalog, os) + sizeof(void *),
+               "an array's count follows it");
+
+/* A size named like an earlier one (with or without "Standard_", in any case) is refused. */
+static int check_unique(struct ctx *c, const struct ib_catalog *cat, const char *path)
 {
-	static const char *const keys[] = {"name", "ib_rate", "nic", "sriov", "source", NULL};
-	static const struct spec spec[] = {
-	        {TEXT, SIZE_AT(name), SIZE_NAME},
-	        {TEXT, SIZE_AT(ib_rate), RATE},
-	        {GENERATION_OR_NULL, SIZE_AT(generation), 0},
-	        {FLAG, SIZE_AT(sriov), 0},
-	        {TEXT, SIZE_AT(source), SOURCE},
-	};
-	struct ib_size *s = &cat->sizes[cat->n_sizes++];
-	int rc = take_members(c, o, path, keys, spec, s);
+	const struct ib_size *s = &cat->sizes[cat->n_sizes - 1];
 
-	if (rc)
-		return rc;
-	for (size_t i = 0; i + 1 < cat->n_sizes; i++)
-		if (same_size(cat->sizes[i].name, s->name)) {
-			char what[160];
-
-			snprintf(what, sizeof what, "%s is already listed as %s", s->name,
-			         cat->sizes[i].name);
-			return bad(c, path, "name", what);
-		}
+	for (const struct ib_size *t = cat->sizes; t < s; t++)
+		if (same_size(t->name, s->name))
+			return ib_fail(c->err, IB_EINPUT, "%s: %s.name: %s is already listed as %s",
+			               c->source, path, s->name, t->name);
 	return 0;
-}
-
-static int parse_os(struct ctx *c, const cJSON *o, const char *path, struct ib_catalog *cat)
-{
-	/* family before product and id, which depend on it */
-	static const char *const keys[] = {"name", "family", "product", "id", "versions",
-	                                   "nics", "nd",     "source",  NULL};
-	static const struct spec spec[] = {
-	        {TEXT, OS_AT(name), OS_NAME},
-	        {TEXT, OS_AT(family), FAMILY},
-	        {WINDOWS_TEXT, OS_AT(product), PRODUCT},
-	        {LINUX_TEXT, OS_AT(id), OS_ID},
-	        {VERSIONS, OS_AT(versions), 0},
-	        {GENERATIONS_LIST, OS_AT(nics), 0},
-	        {FLAG, OS_AT(nd), 0},
-	        {TEXT, OS_AT(source), SOURCE},
-	};
-
-	return take_members(c, o, path, keys, spec, &cat->os[cat->n_os++]);
 }
 
 static int parse_root(struct ctx *c, const cJSON *root, struct ib_catalog *cat)
 {
 	static const char *const keys[] = {"format", "sizes", "os", NULL};
-	const cJSON *sizes, *oses, *v;
-	char p[IB_JSON_PATH_MAX];
-	unsigned long format = 0;
-	size_t i;
+	int64_t format = 0;
 	int rc;
 
 	rc = ib_json_object(root, keys, c->source, "", c->err);
 	if (!rc)
-		rc = ib_json_uint(root, "format", 1, 1000, &format, c->source, "", c->err);
+		rc = ib_json_int(root, "format", 1, 0, 1000, &format, c->source, "", c->err);
 	if (!rc && format != IB_CATALOG_FORMAT)
-		rc = bad(c, "", "format", "unsupported catalog format (this installer reads 1)");
-	if (!rc)
-		rc = ib_json_array(root, "sizes", 1, &sizes, c->source, "", c->err);
-	if (!rc)
-		rc = ib_json_array(root, "os", 1, &oses, c->source, "", c->err);
-	if (rc)
-		return rc;
-	cat->sizes = calloc((size_t)cJSON_GetArraySize(sizes) + 1, sizeof *cat->sizes);
-	cat->os = calloc((size_t)cJSON_GetArraySize(oses) + 1, sizeof *cat->os);
-	if (!cat->sizes || !cat->os)
-		return ib_oom(c->err);
-	i = 0;
-	cJSON_ArrayForEach(v, sizes)
-	{
-		rc = parse_size(c, v, ib_json_index(p, sizeof p, "sizes", i++), cat);
+		rc = bad_at(c, "format", "unsupported catalog format (this installer reads 1)");
+	/* sizes (os == 0), then os: an array of entries, each read into the next slot */
+	for (int os = 0; !rc && os < 2; os++) {
+		const char *key = keys[1 + os];
+		size_t size = os ? sizeof *cat->os : sizeof *cat->sizes;
+		char **items = os ? (char **)&cat->os : (char **)&cat->sizes;
+		size_t *n = (size_t *)(items + 1);
+		const cJSON *arr, *v;
+		char p[IB_JSON_PATH_MAX];
+
+		rc = ib_json_array(root, key, 1, &arr, c->source, "", c->err);
 		if (rc)
-			return rc;
+			break;
+		*items = calloc((size_t)cJSON_GetArraySize(arr) + 1, size);
+		if (!*items)
+			return ib_oom(c->err);
+		cJSON_ArrayForEach(v, arr)
+		{
+			ib_json_index(p, sizeof p, key, *n);
+			rc = take_members(c, v, p, os ? os_keys : size_keys,
+			                  os ? os_spec : size_spec, *items + (*n)++ * size);
+			if (!rc && !os)
+				rc = check_unique(c, cat, p);
+			if (rc)
+				break;
+		}
 	}
-	i = 0;
-	cJSON_ArrayForEach(v, oses)
-	{
-		rc = parse_os(c, v, ib_json_index(p, sizeof p, "os", i++), cat);
-		if (rc)
-			return rc;
-	}
-	return 0;
+	return rc;
 }
 
 int ib_catalog_parse(const char *json, size_t len, const char *source, struct ib_catalog **out,
                      struct ib_err *err)
 {
 	struct ctx c = {source, err};
-	struct ib_catalog *cat = NULL;
-	cJSON *root = NULL;
-	int rc;
+	struct ib_catalog *cat = calloc(1, sizeof *cat);
+	int rc = cat ? ib_json_parse(json, len, source, &cat->doc, err) : ib_oom(err);
 
-	*out = NULL;
-	rc = ib_json_parse(json, len, source, &root, err);
-	if (rc)
-		return rc;
-	cat = calloc(1, sizeof *cat);
-	if (!cat) {
-		rc = ib_oom(err);
-		goto out;
+	if (rc == 0)
+		rc = parse_root(&c, cat->doc, cat);
+	if (rc) {
+		ib_catalog_free(cat);
+		cat = NULL;
 	}
-	rc = parse_root(&c, root, cat);
-	if (rc)
-		goto out;
 	*out = cat;
-	cat = NULL;
-out:
-	ib_catalog_free(cat);
-	cJSON_Delete(root);
 	return rc;
 }
 

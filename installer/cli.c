@@ -21,7 +21,7 @@ static const char names[] = "bundle\0url\0pubkey\0facts\0catalog\0root\0sysfs-ro
 /* The commands that accept it, VALUE, LIST. */
 static const unsigned char flags[] = {
         ENGINE | VALUE,
-        ENGINE | LIST,
+        IB_CLI_APPLY | LIST, /* plan does not download */
         ENGINE | IB_CLI_HANDLER | LIST,
         ALL | VALUE,
         IB_CLI_DETECT | ENGINE | VALUE,

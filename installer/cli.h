@@ -18,8 +18,10 @@
 enum { IB_CLI_DETECT = 1, IB_CLI_PLAN = 2, IB_CLI_APPLY = 4, IB_CLI_HANDLER = 8 };
 
 struct ib_cli {
-	const char *bundle, *facts, *catalog, *root, *sysfs_root, *os_release, *kvp_pool, *imds_url,
-	        *cacert, *download_timeout, *lock_wait, *wait, *package_dir, *handler_dir;
+	/* The first six in the order of struct ib_apply_opts's paths. */
+	const char *bundle, *facts, *catalog, *root, *package_dir, *cacert, *sysfs_root,
+	        *os_release, *kvp_pool, *imds_url, *download_timeout, *lock_wait, *wait,
+	        *handler_dir;
 	const char *pubkeys[IB_CLI_LIST_MAX];
 	const char *urls[IB_CLI_LIST_MAX];
 	size_t n_pubkeys, n_urls;

@@ -5,20 +5,23 @@
 #include "log.h"
 
 #include <cJSON.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_KEYS 8
-
 static void print_result(const struct ib_apply_result *r, int json)
 {
+	static const char *const keys[] = {"driver", "kind", "version"};
+	static const unsigned char at[] = {offsetof(struct ib_apply_result, driver),
+	                                   offsetof(struct ib_apply_result, kind),
+	                                   offsetof(struct ib_apply_result, version)};
 	cJSON *o;
 	char *text;
 
 	if (!json) {
 		if (r->code == IB_EXT_SUCCESS || r->code == IB_EXT_REBOOT)
-			printf("%s\n", r->reason);
+			fprintf(stdout, "%s\n", r->reason);
 		else
 			fprintf(stderr, "ibdrv-install: %s\n", r->reason);
 		printf("exit code: %d\n", r->code);
@@ -27,38 +30,43 @@ static void print_result(const struct ib_apply_result *r, int json)
 	o = cJSON_CreateObject();
 	if (!o)
 		return;
-	cJSON_AddNumberToObject(o, "code", r->code);
-	if (r->driver[0]) {
-		cJSON_AddStringToObject(o, "driver", r->driver);
-		cJSON_AddStringToObject(o, "kind", r->kind);
-		cJSON_AddStringToObject(o, "version", r->version);
-	} else {
-		cJSON_AddNullToObject(o, "driver");
-		cJSON_AddNullToObject(o, "kind");
-		cJSON_AddNullToObject(o, "version");
+	cJSON_AddItemToObject(o, "code", cJSON_CreateNumber(r->code));
+	/* driver, kind and version: null when no driver was chosen */
+	for (size_t i = 0; i < 3; i++) {
+		const char *key = keys[i], *value = (const char *)r + at[i];
+
+		if (r->driver[0])
+			cJSON_AddStringToObject(o, key, value);
+		else
+			cJSON_AddNullToObject(o, key);
 	}
 	cJSON_AddStringToObject(o, "reason", r->reason);
 	text = cJSON_Print(o);
 	if (text)
-		printf("%s\n", text);
+		fprintf(stdout, "%s\n", text);
 	free(text);
 	cJSON_Delete(o);
 }
 
-/* The options given as they are. Out of line: smaller away from run_engine's large frame. */
-__attribute__((noinline)) static void take_options(struct ib_apply_opts *o,
-                                                   const struct ib_cli *cli)
+#define PATHS_SAME(a, b)                                                                           \
+	_Static_assert(offsetof(struct ib_apply_opts, a) -                                         \
+	                               offsetof(struct ib_apply_opts, bundle_path) ==              \
+	                       offsetof(struct ib_cli, b) - offsetof(struct ib_cli, bundle),       \
+	               #a " is elsewhere")
+PATHS_SAME(facts_path, facts);
+PATHS_SAME(catalog_path, catalog);
+PATHS_SAME(root, root);
+PATHS_SAME(package_dir, package_dir);
+PATHS_SAME(cacert, cacert);
+
+/* The options given as they are. */
+static void take_options(struct ib_apply_opts *o, const struct ib_cli *cli)
 {
-	o->bundle_path = cli->bundle;
-	o->facts_path = cli->facts;
-	o->root = cli->root;
-	o->catalog_path = cli->catalog;
+	memcpy(&o->bundle_path, &cli->bundle, offsetof(struct ib_apply_opts, urls));
 	o->detect.sysfs_root = cli->sysfs_root;
 	o->detect.imds_url = cli->imds_url;
 	o->detect.no_imds = cli->no_imds;
-	o->cacert = cli->cacert;
 	o->allow_downgrade = cli->allow_downgrade;
-	o->package_dir = cli->package_dir;
 	o->n_keys = cli->n_pubkeys;
 	o->urls = cli->urls;
 	o->n_urls = cli->n_urls;
@@ -69,17 +77,13 @@ static int run_engine(int argc, char **argv, int plan_only)
 	const char *cmd = argv[0];
 	struct ib_apply_opts o = {.plan_only = plan_only};
 	struct ib_apply_result r;
-	struct ib_pubkey keys[MAX_KEYS];
+	struct ib_pubkey keys[IB_CLI_LIST_MAX]; /* the options' limit */
 	struct ib_cli cli;
 	struct ib_err err;
 	unsigned lock_wait_s = 0;
 
 	if (ib_cli_parse(plan_only ? IB_CLI_PLAN : IB_CLI_APPLY, argc, argv, &cli))
 		return IB_EXT_UNSUPPORTED;
-	if (plan_only && cli.n_urls)
-		return ib_cli_error(cmd, "%s", "--url: plan does not download");
-	if (cli.n_pubkeys > MAX_KEYS)
-		return ib_cli_error(cmd, "--pubkey: at most %s trusted keys", "8");
 	if (cli.download_timeout &&
 	    ib_cli_seconds(cli.download_timeout, 1, 86400, &o.download_timeout_seconds))
 		return ib_cli_error(cmd, "--download-timeout: '%s' is not 1 to 86400 s",

@@ -16,7 +16,7 @@ static int has_suffix(const char *s, const char *suffix)
 }
 
 /* The sequence a bundle's signed trusted comment claims; non-zero when it does not verify. */
-static int signed_sequence(const char *bundle, const struct ib_locate_opts *o, uint64_t *seq)
+static int signed_sequence(const char *bundle, const struct ib_apply_opts *o, uint64_t *seq)
 {
 	struct ib_bundle_claims claims;
 	struct ib_err err;
@@ -30,7 +30,7 @@ static int signed_sequence(const char *bundle, const struct ib_locate_opts *o, u
 }
 
 /* The trusted bundle with the highest sequence in dir, or *best NULL. */
-static int best_in_folder(const char *dir, const struct ib_locate_opts *o, char **best,
+static int best_in_folder(const char *dir, const struct ib_apply_opts *o, char **best,
                           struct ib_err *err)
 {
 	char **names = NULL;
@@ -71,13 +71,13 @@ static int best_in_folder(const char *dir, const struct ib_locate_opts *o, char 
 	return rc;
 }
 
-int ib_locate_bundle(const struct ib_locate_opts *o, char **path_out, const char **where,
-                     struct ib_err *err)
+int ib_locate_bundle(const struct ib_apply_opts *o, const struct ib_paths *p, char **path_out,
+                     const char **where, struct ib_err *err)
 {
 	static const char *const names[] = {"extension package", "image-baking folder",
 	                                    IB_LOCATE_CACHE};
 	char *package_bundles = NULL;
-	const char *dirs[] = {NULL, o->bundles_dir, o->cache_dir};
+	const char *dirs[] = {NULL, p->bundles_dir, p->cache_dir};
 	int rc = 0;
 
 	*path_out = NULL;

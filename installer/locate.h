@@ -12,25 +12,19 @@
 #ifndef IBDRV_LOCATE_H
 #define IBDRV_LOCATE_H
 
-#include "minisign.h"
+#include "apply.h"
+#include "state.h"
 
 /* *where for a bundle found in the download cache. */
 #define IB_LOCATE_CACHE "download cache"
 
-struct ib_locate_opts {
-	const char *bundle_path; /* explicit choice: used as is, even if it does not verify */
-	const char *package_dir; /* NULL: none */
-	const char *bundles_dir;
-	const char *cache_dir;
-	const struct ib_pubkey *keys;
-	size_t n_keys;
-};
-
 /*
- * *path_out gets a malloc'd path (caller frees), or NULL when no place has
- * one; *where names the place ("--bundle", "extension package", ...).
+ * Searches for the engine's options o (bundle_path, package_dir, keys) and folders p:
+ * o->bundle_path is used as is, even if it does not verify. *path_out gets a malloc'd
+ * path (caller frees), or NULL when no place has one; *where names the place
+ * ("--bundle", "extension package", ...).
  */
-int ib_locate_bundle(const struct ib_locate_opts *o, char **path_out, const char **where,
-                     struct ib_err *err);
+int ib_locate_bundle(const struct ib_apply_opts *o, const struct ib_paths *p, char **path_out,
+                     const char **where, struct ib_err *err);
 
 #endif

@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The commands, in the order of run[]. */
-static const char names[] =
-        "detect\0plan\0apply\0install\0enable\0disable\0uninstall\0update\0worker";
+/* The commands, in the order of run[], then --version and the ways to ask for help. */
+static const char names[] = "detect\0plan\0apply\0install\0enable\0disable\0uninstall\0update\0"
+                            "worker\0--version\0-h\0--help\0help";
 static int (*const run[])(int argc, char **argv) = {
         cmd_detect,  cmd_plan,    cmd_apply,   cmd_handler, cmd_handler,
         cmd_handler, cmd_handler, cmd_handler, cmd_worker,
@@ -46,6 +46,8 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+	const size_t n_run = sizeof run / sizeof run[0];
+	const char *name = names;
 	size_t i = 0;
 	int code;
 
@@ -53,11 +55,18 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return IB_EXT_UNSUPPORTED;
 	}
-	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+	for (; *name && strcmp(argv[1], name); name += strlen(name) + 1)
+		i++;
+	if (!*name) {
+		fprintf(stderr, "ibdrv-install: unknown command '%s'\n", argv[1]);
+		usage(stderr);
+		return IB_EXT_UNSUPPORTED;
+	}
+	if (i > n_run) {
 		usage(stdout);
 		return 0;
 	}
-	if (!strcmp(argv[1], "--version")) {
+	if (i == n_run) {
 		printf("ibdrv-install %s\n", IBDRV_VERSION);
 		return 0;
 	}
@@ -65,14 +74,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ibdrv-install: cannot initialise libsodium\n");
 		return 255;
 	}
-	for (const char *name = names; *name; name += strlen(name) + 1, i++) {
-		if (!strcmp(argv[1], name)) {
-			code = run[i](argc - 1, argv + 1);
-			ib_log_close();
-			return code & 0xff;
-		}
-	}
-	fprintf(stderr, "ibdrv-install: unknown command '%s'\n", argv[1]);
-	usage(stderr);
-	return IB_EXT_UNSUPPORTED;
+	code = run[i](argc - 1, argv + 1);
+	ib_log_close();
+	return code & 0xff;
 }

@@ -41,8 +41,7 @@ struct hardware {
 	const struct ib_nic *other;      /* an InfiniBand function of another generation */
 };
 
-/* Out of line: smaller than inside ib_select. */
-__attribute__((noinline)) static void scan_hardware(const struct ib_facts *f, struct hardware *hw)
+static void scan_hardware(const struct ib_facts *f, struct hardware *hw)
 {
 	memset(hw, 0, sizeof *hw);
 	for (size_t i = 0; i < f->n_nics; i++) {
@@ -173,9 +172,8 @@ static size_t kinds_for(const struct ib_facts *f, const struct ib_selection *s,
 		return 1;
 	}
 	if (windows(f)) {
-		kinds[0] = !strcmp(s->generation, "CX3") || !strcmp(s->generation, "CX3-Pro")
-		                   ? "winof"
-		                   : "winof2";
+		/* CX3 and CX3-Pro */
+		kinds[0] = !strncmp(s->generation, "CX3", 3) ? "winof" : "winof2";
 		return 1;
 	}
 	kinds[0] = "mlnx-ofed";

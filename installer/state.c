@@ -65,10 +65,8 @@ int ib_paths_init(struct ib_paths *p, const char *root, struct ib_err *err)
 	if (!p->root || !sys_state || !sys_log)
 		goto oom;
 	len = strlen(p->root);
-	while (len > 1 && p->root[len - 1] == '/')
+	while (len > 0 && p->root[len - 1] == '/') /* "/" is no root at all */
 		p->root[--len] = '\0';
-	if (!strcmp(p->root, "/"))
-		p->root[0] = '\0';
 	p->state_dir = prefix_root(p->root, sys_state);
 	p->log_dir = prefix_root(p->root, sys_log);
 	if (!p->state_dir || !p->log_dir)
@@ -282,10 +280,8 @@ static int load(const char *path, void *out, int state, int *found, struct ib_er
 	return rc;
 }
 
-/* Checks a state (state != 0) or journal and writes it atomically, "format" first. Out of line:
- * smaller than inlined where it is called. */
-__attribute__((noinline)) static int save(const char *path, const void *in, int state,
-                                          struct ib_err *err)
+/* Checks a state (state != 0) or journal and writes it atomically, "format" first. */
+static int save(const char *path, const void *in, int state, struct ib_err *err)
 {
 	struct ib_outfile out;
 	cJSON *root;
@@ -295,7 +291,7 @@ __attribute__((noinline)) static int save(const char *path, const void *in, int 
 	if (rc)
 		return rc;
 	root = cJSON_CreateObject();
-	if (!root || !cJSON_AddNumberToObject(root, "format", IB_STATE_FORMAT) ||
+	if (!root || !cJSON_AddItemToObject(root, "format", cJSON_CreateNumber(IB_STATE_FORMAT)) ||
 	    ib_json_bind_write(root, ROWS(state), in)) {
 		cJSON_Delete(root);
 		return ib_oom(err);
@@ -306,7 +302,7 @@ __attribute__((noinline)) static int save(const char *path, const void *in, int 
 		return ib_oom(err);
 	rc = ib_outfile_open(&out, path, 0644, err);
 	if (rc == 0) {
-		if (fputs(text, out.fp) < 0 || fputc('\n', out.fp) == EOF) {
+		if (fprintf(out.fp, "%s\n", text) < 0) {
 			ib_outfile_abort(&out);
 			rc = ib_fail(err, IB_EIO, "%s: cannot write", path);
 		} else {
@@ -390,8 +386,8 @@ int ib_state_recover(const struct ib_paths *p, struct ib_journal *interrupted, i
 		return 0;
 	}
 	if (rc == 0 && *found)
-		ib_warn("the install of %s %s started at %s (pid %lld) did not finish; installing "
-		        "again from the start",
+		ib_warn("the install of %s %s started at %s (pid %lld) did not finish: installing "
+		        "again",
 		        interrupted->driver, interrupted->version, interrupted->started_at,
 		        (long long)interrupted->pid);
 	return rc;

@@ -214,6 +214,9 @@ static void test_bad_catalogs(void)
 	        {"{\"format\":1,\"sizes\":[{\"name\":\"Standard_X\",\"ib_rate\":\"200G\","
 	         "\"nic\":\"CX6\",\"sriov\":true,\"source\":\"s\"}],\"os\":[]}",
 	         "c.json: sizes[0].ib_rate: expected one of"},
+	        {"{\"format\":1,\"sizes\":[{\"name\":\"Standard_X\",\"ib_rate\":\"R, \","
+	         "\"nic\":\"CX6\",\"sriov\":true,\"source\":\"s\"}],\"os\":[]}",
+	         "c.json: sizes[0].ib_rate: expected one of"},
 	        {"{\"format\":1,\"sizes\":[{\"name\":\"Standard_X\",\"ib_rate\":\"HDR\","
 	         "\"nic\":\"CX6\",\"sriov\":1,\"source\":\"s\"}],\"os\":[]}",
 	         "c.json: sizes[0].sriov: expected true or false"},
@@ -242,6 +245,14 @@ static void test_bad_catalogs(void)
 	         "\"id\":\"ubuntu\",\"versions\":[\"20.04\"],\"nics\":[null],\"nd\":false,"
 	         "\"source\":\"s\"}]}",
 	         "c.json: os[0].nics[0]: expected one of CX3, CX3-Pro, CX4, CX5, CX6, CX7"},
+	        {"{\"format\":1,\"sizes\":[],\"os\":[{\"name\":\"W\",\"family\":\"win\","
+	         "\"product\":\"server\",\"versions\":[\"10.0\"],\"nics\":[],\"nd\":true,"
+	         "\"source\":\"s\"}]}",
+	         "c.json: os[0].family: expected \"windows\" or \"linux\""},
+	        {"{\"format\":1,\"sizes\":[],\"os\":[{\"name\":\"W\",\"family\":\"windows\","
+	         "\"product\":\"\",\"versions\":[\"10.0\"],\"nics\":[],\"nd\":true,"
+	         "\"source\":\"s\"}]}",
+	         "c.json: os[0].product: expected \"server\" or \"workstation\""},
 	        {"{\"format\":1,\"sizes\":[],\"os\":[" OS_OK ",{\"name\":\"W\",\"name\":\"W\"}]}",
 	         "c.json: os[1].name: duplicate key"},
 	};
