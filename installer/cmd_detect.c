@@ -96,7 +96,7 @@ int cmd_detect(int argc, char **argv)
 		                                              cli.imds_url, cli.no_imds},
 		                     &facts, &err);
 	if (!rc && cli.json && !(rc = ib_facts_to_json(facts, &json, &err)))
-		fputs(json, stdout);
+		puts(json);
 	else if (!rc)
 		print_human(facts, cat);
 	if (!rc && fflush(stdout) != 0)

@@ -495,20 +495,21 @@ static int write_object(cJSON *o, int schema, const void *in)
 		else if (r->type == T_LINK)
 			s = ib_link_layer_name(*(const enum ib_link_layer *)field);
 		if (r->type == T_OS)
-			v = cJSON_AddObjectToObject(o, keys[i]);
+			v = cJSON_CreateObject();
 		else if (r->type == T_NICS)
-			v = cJSON_AddArrayToObject(o, keys[i]);
+			v = cJSON_CreateArray();
+		else if (r->type == T_BOOL)
+			v = cJSON_CreateBool(*(const int *)field);
 		else if (s)
-			v = cJSON_AddStringToObject(o, keys[i], s);
-		else if (r->type == T_GEN || r->type == T_BOOL)
-			v = cJSON_AddNullToObject(o, keys[i]);
-		else
-			continue;
-		if (!v)
+			v = cJSON_CreateString(s);
+		else if (r->type == T_GEN && !cJSON_AddNullToObject(o, keys[i]))
 			return -1;
-		/* A cJSON boolean is an item of type cJSON_True or cJSON_False. */
-		if (r->type == T_BOOL)
-			v->type = *(const int *)field ? cJSON_True : cJSON_False;
+		else
+			continue; /* a null generation added, or an absent optional string */
+		if (!cJSON_AddItemToObject(o, keys[i], v)) {
+			cJSON_Delete(v);
+			return -1;
+		}
 		if (r->type == T_OS && write_object(v, S_OS, field))
 			return -1;
 		for (size_t j = 0; r->type == T_NICS && j < ((const struct ib_facts *)in)->n_nics;
@@ -526,20 +527,11 @@ static int write_object(cJSON *o, int schema, const void *in)
 int ib_facts_to_json(const struct ib_facts *f, char **json, struct ib_err *err)
 {
 	cJSON *root = cJSON_CreateObject();
-	char *text = NULL;
-	size_t n;
 	int rc = 0;
 
 	*json = NULL;
-	if (!root || write_object(root, S_ROOT, f) || !(text = cJSON_Print(root)) ||
-	    !(*json = malloc((n = strlen(text)) + 2))) {
+	if (!root || write_object(root, S_ROOT, f) || !(*json = cJSON_Print(root)))
 		rc = ib_oom(err);
-		goto out;
-	}
-	memcpy(*json, text, n);
-	memcpy(*json + n, "\n", 2);
-out:
-	cJSON_free(text);
 	cJSON_Delete(root);
 	return rc;
 }

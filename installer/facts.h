@@ -67,7 +67,7 @@ int ib_facts_parse(const char *json, size_t len, const char *source, struct ib_f
 /* Reads and parses a facts file. */
 int ib_facts_load(const char *path, struct ib_facts **out, struct ib_err *err);
 
-/* Pretty JSON with a fixed key order and a final newline; *json is malloc'd. */
+/* Pretty JSON with a fixed key order, without a final newline; *json is malloc'd. */
 int ib_facts_to_json(const struct ib_facts *f, char **json, struct ib_err *err);
 
 /*
