@@ -199,18 +199,16 @@ out:
 /* One port of an RDMA device: InfiniBand when any port is, else Ethernet when any is. */
 static int read_port(const char *port, const char *name, void *link, struct ib_err *err)
 {
-	char *text = NULL, *line = NULL;
+	char *text = NULL, *line;
 	enum ib_link_layer *l = link;
 	int rc = read_attr(port, "link_layer", &text, err);
 
 	(void)name;
-	if (!rc && text && !(line = ib_sysfs_line(text)))
-		rc = ib_oom(err);
-	if (line && !strcmp(line, "InfiniBand"))
+	line = text ? ib_sysfs_line(text) : "";
+	if (!strcmp(line, "InfiniBand"))
 		*l = IB_LINK_INFINIBAND;
-	else if (line && !strcmp(line, "Ethernet") && *l == IB_LINK_UNKNOWN)
+	else if (!strcmp(line, "Ethernet") && *l == IB_LINK_UNKNOWN)
 		*l = IB_LINK_ETHERNET;
-	free(line);
 	free(text);
 	return rc;
 }
@@ -223,7 +221,7 @@ static int read_port(const char *port, const char *name, void *link, struct ib_e
 static int read_rdma_device(const char *ibdir, const char *name, void *facts, struct ib_err *err)
 {
 	struct ib_facts *f = facts;
-	char *uevent = NULL, *slot = NULL;
+	char *uevent = NULL, *slot;
 	enum ib_link_layer link = IB_LINK_UNKNOWN;
 	struct ib_nic *nic = NULL;
 	int rc = read_attr(ibdir, "device/uevent", &uevent, err);
@@ -246,7 +244,6 @@ static int read_rdma_device(const char *ibdir, const char *name, void *facts, st
 	if (!nic->ib_device && ib_valid_ib_device(name) && !(nic->ib_device = strdup(name)))
 		rc = ib_oom(err);
 out:
-	free(slot);
 	free(uevent);
 	return rc;
 }

@@ -109,20 +109,23 @@ int ib_sysfs_hex(const char *text, char *out, size_t out_size)
 	return text[digits] == '\0' || text[digits] == '\n' ? 0 : -1;
 }
 
-char *ib_sysfs_line(const char *text)
+char *ib_sysfs_line(char *text)
 {
-	return dup_range(text, strcspn(text, "\r\n"));
+	text[strcspn(text, "\r\n")] = '\0';
+	return text;
 }
 
-char *ib_uevent_get(const char *text, const char *key)
+char *ib_uevent_get(char *text, const char *key)
 {
 	size_t klen = strlen(key);
 
-	for (const char *p = text; *p;) {
+	for (char *p = text; *p;) {
 		size_t n = strcspn(p, "\n");
 
-		if (n > klen && !memcmp(p, key, klen) && p[klen] == '=')
-			return dup_range(p + klen + 1, n - klen - 1);
+		if (n > klen && !memcmp(p, key, klen) && p[klen] == '=') {
+			p[n] = '\0';
+			return p + klen + 1;
+		}
 		p += n;
 		if (*p)
 			p++;

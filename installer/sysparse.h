@@ -3,7 +3,8 @@
  *
  * No file access here: detect_posix.c reads the files and hands their bytes
  * to these functions, so they are tested on fixtures and stay portable.
- * Returned strings are malloc'd and owned by the caller.
+ * Returned strings are malloc'd and owned by the caller, but for those of
+ * ib_sysfs_line and ib_uevent_get, which point into the text they were given.
  */
 #ifndef IBDRV_SYSPARSE_H
 #define IBDRV_SYSPARSE_H
@@ -41,11 +42,12 @@ int ib_kvp_lookup(const unsigned char *data, size_t len, const char *key, char *
  */
 int ib_sysfs_hex(const char *text, char *out, size_t out_size);
 
-/* The first line of a sysfs attribute without the newline ("InfiniBand"). */
-char *ib_sysfs_line(const char *text);
+/* Cuts a sysfs attribute after its first line ("InfiniBand\n" becomes "InfiniBand"); returns
+ * text. */
+char *ib_sysfs_line(char *text);
 
-/* The value of KEY in a uevent file ("PCI_SLOT_NAME=0101:00:00.0" lines); NULL when absent
- * (or out of memory). */
-char *ib_uevent_get(const char *text, const char *key);
+/* The value of KEY in a uevent file ("PCI_SLOT_NAME=0101:00:00.0" lines), NUL-terminated in
+ * place and pointing into text; NULL when absent. */
+char *ib_uevent_get(char *text, const char *key);
 
 #endif
