@@ -394,10 +394,7 @@ static int read_object(struct ctx *c, const cJSON *o, const char *path, int sche
 			continue;
 		}
 		if (r->req >> (2 + windows) & 1) {
-			rc = bad(c, path, keys[i],
-			         windows ? "only for linux (the ID of /etc/os-release)"
-			                 : "only for windows (Linux distributions are told apart "
-			                   "by id)");
+			rc = bad(c, path, keys[i], windows ? "only for linux" : "only for windows");
 			continue;
 		}
 		if (!(v->type & accepts[r->type])) {
