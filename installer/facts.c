@@ -1,7 +1,6 @@
 #include "facts.h"
 
 #include "json.h"
-#include "readfile.h"
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
@@ -441,15 +440,16 @@ static int read_object(struct ctx *c, const cJSON *o, const char *path, int sche
 	return rc;
 }
 
-int ib_facts_parse(const char *json, size_t len, const char *source, struct ib_facts **out,
-                   struct ib_err *err)
+/* The facts of a parsed document (or rc, when parsing failed); frees root. */
+static int facts_of(cJSON *root, int rc, const char *source, struct ib_facts **out,
+                    struct ib_err *err)
 {
 	struct ctx c = {source, err};
-	struct ib_facts *f = calloc(1, sizeof *f);
-	cJSON *root = NULL;
-	int rc = f ? ib_json_parse(json, len, source, &root, err) : ib_oom(err);
+	struct ib_facts *f = NULL;
 
 	*out = NULL;
+	if (!rc && !(f = calloc(1, sizeof *f)))
+		rc = ib_oom(err);
 	if (!rc)
 		rc = read_object(&c, root, "", S_ROOT, f);
 	if (!rc) {
@@ -461,18 +461,21 @@ int ib_facts_parse(const char *json, size_t len, const char *source, struct ib_f
 	return rc;
 }
 
+int ib_facts_parse(const char *json, size_t len, const char *source, struct ib_facts **out,
+                   struct ib_err *err)
+{
+	cJSON *root;
+	int rc = ib_json_parse(json, len, source, &root, err);
+
+	return facts_of(root, rc, source, out, err);
+}
+
 int ib_facts_load(const char *path, struct ib_facts **out, struct ib_err *err)
 {
-	char *data = NULL;
-	size_t len;
-	int rc;
+	cJSON *root;
+	int rc = ib_json_load(path, IB_FACTS_MAX_BYTES, &root, err);
 
-	*out = NULL;
-	rc = ib_read_file(path, IB_FACTS_MAX_BYTES, &data, &len, err);
-	if (!rc)
-		rc = ib_facts_parse(data, len, path, out, err);
-	free(data);
-	return rc;
+	return facts_of(root, rc, path, out, err);
 }
 
 /* Adds the members of schema from in to o; -1 when out of memory. */
