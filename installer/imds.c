@@ -39,8 +39,7 @@ int ib_imds_parse_vm_size(const char *json, size_t len, const char *source, char
 
 	*vm_size = NULL;
 	rc = ib_json_parse(json, len, source, &root, err);
-	if (!rc && !cJSON_IsObject(root))
-		rc = ib_fail(err, IB_EINPUT, "%s: expected an object", source);
+	/* Any other document than an object has no vmSize member. */
 	if (!rc)
 		rc = ib_json_string(root, "vmSize", 1, &size, source, "", err);
 	if (!rc && !ib_valid_vm_size(size))
