@@ -221,14 +221,16 @@ static int read_port(const char *port, const char *name, void *link, struct ib_e
 static int read_rdma_device(const char *ibdir, const char *name, void *facts, struct ib_err *err)
 {
 	struct ib_facts *f = facts;
-	char *uevent = NULL, *slot;
+	char *uevent = NULL, *slot = NULL;
 	enum ib_link_layer link = IB_LINK_UNKNOWN;
 	struct ib_nic *nic = NULL;
 	int rc = read_attr(ibdir, "device/uevent", &uevent, err);
 
+	/* KEY=VALUE lines, as os-release has them (without quotes). */
+	if (!rc && uevent)
+		rc = ib_os_release_get(uevent, strlen(uevent), "PCI_SLOT_NAME", &slot, err);
 	if (rc)
 		goto out;
-	slot = uevent ? ib_uevent_get(uevent, "PCI_SLOT_NAME") : NULL;
 	if (!slot) {
 		ib_debug("%s: not a PCI RDMA device (no PCI_SLOT_NAME)", ibdir);
 		goto out;
@@ -244,6 +246,7 @@ static int read_rdma_device(const char *ibdir, const char *name, void *facts, st
 	if (!nic->ib_device && ib_valid_ib_device(name) && !(nic->ib_device = strdup(name)))
 		rc = ib_oom(err);
 out:
+	free(slot);
 	free(uevent);
 	return rc;
 }

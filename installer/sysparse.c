@@ -114,21 +114,3 @@ char *ib_sysfs_line(char *text)
 	text[strcspn(text, "\r\n")] = '\0';
 	return text;
 }
-
-char *ib_uevent_get(char *text, const char *key)
-{
-	size_t klen = strlen(key);
-
-	for (char *p = text; *p;) {
-		size_t n = strcspn(p, "\n");
-
-		if (n > klen && !memcmp(p, key, klen) && p[klen] == '=') {
-			p[n] = '\0';
-			return p + klen + 1;
-		}
-		p += n;
-		if (*p)
-			p++;
-	}
-	return NULL;
-}

@@ -3,8 +3,8 @@
  *
  * No file access here: detect_posix.c reads the files and hands their bytes
  * to these functions, so they are tested on fixtures and stay portable.
- * Returned strings are malloc'd and owned by the caller, but for those of
- * ib_sysfs_line and ib_uevent_get, which point into the text they were given.
+ * Returned strings are malloc'd and owned by the caller, but for ib_sysfs_line's,
+ * which is the text it was given.
  */
 #ifndef IBDRV_SYSPARSE_H
 #define IBDRV_SYSPARSE_H
@@ -22,6 +22,7 @@
  * The value of variable key in os-release text (os-release(5): KEY=VALUE
  * lines, values optionally in single or double quotes, backslash escapes in
  * double quotes, '#' comments). *value is NULL when the key is absent.
+ * Reads uevent files too ("PCI_SLOT_NAME=0101:00:00.0" lines, no quotes).
  */
 int ib_os_release_get(const char *text, size_t len, const char *key, char **value,
                       struct ib_err *err);
@@ -45,9 +46,5 @@ int ib_sysfs_hex(const char *text, char *out, size_t out_size);
 /* Cuts a sysfs attribute after its first line ("InfiniBand\n" becomes "InfiniBand"); returns
  * text. */
 char *ib_sysfs_line(char *text);
-
-/* The value of KEY in a uevent file ("PCI_SLOT_NAME=0101:00:00.0" lines), NUL-terminated in
- * place and pointing into text; NULL when absent. */
-char *ib_uevent_get(char *text, const char *key);
 
 #endif

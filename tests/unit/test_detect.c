@@ -73,7 +73,10 @@ static void test_kvp(void)
 static void test_sysfs_values(void)
 {
 	char id[5], cls[7], line[] = "InfiniBand\nx\n";
-	char uevent[] = "DRIVER=mlx5_core\nPCI_SLOT_NAME_X=1\nPCI_SLOT_NAME=0101:00:00.0\nX=1\n";
+	const char *uevent =
+	        "DRIVER=mlx5_core\nPCI_SLOT_NAME_X=1\nPCI_SLOT_NAME=0101:00:00.0\nX=1\n";
+	struct ib_err err;
+	char *s;
 
 	CHECK(ib_sysfs_hex("0x15b3\n", id, sizeof id) == 0);
 	CHECK_STR(id, "15b3");
@@ -85,8 +88,11 @@ static void test_sysfs_values(void)
 	CHECK(ib_sysfs_hex("0x15b\n", id, sizeof id) == -1);
 	CHECK(ib_sysfs_hex("0x15b33\n", id, sizeof id) == -1);
 	CHECK_STR(ib_sysfs_line(line), "InfiniBand");
-	CHECK_STR(ib_uevent_get(uevent, "PCI_SLOT_NAME"), "0101:00:00.0");
-	CHECK(ib_uevent_get(line, "PCI_SLOT_NAME") == NULL);
+	CHECK(ib_os_release_get(uevent, strlen(uevent), "PCI_SLOT_NAME", &s, &err) == 0);
+	CHECK_STR(s, "0101:00:00.0");
+	free(s);
+	CHECK(ib_os_release_get(line, strlen(line), "PCI_SLOT_NAME", &s, &err) == 0);
+	CHECK(s == NULL);
 }
 
 static char *data(const char *rel)
