@@ -87,7 +87,7 @@ int ib_detect_os(const struct ib_detect_opts *opts, struct ib_facts *f, struct i
 	for (size_t i = 0; !rc && i < sizeof vars / sizeof vars[0]; i++) {
 		char **v = (char **)((char *)&f->os + vars[i].off);
 
-		rc = ib_os_release_get(text, len, vars[i].key, v, err);
+		rc = ib_os_release_get(text, vars[i].key, v, err);
 		if (rc || !*v || vars[i].valid(*v))
 			continue;
 		if (i < 2)
@@ -228,7 +228,7 @@ static int read_rdma_device(const char *ibdir, const char *name, void *facts, st
 
 	/* KEY=VALUE lines, as os-release has them (without quotes). */
 	if (!rc && uevent)
-		rc = ib_os_release_get(uevent, strlen(uevent), "PCI_SLOT_NAME", &slot, err);
+		rc = ib_os_release_get(uevent, "PCI_SLOT_NAME", &slot, err);
 	if (rc)
 		goto out;
 	if (!slot) {

@@ -35,32 +35,25 @@ static char *unquote(const char *v, size_t n)
 	return out;
 }
 
-int ib_os_release_get(const char *text, size_t len, const char *key, char **value,
-                      struct ib_err *err)
+int ib_os_release_get(const char *text, const char *key, char **value, struct ib_err *err)
 {
 	size_t klen = strlen(key);
-	const char *p = text, *end = text + len;
 
 	*value = NULL;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *eol = nl ? nl : end;
-		const char *s = p;
+	for (const char *p = text, *end; *p; p = end + (*end != '\0')) {
+		const char *s = p + strspn(p, " \t");
 
-		while (s < eol && (*s == ' ' || *s == '\t'))
-			s++;
-		if ((size_t)(eol - s) > klen && !memcmp(s, key, klen) && s[klen] == '=') {
-			const char *v = s + klen + 1, *ve = eol;
+		end = p + strcspn(p, "\n");
+		if (!strncmp(s, key, klen) && s[klen] == '=') {
+			const char *v = s + klen + 1, *ve = end;
 
-			while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
+			while (ve > v && strchr("\r \t", ve[-1]))
 				ve--;
 			/* Later assignments win, as when the file is sourced by a shell. */
 			free(*value);
-			*value = unquote(v, (size_t)(ve - v));
-			if (!*value)
+			if (!(*value = unquote(v, (size_t)(ve - v))))
 				return ib_oom(err);
 		}
-		p = eol + 1;
 	}
 	return 0;
 }

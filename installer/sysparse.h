@@ -19,13 +19,12 @@
 #define IB_KVP_RECORD_BYTES (IB_KVP_KEY_BYTES + IB_KVP_VALUE_BYTES)
 
 /*
- * The value of variable key in os-release text (os-release(5): KEY=VALUE
- * lines, values optionally in single or double quotes, backslash escapes in
- * double quotes, '#' comments). *value is NULL when the key is absent.
- * Reads uevent files too ("PCI_SLOT_NAME=0101:00:00.0" lines, no quotes).
+ * The value of variable key in os-release text, NUL-terminated (os-release(5):
+ * KEY=VALUE lines, values optionally in single or double quotes, backslash
+ * escapes in double quotes, '#' comments). *value is NULL when the key is
+ * absent. Reads uevent files too ("PCI_SLOT_NAME=0101:00:00.0" lines).
  */
-int ib_os_release_get(const char *text, size_t len, const char *key, char **value,
-                      struct ib_err *err);
+int ib_os_release_get(const char *text, const char *key, char **value, struct ib_err *err);
 
 /*
  * Looks key up in the records of a KVP pool file. Returns 1 and sets *value
