@@ -61,17 +61,14 @@ int ib_os_release_get(const char *text, const char *key, char **value, struct ib
 int ib_kvp_lookup(const unsigned char *data, size_t len, const char *key, char **value,
                   struct ib_err *err)
 {
-	size_t klen = strlen(key);
-
 	*value = NULL;
-	if (klen >= IB_KVP_KEY_BYTES)
-		return ib_fail(err, IB_EINTERNAL, "KVP key too long: %s", key);
 	for (size_t off = 0; off + IB_KVP_RECORD_BYTES <= len; off += IB_KVP_RECORD_BYTES) {
 		const unsigned char *k = data + off, *v = k + IB_KVP_KEY_BYTES;
 		size_t vlen = 0;
 		int printable = 1;
 
-		if (memcmp(k, key, klen) || k[klen] != '\0')
+		/* The key NUL-padded in its field (never read past it). */
+		if (strncmp((const char *)k, key, IB_KVP_KEY_BYTES))
 			continue;
 		for (; vlen < IB_KVP_VALUE_BYTES && v[vlen]; vlen++)
 			if (v[vlen] < 0x20 || v[vlen] > 0x7e)
