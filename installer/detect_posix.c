@@ -174,7 +174,7 @@ static int read_pci_function(const char *dir, const char *name, void *facts, str
 		goto out;
 	rc = read_hex(dir, "device", nic.device, sizeof nic.device, err);
 	if (rc == 0)
-		rc = ib_fail(err, IB_EINPUT, "%s/device: missing", dir);
+		rc = ib_fail(err, IB_EINPUT, "%s: %s: missing", dir, "device");
 	if (rc > 0)
 		rc = read_hex(dir, "class", class6, sizeof class6, err);
 	memcpy(nic.pci_class, class6, 4);
@@ -274,7 +274,7 @@ int ib_detect_nd(const struct ib_detect_opts *opts, struct ib_facts *f, struct i
 	int rc = path ? present(path, err) : ib_oom(err);
 
 	if (rc == 0)
-		ib_debug("%s: not there: no Network Direct over VMBus", path);
+		ib_debug("%s: not there", path);
 	if (rc > 0)
 		rc = ib_read_file(path, KVP_POOL_MAX, &data, &len, err);
 	if (!rc)
