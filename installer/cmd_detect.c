@@ -23,7 +23,7 @@ static const char usage[] =
         "  --kvp-pool FILE    default <root>/var/lib/hyperv/.kvp_pool_0\n"
         "  --imds-url URL     metadata service (default " IB_IMDS_DEFAULT_URL ")\n"
         "  --no-imds          do not ask it: the VM size stays unknown\n"
-        "  --verbose          log what is read\n";
+        "  --verbose          log what is read"; /* puts ends the line */
 
 /* Prints fmt with s when s is set. */
 static void put(const char *fmt, const char *s)
@@ -43,7 +43,7 @@ static void print_human(const struct ib_facts *f, const struct ib_catalog *cat)
 		       row->generation ? row->generation : "NIC unconfirmed",
 		       row->sriov ? ", SR-IOV" : ", not SR-IOV: Network Direct");
 	else if (strcmp(f->vm_size, IB_VM_SIZE_UNKNOWN))
-		fputs(" (not in the catalog)", stdout);
+		printf(" (not in the catalog)");
 	printf("\nOS:             %s", f->os.family);
 	put(" %s", f->os.product);
 	put(" %s", f->os.id);
@@ -83,7 +83,7 @@ int cmd_detect(int argc, char **argv)
 	if (ib_cli_parse(IB_CLI_DETECT, argc, argv, &cli))
 		return IB_EXT_UNSUPPORTED;
 	if (cli.help) {
-		fputs(usage, stdout);
+		puts(usage);
 		return IB_EXT_SUCCESS;
 	}
 	if (cli.verbose)
