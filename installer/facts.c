@@ -321,12 +321,10 @@ int ib_facts_add_nic(struct ib_facts *f, const struct ib_nic *nic, struct ib_err
 	if (!n)
 		return ib_oom(err);
 	*n = *nic;
-	if (dup_opt(nic->pci_address, &n->pci_address) | dup_opt(nic->ib_device, &n->ib_device)) {
-		free_strings(S_NIC, n);
-		f->n_nics--;
-		return ib_oom(err);
-	}
-	return 0;
+	/* Both run: each string is then f's own copy or NULL. */
+	return dup_opt(nic->pci_address, &n->pci_address) | dup_opt(nic->ib_device, &n->ib_device)
+	               ? ib_oom(err)
+	               : 0;
 }
 
 struct ctx {

@@ -58,7 +58,8 @@ struct ib_facts {
 struct ib_facts *ib_facts_new(void);
 void ib_facts_free(struct ib_facts *f);
 
-/* Appends a copy of nic (its strings are duplicated). */
+/* Appends a copy of nic (its strings are duplicated). Out of memory, f may keep the NIC
+ * without some of its strings: the caller then frees f. */
 int ib_facts_add_nic(struct ib_facts *f, const struct ib_nic *nic, struct ib_err *err);
 
 /* Parses a facts document; source names it in error messages. */
