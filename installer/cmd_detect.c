@@ -79,7 +79,6 @@ int cmd_detect(int argc, char **argv)
 	char *json = NULL;
 	int rc;
 
-	ib_err_clear(&err);
 	if (ib_cli_parse(IB_CLI_DETECT, argc, argv, &cli))
 		return IB_EXT_UNSUPPORTED;
 	if (cli.help) {
