@@ -106,8 +106,8 @@ int ib_imds_vm_size(const char *base_url, char **vm_size, struct ib_err *err)
 	if (cc == CURLE_OK)
 		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
 	if (body.too_big)
-		rc = ib_fail(err, IB_EINPUT, "%s: answer larger than %d bytes", url,
-		             IB_IMDS_MAX_BYTES);
+		rc = ib_fail(err, IB_EINPUT, "%s: larger than %zu bytes", url,
+		             (size_t)IB_IMDS_MAX_BYTES);
 	else if (cc)
 		rc = ib_fail(err, cc == CURLE_OPERATION_TIMEDOUT ? IB_ETIMEOUT : IB_ENET, "%s: %s",
 		             url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
