@@ -112,7 +112,7 @@ int ib_imds_vm_size(const char *base_url, char **vm_size, struct ib_err *err)
 		rc = ib_fail(err, cc == CURLE_OPERATION_TIMEDOUT ? IB_ETIMEOUT : IB_ENET, "%s: %s",
 		             url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
 	else if (status != 200)
-		rc = ib_fail(err, IB_ENET, "%s: HTTP status %ld", url, status);
+		rc = ib_fail(err, IB_ENET, "%s: HTTP %ld", url, status);
 	else
 		rc = ib_imds_parse_vm_size(body.data, body.len, url, vm_size, err);
 out:

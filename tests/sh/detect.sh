@@ -222,7 +222,7 @@ expect_json '"vm_size":"unknown"'
 expect_err "compute?api-version=2021-02-01: larger than 65536 bytes"
 detect_fixture HB120rs_v2 ubuntu-20.04 none --imds-url "${IMDS}redirect/"
 expect_json '"vm_size":"unknown"'
-expect_err "HTTP status 302"
+expect_err "compute?api-version=2021-02-01: HTTP 302"
 detect_fixture HB120rs_v2 ubuntu-20.04 none --imds-url "${IMDS}bad/"
 expect_json '"vm_size":"unknown"'
 expect_err "not valid JSON"
