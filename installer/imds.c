@@ -98,7 +98,7 @@ int ib_imds_vm_size(const char *base_url, char **vm_size, struct ib_err *err)
 	for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++)
 		cc |= curl_easy_setopt(curl, numbers[i].opt, (long)numbers[i].value);
 	if (cc || !headers) {
-		rc = ib_fail(err, IB_EINTERNAL, "%s: cannot set up libcurl", url);
+		rc = ib_fail(err, IB_EINTERNAL, "cannot set up libcurl");
 		goto out;
 	}
 	ib_debug("asking the metadata service: %s", url);
