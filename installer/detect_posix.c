@@ -283,8 +283,8 @@ int ib_detect_nd(const struct ib_detect_opts *opts, struct ib_facts *f, struct i
 	if (rc > 0) {
 		f->nd_over_vmbus = 1;
 		rc = 0;
-		ib_info("the host offers Network Direct over VMBus (NdDriverVersion %s in %s)",
-		        value ? value : "?", path);
+		ib_info("Network Direct over VMBus: NdDriverVersion %s in %s", value ? value : "?",
+		        path);
 		if (value && ib_valid_text(value)) {
 			f->nd_driver_version = value;
 			value = NULL;
