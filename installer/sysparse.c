@@ -85,18 +85,18 @@ int ib_kvp_lookup(const unsigned char *data, size_t len, const char *key, char *
 
 int ib_sysfs_hex(const char *text, char *out, size_t out_size)
 {
-	size_t digits = out_size - 1, i;
+	size_t digits = out_size - 1;
 
 	if (text[0] != '0' || (text[1] | 0x20) != 'x')
 		return -1;
 	text += 2;
-	for (i = 0; i < digits; i++) {
-		if (!text[i] || !strchr("ABCDEF0123456789abcdef", text[i]))
-			return -1;
+	/* Then the end of the text or of the line (strchr finds the NUL too). */
+	if (strspn(text, "ABCDEF0123456789abcdef") != digits || !strchr("\n", text[digits]))
+		return -1;
+	for (size_t i = 0; i < digits; i++)
 		out[i] = (char)(text[i] | 0x20); /* lower case; digits have the bit already */
-	}
 	out[digits] = '\0';
-	return text[digits] == '\0' || text[digits] == '\n' ? 0 : -1;
+	return 0;
 }
 
 char *ib_sysfs_line(char *text)
