@@ -143,8 +143,7 @@ static const struct {
 	unsigned short min, max;
 	const char *what;
 } checks[] = {
-        [C_SIZE] = {ALNUM "_-", 1, 64,
-                    "expected an Azure size name such as \"Standard_HB120rs_v2\" or \"unknown\""},
+        [C_SIZE] = {ALNUM "_-", 1, 64, IB_VM_SIZE_EXPECTED},
         [C_FAMILY] = {"windows\0linux\0", 0, 0, "expected \"windows\" or \"linux\""},
         [C_PRODUCT] = {"server\0workstation\0", 0, 0, "expected \"server\" or \"workstation\""},
         [C_ID] = {"abcdefghijklmnopqrstuvwxyz0123456789._-", 1, 64,

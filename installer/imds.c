@@ -43,7 +43,7 @@ int ib_imds_parse_vm_size(const char *json, size_t len, const char *source, char
 	if (!rc)
 		rc = ib_json_string(root, "vmSize", 1, &size, source, "", err);
 	if (!rc && !ib_valid_vm_size(size))
-		rc = ib_fail(err, IB_EINPUT, "%s: vmSize: not a VM size name", source);
+		rc = ib_fail(err, IB_EINPUT, "%s: %s: %s", source, "vmSize", IB_VM_SIZE_EXPECTED);
 	if (!rc && !(*vm_size = strdup(size)))
 		rc = ib_oom(err);
 	cJSON_Delete(root);
