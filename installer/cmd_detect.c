@@ -62,11 +62,10 @@ static void print_human(const struct ib_facts *f, const struct ib_catalog *cat)
 		       ib_nic_is_infiniband(n) ? "" : "  (not InfiniBand: ignored)");
 	}
 	ib_select(f, cat, NULL, &sel);
-	if (sel.code == IB_SELECT_OK)
-		printf("Decision:       %s\n", sel.reason);
-	else
-		printf("Decision:       not supported (%s): %s\n", ib_select_code_name(sel.code),
-		       sel.reason);
+	printf("Decision:       ");
+	if (sel.code != IB_SELECT_OK)
+		printf("not supported (%s): ", ib_select_code_name(sel.code));
+	puts(sel.reason);
 	put("Warning:        %s\n", sel.warning[0] ? sel.warning : NULL);
 }
 
