@@ -37,19 +37,19 @@ static void print_human(const struct ib_facts *f, const struct ib_catalog *cat)
 	const struct ib_size *row = ib_catalog_size(cat, f->vm_size);
 	struct ib_selection sel;
 
-	printf("VM size:        %s", f->vm_size);
+	put("VM size:        %s", f->vm_size);
 	if (row)
 		printf(" (catalog: %s InfiniBand, %s%s)", row->ib_rate,
 		       row->generation ? row->generation : "NIC unconfirmed",
 		       row->sriov ? ", SR-IOV" : ", not SR-IOV: Network Direct");
 	else if (strcmp(f->vm_size, IB_VM_SIZE_UNKNOWN))
 		printf(" (not in the catalog)");
-	printf("\nOS:             %s", f->os.family);
+	put("\nOS:             %s", f->os.family);
 	put(" %s", f->os.product);
 	put(" %s", f->os.id);
-	printf(" %s", f->os.version ? f->os.version : "(no version)");
+	put(" %s", f->os.version ? f->os.version : "(no version)");
 	put(" \"%s\"", f->os.pretty_name);
-	printf("\nND over VMBus:  %s", f->nd_over_vmbus ? "yes" : "no");
+	put("\nND over VMBus:  %s", f->nd_over_vmbus ? "yes" : "no");
 	put(" (NdDriverVersion %s)", f->nd_driver_version);
 	printf("\nMellanox PCI functions:%s\n", f->n_nics ? "" : " none");
 	for (size_t i = 0; i < f->n_nics; i++) {
