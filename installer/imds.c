@@ -103,8 +103,8 @@ int ib_imds_vm_size(const char *base_url, char **vm_size, struct ib_err *err)
 	}
 	ib_debug("asking the metadata service: %s", url);
 	cc = curl_easy_perform(curl);
-	if (cc == CURLE_OK)
-		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	/* Only looked at when the transfer went through. */
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
 	if (body.too_big)
 		rc = ib_fail(err, IB_EINPUT, "%s: larger than %zu bytes", url,
 		             (size_t)IB_IMDS_MAX_BYTES);
