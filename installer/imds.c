@@ -62,7 +62,7 @@ int ib_imds_vm_size(const char *base_url, char **vm_size, struct ib_err *err)
 	} texts[] = {
 	        {CURLOPT_PROXY, ""},
 	        {CURLOPT_PROTOCOLS_STR, "http"},
-	        {CURLOPT_USERAGENT, "ibdrv-install/" IBDRV_VERSION},
+	        {CURLOPT_USERAGENT, "ibdrv/" IBDRV_VERSION}, /* as the downloader */
 	};
 	static const struct {
 		CURLoption opt;
