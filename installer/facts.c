@@ -95,7 +95,7 @@ static const char *word_at(const char *words, unsigned n)
 
 const char *ib_link_layer_name(enum ib_link_layer l)
 {
-	return word_at(LINK_WORDS, (unsigned)l <= IB_LINK_ETHERNET ? l : 0);
+	return word_at(LINK_WORDS, l);
 }
 
 int ib_nic_is_infiniband(const struct ib_nic *nic)
