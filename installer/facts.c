@@ -37,7 +37,7 @@ static const struct {
 
 static int find_pci_id(const char *vendor, const char *device)
 {
-	if (!vendor || !device || strcmp(vendor, IB_PCI_VENDOR_MELLANOX))
+	if (strcmp(vendor, IB_PCI_VENDOR_MELLANOX))
 		return -1;
 	for (size_t i = 0; i < sizeof pci_ids / sizeof pci_ids[0]; i++)
 		if (!strcmp(pci_ids[i].device, device))
