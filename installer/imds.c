@@ -72,8 +72,8 @@ int ib_imds_vm_size(const char *base_url, char **vm_size, struct ib_err *err)
 	        {CURLOPT_CONNECTTIMEOUT_MS, IB_IMDS_CONNECT_TIMEOUT_MS},
 	        {CURLOPT_TIMEOUT_MS, IB_IMDS_TIMEOUT_MS},
 	};
-	/* Room for the largest answer and a NUL. */
-	struct body body = {calloc(1, IB_IMDS_MAX_BYTES + 1), 0, 0};
+	/* Room for the largest answer (parsed by length: no NUL needed). */
+	struct body body = {malloc(IB_IMDS_MAX_BYTES), 0, 0};
 	char errbuf[CURL_ERROR_SIZE];
 	char *url = ib_path_join(base_url, IB_IMDS_COMPUTE_PATH);
 	CURL *curl = curl_easy_init();
