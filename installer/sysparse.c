@@ -21,7 +21,7 @@ static char *unquote(const char *v, size_t n)
 
 	for (const char *end = v + n; out && v < end; v++) {
 		if (quote ? *v == quote : *v == '"' || *v == '\'') {
-			quote = quote ? 0 : *v;
+			quote ^= *v; /* opens, or closes the open one */
 			continue;
 		}
 		/* Shell rules: inside double quotes only these are escapes. */
