@@ -23,7 +23,7 @@ static const char usage[] =
         "  --kvp-pool FILE    default <root>/var/lib/hyperv/.kvp_pool_0\n"
         "  --imds-url URL     metadata service (default " IB_IMDS_DEFAULT_URL ")\n"
         "  --no-imds          do not ask it: the VM size stays unknown\n"
-        "  --verbose          log what is read\n";
+        "  --verbose          log what is read"; /* puts ends the line */
 
 /* Prints fmt with s when s is set. */
 static void put(const char *fmt, const char *s)
@@ -37,19 +37,19 @@ static void print_human(const struct ib_facts *f, const struct ib_catalog *cat)
 	const struct ib_size *row = ib_catalog_size(cat, f->vm_size);
 	struct ib_selection sel;
 
-	printf("VM size:        %s", f->vm_size);
+	put("VM size:        %s", f->vm_size);
 	if (row)
 		printf(" (catalog: %s InfiniBand, %s%s)", row->ib_rate,
 		       row->generation ? row->generation : "NIC unconfirmed",
 		       row->sriov ? ", SR-IOV" : ", not SR-IOV: Network Direct");
 	else if (strcmp(f->vm_size, IB_VM_SIZE_UNKNOWN))
-		fputs(" (not in the catalog)", stdout);
-	printf("\nOS:             %s", f->os.family);
+		printf(" (not in the catalog)");
+	put("\nOS:             %s", f->os.family);
 	put(" %s", f->os.product);
 	put(" %s", f->os.id);
-	printf(" %s", f->os.version ? f->os.version : "(no version)");
+	put(" %s", f->os.version ? f->os.version : "(no version)");
 	put(" \"%s\"", f->os.pretty_name);
-	printf("\nND over VMBus:  %s", f->nd_over_vmbus ? "yes" : "no");
+	put("\nND over VMBus:  %s", f->nd_over_vmbus ? "yes" : "no");
 	put(" (NdDriverVersion %s)", f->nd_driver_version);
 	printf("\nMellanox PCI functions:%s\n", f->n_nics ? "" : " none");
 	for (size_t i = 0; i < f->n_nics; i++) {
@@ -62,11 +62,10 @@ static void print_human(const struct ib_facts *f, const struct ib_catalog *cat)
 		       ib_nic_is_infiniband(n) ? "" : "  (not InfiniBand: ignored)");
 	}
 	ib_select(f, cat, NULL, &sel);
-	if (sel.code == IB_SELECT_OK)
-		printf("Decision:       %s\n", sel.reason);
-	else
-		printf("Decision:       not supported (%s): %s\n", ib_select_code_name(sel.code),
-		       sel.reason);
+	printf("Decision:       ");
+	if (sel.code != IB_SELECT_OK)
+		printf("not supported (%s): ", ib_select_code_name(sel.code));
+	puts(sel.reason);
 	put("Warning:        %s\n", sel.warning[0] ? sel.warning : NULL);
 }
 
@@ -79,11 +78,10 @@ int cmd_detect(int argc, char **argv)
 	char *json = NULL;
 	int rc;
 
-	ib_err_clear(&err);
 	if (ib_cli_parse(IB_CLI_DETECT, argc, argv, &cli))
 		return IB_EXT_UNSUPPORTED;
 	if (cli.help) {
-		fputs(usage, stdout);
+		puts(usage);
 		return IB_EXT_SUCCESS;
 	}
 	if (cli.verbose)
@@ -96,7 +94,7 @@ int cmd_detect(int argc, char **argv)
 		                                              cli.imds_url, cli.no_imds},
 		                     &facts, &err);
 	if (!rc && cli.json && !(rc = ib_facts_to_json(facts, &json, &err)))
-		fputs(json, stdout);
+		puts(json);
 	else if (!rc)
 		print_human(facts, cat);
 	if (!rc && fflush(stdout) != 0)

@@ -12,9 +12,8 @@ static void detect_vm_size(const struct ib_detect_opts *opts, struct ib_facts *f
 	struct ib_err err;
 	char *size = NULL;
 
-	ib_err_clear(&err);
 	if (opts->no_imds) {
-		ib_debug("VM size unknown: the metadata service was not asked");
+		ib_debug("VM size unknown: metadata service: %s", "not asked");
 	} else if (ib_imds_vm_size(opts->imds_url ? opts->imds_url : IB_IMDS_DEFAULT_URL, &size,
 	                           &err)) {
 		ib_warn("VM size unknown: metadata service: %s", err.msg);

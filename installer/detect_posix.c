@@ -87,7 +87,7 @@ int ib_detect_os(const struct ib_detect_opts *opts, struct ib_facts *f, struct i
 	for (size_t i = 0; !rc && i < sizeof vars / sizeof vars[0]; i++) {
 		char **v = (char **)((char *)&f->os + vars[i].off);
 
-		rc = ib_os_release_get(text, len, vars[i].key, v, err);
+		rc = ib_os_release_get(text, vars[i].key, v, err);
 		if (rc || !*v || vars[i].valid(*v))
 			continue;
 		if (i < 2)
@@ -174,7 +174,7 @@ static int read_pci_function(const char *dir, const char *name, void *facts, str
 		goto out;
 	rc = read_hex(dir, "device", nic.device, sizeof nic.device, err);
 	if (rc == 0)
-		rc = ib_fail(err, IB_EINPUT, "%s/device: missing", dir);
+		rc = ib_fail(err, IB_EINPUT, "%s: %s: missing", dir, "device");
 	if (rc > 0)
 		rc = read_hex(dir, "class", class6, sizeof class6, err);
 	memcpy(nic.pci_class, class6, 4);
@@ -199,18 +199,16 @@ out:
 /* One port of an RDMA device: InfiniBand when any port is, else Ethernet when any is. */
 static int read_port(const char *port, const char *name, void *link, struct ib_err *err)
 {
-	char *text = NULL, *line = NULL;
+	char *text = NULL, *line;
 	enum ib_link_layer *l = link;
 	int rc = read_attr(port, "link_layer", &text, err);
 
 	(void)name;
-	if (!rc && text && !(line = ib_sysfs_line(text)))
-		rc = ib_oom(err);
-	if (line && !strcmp(line, "InfiniBand"))
+	line = text ? ib_sysfs_line(text) : "";
+	if (!strcmp(line, "InfiniBand"))
 		*l = IB_LINK_INFINIBAND;
-	else if (line && !strcmp(line, "Ethernet") && *l == IB_LINK_UNKNOWN)
+	else if (!strcmp(line, "Ethernet") && *l == IB_LINK_UNKNOWN)
 		*l = IB_LINK_ETHERNET;
-	free(line);
 	free(text);
 	return rc;
 }
@@ -228,9 +226,11 @@ static int read_rdma_device(const char *ibdir, const char *name, void *facts, st
 	struct ib_nic *nic = NULL;
 	int rc = read_attr(ibdir, "device/uevent", &uevent, err);
 
+	/* KEY=VALUE lines, as os-release has them (without quotes). */
+	if (!rc && uevent)
+		rc = ib_os_release_get(uevent, "PCI_SLOT_NAME", &slot, err);
 	if (rc)
 		goto out;
-	slot = uevent ? ib_uevent_get(uevent, "PCI_SLOT_NAME") : NULL;
 	if (!slot) {
 		ib_debug("%s: not a PCI RDMA device (no PCI_SLOT_NAME)", ibdir);
 		goto out;
@@ -274,7 +274,7 @@ int ib_detect_nd(const struct ib_detect_opts *opts, struct ib_facts *f, struct i
 	int rc = path ? present(path, err) : ib_oom(err);
 
 	if (rc == 0)
-		ib_debug("%s: not there: no Network Direct over VMBus", path);
+		ib_debug("%s: not there", path);
 	if (rc > 0)
 		rc = ib_read_file(path, KVP_POOL_MAX, &data, &len, err);
 	if (!rc)
@@ -283,8 +283,8 @@ int ib_detect_nd(const struct ib_detect_opts *opts, struct ib_facts *f, struct i
 	if (rc > 0) {
 		f->nd_over_vmbus = 1;
 		rc = 0;
-		ib_info("the host offers Network Direct over VMBus (NdDriverVersion %s in %s)",
-		        value ? value : "?", path);
+		ib_info("Network Direct over VMBus: NdDriverVersion %s in %s", value ? value : "?",
+		        path);
 		if (value && ib_valid_text(value)) {
 			f->nd_driver_version = value;
 			value = NULL;

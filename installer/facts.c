@@ -1,7 +1,6 @@
 #include "facts.h"
 
 #include "json.h"
-#include "readfile.h"
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
@@ -38,7 +37,7 @@ static const struct {
 
 static int find_pci_id(const char *vendor, const char *device)
 {
-	if (!vendor || !device || strcmp(vendor, IB_PCI_VENDOR_MELLANOX))
+	if (strcmp(vendor, IB_PCI_VENDOR_MELLANOX))
 		return -1;
 	for (size_t i = 0; i < sizeof pci_ids / sizeof pci_ids[0]; i++)
 		if (!strcmp(pci_ids[i].device, device))
@@ -96,7 +95,7 @@ static const char *word_at(const char *words, unsigned n)
 
 const char *ib_link_layer_name(enum ib_link_layer l)
 {
-	return word_at(LINK_WORDS, (unsigned)l <= IB_LINK_ETHERNET ? l : 0);
+	return word_at(LINK_WORDS, l);
 }
 
 int ib_nic_is_infiniband(const struct ib_nic *nic)
@@ -144,8 +143,7 @@ static const struct {
 	unsigned short min, max;
 	const char *what;
 } checks[] = {
-        [C_SIZE] = {ALNUM "_-", 1, 64,
-                    "expected an Azure size name such as \"Standard_HB120rs_v2\" or \"unknown\""},
+        [C_SIZE] = {ALNUM "_-", 1, 64, IB_VM_SIZE_EXPECTED},
         [C_FAMILY] = {"windows\0linux\0", 0, 0, "expected \"windows\" or \"linux\""},
         [C_PRODUCT] = {"server\0workstation\0", 0, 0, "expected \"server\" or \"workstation\""},
         [C_ID] = {"abcdefghijklmnopqrstuvwxyz0123456789._-", 1, 64,
@@ -322,12 +320,10 @@ int ib_facts_add_nic(struct ib_facts *f, const struct ib_nic *nic, struct ib_err
 	if (!n)
 		return ib_oom(err);
 	*n = *nic;
-	if (dup_opt(nic->pci_address, &n->pci_address) | dup_opt(nic->ib_device, &n->ib_device)) {
-		free_strings(S_NIC, n);
-		f->n_nics--;
-		return ib_oom(err);
-	}
-	return 0;
+	/* Both run: each string is then f's own copy or NULL. */
+	return dup_opt(nic->pci_address, &n->pci_address) | dup_opt(nic->ib_device, &n->ib_device)
+	               ? ib_oom(err)
+	               : 0;
 }
 
 struct ctx {
@@ -394,10 +390,7 @@ static int read_object(struct ctx *c, const cJSON *o, const char *path, int sche
 			continue;
 		}
 		if (r->req >> (2 + windows) & 1) {
-			rc = bad(c, path, keys[i],
-			         windows ? "only for linux (the ID of /etc/os-release)"
-			                 : "only for windows (Linux distributions are told apart "
-			                   "by id)");
+			rc = bad(c, path, keys[i], windows ? "only for linux" : "only for windows");
 			continue;
 		}
 		if (!(v->type & accepts[r->type])) {
@@ -444,15 +437,16 @@ static int read_object(struct ctx *c, const cJSON *o, const char *path, int sche
 	return rc;
 }
 
-int ib_facts_parse(const char *json, size_t len, const char *source, struct ib_facts **out,
-                   struct ib_err *err)
+/* The facts of a parsed document (or rc, when parsing failed); frees root. */
+static int facts_of(cJSON *root, int rc, const char *source, struct ib_facts **out,
+                    struct ib_err *err)
 {
 	struct ctx c = {source, err};
-	struct ib_facts *f = calloc(1, sizeof *f);
-	cJSON *root = NULL;
-	int rc = f ? ib_json_parse(json, len, source, &root, err) : ib_oom(err);
+	struct ib_facts *f = NULL;
 
 	*out = NULL;
+	if (!rc && !(f = calloc(1, sizeof *f)))
+		rc = ib_oom(err);
 	if (!rc)
 		rc = read_object(&c, root, "", S_ROOT, f);
 	if (!rc) {
@@ -464,18 +458,21 @@ int ib_facts_parse(const char *json, size_t len, const char *source, struct ib_f
 	return rc;
 }
 
+int ib_facts_parse(const char *json, size_t len, const char *source, struct ib_facts **out,
+                   struct ib_err *err)
+{
+	cJSON *root;
+	int rc = ib_json_parse(json, len, source, &root, err);
+
+	return facts_of(root, rc, source, out, err);
+}
+
 int ib_facts_load(const char *path, struct ib_facts **out, struct ib_err *err)
 {
-	char *data = NULL;
-	size_t len;
-	int rc;
+	cJSON *root;
+	int rc = ib_json_load(path, IB_FACTS_MAX_BYTES, &root, err);
 
-	*out = NULL;
-	rc = ib_read_file(path, IB_FACTS_MAX_BYTES, &data, &len, err);
-	if (!rc)
-		rc = ib_facts_parse(data, len, path, out, err);
-	free(data);
-	return rc;
+	return facts_of(root, rc, path, out, err);
 }
 
 /* Adds the members of schema from in to o; -1 when out of memory. */
@@ -495,20 +492,21 @@ static int write_object(cJSON *o, int schema, const void *in)
 		else if (r->type == T_LINK)
 			s = ib_link_layer_name(*(const enum ib_link_layer *)field);
 		if (r->type == T_OS)
-			v = cJSON_AddObjectToObject(o, keys[i]);
+			v = cJSON_CreateObject();
 		else if (r->type == T_NICS)
-			v = cJSON_AddArrayToObject(o, keys[i]);
+			v = cJSON_CreateArray();
+		else if (r->type == T_BOOL)
+			v = cJSON_CreateBool(*(const int *)field);
 		else if (s)
-			v = cJSON_AddStringToObject(o, keys[i], s);
-		else if (r->type == T_GEN || r->type == T_BOOL)
-			v = cJSON_AddNullToObject(o, keys[i]);
-		else
-			continue;
-		if (!v)
+			v = cJSON_CreateString(s);
+		else if (r->type == T_GEN && !cJSON_AddNullToObject(o, keys[i]))
 			return -1;
-		/* A cJSON boolean is an item of type cJSON_True or cJSON_False. */
-		if (r->type == T_BOOL)
-			v->type = *(const int *)field ? cJSON_True : cJSON_False;
+		else
+			continue; /* a null generation added, or an absent optional string */
+		if (!cJSON_AddItemToObject(o, keys[i], v)) {
+			cJSON_Delete(v);
+			return -1;
+		}
 		if (r->type == T_OS && write_object(v, S_OS, field))
 			return -1;
 		for (size_t j = 0; r->type == T_NICS && j < ((const struct ib_facts *)in)->n_nics;
@@ -526,20 +524,11 @@ static int write_object(cJSON *o, int schema, const void *in)
 int ib_facts_to_json(const struct ib_facts *f, char **json, struct ib_err *err)
 {
 	cJSON *root = cJSON_CreateObject();
-	char *text = NULL;
-	size_t n;
 	int rc = 0;
 
 	*json = NULL;
-	if (!root || write_object(root, S_ROOT, f) || !(text = cJSON_Print(root)) ||
-	    !(*json = malloc((n = strlen(text)) + 2))) {
+	if (!root || write_object(root, S_ROOT, f) || !(*json = cJSON_Print(root)))
 		rc = ib_oom(err);
-		goto out;
-	}
-	memcpy(*json, text, n);
-	memcpy(*json + n, "\n", 2);
-out:
-	cJSON_free(text);
 	cJSON_Delete(root);
 	return rc;
 }

@@ -18,6 +18,9 @@
 #include <stddef.h>
 
 #define IB_VM_SIZE_UNKNOWN "unknown"
+/* What a bad VM size is told. */
+#define IB_VM_SIZE_EXPECTED                                                                        \
+	"expected an Azure size name such as \"Standard_HB120rs_v2\" or \"unknown\""
 #define IB_PCI_VENDOR_MELLANOX "15b3"
 #define IB_PCI_CLASS_INFINIBAND "0207"
 #define IB_PCI_CLASS_ETHERNET "0200"
@@ -58,7 +61,8 @@ struct ib_facts {
 struct ib_facts *ib_facts_new(void);
 void ib_facts_free(struct ib_facts *f);
 
-/* Appends a copy of nic (its strings are duplicated). */
+/* Appends a copy of nic (its strings are duplicated). Out of memory, f may keep the NIC
+ * without some of its strings: the caller then frees f. */
 int ib_facts_add_nic(struct ib_facts *f, const struct ib_nic *nic, struct ib_err *err);
 
 /* Parses a facts document; source names it in error messages. */
@@ -67,7 +71,7 @@ int ib_facts_parse(const char *json, size_t len, const char *source, struct ib_f
 /* Reads and parses a facts file. */
 int ib_facts_load(const char *path, struct ib_facts **out, struct ib_err *err);
 
-/* Pretty JSON with a fixed key order and a final newline; *json is malloc'd. */
+/* Pretty JSON with a fixed key order, without a final newline; *json is malloc'd. */
 int ib_facts_to_json(const struct ib_facts *f, char **json, struct ib_err *err);
 
 /*

@@ -39,12 +39,11 @@ int ib_imds_parse_vm_size(const char *json, size_t len, const char *source, char
 
 	*vm_size = NULL;
 	rc = ib_json_parse(json, len, source, &root, err);
-	if (!rc && !cJSON_IsObject(root))
-		rc = ib_fail(err, IB_EINPUT, "%s: expected an object", source);
+	/* Any other document than an object has no vmSize member. */
 	if (!rc)
 		rc = ib_json_string(root, "vmSize", 1, &size, source, "", err);
 	if (!rc && !ib_valid_vm_size(size))
-		rc = ib_fail(err, IB_EINPUT, "%s: vmSize: not a VM size name", source);
+		rc = ib_fail(err, IB_EINPUT, "%s: %s: %s", source, "vmSize", IB_VM_SIZE_EXPECTED);
 	if (!rc && !(*vm_size = strdup(size)))
 		rc = ib_oom(err);
 	cJSON_Delete(root);
@@ -53,28 +52,28 @@ int ib_imds_parse_vm_size(const char *json, size_t len, const char *source, char
 
 int ib_imds_vm_size(const char *base_url, char **vm_size, struct ib_err *err)
 {
-	/* Straight to the service (it refuses proxied requests), plain http, no redirects. */
+	/*
+	 * Straight to the service (it refuses proxied requests), plain http. No redirects:
+	 * libcurl follows none unless told to.
+	 */
 	static const struct {
 		CURLoption opt;
 		const char *value;
 	} texts[] = {
 	        {CURLOPT_PROXY, ""},
 	        {CURLOPT_PROTOCOLS_STR, "http"},
-	        {CURLOPT_REDIR_PROTOCOLS_STR, "http"},
-	        {CURLOPT_USERAGENT, "ibdrv-install/" IBDRV_VERSION},
+	        {CURLOPT_USERAGENT, "ibdrv/" IBDRV_VERSION}, /* as the downloader */
 	};
 	static const struct {
 		CURLoption opt;
 		int value;
 	} numbers[] = {
-	        {CURLOPT_FOLLOWLOCATION, 0},
-	        {CURLOPT_MAXREDIRS, 0},
 	        {CURLOPT_NOSIGNAL, 1},
 	        {CURLOPT_CONNECTTIMEOUT_MS, IB_IMDS_CONNECT_TIMEOUT_MS},
 	        {CURLOPT_TIMEOUT_MS, IB_IMDS_TIMEOUT_MS},
 	};
-	/* Room for the largest answer and a NUL. */
-	struct body body = {calloc(1, IB_IMDS_MAX_BYTES + 1), 0, 0};
+	/* Room for the largest answer (parsed by length: no NUL needed). */
+	struct body body = {malloc(IB_IMDS_MAX_BYTES), 0, 0};
 	char errbuf[CURL_ERROR_SIZE];
 	char *url = ib_path_join(base_url, IB_IMDS_COMPUTE_PATH);
 	CURL *curl = curl_easy_init();
@@ -99,21 +98,21 @@ int ib_imds_vm_size(const char *base_url, char **vm_size, struct ib_err *err)
 	for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++)
 		cc |= curl_easy_setopt(curl, numbers[i].opt, (long)numbers[i].value);
 	if (cc || !headers) {
-		rc = ib_fail(err, IB_EINTERNAL, "%s: cannot set up libcurl", url);
+		rc = ib_fail(err, IB_EINTERNAL, "cannot set up libcurl");
 		goto out;
 	}
 	ib_debug("asking the metadata service: %s", url);
 	cc = curl_easy_perform(curl);
-	if (cc == CURLE_OK)
-		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	/* Only looked at when the transfer went through. */
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
 	if (body.too_big)
-		rc = ib_fail(err, IB_EINPUT, "%s: answer larger than %d bytes", url,
-		             IB_IMDS_MAX_BYTES);
+		rc = ib_fail(err, IB_EINPUT, "%s: larger than %zu bytes", url,
+		             (size_t)IB_IMDS_MAX_BYTES);
 	else if (cc)
 		rc = ib_fail(err, cc == CURLE_OPERATION_TIMEDOUT ? IB_ETIMEOUT : IB_ENET, "%s: %s",
 		             url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
 	else if (status != 200)
-		rc = ib_fail(err, IB_ENET, "%s: HTTP status %ld", url, status);
+		rc = ib_fail(err, IB_ENET, "%s: HTTP %ld", url, status);
 	else
 		rc = ib_imds_parse_vm_size(body.data, body.len, url, vm_size, err);
 out:

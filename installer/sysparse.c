@@ -21,7 +21,7 @@ static char *unquote(const char *v, size_t n)
 
 	for (const char *end = v + n; out && v < end; v++) {
 		if (quote ? *v == quote : *v == '"' || *v == '\'') {
-			quote = quote ? 0 : *v;
+			quote ^= *v; /* opens, or closes the open one */
 			continue;
 		}
 		/* Shell rules: inside double quotes only these are escapes. */
@@ -35,32 +35,25 @@ static char *unquote(const char *v, size_t n)
 	return out;
 }
 
-int ib_os_release_get(const char *text, size_t len, const char *key, char **value,
-                      struct ib_err *err)
+int ib_os_release_get(const char *text, const char *key, char **value, struct ib_err *err)
 {
 	size_t klen = strlen(key);
-	const char *p = text, *end = text + len;
 
 	*value = NULL;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *eol = nl ? nl : end;
-		const char *s = p;
+	for (const char *p = text, *end; *p; p = end + (*end != '\0')) {
+		const char *s = p + strspn(p, " \t");
 
-		while (s < eol && (*s == ' ' || *s == '\t'))
-			s++;
-		if ((size_t)(eol - s) > klen && !memcmp(s, key, klen) && s[klen] == '=') {
-			const char *v = s + klen + 1, *ve = eol;
+		end = p + strcspn(p, "\n");
+		if (!strncmp(s, key, klen) && s[klen] == '=') {
+			const char *v = s + klen + 1, *ve = end;
 
-			while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
+			while (ve > v && strchr("\r \t", ve[-1]))
 				ve--;
 			/* Later assignments win, as when the file is sourced by a shell. */
 			free(*value);
-			*value = unquote(v, (size_t)(ve - v));
-			if (!*value)
+			if (!(*value = unquote(v, (size_t)(ve - v))))
 				return ib_oom(err);
 		}
-		p = eol + 1;
 	}
 	return 0;
 }
@@ -68,17 +61,14 @@ int ib_os_release_get(const char *text, size_t len, const char *key, char **valu
 int ib_kvp_lookup(const unsigned char *data, size_t len, const char *key, char **value,
                   struct ib_err *err)
 {
-	size_t klen = strlen(key);
-
 	*value = NULL;
-	if (klen >= IB_KVP_KEY_BYTES)
-		return ib_fail(err, IB_EINTERNAL, "KVP key too long: %s", key);
 	for (size_t off = 0; off + IB_KVP_RECORD_BYTES <= len; off += IB_KVP_RECORD_BYTES) {
 		const unsigned char *k = data + off, *v = k + IB_KVP_KEY_BYTES;
 		size_t vlen = 0;
 		int printable = 1;
 
-		if (memcmp(k, key, klen) || k[klen] != '\0')
+		/* The key NUL-padded in its field (never read past it). */
+		if (strncmp((const char *)k, key, IB_KVP_KEY_BYTES))
 			continue;
 		for (; vlen < IB_KVP_VALUE_BYTES && v[vlen]; vlen++)
 			if (v[vlen] < 0x20 || v[vlen] > 0x7e)
@@ -95,37 +85,22 @@ int ib_kvp_lookup(const unsigned char *data, size_t len, const char *key, char *
 
 int ib_sysfs_hex(const char *text, char *out, size_t out_size)
 {
-	size_t digits = out_size - 1, i;
+	size_t digits = out_size - 1;
 
 	if (text[0] != '0' || (text[1] | 0x20) != 'x')
 		return -1;
 	text += 2;
-	for (i = 0; i < digits; i++) {
-		if (!text[i] || !strchr("ABCDEF0123456789abcdef", text[i]))
-			return -1;
+	/* Then the end of the text or of the line (strchr finds the NUL too). */
+	if (strspn(text, "ABCDEF0123456789abcdef") != digits || !strchr("\n", text[digits]))
+		return -1;
+	for (size_t i = 0; i < digits; i++)
 		out[i] = (char)(text[i] | 0x20); /* lower case; digits have the bit already */
-	}
 	out[digits] = '\0';
-	return text[digits] == '\0' || text[digits] == '\n' ? 0 : -1;
+	return 0;
 }
 
-char *ib_sysfs_line(const char *text)
+char *ib_sysfs_line(char *text)
 {
-	return dup_range(text, strcspn(text, "\r\n"));
-}
-
-char *ib_uevent_get(const char *text, const char *key)
-{
-	size_t klen = strlen(key);
-
-	for (const char *p = text; *p;) {
-		size_t n = strcspn(p, "\n");
-
-		if (n > klen && !memcmp(p, key, klen) && p[klen] == '=')
-			return dup_range(p + klen + 1, n - klen - 1);
-		p += n;
-		if (*p)
-			p++;
-	}
-	return NULL;
+	text[strcspn(text, "\r\n")] = '\0';
+	return text;
 }

@@ -3,7 +3,8 @@
  *
  * No file access here: detect_posix.c reads the files and hands their bytes
  * to these functions, so they are tested on fixtures and stay portable.
- * Returned strings are malloc'd and owned by the caller.
+ * Returned strings are malloc'd and owned by the caller, but for ib_sysfs_line's,
+ * which is the text it was given.
  */
 #ifndef IBDRV_SYSPARSE_H
 #define IBDRV_SYSPARSE_H
@@ -18,12 +19,12 @@
 #define IB_KVP_RECORD_BYTES (IB_KVP_KEY_BYTES + IB_KVP_VALUE_BYTES)
 
 /*
- * The value of variable key in os-release text (os-release(5): KEY=VALUE
- * lines, values optionally in single or double quotes, backslash escapes in
- * double quotes, '#' comments). *value is NULL when the key is absent.
+ * The value of variable key in os-release text, NUL-terminated (os-release(5):
+ * KEY=VALUE lines, values optionally in single or double quotes, backslash
+ * escapes in double quotes, '#' comments). *value is NULL when the key is
+ * absent. Reads uevent files too ("PCI_SLOT_NAME=0101:00:00.0" lines).
  */
-int ib_os_release_get(const char *text, size_t len, const char *key, char **value,
-                      struct ib_err *err);
+int ib_os_release_get(const char *text, const char *key, char **value, struct ib_err *err);
 
 /*
  * Looks key up in the records of a KVP pool file. Returns 1 and sets *value
@@ -41,11 +42,8 @@ int ib_kvp_lookup(const unsigned char *data, size_t len, const char *key, char *
  */
 int ib_sysfs_hex(const char *text, char *out, size_t out_size);
 
-/* The first line of a sysfs attribute without the newline ("InfiniBand"). */
-char *ib_sysfs_line(const char *text);
-
-/* The value of KEY in a uevent file ("PCI_SLOT_NAME=0101:00:00.0" lines); NULL when absent
- * (or out of memory). */
-char *ib_uevent_get(const char *text, const char *key);
+/* Cuts a sysfs attribute after its first line ("InfiniBand\n" becomes "InfiniBand"); returns
+ * text. */
+char *ib_sysfs_line(char *text);
 
 #endif

@@ -219,10 +219,10 @@ expect_out "Decision:       Standard_HB120rs_v2 (HDR InfiniBand, SR-IOV, Connect
 # An answer over 64 KiB, a redirect, a body that is not JSON: size unknown, and why.
 detect_fixture HB120rs_v2 ubuntu-20.04 none --imds-url "${IMDS}big/"
 expect_json '"vm_size":"unknown"'
-expect_err "answer larger than 65536 bytes"
+expect_err "compute?api-version=2021-02-01: larger than 65536 bytes"
 detect_fixture HB120rs_v2 ubuntu-20.04 none --imds-url "${IMDS}redirect/"
 expect_json '"vm_size":"unknown"'
-expect_err "HTTP status 302"
+expect_err "compute?api-version=2021-02-01: HTTP 302"
 detect_fixture HB120rs_v2 ubuntu-20.04 none --imds-url "${IMDS}bad/"
 expect_json '"vm_size":"unknown"'
 expect_err "not valid JSON"

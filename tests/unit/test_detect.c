@@ -23,23 +23,23 @@ static void test_os_release(void)
 	char *v = NULL;
 
 	ib_err_clear(&err);
-	CHECK(ib_os_release_get(text, strlen(text), "ID", &v, &err) == 0);
+	CHECK(ib_os_release_get(text, "ID", &v, &err) == 0);
 	CHECK_STR(v, "ubuntu");
 	free(v);
-	CHECK(ib_os_release_get(text, strlen(text), "VERSION_ID", &v, &err) == 0);
+	CHECK(ib_os_release_get(text, "VERSION_ID", &v, &err) == 0);
 	CHECK_STR(v, "22.04");
 	free(v);
-	CHECK(ib_os_release_get(text, strlen(text), "PRETTY_NAME", &v, &err) == 0);
+	CHECK(ib_os_release_get(text, "PRETTY_NAME", &v, &err) == 0);
 	CHECK_STR(v, "Its \"quoted\"");
 	free(v);
-	CHECK(ib_os_release_get(text, strlen(text), "ESCAPED", &v, &err) == 0);
+	CHECK(ib_os_release_get(text, "ESCAPED", &v, &err) == 0);
 	CHECK_STR(v, "a\"b\\c$d\\x");
 	free(v);
-	CHECK(ib_os_release_get(text, strlen(text), "EMPTY", &v, &err) == 0);
+	CHECK(ib_os_release_get(text, "EMPTY", &v, &err) == 0);
 	CHECK_STR(v, "");
 	free(v);
 	/* "ID" must not match ID_LIKE, nor a missing key anything. */
-	CHECK(ib_os_release_get(text, strlen(text), "VERSION", &v, &err) == 0);
+	CHECK(ib_os_release_get(text, "VERSION", &v, &err) == 0);
 	CHECK(v == NULL);
 }
 
@@ -72,7 +72,10 @@ static void test_kvp(void)
 
 static void test_sysfs_values(void)
 {
-	char id[5], cls[7];
+	char id[5], cls[7], line[] = "InfiniBand\nx\n";
+	const char *uevent =
+	        "DRIVER=mlx5_core\nPCI_SLOT_NAME_X=1\nPCI_SLOT_NAME=0101:00:00.0\nX=1\n";
+	struct ib_err err;
 	char *s;
 
 	CHECK(ib_sysfs_hex("0x15b3\n", id, sizeof id) == 0);
@@ -84,14 +87,12 @@ static void test_sysfs_values(void)
 	CHECK(ib_sysfs_hex("15b3\n", id, sizeof id) == -1);
 	CHECK(ib_sysfs_hex("0x15b\n", id, sizeof id) == -1);
 	CHECK(ib_sysfs_hex("0x15b33\n", id, sizeof id) == -1);
-	s = ib_sysfs_line("InfiniBand\n");
-	CHECK_STR(s, "InfiniBand");
-	free(s);
-	s = ib_uevent_get("DRIVER=mlx5_core\nPCI_SLOT_NAME_X=1\nPCI_SLOT_NAME=0101:00:00.0\n",
-	                  "PCI_SLOT_NAME");
+	CHECK_STR(ib_sysfs_line(line), "InfiniBand");
+	CHECK(ib_os_release_get(uevent, "PCI_SLOT_NAME", &s, &err) == 0);
 	CHECK_STR(s, "0101:00:00.0");
 	free(s);
-	CHECK(ib_uevent_get("DRIVER=mlx5_core\n", "PCI_SLOT_NAME") == NULL);
+	CHECK(ib_os_release_get(line, "PCI_SLOT_NAME", &s, &err) == 0);
+	CHECK(s == NULL);
 }
 
 static char *data(const char *rel)
