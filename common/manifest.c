@@ -322,14 +322,14 @@ static int dup_str(const char *s, char **out, struct ib_err *err)
 	return *out ? 0 : ib_oom(err);
 }
 
-/* Compares at most n bytes (up to a NUL), ignoring ASCII letter case. */
-static int ascii_casecmp_n(const char *a, const char *b, size_t n)
+/* Compares at most n bytes (up to a NUL) as strncmp does; with fold, ignoring ASCII letter case. */
+static int keyncmp(const char *a, const char *b, size_t n, int fold)
 {
 	for (size_t i = 0; i < n; i++) {
 		int x = (unsigned char)a[i], y = (unsigned char)b[i];
-		if (x >= 'A' && x <= 'Z')
+		if (fold && x >= 'A' && x <= 'Z')
 			x += 'a' - 'A';
-		if (y >= 'A' && y <= 'Z')
+		if (fold && y >= 'A' && y <= 'Z')
 			y += 'a' - 'A';
 		if (x != y || x == 0)
 			return x - y;
@@ -352,7 +352,7 @@ static const char *windows_name_problem(const char *rel)
 		if (p[n - 1] == '.' || p[n - 1] == ' ')
 			return "has a name ending in a dot or a space, which Windows drops";
 		for (size_t i = 0; i < 6; i++)
-			reserved |= !ascii_casecmp_n(p, devices + 3 * i, 3) &&
+			reserved |= !keyncmp(p, devices + 3 * i, 3, 1) &&
 			            (i < 4 ? stem == 3 : stem == 4 && p[3] >= '1' && p[3] <= '9');
 		if (reserved)
 			return "uses a reserved Windows device name (CON, PRN, AUX, NUL, COM1-9, "
@@ -464,25 +464,14 @@ static int take_keys(struct pctx *c, const cJSON *v, const struct row *spec, siz
 struct sortent {
 	const char *key;
 	size_t idx;
+	int fold; /* compared ignoring letter case */
 };
 
-static int keycmp(const char *a, const char *b, int fold)
-{
-	return fold ? ascii_casecmp_n(a, b, (size_t)-1) : strcmp(a, b);
-}
-
-static int cmp_exact(const void *pa, const void *pb)
+/* By key, then by position. */
+static int cmp_ents(const void *pa, const void *pb)
 {
 	const struct sortent *a = pa, *b = pb;
-	int r = strcmp(a->key, b->key);
-
-	return r ? r : (a->idx > b->idx) - (a->idx < b->idx);
-}
-
-static int cmp_fold(const void *pa, const void *pb)
-{
-	const struct sortent *a = pa, *b = pb;
-	int r = keycmp(a->key, b->key, 1);
+	int r = keyncmp(a->key, b->key, (size_t)-1, a->fold);
 
 	return r ? r : (a->idx > b->idx) - (a->idx < b->idx);
 }
@@ -490,7 +479,7 @@ static int cmp_fold(const void *pa, const void *pb)
 /* Compares the first len bytes of prefix, taken as a whole string, with key. */
 static int prefix_cmp(const char *prefix, size_t len, const char *key, int fold)
 {
-	int r = fold ? ascii_casecmp_n(prefix, key, len) : strncmp(prefix, key, len);
+	int r = keyncmp(prefix, key, len, fold);
 
 	if (r)
 		return r;
@@ -543,10 +532,11 @@ static int check_unique(struct pctx *c, void *items, size_t n, size_t stride, in
 	for (size_t i = 0; i < n; i++) {
 		ents[i].key = *(char **)((char *)items + i * stride);
 		ents[i].idx = i;
+		ents[i].fold = fold;
 	}
-	qsort(ents, n, sizeof *ents, fold ? cmp_fold : cmp_exact);
+	qsort(ents, n, sizeof *ents, cmp_ents);
 	for (size_t i = 1; i < n; i++) {
-		if (keycmp(ents[i - 1].key, ents[i].key, fold) == 0) {
+		if (keyncmp(ents[i - 1].key, ents[i].key, (size_t)-1, fold) == 0) {
 			/* cmp_* put the earlier position first among equals. */
 			size_t first = ents[i - 1].idx;
 			push_index(c, ents[i].idx);
@@ -852,13 +842,16 @@ static int check_blake2b(struct pctx *c, void *obj, const cJSON *v, size_t i)
 {
 	struct ib_file *file = obj;
 	const char *s = v->valuestring;
+	size_t n = 0;
 
 	(void)i;
 	_Static_assert(IB_HASH_FILE_BYTES == 32, "the message says 64 hex digits");
-	if (strlen(s) != 2 * IB_HASH_FILE_BYTES || strspn(s, "0123456789abcdef") != strlen(s))
+	while ((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f'))
+		n++;
+	if (s[n] || n != 2 * IB_HASH_FILE_BYTES)
 		return expected(c, v, "64 lower-case hex digits");
 	/* Cannot fail on the 64 hex digits checked above. */
-	(void)sodium_hex2bin(file->blake2b, sizeof file->blake2b, s, strlen(s), NULL, NULL, NULL);
+	(void)sodium_hex2bin(file->blake2b, sizeof file->blake2b, s, n, NULL, NULL, NULL);
 	return 0;
 }
 
@@ -1574,8 +1567,9 @@ static struct sortent *sorted(size_t n, const char *(*key)(const void *, size_t)
 		const char *k = key(arr, i);
 		ents[i].key = k ? k : "";
 		ents[i].idx = i;
+		ents[i].fold = 0;
 	}
-	qsort(ents, n, sizeof *ents, cmp_exact);
+	qsort(ents, n, sizeof *ents, cmp_ents);
 	return ents;
 }
 
