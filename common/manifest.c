@@ -404,8 +404,8 @@ struct row {
 
 /*
  * Checks that v is an object whose keys all belong to spec (in this form),
- * each at most once, with every required one present; found[i] gets the value
- * of spec[i] or NULL.
+ * each at most once; found[i] gets the value of spec[i] or NULL (read_object
+ * refuses a missing required key when its row's turn comes).
  */
 static int take_keys(struct pctx *c, const cJSON *v, const struct row *spec, size_t n,
                      const cJSON **found)
@@ -448,13 +448,6 @@ static int take_keys(struct pctx *c, const cJSON *v, const struct row *spec, siz
 			return fail(c, "duplicate key");
 		found[k] = it;
 		pop(c, saved);
-	}
-	for (size_t i = 0; i < n; i++) {
-		enum rule r = spec[i].rule[c->form];
-		if (r == K_REQ && !found[i]) {
-			push_key(c, spec[i].key);
-			return fail(c, "required key is missing");
-		}
 	}
 	return 0;
 }
@@ -1274,7 +1267,9 @@ static int read_object(struct pctx *c, const cJSON *v, const struct row *rows, s
 		if (rule == K_NO || rule == K_BUILD)
 			continue; /* not of this form: take_keys refused it */
 		saved = push_key(c, r->key);
-		if (!found[k])
+		if (!found[k] && rule == K_REQ)
+			rc = fail(c, "required key is missing");
+		else if (!found[k])
 			rc = r->check ? r->check(c, obj, NULL, 0) : 0;
 		else if (r->list)
 			rc = read_array(c, r, found[k], obj);
