@@ -158,9 +158,8 @@ __attribute__((format(printf, 2, 3))) static int fail(struct pctx *c, const char
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	if (c->plen)
-		return ib_fail(c->err, IB_EINPUT, "%s: %s: %s", c->source, c->path, msg);
-	return ib_fail(c->err, IB_EINPUT, "%s: %s", c->source, msg);
+	return ib_fail(c->err, IB_EINPUT, "%s: %s%s%s", c->source, c->path, c->plen ? ": " : "",
+	               msg);
 }
 
 /* "<source>: <what> byte N (line L, column C)" for a 0-based byte offset. */
