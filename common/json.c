@@ -193,19 +193,13 @@ int ib_json_bool(const cJSON *obj, const char *key, int required, int *out, cons
 int ib_json_uint(const cJSON *obj, const char *key, int required, unsigned long max,
                  unsigned long *out, const char *source, const char *path, struct ib_err *err)
 {
-	const cJSON *v;
-	char what[64];
-	int rc;
+	int64_t v = -1;
+	int rc = ib_json_int(obj, key, required, 0, max > INT64_MAX ? INT64_MAX : (int64_t)max, &v,
+	                     source, path, err);
 
-	snprintf(what, sizeof what, "an integer from 0 to %lu", max);
-	rc = typed(obj, key, required, cJSON_IsNumber, what, &v, source, path, err);
-	if (!v)
-		return rc;
-	if (v->valuedouble < 0 || v->valuedouble > (double)max ||
-	    v->valuedouble != (double)(unsigned long)v->valuedouble)
-		return wrong(key, what, source, path, err);
-	*out = (unsigned long)v->valuedouble;
-	return 0;
+	if (v >= 0)
+		*out = (unsigned long)v;
+	return rc;
 }
 
 int ib_json_array(const cJSON *obj, const char *key, int required, const cJSON **out,

@@ -46,6 +46,7 @@ int ib_json_string(const cJSON *obj, const char *key, int required, const char *
                    const char *source, const char *path, struct ib_err *err);
 int ib_json_bool(const cJSON *obj, const char *key, int required, int *out, const char *source,
                  const char *path, struct ib_err *err);
+/* ib_json_int from 0 to max. */
 int ib_json_uint(const cJSON *obj, const char *key, int required, unsigned long max,
                  unsigned long *out, const char *source, const char *path, struct ib_err *err);
 /* An array member; *out is NULL when absent and not required. */
