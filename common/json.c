@@ -152,17 +152,19 @@ static int wrong(const char *key, const char *what, const char *source, const ch
 	               ib_json_path(p, sizeof p, path, key), what);
 }
 
-/* The member named key, when it passes is (else "expected <what>"); *out is NULL when absent. */
-static int typed(const cJSON *obj, const char *key, int required,
-                 cJSON_bool (*is)(const cJSON *const), const char *what, const cJSON **out,
-                 const char *source, const char *path, struct ib_err *err)
+/*
+ * The member named key, when its cJSON type is one of the type bits (else "expected <what>");
+ * *out is NULL when absent.
+ */
+static int typed(const cJSON *obj, const char *key, int required, int type, const char *what,
+                 const cJSON **out, const char *source, const char *path, struct ib_err *err)
 {
 	const cJSON *v = ib_json_member(obj, key);
 
 	*out = NULL;
 	if (!v)
 		return missing(key, required, source, path, err);
-	if (!is(v))
+	if (!(v->type & type))
 		return wrong(key, what, source, path, err);
 	*out = v;
 	return 0;
@@ -172,7 +174,7 @@ int ib_json_string(const cJSON *obj, const char *key, int required, const char *
                    const char *source, const char *path, struct ib_err *err)
 {
 	const cJSON *v;
-	int rc = typed(obj, key, required, cJSON_IsString, "a string", &v, source, path, err);
+	int rc = typed(obj, key, required, cJSON_String, "a string", &v, source, path, err);
 
 	if (v)
 		*out = v->valuestring;
@@ -183,10 +185,11 @@ int ib_json_bool(const cJSON *obj, const char *key, int required, int *out, cons
                  const char *path, struct ib_err *err)
 {
 	const cJSON *v;
-	int rc = typed(obj, key, required, cJSON_IsBool, "true or false", &v, source, path, err);
+	int rc = typed(obj, key, required, cJSON_True | cJSON_False, "true or false", &v, source,
+	               path, err);
 
 	if (v)
-		*out = cJSON_IsTrue(v) ? 1 : 0;
+		*out = (v->type & cJSON_True) != 0;
 	return rc;
 }
 
@@ -205,7 +208,7 @@ int ib_json_uint(const cJSON *obj, const char *key, int required, unsigned long 
 int ib_json_array(const cJSON *obj, const char *key, int required, const cJSON **out,
                   const char *source, const char *path, struct ib_err *err)
 {
-	return typed(obj, key, required, cJSON_IsArray, "an array", out, source, path, err);
+	return typed(obj, key, required, cJSON_Array, "an array", out, source, path, err);
 }
 
 int ib_json_int(const cJSON *obj, const char *key, int required, int64_t min, int64_t max,
@@ -217,7 +220,7 @@ int ib_json_int(const cJSON *obj, const char *key, int required, int64_t min, in
 	int rc;
 
 	snprintf(what, sizeof what, "an integer from %lld to %lld", (long long)min, (long long)max);
-	rc = typed(obj, key, required, cJSON_IsNumber, what, &v, source, path, err);
+	rc = typed(obj, key, required, cJSON_Number, what, &v, source, path, err);
 	if (!v)
 		return rc;
 	d = v->valuedouble;

@@ -219,7 +219,7 @@ static int get_int(struct pctx *c, const cJSON *v, long long lo, long long hi, l
 	double d = v->valuedouble;
 
 	/* The comparisons are false for NaN; the casts are defined once d is in range. */
-	if (!cJSON_IsNumber(v) || !(d >= (double)lo && d <= (double)hi) ||
+	if (!(v->type & cJSON_Number) || !(d >= (double)lo && d <= (double)hi) ||
 	    (double)(long long)d != d) {
 		snprintf(what, sizeof what, "an integer from %lld to %lld", lo, hi);
 		return expected(c, v, what);
@@ -230,9 +230,9 @@ static int get_int(struct pctx *c, const cJSON *v, long long lo, long long hi, l
 
 static int get_bool(struct pctx *c, const cJSON *v, int *out)
 {
-	if (!cJSON_IsBool(v))
+	if (!(v->type & (cJSON_True | cJSON_False)))
 		return expected(c, v, "true or false");
-	*out = cJSON_IsTrue(v) ? 1 : 0;
+	*out = (v->type & cJSON_True) != 0;
 	return 0;
 }
 
