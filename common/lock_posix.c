@@ -157,7 +157,7 @@ int ib_lock_probe(const char *path, int *held, int64_t *pid, char *what, size_t 
 		if (errno == EINTR)
 			continue;
 		if (errno != EWOULDBLOCK) {
-			rc = ib_fail_errno(err, IB_EIO, errno, "%s: cannot probe lock", path);
+			rc = ib_fail_errno(err, IB_EIO, errno, "%s: cannot lock", path);
 			goto out;
 		}
 		*held = 1;

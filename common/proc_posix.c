@@ -31,10 +31,10 @@ static void reset_signals(void)
 	/* Linux's sigset_t is a plain bit array: all zero is the empty set. */
 	sigset_t none = {0};
 
-	signal(SIGPIPE, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGHUP, SIG_DFL);
+	/* Every classic signal (SIGKILL and SIGSTOP refuse, harmlessly): ignored ones stay ignored
+	   across exec (SIGPIPE above all). */
+	for (int sig = 1; sig < 32; sig++)
+		signal(sig, SIG_DFL);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
