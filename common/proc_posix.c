@@ -24,6 +24,8 @@ extern char **environ;
 #define DRAIN_MS 2000
 /* How often to look whether the program has exited while it stays silent. */
 #define POLL_MS 100
+/* Logged when the timeout strikes, and the error once the stop is done. */
+#define TIMED_OUT "%s: timed out after %u s; stopping it and everything it started"
 
 /* In a freshly forked child: undoes signal settings that exec would otherwise keep. */
 static void reset_signals(void)
@@ -349,15 +351,13 @@ int ib_proc_run(const struct ib_proc_opts *opts, struct ib_proc_result *result, 
 	}
 	if (!child_ended(pid)) {
 		result->how = IB_PROC_TIMED_OUT;
-		ib_warn("%s: still running after %u s; stopping it and everything it started",
-		        opts->argv[0], opts->timeout_s);
+		ib_warn(TIMED_OUT, opts->argv[0], opts->timeout_s);
 	}
 	stop_group(pid, out, &eof, lb, grace, &info);
 	emit_line(lb);
 	fill_tail(lb, result);
 	if (result->how == IB_PROC_TIMED_OUT) {
-		rc = ib_fail(err, IB_ETIMEOUT, "%s: timed out after %u s; it was stopped",
-		             opts->argv[0], opts->timeout_s);
+		rc = ib_fail(err, IB_ETIMEOUT, TIMED_OUT, opts->argv[0], opts->timeout_s);
 	} else if (info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED) {
 		result->how = IB_PROC_SIGNALED;
 		result->signal = info.si_status;
