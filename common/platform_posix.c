@@ -160,9 +160,17 @@ out:
 	return rc;
 }
 
-static int cmp_names(const void *a, const void *b)
+/* "." and ".." are not listed. */
+static int not_dots(const struct dirent *de)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	const char *d = de->d_name;
+
+	return !(d[0] == '.' && (d[1] == '\0' || (d[1] == '.' && d[2] == '\0')));
+}
+
+static int cmp_names(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
 }
 
 void plat_free_names(char **names, size_t count)
@@ -174,49 +182,24 @@ void plat_free_names(char **names, size_t count)
 
 int plat_list_dir(const char *path, char ***names, size_t *count, struct ib_err *err)
 {
-	DIR *dir = opendir(path);
-	char **list = NULL;
-	size_t n = 0, cap = 0;
-	struct dirent *de;
-	int rc = 0;
+	struct dirent **list;
+	int n = scandir(path, &list, not_dots, cmp_names);
 
 	*names = NULL;
 	*count = 0;
-	if (!dir)
-		return ib_fail_errno(err, IB_EIO, errno, "%s: cannot list folder", path);
-	while ((de = readdir(dir)) != NULL) {
-		const char *d = de->d_name;
+	if (n < 0)
+		return ib_fail_errno(err, errno == ENOMEM ? IB_ENOMEM : IB_EIO, errno,
+		                     "%s: cannot list folder", path);
+	/* Every entry is a block of its own: with its name moved to its start, it is the name's,
+	   and the array of entries becomes the array of names. */
+	for (int i = 0; i < n; i++) {
+		struct dirent *de = list[i];
 
-		if (d[0] == '.' && (d[1] == '\0' || (d[1] == '.' && d[2] == '\0')))
-			continue;
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			char **grown = realloc(list, ncap * sizeof *grown);
-			if (!grown) {
-				rc = ib_oom(err);
-				goto out;
-			}
-			list = grown;
-			cap = ncap;
-		}
-		list[n] = strdup(de->d_name);
-		if (!list[n]) {
-			rc = ib_oom(err);
-			goto out;
-		}
-		n++;
+		((char **)list)[i] = memmove(de, de->d_name, strlen(de->d_name) + 1);
 	}
-	/* An empty folder leaves list NULL, which qsort must not be given. */
-	if (n > 1)
-		qsort(list, n, sizeof *list, cmp_names);
-	*names = list;
-	*count = n;
-	list = NULL;
-out:
-	if (list)
-		plat_free_names(list, n);
-	closedir(dir);
-	return rc;
+	*names = (char **)list;
+	*count = (size_t)n;
+	return 0;
 }
 
 int plat_remove_tree(const char *path, struct ib_err *err)
