@@ -35,29 +35,24 @@ static int find_duplicate(const cJSON *node, const char *path, const char *sourc
 int ib_json_parse(const char *text, size_t len, const char *source, cJSON **out, struct ib_err *err)
 {
 	const char *end = NULL;
-	cJSON *root;
+	cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+	size_t at = end && end >= text ? (size_t)(end - text) : 0;
+	int rc;
 
 	*out = NULL;
-	root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-	if (!root) {
-		size_t at = end && end >= text ? (size_t)(end - text) : 0;
-		return ib_fail(err, IB_EINPUT, "%s: not valid JSON (at byte %zu)", source, at);
-	}
-	while (end && (size_t)(end - text) < len &&
-	       (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
-		end++;
-	if (!end || (size_t)(end - text) != len) {
+	while (root && at < len &&
+	       (text[at] == ' ' || text[at] == '\t' || text[at] == '\r' || text[at] == '\n'))
+		at++;
+	if (!root || at != len)
+		rc = ib_fail(err, IB_EINPUT, "%s: %s (at byte %zu)", source,
+		             root ? "unexpected data after the JSON value" : "not valid JSON", at);
+	else
+		rc = find_duplicate(root, "", source, err);
+	if (rc)
 		cJSON_Delete(root);
-		return ib_fail(err, IB_EINPUT,
-		               "%s: unexpected data after the JSON value (at byte %zu)", source,
-		               end ? (size_t)(end - text) : 0);
-	}
-	if (find_duplicate(root, "", source, err)) {
-		cJSON_Delete(root);
-		return IB_EINPUT;
-	}
-	*out = root;
-	return 0;
+	else
+		*out = root;
+	return rc;
 }
 
 int ib_json_load(const char *path, size_t max, cJSON **out, struct ib_err *err)
