@@ -271,19 +271,16 @@ int ib_json_bind_write(cJSON *obj, const struct ib_json_field *rows, size_t n, c
 	for (size_t i = 0; i < n; i++) {
 		const struct ib_json_field *r = &rows[i];
 		const char *field = (const char *)in + r->offset;
-		cJSON *v;
 
 		if (r->kind == IB_JSON_OWN)
 			continue;
-		if (r->kind == IB_JSON_TEXT)
-			v = cJSON_CreateString(field);
-		else
-			v = cJSON_CreateNumber(r->size == sizeof(int)
-			                               ? *(const int *)field
-			                               : (double)*(const int64_t *)field);
-		if (!v)
+		if (!(r->kind == IB_JSON_TEXT
+		              ? cJSON_AddStringToObject(obj, r->key, field)
+		              : cJSON_AddNumberToObject(obj, r->key,
+		                                        r->size == sizeof(int)
+		                                                ? *(const int *)field
+		                                                : (double)*(const int64_t *)field)))
 			return -1;
-		cJSON_AddItemToObject(obj, r->key, v);
 	}
 	return 0;
 }

@@ -193,9 +193,13 @@ int plat_list_dir(const char *path, char ***names, size_t *count, struct ib_err 
 	/* Every entry is a block of its own: with its name moved to its start, it is the name's,
 	   and the array of entries becomes the array of names. */
 	for (int i = 0; i < n; i++) {
-		struct dirent *de = list[i];
+		const char *s = list[i]->d_name;
+		char *name = (char *)list[i], *d = name;
 
-		((char **)list)[i] = memmove(de, de->d_name, strlen(de->d_name) + 1);
+		/* Copied forwards, as the name lies after the entry's start. */
+		while ((*d++ = *s++) != '\0')
+			;
+		((char **)list)[i] = name;
 	}
 	*names = (char **)list;
 	*count = (size_t)n;
