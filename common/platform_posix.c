@@ -22,27 +22,17 @@
 int plat_lstat(const char *path, enum plat_kind *kind, uint64_t *size, struct ib_err *err)
 {
 	struct stat st;
+	int missing = lstat(path, &st) != 0;
 
-	if (size)
-		*size = 0;
-	if (lstat(path, &st) != 0) {
-		if (errno == ENOENT || errno == ENOTDIR) {
-			*kind = PLAT_MISSING;
-			return 0;
-		}
+	if (missing && errno != ENOENT && errno != ENOTDIR)
 		return ib_fail_errno(err, IB_EIO, errno, "%s", path);
-	}
-	if (S_ISREG(st.st_mode)) {
-		*kind = PLAT_REGULAR;
-		if (size)
-			*size = (uint64_t)st.st_size;
-	} else if (S_ISDIR(st.st_mode)) {
-		*kind = PLAT_DIR;
-	} else if (S_ISLNK(st.st_mode)) {
-		*kind = PLAT_SYMLINK;
-	} else {
-		*kind = PLAT_OTHER;
-	}
+	*kind = missing               ? PLAT_MISSING
+	        : S_ISREG(st.st_mode) ? PLAT_REGULAR
+	        : S_ISDIR(st.st_mode) ? PLAT_DIR
+	        : S_ISLNK(st.st_mode) ? PLAT_SYMLINK
+	                              : PLAT_OTHER;
+	if (size)
+		*size = *kind == PLAT_REGULAR ? (uint64_t)st.st_size : 0;
 	return 0;
 }
 
