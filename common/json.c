@@ -35,29 +35,24 @@ static int find_duplicate(const cJSON *node, const char *path, const char *sourc
 int ib_json_parse(const char *text, size_t len, const char *source, cJSON **out, struct ib_err *err)
 {
 	const char *end = NULL;
-	cJSON *root;
+	cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+	size_t at = end && end >= text ? (size_t)(end - text) : 0;
+	int rc;
 
 	*out = NULL;
-	root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-	if (!root) {
-		size_t at = end && end >= text ? (size_t)(end - text) : 0;
-		return ib_fail(err, IB_EINPUT, "%s: not valid JSON (at byte %zu)", source, at);
-	}
-	while (end && (size_t)(end - text) < len &&
-	       (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
-		end++;
-	if (!end || (size_t)(end - text) != len) {
+	while (root && at < len &&
+	       (text[at] == ' ' || text[at] == '\t' || text[at] == '\r' || text[at] == '\n'))
+		at++;
+	if (!root || at != len)
+		rc = ib_fail(err, IB_EINPUT, "%s: %s (at byte %zu)", source,
+		             root ? "unexpected data after the JSON value" : "not valid JSON", at);
+	else
+		rc = find_duplicate(root, "", source, err);
+	if (rc)
 		cJSON_Delete(root);
-		return ib_fail(err, IB_EINPUT,
-		               "%s: unexpected data after the JSON value (at byte %zu)", source,
-		               end ? (size_t)(end - text) : 0);
-	}
-	if (find_duplicate(root, "", source, err)) {
-		cJSON_Delete(root);
-		return IB_EINPUT;
-	}
-	*out = root;
-	return 0;
+	else
+		*out = root;
+	return rc;
 }
 
 int ib_json_load(const char *path, size_t max, cJSON **out, struct ib_err *err)
@@ -99,7 +94,8 @@ static const char *key_at(const void *table, size_t stride, size_t i)
 	return *(const char *const *)((const char *)table + i * stride);
 }
 
-/* ib_json_object for the first n keys of a table (or up to a NULL key). */
+/* ib_json_object for the first n keys of a table (or up to a NULL key); ib_json_parse has
+ * refused duplicate keys already. */
 static int check_keys(const cJSON *v, const void *table, size_t stride, size_t n,
                       const char *source, const char *path, struct ib_err *err)
 {
@@ -116,10 +112,6 @@ static int check_keys(const cJSON *v, const void *table, size_t stride, size_t n
 		if (i == n || !key_at(table, stride, i))
 			return ib_fail(err, IB_EINPUT, "%s: %s: unknown key", source,
 			               ib_json_path(p, sizeof p, path, c->string));
-		for (const cJSON *d = v->child; d != c; d = d->next)
-			if (!strcmp(d->string, c->string))
-				return ib_fail(err, IB_EINPUT, "%s: %s: duplicate key", source,
-				               ib_json_path(p, sizeof p, path, c->string));
 	}
 	return 0;
 }
@@ -155,17 +147,19 @@ static int wrong(const char *key, const char *what, const char *source, const ch
 	               ib_json_path(p, sizeof p, path, key), what);
 }
 
-/* The member named key, when it passes is (else "expected <what>"); *out is NULL when absent. */
-static int typed(const cJSON *obj, const char *key, int required,
-                 cJSON_bool (*is)(const cJSON *const), const char *what, const cJSON **out,
-                 const char *source, const char *path, struct ib_err *err)
+/*
+ * The member named key, when its cJSON type is one of the type bits (else "expected <what>");
+ * *out is NULL when absent.
+ */
+static int typed(const cJSON *obj, const char *key, int required, int type, const char *what,
+                 const cJSON **out, const char *source, const char *path, struct ib_err *err)
 {
 	const cJSON *v = ib_json_member(obj, key);
 
 	*out = NULL;
 	if (!v)
 		return missing(key, required, source, path, err);
-	if (!is(v))
+	if (!(v->type & type))
 		return wrong(key, what, source, path, err);
 	*out = v;
 	return 0;
@@ -175,7 +169,7 @@ int ib_json_string(const cJSON *obj, const char *key, int required, const char *
                    const char *source, const char *path, struct ib_err *err)
 {
 	const cJSON *v;
-	int rc = typed(obj, key, required, cJSON_IsString, "a string", &v, source, path, err);
+	int rc = typed(obj, key, required, cJSON_String, "a string", &v, source, path, err);
 
 	if (v)
 		*out = v->valuestring;
@@ -186,35 +180,30 @@ int ib_json_bool(const cJSON *obj, const char *key, int required, int *out, cons
                  const char *path, struct ib_err *err)
 {
 	const cJSON *v;
-	int rc = typed(obj, key, required, cJSON_IsBool, "true or false", &v, source, path, err);
+	int rc = typed(obj, key, required, cJSON_True | cJSON_False, "true or false", &v, source,
+	               path, err);
 
 	if (v)
-		*out = cJSON_IsTrue(v) ? 1 : 0;
+		*out = (v->type & cJSON_True) != 0;
 	return rc;
 }
 
 int ib_json_uint(const cJSON *obj, const char *key, int required, unsigned long max,
                  unsigned long *out, const char *source, const char *path, struct ib_err *err)
 {
-	const cJSON *v;
-	char what[64];
-	int rc;
+	int64_t v = -1;
+	int rc = ib_json_int(obj, key, required, 0, max > INT64_MAX ? INT64_MAX : (int64_t)max, &v,
+	                     source, path, err);
 
-	snprintf(what, sizeof what, "an integer from 0 to %lu", max);
-	rc = typed(obj, key, required, cJSON_IsNumber, what, &v, source, path, err);
-	if (!v)
-		return rc;
-	if (v->valuedouble < 0 || v->valuedouble > (double)max ||
-	    v->valuedouble != (double)(unsigned long)v->valuedouble)
-		return wrong(key, what, source, path, err);
-	*out = (unsigned long)v->valuedouble;
-	return 0;
+	if (v >= 0)
+		*out = (unsigned long)v;
+	return rc;
 }
 
 int ib_json_array(const cJSON *obj, const char *key, int required, const cJSON **out,
                   const char *source, const char *path, struct ib_err *err)
 {
-	return typed(obj, key, required, cJSON_IsArray, "an array", out, source, path, err);
+	return typed(obj, key, required, cJSON_Array, "an array", out, source, path, err);
 }
 
 int ib_json_int(const cJSON *obj, const char *key, int required, int64_t min, int64_t max,
@@ -226,7 +215,7 @@ int ib_json_int(const cJSON *obj, const char *key, int required, int64_t min, in
 	int rc;
 
 	snprintf(what, sizeof what, "an integer from %lld to %lld", (long long)min, (long long)max);
-	rc = typed(obj, key, required, cJSON_IsNumber, what, &v, source, path, err);
+	rc = typed(obj, key, required, cJSON_Number, what, &v, source, path, err);
 	if (!v)
 		return rc;
 	d = v->valuedouble;
@@ -282,19 +271,16 @@ int ib_json_bind_write(cJSON *obj, const struct ib_json_field *rows, size_t n, c
 	for (size_t i = 0; i < n; i++) {
 		const struct ib_json_field *r = &rows[i];
 		const char *field = (const char *)in + r->offset;
-		cJSON *v;
 
 		if (r->kind == IB_JSON_OWN)
 			continue;
-		if (r->kind == IB_JSON_TEXT)
-			v = cJSON_CreateString(field);
-		else
-			v = cJSON_CreateNumber(r->size == sizeof(int)
-			                               ? *(const int *)field
-			                               : (double)*(const int64_t *)field);
-		if (!v)
+		if (!(r->kind == IB_JSON_TEXT
+		              ? cJSON_AddStringToObject(obj, r->key, field)
+		              : cJSON_AddNumberToObject(obj, r->key,
+		                                        r->size == sizeof(int)
+		                                                ? *(const int *)field
+		                                                : (double)*(const int64_t *)field)))
 			return -1;
-		cJSON_AddItemToObject(obj, r->key, v);
 	}
 	return 0;
 }

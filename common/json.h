@@ -25,7 +25,8 @@ int ib_json_parse(const char *text, size_t len, const char *source, cJSON **out,
 /* Reads the file at path (at most max bytes) and parses it as ib_json_parse does. */
 int ib_json_load(const char *path, size_t max, cJSON **out, struct ib_err *err);
 
-/* Checks that v (at path) is an object whose keys are unique and all in allowed (NULL-ended). */
+/* Checks that v (at path) is an object whose keys are all in allowed (NULL-ended); v comes from
+ * ib_json_parse or ib_json_load, which refuse duplicate keys. */
 int ib_json_object(const cJSON *v, const char *const *allowed, const char *source, const char *path,
                    struct ib_err *err);
 
@@ -45,6 +46,7 @@ int ib_json_string(const cJSON *obj, const char *key, int required, const char *
                    const char *source, const char *path, struct ib_err *err);
 int ib_json_bool(const cJSON *obj, const char *key, int required, int *out, const char *source,
                  const char *path, struct ib_err *err);
+/* ib_json_int from 0 to max. */
 int ib_json_uint(const cJSON *obj, const char *key, int required, unsigned long max,
                  unsigned long *out, const char *source, const char *path, struct ib_err *err);
 /* An array member; *out is NULL when absent and not required. */

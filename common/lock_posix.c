@@ -108,9 +108,8 @@ int ib_lock_acquire(const char *path, const char *what, unsigned wait_ms, struct
 		}
 		plat_sleep_ms(RETRY_MS);
 	}
-	snprintf(rec, sizeof rec, "%lld\n%.*s\n", (long long)ib_proc_self(),
-	         (int)strcspn(what ? what : "", "\r\n"), what ? what : "");
-	len = strlen(rec);
+	len = (size_t)snprintf(rec, sizeof rec, "%lld\n%.*s\n", (long long)ib_proc_self(),
+	                       (int)strcspn(what ? what : "", "\r\n"), what ? what : "");
 	/* Nothing has moved fd's offset from 0: the record starts the file. */
 	if (ftruncate(fd, 0) != 0 || write(fd, rec, len) != (ssize_t)len) {
 		rc = ib_fail_errno(err, IB_EIO, errno, "%s: cannot write lock file", path);
@@ -158,7 +157,7 @@ int ib_lock_probe(const char *path, int *held, int64_t *pid, char *what, size_t 
 		if (errno == EINTR)
 			continue;
 		if (errno != EWOULDBLOCK) {
-			rc = ib_fail_errno(err, IB_EIO, errno, "%s: cannot probe lock", path);
+			rc = ib_fail_errno(err, IB_EIO, errno, "%s: cannot lock", path);
 			goto out;
 		}
 		*held = 1;

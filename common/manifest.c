@@ -158,9 +158,8 @@ __attribute__((format(printf, 2, 3))) static int fail(struct pctx *c, const char
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	if (c->plen)
-		return ib_fail(c->err, IB_EINPUT, "%s: %s: %s", c->source, c->path, msg);
-	return ib_fail(c->err, IB_EINPUT, "%s: %s", c->source, msg);
+	return ib_fail(c->err, IB_EINPUT, "%s: %s%s%s", c->source, c->path, c->plen ? ": " : "",
+	               msg);
 }
 
 /* "<source>: <what> byte N (line L, column C)" for a 0-based byte offset. */
@@ -220,7 +219,7 @@ static int get_int(struct pctx *c, const cJSON *v, long long lo, long long hi, l
 	double d = v->valuedouble;
 
 	/* The comparisons are false for NaN; the casts are defined once d is in range. */
-	if (!cJSON_IsNumber(v) || !(d >= (double)lo && d <= (double)hi) ||
+	if (!(v->type & cJSON_Number) || !(d >= (double)lo && d <= (double)hi) ||
 	    (double)(long long)d != d) {
 		snprintf(what, sizeof what, "an integer from %lld to %lld", lo, hi);
 		return expected(c, v, what);
@@ -231,9 +230,9 @@ static int get_int(struct pctx *c, const cJSON *v, long long lo, long long hi, l
 
 static int get_bool(struct pctx *c, const cJSON *v, int *out)
 {
-	if (!cJSON_IsBool(v))
+	if (!(v->type & (cJSON_True | cJSON_False)))
 		return expected(c, v, "true or false");
-	*out = cJSON_IsTrue(v) ? 1 : 0;
+	*out = (v->type & cJSON_True) != 0;
 	return 0;
 }
 
@@ -322,14 +321,14 @@ static int dup_str(const char *s, char **out, struct ib_err *err)
 	return *out ? 0 : ib_oom(err);
 }
 
-/* Compares at most n bytes (up to a NUL), ignoring ASCII letter case. */
-static int ascii_casecmp_n(const char *a, const char *b, size_t n)
+/* Compares at most n bytes (up to a NUL) as strncmp does; with fold, ignoring ASCII letter case. */
+static int keyncmp(const char *a, const char *b, size_t n, int fold)
 {
 	for (size_t i = 0; i < n; i++) {
 		int x = (unsigned char)a[i], y = (unsigned char)b[i];
-		if (x >= 'A' && x <= 'Z')
+		if (fold && x >= 'A' && x <= 'Z')
 			x += 'a' - 'A';
-		if (y >= 'A' && y <= 'Z')
+		if (fold && y >= 'A' && y <= 'Z')
 			y += 'a' - 'A';
 		if (x != y || x == 0)
 			return x - y;
@@ -352,7 +351,7 @@ static const char *windows_name_problem(const char *rel)
 		if (p[n - 1] == '.' || p[n - 1] == ' ')
 			return "has a name ending in a dot or a space, which Windows drops";
 		for (size_t i = 0; i < 6; i++)
-			reserved |= !ascii_casecmp_n(p, devices + 3 * i, 3) &&
+			reserved |= !keyncmp(p, devices + 3 * i, 3, 1) &&
 			            (i < 4 ? stem == 3 : stem == 4 && p[3] >= '1' && p[3] <= '9');
 		if (reserved)
 			return "uses a reserved Windows device name (CON, PRN, AUX, NUL, COM1-9, "
@@ -404,8 +403,8 @@ struct row {
 
 /*
  * Checks that v is an object whose keys all belong to spec (in this form),
- * each at most once, with every required one present; found[i] gets the value
- * of spec[i] or NULL.
+ * each at most once; found[i] gets the value of spec[i] or NULL (read_object
+ * refuses a missing required key when its row's turn comes).
  */
 static int take_keys(struct pctx *c, const cJSON *v, const struct row *spec, size_t n,
                      const cJSON **found)
@@ -449,13 +448,6 @@ static int take_keys(struct pctx *c, const cJSON *v, const struct row *spec, siz
 		found[k] = it;
 		pop(c, saved);
 	}
-	for (size_t i = 0; i < n; i++) {
-		enum rule r = spec[i].rule[c->form];
-		if (r == K_REQ && !found[i]) {
-			push_key(c, spec[i].key);
-			return fail(c, "required key is missing");
-		}
-	}
 	return 0;
 }
 
@@ -464,25 +456,14 @@ static int take_keys(struct pctx *c, const cJSON *v, const struct row *spec, siz
 struct sortent {
 	const char *key;
 	size_t idx;
+	int fold; /* compared ignoring letter case */
 };
 
-static int keycmp(const char *a, const char *b, int fold)
-{
-	return fold ? ascii_casecmp_n(a, b, (size_t)-1) : strcmp(a, b);
-}
-
-static int cmp_exact(const void *pa, const void *pb)
+/* By key, then by position. */
+static int cmp_ents(const void *pa, const void *pb)
 {
 	const struct sortent *a = pa, *b = pb;
-	int r = strcmp(a->key, b->key);
-
-	return r ? r : (a->idx > b->idx) - (a->idx < b->idx);
-}
-
-static int cmp_fold(const void *pa, const void *pb)
-{
-	const struct sortent *a = pa, *b = pb;
-	int r = keycmp(a->key, b->key, 1);
+	int r = keyncmp(a->key, b->key, (size_t)-1, a->fold);
 
 	return r ? r : (a->idx > b->idx) - (a->idx < b->idx);
 }
@@ -490,7 +471,7 @@ static int cmp_fold(const void *pa, const void *pb)
 /* Compares the first len bytes of prefix, taken as a whole string, with key. */
 static int prefix_cmp(const char *prefix, size_t len, const char *key, int fold)
 {
-	int r = fold ? ascii_casecmp_n(prefix, key, len) : strncmp(prefix, key, len);
+	int r = keyncmp(prefix, key, len, fold);
 
 	if (r)
 		return r;
@@ -543,10 +524,11 @@ static int check_unique(struct pctx *c, void *items, size_t n, size_t stride, in
 	for (size_t i = 0; i < n; i++) {
 		ents[i].key = *(char **)((char *)items + i * stride);
 		ents[i].idx = i;
+		ents[i].fold = fold;
 	}
-	qsort(ents, n, sizeof *ents, fold ? cmp_fold : cmp_exact);
+	qsort(ents, n, sizeof *ents, cmp_ents);
 	for (size_t i = 1; i < n; i++) {
-		if (keycmp(ents[i - 1].key, ents[i].key, fold) == 0) {
+		if (keyncmp(ents[i - 1].key, ents[i].key, (size_t)-1, fold) == 0) {
 			/* cmp_* put the earlier position first among equals. */
 			size_t first = ents[i - 1].idx;
 			push_index(c, ents[i].idx);
@@ -852,13 +834,16 @@ static int check_blake2b(struct pctx *c, void *obj, const cJSON *v, size_t i)
 {
 	struct ib_file *file = obj;
 	const char *s = v->valuestring;
+	size_t n = 0;
 
 	(void)i;
 	_Static_assert(IB_HASH_FILE_BYTES == 32, "the message says 64 hex digits");
-	if (strlen(s) != 2 * IB_HASH_FILE_BYTES || strspn(s, "0123456789abcdef") != strlen(s))
+	while ((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f'))
+		n++;
+	if (s[n] || n != 2 * IB_HASH_FILE_BYTES)
 		return expected(c, v, "64 lower-case hex digits");
 	/* Cannot fail on the 64 hex digits checked above. */
-	(void)sodium_hex2bin(file->blake2b, sizeof file->blake2b, s, strlen(s), NULL, NULL, NULL);
+	(void)sodium_hex2bin(file->blake2b, sizeof file->blake2b, s, n, NULL, NULL, NULL);
 	return 0;
 }
 
@@ -1281,7 +1266,9 @@ static int read_object(struct pctx *c, const cJSON *v, const struct row *rows, s
 		if (rule == K_NO || rule == K_BUILD)
 			continue; /* not of this form: take_keys refused it */
 		saved = push_key(c, r->key);
-		if (!found[k])
+		if (!found[k] && rule == K_REQ)
+			rc = fail(c, "required key is missing");
+		else if (!found[k])
 			rc = r->check ? r->check(c, obj, NULL, 0) : 0;
 		else if (r->list)
 			rc = read_array(c, r, found[k], obj);
@@ -1574,8 +1561,9 @@ static struct sortent *sorted(size_t n, const char *(*key)(const void *, size_t)
 		const char *k = key(arr, i);
 		ents[i].key = k ? k : "";
 		ents[i].idx = i;
+		ents[i].fold = 0;
 	}
-	qsort(ents, n, sizeof *ents, cmp_exact);
+	qsort(ents, n, sizeof *ents, cmp_ents);
 	return ents;
 }
 

@@ -22,27 +22,17 @@
 int plat_lstat(const char *path, enum plat_kind *kind, uint64_t *size, struct ib_err *err)
 {
 	struct stat st;
+	int missing = lstat(path, &st) != 0;
 
-	if (size)
-		*size = 0;
-	if (lstat(path, &st) != 0) {
-		if (errno == ENOENT || errno == ENOTDIR) {
-			*kind = PLAT_MISSING;
-			return 0;
-		}
+	if (missing && errno != ENOENT && errno != ENOTDIR)
 		return ib_fail_errno(err, IB_EIO, errno, "%s", path);
-	}
-	if (S_ISREG(st.st_mode)) {
-		*kind = PLAT_REGULAR;
-		if (size)
-			*size = (uint64_t)st.st_size;
-	} else if (S_ISDIR(st.st_mode)) {
-		*kind = PLAT_DIR;
-	} else if (S_ISLNK(st.st_mode)) {
-		*kind = PLAT_SYMLINK;
-	} else {
-		*kind = PLAT_OTHER;
-	}
+	*kind = missing               ? PLAT_MISSING
+	        : S_ISREG(st.st_mode) ? PLAT_REGULAR
+	        : S_ISDIR(st.st_mode) ? PLAT_DIR
+	        : S_ISLNK(st.st_mode) ? PLAT_SYMLINK
+	                              : PLAT_OTHER;
+	if (size)
+		*size = *kind == PLAT_REGULAR ? (uint64_t)st.st_size : 0;
 	return 0;
 }
 
@@ -160,9 +150,17 @@ out:
 	return rc;
 }
 
-static int cmp_names(const void *a, const void *b)
+/* "." and ".." are not listed. */
+static int not_dots(const struct dirent *de)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	const char *d = de->d_name;
+
+	return !(d[0] == '.' && (d[1] == '\0' || (d[1] == '.' && d[2] == '\0')));
+}
+
+static int cmp_names(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
 }
 
 void plat_free_names(char **names, size_t count)
@@ -174,49 +172,28 @@ void plat_free_names(char **names, size_t count)
 
 int plat_list_dir(const char *path, char ***names, size_t *count, struct ib_err *err)
 {
-	DIR *dir = opendir(path);
-	char **list = NULL;
-	size_t n = 0, cap = 0;
-	struct dirent *de;
-	int rc = 0;
+	struct dirent **list;
+	int n = scandir(path, &list, not_dots, cmp_names);
 
 	*names = NULL;
 	*count = 0;
-	if (!dir)
-		return ib_fail_errno(err, IB_EIO, errno, "%s: cannot list folder", path);
-	while ((de = readdir(dir)) != NULL) {
-		const char *d = de->d_name;
+	if (n < 0)
+		return ib_fail_errno(err, errno == ENOMEM ? IB_ENOMEM : IB_EIO, errno,
+		                     "%s: cannot list folder", path);
+	/* Every entry is a block of its own: with its name moved to its start, it is the name's,
+	   and the array of entries becomes the array of names. */
+	for (int i = 0; i < n; i++) {
+		const char *s = list[i]->d_name;
+		char *name = (char *)list[i], *d = name;
 
-		if (d[0] == '.' && (d[1] == '\0' || (d[1] == '.' && d[2] == '\0')))
-			continue;
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			char **grown = realloc(list, ncap * sizeof *grown);
-			if (!grown) {
-				rc = ib_oom(err);
-				goto out;
-			}
-			list = grown;
-			cap = ncap;
-		}
-		list[n] = strdup(de->d_name);
-		if (!list[n]) {
-			rc = ib_oom(err);
-			goto out;
-		}
-		n++;
+		/* Copied forwards, as the name lies after the entry's start. */
+		while ((*d++ = *s++) != '\0')
+			;
+		((char **)list)[i] = name;
 	}
-	/* An empty folder leaves list NULL, which qsort must not be given. */
-	if (n > 1)
-		qsort(list, n, sizeof *list, cmp_names);
-	*names = list;
-	*count = n;
-	list = NULL;
-out:
-	if (list)
-		plat_free_names(list, n);
-	closedir(dir);
-	return rc;
+	*names = (char **)list;
+	*count = (size_t)n;
+	return 0;
 }
 
 int plat_remove_tree(const char *path, struct ib_err *err)

@@ -14,9 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,34 +24,19 @@ extern char **environ;
 #define DRAIN_MS 2000
 /* How often to look whether the program has exited while it stays silent. */
 #define POLL_MS 100
-
-/* In a freshly forked child: closes every descriptor from first up. Async-signal-safe. */
-static void close_from(int first)
-{
-	struct rlimit rl;
-	long max = 4096;
-
-#ifdef SYS_close_range
-	if (syscall(SYS_close_range, (unsigned)first, ~0u, 0u) == 0)
-		return;
-#endif
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    rl.rlim_cur < 1048576)
-		max = (long)rl.rlim_cur;
-	for (long fd = first; fd < max; fd++)
-		close((int)fd);
-}
+/* Logged when the timeout strikes, and the error once the stop is done. */
+#define TIMED_OUT "%s: timed out after %u s; stopping it and everything it started"
 
 /* In a freshly forked child: undoes signal settings that exec would otherwise keep. */
 static void reset_signals(void)
 {
-	sigset_t none;
+	/* Linux's sigset_t is a plain bit array: all zero is the empty set. */
+	sigset_t none = {0};
 
-	signal(SIGPIPE, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGHUP, SIG_DFL);
-	sigemptyset(&none);
+	/* Every classic signal (SIGKILL and SIGSTOP refuse, harmlessly): ignored ones stay ignored
+	   across exec (SIGPIPE above all). */
+	for (int sig = 1; sig < 32; sig++)
+		signal(sig, SIG_DFL);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
@@ -69,31 +51,6 @@ static void child_fail(int fd, int stage)
 }
 
 enum { STAGE_CWD = 1, STAGE_STDIO, STAGE_EXEC };
-
-/*
- * In a freshly forked child: stdin from in, stdout and stderr to out, the
- * report pipe moved to fd 3 (close-on-exec), every other descriptor closed,
- * so nothing of the caller (its lock files above all) leaks into the program.
- */
-static void child_fds(int in, int out, int rep)
-{
-	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
-		child_fail(rep, STAGE_STDIO);
-	if (rep != 3 && dup2(rep, 3) < 0)
-		child_fail(rep, STAGE_STDIO);
-	fcntl(3, F_SETFD, FD_CLOEXEC);
-	close_from(4);
-}
-
-static const char *env_lookup(const char *const *env, const char *name)
-{
-	size_t len = strlen(name);
-
-	for (size_t i = 0; env && env[i]; i++)
-		if (!strncmp(env[i], name, len) && env[i][len] == '=')
-			return env[i] + len + 1;
-	return NULL;
-}
 
 /* environ with the extra entries added or replacing; the array is malloc'd, the strings borrowed.
  */
@@ -126,68 +83,113 @@ static int build_env(const char *const *extra, char ***out, struct ib_err *err)
 	}
 	for (size_t j = 0; j < n_extra; j++)
 		envp[o++] = (char *)extra[j];
-	envp[o] = NULL;
 	*out = envp;
 	return 0;
 }
 
-/* The file to execute for name: name itself when it has a '/', else the first match in PATH. */
-static int resolve_program(const char *name, const char *path_var, char **out, struct ib_err *err)
+/* Waits for pid to end and reaps it; info says how it ended (zeroed if it cannot be waited for). */
+static void reap(pid_t pid, siginfo_t *info)
 {
-	const char *p;
-
-	*out = NULL;
-	if (name[0] == '\0')
-		return ib_fail(err, IB_EINPUT, "empty program name");
-	if (strchr(name, '/')) {
-		*out = strdup(name);
-		return *out ? 0 : ib_oom(err);
-	}
-	p = path_var ? path_var : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-	while (*p) {
-		size_t n = strcspn(p, ":");
-		char dir[PATH_MAX];
-		char *cand;
-		struct stat st;
-
-		if (n > 0 && n < sizeof dir) {
-			memcpy(dir, p, n);
-			dir[n] = '\0';
-			cand = ib_path_join(dir, name);
-			if (!cand)
-				return ib_oom(err);
-			if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) &&
-			    access(cand, X_OK) == 0) {
-				*out = cand;
-				return 0;
-			}
-			free(cand);
-		}
-		p += n;
-		if (*p == ':')
-			p++;
-	}
-	return ib_fail(err, IB_EINPUT, "%s: program not found in PATH", name);
+	memset(info, 0, sizeof *info);
+	while (waitid(P_PID, (id_t)pid, info, WEXITED) != 0 && errno == EINTR)
+		;
 }
 
-/* Reads the child's report of a failed chdir/exec; 0 when exec succeeded. */
-static int read_child_failure(int fd, const char *prog, const char *cwd, struct ib_err *err)
+/*
+ * Starts argv (looked up in envp's PATH when it has no '/') in a session of its own,
+ * stdin from the null device, envp as its environment, and stdout and stderr to a pipe
+ * whose reading end goes to *pipe_rd. Without pipe_rd it is detached: output to out
+ * (-1: the null device), and an intermediate process forks it and leaves, so the
+ * program is not a session leader (never gets a terminal) and not our child. Every
+ * other descriptor is closed in the program, so nothing of the caller (its lock
+ * files above all) leaks into it. *pid gets its id once exec has succeeded.
+ */
+static int start(const char *const *argv, const char *cwd, char **envp, int out, int *pipe_rd,
+                 pid_t *pid, struct ib_err *err)
 {
-	int msg[2];
+	int rep[2] = {-1, -1}, o[2] = {-1, -1}, msg[2];
+	int in = open("/dev/null", O_RDWR | O_CLOEXEC), rc = 0, detached = !pipe_rd;
+	siginfo_t info;
+	pid_t child;
 	ssize_t got;
 
+	*pid = 0;
+	if (!argv || !argv[0] || !argv[0][0]) {
+		rc = ib_fail(err, IB_EINPUT, "no program to run");
+		goto out;
+	}
+	if (in < 0 || pipe2(rep, O_CLOEXEC) != 0 || (pipe_rd && pipe2(o, O_CLOEXEC) != 0)) {
+		rc = ib_fail_errno(err, IB_EIO, errno, "%s: cannot create pipes", argv[0]);
+		goto out;
+	}
+	if (pipe_rd)
+		out = o[1];
+	child = fork();
+	if (child == 0) {
+		setsid();
+		if (detached && fork() != 0)
+			_exit(0);
+		reset_signals();
+		child = getpid();
+		got = write(rep[1], &child, sizeof child);
+		if (cwd && chdir(cwd) != 0)
+			child_fail(rep[1], STAGE_CWD);
+		if (out < 0)
+			out = in;
+		if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0 ||
+		    (rep[1] != 3 && dup2(rep[1], 3) < 0))
+			child_fail(rep[1], STAGE_STDIO);
+		fcntl(3, F_SETFD, FD_CLOEXEC);
+		closefrom(4);
+		/* execvp looks PATH up in, and passes on, environ. */
+		environ = envp;
+		execvp(argv[0], (char *const *)argv);
+		child_fail(3, STAGE_EXEC);
+	}
+	close(rep[1]);
+	rep[1] = -1;
+	if (child < 0) {
+		rc = ib_fail_errno(err, IB_EIO, errno, "%s: cannot start", argv[0]);
+		goto out;
+	}
 	do
-		got = read(fd, msg, sizeof msg);
+		got = read(rep[0], pid, sizeof *pid);
 	while (got < 0 && errno == EINTR);
-	if (got != (ssize_t)sizeof msg)
-		return 0;
-	if (msg[0] == STAGE_CWD)
-		return ib_fail_errno(err, IB_EINPUT, msg[1], "%s: cannot use as working folder",
-		                     cwd);
-	if (msg[0] == STAGE_STDIO)
-		return ib_fail_errno(err, IB_EIO, msg[1], "%s: cannot set up standard streams",
-		                     prog);
-	return ib_fail_errno(err, IB_EINPUT, msg[1], "%s: cannot execute", prog);
+	if (detached || got != (ssize_t)sizeof *pid)
+		reap(child, &info);
+	if (got != (ssize_t)sizeof *pid) {
+		*pid = 0;
+		rc = ib_fail(err, IB_EIO, "%s: cannot start", argv[0]);
+		goto out;
+	}
+	do
+		got = read(rep[0], msg, sizeof msg);
+	while (got < 0 && errno == EINTR);
+	if (got == (ssize_t)sizeof msg) {
+		if (!detached)
+			reap(*pid, &info);
+		*pid = 0;
+		rc = ib_fail_errno(err, msg[0] == STAGE_STDIO ? IB_EIO : IB_EINPUT, msg[1],
+		                   "%s: %s", msg[0] == STAGE_CWD ? cwd : argv[0],
+		                   msg[0] == STAGE_CWD     ? "cannot use as working folder"
+		                   : msg[0] == STAGE_STDIO ? "cannot set up standard streams"
+		                   : msg[1] == ENOENT && !strchr(argv[0], '/')
+		                           ? "program not found in PATH"
+		                           : "cannot execute");
+	} else if (pipe_rd) {
+		*pipe_rd = o[0];
+		o[0] = -1;
+	}
+out:
+	for (int i = 0; i < 2; i++) {
+		if (rep[i] >= 0)
+			close(rep[i]);
+		if (o[i] >= 0)
+			close(o[i]);
+	}
+	if (in >= 0)
+		close(in);
+	return rc;
 }
 
 struct line_buf {
@@ -277,14 +279,6 @@ static int child_ended(pid_t pid)
 	return info.si_pid == pid;
 }
 
-/* Waits for pid to end and reaps it; info says how it ended (zeroed if it cannot be waited for). */
-static void reap(pid_t pid, siginfo_t *info)
-{
-	memset(info, 0, sizeof *info);
-	while (waitid(P_PID, (id_t)pid, info, WEXITED) != 0 && errno == EINTR)
-		;
-}
-
 /*
  * Stops the group politely, waits up to grace_ms for the leader to end and the
  * output to close, then kills whatever remains and reaps the leader.
@@ -312,9 +306,8 @@ int ib_proc_run(const struct ib_proc_opts *opts, struct ib_proc_result *result, 
 {
 	struct line_buf *lb = NULL;
 	char **envp = NULL;
-	char *prog = NULL;
-	int out[2] = {-1, -1}, rep[2] = {-1, -1};
-	int devnull = -1, eof = 0, rc = 0, exit_wait_ms = 1;
+	int out = -1;
+	int eof = 0, rc, exit_wait_ms = 1;
 	siginfo_t info;
 	unsigned grace = opts->grace_ms ? opts->grace_ms : IB_PROC_GRACE_MS_DEFAULT;
 	uint64_t deadline =
@@ -322,12 +315,7 @@ int ib_proc_run(const struct ib_proc_opts *opts, struct ib_proc_result *result, 
 	pid_t pid;
 
 	memset(result, 0, sizeof *result);
-	if (!opts->argv || !opts->argv[0])
-		return ib_fail(err, IB_EINPUT, "no program to run");
 	rc = build_env(opts->env, &envp, err);
-	if (rc == 0)
-		rc = resolve_program(opts->argv[0], env_lookup((const char *const *)envp, "PATH"),
-		                     &prog, err);
 	if (rc)
 		goto out;
 	lb = calloc(1, sizeof *lb);
@@ -335,35 +323,11 @@ int ib_proc_run(const struct ib_proc_opts *opts, struct ib_proc_result *result, 
 		rc = ib_oom(err);
 		goto out;
 	}
+	rc = start(opts->argv, opts->cwd, envp, -1, &out, &pid, err);
+	if (rc)
+		goto out;
 	lb->tag = opts->log_tag ? opts->log_tag : ib_path_basename(opts->argv[0]);
-	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (devnull < 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(rep, O_CLOEXEC) != 0) {
-		rc = ib_fail_errno(err, IB_EIO, errno, "%s: cannot create pipes", opts->argv[0]);
-		goto out;
-	}
-	pid = fork();
-	if (pid < 0) {
-		rc = ib_fail_errno(err, IB_EIO, errno, "%s: cannot start", opts->argv[0]);
-		goto out;
-	}
-	if (pid == 0) {
-		setsid();
-		reset_signals();
-		if (opts->cwd && chdir(opts->cwd) != 0)
-			child_fail(rep[1], STAGE_CWD);
-		child_fds(devnull, out[1], rep[1]);
-		execve(prog, (char *const *)opts->argv, envp);
-		child_fail(3, STAGE_EXEC);
-	}
-	close(out[1]);
-	close(rep[1]);
-	out[1] = rep[1] = -1;
-	rc = read_child_failure(rep[0], opts->argv[0], opts->cwd, err);
-	if (rc) {
-		reap(pid, &info);
-		goto out;
-	}
-	fcntl(out[0], F_SETFL, fcntl(out[0], F_GETFL) | O_NONBLOCK);
+	fcntl(out, F_SETFL, fcntl(out, F_GETFL) | O_NONBLOCK);
 	for (;;) {
 		int wait_ms = eof ? exit_wait_ms : POLL_MS;
 
@@ -375,7 +339,7 @@ int ib_proc_run(const struct ib_proc_opts *opts, struct ib_proc_result *result, 
 				wait_ms = (int)(deadline - now);
 		}
 		if (!eof) {
-			eof = pump(out[0], lb, wait_ms);
+			eof = pump(out, lb, wait_ms);
 		} else {
 			poll(NULL, 0, wait_ms);
 			/* The exit follows the end of the output closely: look again soon. */
@@ -387,15 +351,13 @@ int ib_proc_run(const struct ib_proc_opts *opts, struct ib_proc_result *result, 
 	}
 	if (!child_ended(pid)) {
 		result->how = IB_PROC_TIMED_OUT;
-		ib_warn("%s: still running after %u s; stopping it and everything it started",
-		        opts->argv[0], opts->timeout_s);
+		ib_warn(TIMED_OUT, opts->argv[0], opts->timeout_s);
 	}
-	stop_group(pid, out[0], &eof, lb, grace, &info);
+	stop_group(pid, out, &eof, lb, grace, &info);
 	emit_line(lb);
 	fill_tail(lb, result);
 	if (result->how == IB_PROC_TIMED_OUT) {
-		rc = ib_fail(err, IB_ETIMEOUT, "%s: timed out after %u s; it was stopped",
-		             opts->argv[0], opts->timeout_s);
+		rc = ib_fail(err, IB_ETIMEOUT, TIMED_OUT, opts->argv[0], opts->timeout_s);
 	} else if (info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED) {
 		result->how = IB_PROC_SIGNALED;
 		result->signal = info.si_status;
@@ -404,16 +366,9 @@ int ib_proc_run(const struct ib_proc_opts *opts, struct ib_proc_result *result, 
 		result->exit_code = info.si_status;
 	}
 out:
-	for (int i = 0; i < 2; i++) {
-		if (out[i] >= 0)
-			close(out[i]);
-		if (rep[i] >= 0)
-			close(rep[i]);
-	}
-	if (devnull >= 0)
-		close(devnull);
+	if (out >= 0)
+		close(out);
 	free(lb);
-	free(prog);
 	free(envp);
 	return rc;
 }
@@ -452,82 +407,19 @@ void ib_proc_tail_oneline(const struct ib_proc_result *result, size_t max_lines,
 int ib_proc_spawn_detached(const char *const *argv, const char *cwd, const char *log_path,
                            int64_t *pid_out, struct ib_err *err)
 {
-	char *prog = NULL;
-	int pidp[2] = {-1, -1}, rep[2] = {-1, -1};
-	int in = -1, outfd = -1, rc = 0;
-	siginfo_t info;
-	pid_t mid, worker = -1;
-	ssize_t got;
+	int outfd = -1, rc;
+	pid_t pid;
 
 	*pid_out = 0;
-	if (!argv || !argv[0])
-		return ib_fail(err, IB_EINPUT, "no program to run");
-	rc = resolve_program(argv[0], getenv("PATH"), &prog, err);
-	if (rc)
-		return rc;
-	in = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	outfd = log_path ? open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)
-	                 : open("/dev/null", O_WRONLY | O_CLOEXEC);
-	if (in < 0 || outfd < 0) {
-		rc = ib_fail_errno(err, IB_EIO, errno, "%s", log_path ? log_path : "/dev/null");
-		goto out;
+	if (log_path) {
+		outfd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (outfd < 0)
+			return ib_fail_errno(err, IB_EIO, errno, "%s", log_path);
 	}
-	if (pipe2(pidp, O_CLOEXEC) != 0 || pipe2(rep, O_CLOEXEC) != 0) {
-		rc = ib_fail_errno(err, IB_EIO, errno, "%s: cannot create pipes", argv[0]);
-		goto out;
-	}
-	mid = fork();
-	if (mid < 0) {
-		rc = ib_fail_errno(err, IB_EIO, errno, "%s: cannot start", argv[0]);
-		goto out;
-	}
-	if (mid == 0) {
-		pid_t w;
-
-		/* A new session leaves the caller's process group; forking once more makes
-		   sure the worker, not being a session leader, never gets a terminal. */
-		setsid();
-		w = fork();
-		if (w == 0) {
-			reset_signals();
-			if (cwd && chdir(cwd) != 0)
-				child_fail(rep[1], STAGE_CWD);
-			child_fds(in, outfd, rep[1]);
-			execve(prog, (char *const *)argv, environ);
-			child_fail(3, STAGE_EXEC);
-		}
-		{
-			ssize_t w2 = write(pidp[1], &w, sizeof w);
-			(void)w2;
-		}
-		_exit(w < 0 ? 1 : 0);
-	}
-	close(pidp[1]);
-	close(rep[1]);
-	pidp[1] = rep[1] = -1;
-	do
-		got = read(pidp[0], &worker, sizeof worker);
-	while (got < 0 && errno == EINTR);
-	reap(mid, &info);
-	if (got != (ssize_t)sizeof worker || worker <= 0) {
-		rc = ib_fail(err, IB_EIO, "%s: cannot start", argv[0]);
-		goto out;
-	}
-	rc = read_child_failure(rep[0], argv[0], cwd, err);
-	if (rc == 0)
-		*pid_out = worker;
-out:
-	for (int i = 0; i < 2; i++) {
-		if (pidp[i] >= 0)
-			close(pidp[i]);
-		if (rep[i] >= 0)
-			close(rep[i]);
-	}
-	if (in >= 0)
-		close(in);
+	rc = start(argv, cwd, environ, outfd, NULL, &pid, err);
+	*pid_out = pid;
 	if (outfd >= 0)
 		close(outfd);
-	free(prog);
 	return rc;
 }
 
