@@ -30,13 +30,13 @@ extern char **environ;
 /* In a freshly forked child: undoes signal settings that exec would otherwise keep. */
 static void reset_signals(void)
 {
-	/* Linux's sigset_t is a plain bit array: all zero is the empty set. */
-	sigset_t none = {0};
+	sigset_t none;
 
 	/* Every classic signal (SIGKILL and SIGSTOP refuse, harmlessly): ignored ones stay ignored
 	   across exec (SIGPIPE above all). */
 	for (int sig = 1; sig < 32; sig++)
 		signal(sig, SIG_DFL);
+	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
