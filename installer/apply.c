@@ -340,15 +340,14 @@ static void on_download(void *ctx, uint64_t done, uint64_t total, double rate)
 	run->o->progress(run->o->progress_ctx, total ? (int)(done * 100 / total) : 0, what);
 }
 
-/* Downloads the bundle, reading (verifying, extracting) it as it arrives. */
-static int read_download(struct run *run, struct ib_bundle *b, struct ib_err *err)
+/* Downloads the bundle, reading it with ro (verifying, extracting) as it arrives. */
+static int read_download(struct run *run, const struct ib_read_opts *ro, struct ib_bundle *b,
+                         struct ib_err *err)
 {
 	struct ib_fetch_opts f;
-	struct ib_read_opts ro;
 	char *path = NULL;
 	int rc;
 
-	read_opts(run, &ro);
 	ib_fetch_opts_init(&f);
 	f.urls = run->o->urls;
 	f.n_urls = run->o->n_urls;
@@ -360,7 +359,7 @@ static int read_download(struct run *run, struct ib_bundle *b, struct ib_err *er
 		f.deadline_seconds = run->o->download_timeout_seconds;
 	f.progress = on_download;
 	f.progress_ctx = run;
-	f.read = &ro;
+	f.read = ro;
 	progress(run, -1, "downloading the bundle");
 	rc = ib_fetch_bundle(&f, &path, b, err);
 	ib_fetch_bar_end(&run->bar);
@@ -393,10 +392,10 @@ static void use_bundle(struct run *run)
 	char *path = NULL;
 	int rc;
 
+	read_opts(run, &ro);
 	rc = ib_locate_bundle(run->o, &run->paths, &path, &where, err);
 	if (rc == 0 && path) {
 		ib_info("bundle %s (from the %s)", path, where);
-		read_opts(run, &ro);
 		progress(run, 10, "verifying the bundle");
 		rc = ib_bundle_read(path, &ro, &b, err);
 		if (rc == IB_EVERIFY && !strcmp(where, IB_LOCATE_CACHE) && run->o->n_urls &&
@@ -418,7 +417,7 @@ static void use_bundle(struct run *run)
 			             run->o->plan_only ? "plan does not download"
 			                               : "no download URL is configured");
 		} else {
-			rc = read_download(run, &b, err);
+			rc = read_download(run, &ro, &b, err);
 		}
 	}
 	conclude(run, rc, &b);

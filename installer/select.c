@@ -209,14 +209,6 @@ static void put_kinds(char *buf, const char *const *kinds, size_t n)
 		put(buf, "%s%s", k ? " or " : "", kinds[k]);
 }
 
-/* "linux ubuntu 20.04 and CX6" */
-static void put_os_generation(char *buf, const struct ib_facts *f, const struct ib_selection *s)
-{
-	put_os_short(buf, &f->os);
-	if (s->sriov)
-		put(buf, " and %s", s->generation);
-}
-
 static void put_situation(char *buf, const struct ib_facts *f, const struct ib_selection *s)
 {
 	if (s->size)
@@ -377,10 +369,8 @@ static enum ib_select_code pick_driver(const struct ib_facts *f, const struct ib
 			}
 		}
 		if (tie) {
-			put(out->reason, "bundle '%s': drivers '%s' and '%s' both fit ", m->name,
-			    best->id, tie->id);
-			put_os_generation(out->reason, f, out);
-			put(out->reason, " equally well");
+			put(out->reason, ": bundle '%s': drivers '%s' and '%s' fit equally well",
+			    m->name, best->id, tie->id);
 			return IB_SELECT_AMBIGUOUS;
 		}
 		if (best) {
@@ -389,10 +379,9 @@ static enum ib_select_code pick_driver(const struct ib_facts *f, const struct ib
 			return IB_SELECT_OK;
 		}
 	}
-	put(out->reason, "bundle '%s' has no ", m->name);
+	put(out->reason, ": bundle '%s' has no ", m->name);
 	put_kinds(out->reason, kinds, n_kinds);
-	put(out->reason, " driver for ");
-	put_os_generation(out->reason, f, out);
+	put(out->reason, " driver");
 	return IB_SELECT_NO_DRIVER;
 }
 
@@ -401,7 +390,6 @@ void ib_select(const struct ib_facts *facts, const struct ib_catalog *catalog,
 {
 	const char *kinds[KINDS_MAX];
 	const struct ib_os_support *os_row;
-	char situation[IB_ERR_MSG_MAX] = "";
 	size_t n_kinds;
 
 	memset(out, 0, sizeof *out);
@@ -413,11 +401,12 @@ void ib_select(const struct ib_facts *facts, const struct ib_catalog *catalog,
 	out->code = check_os(facts, catalog, out, &os_row);
 	if (out->code)
 		return;
-	put_situation(situation, facts, out);
-	put(situation, " on ");
-	put_os_label(situation, &facts->os, os_row);
+	/* What was found starts the reason; what is needed, chosen or missing follows. */
+	put_situation(out->reason, facts, out);
+	put(out->reason, " on ");
+	put_os_label(out->reason, &facts->os, os_row);
 	if (!manifest) {
-		put(out->reason, "%s: needs a ", situation);
+		put(out->reason, ": needs a ");
 		put_kinds(out->reason, kinds, n_kinds);
 		put(out->reason, " driver");
 		return;
@@ -425,6 +414,6 @@ void ib_select(const struct ib_facts *facts, const struct ib_catalog *catalog,
 	out->code = pick_driver(facts, manifest, kinds, n_kinds, out);
 	if (out->code)
 		return;
-	put(out->reason, "%s: %s driver '%s' %s", situation, out->driver->kind, out->driver->id,
+	put(out->reason, ": %s driver '%s' %s", out->driver->kind, out->driver->id,
 	    out->driver->version);
 }

@@ -157,7 +157,9 @@ static const struct select_case cases[] = {
          NULL},
         {"ND24rs on 2012 (no WinOF build for it)", FACTS("Standard_ND24rs", WS2012, ""), 0, &full,
          IB_SELECT_NO_DRIVER, NULL, "winof", "CX3-Pro",
-         "bundle 'full' has no winof driver for windows 6.2.9200 and CX3-Pro", NULL},
+         "ConnectX-3 Pro (CX3-Pro) per the catalog) on Windows Server 2012 (6.2.9200): bundle "
+         "'full' has no winof driver",
+         NULL},
         /* Non-SR-IOV sizes: ND; their NICs are not on the PCI bus. */
         {"H16r on 2016", FACTS("Standard_H16r", WS2016, ""), 0, &full, IB_SELECT_OK, "nd-windows",
          "nd", NULL,
@@ -175,7 +177,8 @@ static const struct select_case cases[] = {
          NULL},
         {"H16r, bundle without a Windows ND driver", FACTS("Standard_H16r", WS2016, ""), 0,
          &only2016, IB_SELECT_NO_DRIVER, NULL, "nd", NULL,
-         "bundle 'x' has no nd driver for windows 10.0.14393.6452", NULL},
+         "Network Direct) on Windows Server 2016 (10.0.14393.6452): bundle 'x' has no nd driver",
+         NULL},
         /* Linux: MLNX_OFED, else rdma-core. */
         {"HBv2 on Ubuntu 20.04", FACTS("Standard_HB120rs_v2", U2004, IB_CX6), 0, &full,
          IB_SELECT_OK, "mlnx-ofed-5.5", "mlnx-ofed", "CX6",
@@ -195,7 +198,7 @@ static const struct select_case cases[] = {
          NULL},
         {"HBv2 on Ubuntu 20.04, Windows-only bundle", FACTS("Standard_HB120rs_v2", U2004, IB_CX6),
          0, &only2016, IB_SELECT_NO_DRIVER, NULL, "mlnx-ofed", "CX6",
-         "bundle 'x' has no mlnx-ofed or rdma-core driver for linux ubuntu 20.04 and CX6", NULL},
+         "on Ubuntu 20.04 (20.04): bundle 'x' has no mlnx-ofed or rdma-core driver", NULL},
         /* NDR: nothing shipped supports ConnectX-7; a catalog that does can be given. */
         {"ND H100 v5 on Ubuntu 22.04, shipped catalog",
          FACTS("Standard_ND96isr_H100_v5", U2204, IB_101E "," IB_101E_B), 0, &full,
@@ -280,13 +283,15 @@ static const struct select_case cases[] = {
         /* Bundles: missing driver, misfiled driver, ties, the most specific OS entry. */
         {"bundle lacks winof2 for 2019", FACTS("Standard_HB120rs_v2", WS2019, IB_CX6), 0, &only2016,
          IB_SELECT_NO_DRIVER, NULL, "winof2", "CX6",
-         "bundle 'x' has no winof2 driver for windows 10.0.17763 and CX6", NULL},
+         "ConnectX-6 (CX6) on the PCI bus) on Windows Server 2019 (10.0.17763): bundle 'x' has no "
+         "winof2 driver",
+         NULL},
         {"bundle has winof2 for 2016", FACTS("Standard_HB120rs_v2", WS2016, IB_CX6), 0, &only2016,
          IB_SELECT_OK, "winof2-2.22-2016", "winof2", "CX6", "winof2-2.22-2016", NULL},
         {"two equal drivers", FACTS("Standard_HB120rs_v2", WS2016, IB_CX6), 0, &tie,
          IB_SELECT_AMBIGUOUS, NULL, "winof2", "CX6",
-         "bundle 'tie': drivers 'winof2-a' and 'winof2-b' both fit windows 10.0.14393.6452 and CX6 "
-         "equally well",
+         "ConnectX-6 (CX6) on the PCI bus) on Windows Server 2016 (10.0.14393.6452): bundle 'tie': "
+         "drivers 'winof2-a' and 'winof2-b' fit equally well",
          NULL},
         {"the specific driver wins the tie", FACTS("Standard_HB120rs_v2", WS2019, IB_CX6), 0, &tie,
          IB_SELECT_OK, "winof2-2019", "winof2", "CX6", "winof2-2019", NULL},
