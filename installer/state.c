@@ -291,7 +291,7 @@ static int save(const char *path, const void *in, int state, struct ib_err *err)
 	if (rc)
 		return rc;
 	root = cJSON_CreateObject();
-	if (!root || !cJSON_AddItemToObject(root, "format", cJSON_CreateNumber(IB_STATE_FORMAT)) ||
+	if (!root || !cJSON_AddNumberToObject(root, "format", IB_STATE_FORMAT) ||
 	    ib_json_bind_write(root, ROWS(state), in)) {
 		cJSON_Delete(root);
 		return ib_oom(err);
