@@ -164,7 +164,7 @@ static int in_list(int code, const int *list, size_t n)
 static void run_install(struct run *run, const struct ib_driver *d)
 {
 	const struct ib_install *in = &d->install;
-	struct ib_proc_result *res = malloc(sizeof *res);
+	struct ib_proc_result res; /* about 8 KiB: the output's last lines */
 	char env_root[4096 + 16], tail[512];
 	const char *env[] = {env_root, NULL};
 	struct ib_proc_opts po = {
@@ -177,17 +177,13 @@ static void run_install(struct run *run, const struct ib_driver *d)
 	char what[256];
 	int rc, ok, reboot, killed;
 
-	if (!res) {
-		outcome(run, IB_EXT_EXCEPTION, "out of memory");
-		return;
-	}
 	snprintf(env_root, sizeof env_root, "IBDRV_ROOT=%s", run->paths.root);
 	snprintf(what, sizeof what, "running the install command of %s %s (timeout %u s)", d->id,
 	         d->version, in->timeout_seconds);
 	progress(run, 90, what);
-	rc = ib_proc_run(&po, res, &run->err);
+	rc = ib_proc_run(&po, &res, &run->err);
 	if (rc == 0)
-		ib_proc_tail_oneline(res, 3, tail, sizeof tail);
+		ib_proc_tail_oneline(&res, 3, tail, sizeof tail);
 	if (rc == IB_ETIMEOUT) {
 		outcome(run, IB_EXT_TIMEOUT,
 		        "install command of %s timed out after %u s and was stopped with its "
@@ -196,19 +192,18 @@ static void run_install(struct run *run, const struct ib_driver *d)
 	} else if (rc) {
 		outcome(run, IB_EXT_UNSUPPORTED, "install command of %s: %s", d->id, run->err.msg);
 	} else {
-		killed = res->how == IB_PROC_SIGNALED;
-		ok = !killed && in_list(res->exit_code, in->success_codes, in->n_success);
-		reboot = !killed && !ok && in_list(res->exit_code, in->reboot_codes, in->n_reboot);
+		killed = res.how == IB_PROC_SIGNALED;
+		ok = !killed && in_list(res.exit_code, in->success_codes, in->n_success);
+		reboot = !killed && !ok && in_list(res.exit_code, in->reboot_codes, in->n_reboot);
 		if (ok || reboot)
 			outcome(run, ok ? IB_EXT_SUCCESS : IB_EXT_REBOOT,
 			        "installed %s %s %s%s (install command exited with %d)", d->id,
-			        d->kind, d->version, ok ? "" : "; reboot required", res->exit_code);
+			        d->kind, d->version, ok ? "" : "; reboot required", res.exit_code);
 		else
 			outcome(run, IB_EXT_UNSUPPORTED, "install command of %s %s %d: %s", d->id,
 			        killed ? "was killed by signal" : "failed with exit code",
-			        killed ? res->signal : res->exit_code, tail);
+			        killed ? res.signal : res.exit_code, tail);
 	}
-	free(res);
 }
 
 /* The driver is in staging and verified: journal, install, record, clean up. */
@@ -336,7 +331,7 @@ static void on_download(void *ctx, uint64_t done, uint64_t total, double rate)
 		return;
 	run->download_report_ms = now;
 	snprintf(what, sizeof what, "downloading and verifying the bundle (%.1f of %.1f MiB)",
-	         (double)done / 1048576.0, (double)total / 1048576.0);
+	         (double)(int64_t)done / 1048576.0, (double)(int64_t)total / 1048576.0);
 	run->o->progress(run->o->progress_ctx, total ? (int)(done * 100 / total) : 0, what);
 }
 
