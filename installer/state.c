@@ -221,17 +221,6 @@ static int load_object(const char *path, cJSON **root, int *found, struct ib_err
 	return 0;
 }
 
-static int get_format(const cJSON *root, const char *path, struct ib_err *err)
-{
-	int64_t format;
-	int rc = ib_json_int(root, "format", 1, 0, 1000000, &format, path, "", err);
-
-	if (rc == 0 && format != IB_STATE_FORMAT)
-		rc = ib_fail(err, IB_EINPUT, "%s: format: %lld is not supported (expected %d)",
-		             path, (long long)format, IB_STATE_FORMAT);
-	return rc;
-}
-
 /*
  * The rows of both files, in the order they are written: the journal's are the first
  * JOURNAL_ROWS, the state's all but the first two (the members they share are at the same
@@ -260,6 +249,7 @@ static const struct ib_json_field rows[] = {
 static int load(const char *path, void *out, int state, int *found, struct ib_err *err)
 {
 	size_t size = state ? sizeof(struct ib_state) : sizeof(struct ib_journal);
+	int64_t format;
 	cJSON *root = NULL;
 	int rc;
 
@@ -267,7 +257,9 @@ static int load(const char *path, void *out, int state, int *found, struct ib_er
 	rc = load_object(path, &root, found, err);
 	if (rc || !*found)
 		return rc;
-	rc = get_format(root, path, err);
+	/* The only format there is: any other is "expected an integer from 1 to 1". */
+	rc = ib_json_int(root, "format", 1, IB_STATE_FORMAT, IB_STATE_FORMAT, &format, path, "",
+	                 err);
 	if (rc == 0)
 		rc = ib_json_bind_read(root, ROWS(state), out, path, "", err);
 	if (rc == 0)
