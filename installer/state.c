@@ -156,12 +156,10 @@ static int check_common(const char *source, const struct ib_journal *j, int opti
                         const char *time_key, struct ib_err *err)
 {
 	if (!j->driver[0] && optional) {
-		if (j->kind[0] || j->version[0])
+		if (j->kind[0] || j->version[0] || j->started_at[0])
 			return ib_fail(err, IB_EINPUT,
-			               "%s: kind and version must be empty without a driver",
-			               source);
-		if (j->started_at[0])
-			return bad_text(err, source, time_key, j->started_at, UTC_TIME " or empty");
+			               "%s: kind, version and %s must be empty without a driver",
+			               source, time_key);
 	} else {
 		if (!valid_id(j->driver))
 			return bad_text(err, source, "driver", j->driver, "a driver id");

@@ -230,7 +230,7 @@ static void test_corrupt(void)
 	        "{\"format\":1,\"driver\":\"\",\"kind\":\"nd\",\"version\":\"\",\"bundle\":\"\","
 	        "\"bundle_sequence\":0,\"installed_at\":\"\",\"last_code\":0,"
 	        "\"last_run_at\":\"2024-01-01T00:00:00Z\"}",
-	        "kind and version must be empty without a driver");
+	        "kind, version and installed_at must be empty without a driver");
 	expect_corrupt(
 	        "{\"format\":1,\"driver\":\"nd-1\",\"kind\":\"nd\",\"version\":\"1.0\","
 	        "\"bundle\":\"b\",\"bundle_sequence\":0,\"installed_at\":\"2024-01-01T00:00:00Z\","
