@@ -227,72 +227,75 @@ static void put_situation(char *buf, const struct ib_facts *f, const struct ib_s
 	put(buf, s->from_hardware ? " on the PCI bus)" : " per the catalog)");
 }
 
-static int has_generation(const char *const *nics, size_t n, const char *gen)
+/* Whether s is one of list[0..n). */
+static int listed(const char *const *list, size_t n, const char *s)
 {
 	for (size_t i = 0; i < n; i++)
-		if (!strcmp(nics[i], gen))
+		if (!strcmp(list[i], s))
 			return 1;
 	return 0;
 }
 
-static enum ib_select_code check_os(const struct ib_facts *f, const struct ib_catalog *cat,
-                                    struct ib_selection *out, const struct ib_os_support **label)
+/* What the catalog's OS rows offer: what the refusal of an OS or generation lists. */
+struct offer {
+	const char *items[32]; /* generations, or the family's releases when no row matches */
+	size_t n;
+};
+
+static void offer_add(struct offer *o, const char *item)
 {
-	const char *gens[16];
-	size_t n_gens = 0;
-	int matched = 0, nd = 0, gen_ok = 0;
+	if (o->n < sizeof o->items / sizeof o->items[0] && !listed(o->items, o->n, item))
+		o->items[o->n++] = item;
+}
+
+/*
+ * Whether the OS supports the generation (SR-IOV) or Network Direct; *label gets the first
+ * matching row (NULL: none, the OS is not supported). Fills *offer for the refusal.
+ */
+static enum ib_select_code check_os(const struct ib_facts *f, const struct ib_catalog *cat,
+                                    const struct ib_selection *s,
+                                    const struct ib_os_support **label, struct offer *offer)
+{
+	int nd = 0, gen_ok = 0;
 
 	*label = NULL;
+	offer->n = 0;
 	for (size_t i = 0; i < cat->n_os; i++) {
 		const struct ib_os_support *r = &cat->os[i];
 
 		if (!ib_os_support_matches(r, f->os.family, f->os.product, f->os.id, f->os.version))
 			continue;
-		if (!matched)
+		if (!*label)
 			*label = r;
-		matched = 1;
 		nd |= r->nd;
-		for (size_t j = 0; j < r->n_nics; j++) {
-			if (out->sriov && !strcmp(r->nics[j], out->generation))
-				gen_ok = 1;
-			if (n_gens < sizeof gens / sizeof gens[0] &&
-			    !has_generation(gens, n_gens, r->nics[j]))
-				gens[n_gens++] = r->nics[j];
-		}
+		gen_ok |=
+		        s->sriov && listed((const char *const *)r->nics, r->n_nics, s->generation);
+		for (size_t j = 0; j < r->n_nics; j++)
+			offer_add(offer, r->nics[j]);
 	}
-	if (!matched) {
-		const char *last = NULL;
-
-		put_os_label(out->reason, &f->os, NULL);
-		put(out->reason, " is not a supported OS (supported %s releases:", f->os.family);
-		for (size_t i = 0; i < cat->n_os; i++) {
-			if (strcmp(cat->os[i].family, f->os.family) ||
-			    (last && !strcmp(last, cat->os[i].name)))
-				continue;
-			put(out->reason, "%s %s", last ? "," : "", cat->os[i].name);
-			last = cat->os[i].name;
-		}
-		put(out->reason, "%s)", last ? "" : " none");
+	if (!*label) {
+		for (size_t i = 0; i < cat->n_os; i++)
+			if (!strcmp(cat->os[i].family, f->os.family))
+				offer_add(offer, cat->os[i].name);
 		return IB_SELECT_OS_UNSUPPORTED;
 	}
-	if (out->sriov ? gen_ok : nd)
-		return IB_SELECT_OK;
-	put_os_label(out->reason, &f->os, *label);
-	if (out->sriov) {
-		put(out->reason, " does not support ");
-		put_generation(out->reason, out->generation);
-	} else {
-		put(out->reason, " has no Network Direct driver for non-SR-IOV sizes%s%s%s",
-		    out->size ? " (" : "", out->size ? out->size->name : "", out->size ? ")" : "");
-	}
-	put(out->reason, ": supported there:");
-	for (size_t i = 0; i < n_gens; i++)
-		put(out->reason, "%s %s", i ? "," : "", gens[i]);
-	if (n_gens == 0)
-		put(out->reason, " none");
-	else if (!out->sriov)
-		put(out->reason, " on SR-IOV sizes");
-	return IB_SELECT_NIC_UNSUPPORTED;
+	return (s->sriov ? gen_ok : nd) ? IB_SELECT_OK : IB_SELECT_NIC_UNSUPPORTED;
+}
+
+/* After the situation: why the OS is refused, and what it would need. */
+static void put_os_refusal(char *buf, const struct ib_facts *f, const struct ib_selection *s,
+                           const struct offer *offer)
+{
+	if (s->code == IB_SELECT_OS_UNSUPPORTED)
+		put(buf, ": not a supported OS (supported %s releases:", f->os.family);
+	else
+		put(buf, ": %s is not supported there (supported:",
+		    s->sriov ? s->generation : "Network Direct");
+	for (size_t i = 0; i < offer->n; i++)
+		put(buf, "%s %s", i ? "," : "", offer->items[i]);
+	put(buf, "%s%s)", offer->n ? "" : " none",
+	    offer->n && s->code == IB_SELECT_NIC_UNSUPPORTED && !s->sriov ? " on SR-IOV sizes"
+	                                                                  : "");
 }
 
 /* How specific the best matching OS entry of d is; -1 when none matches. */
@@ -338,7 +341,7 @@ static int driver_fits(const struct ib_driver *d, const struct ib_facts *f,
 	if (strcmp(d->platform, f->os.family) || strcmp(d->kind, kind) ||
 	    (d->sriov != 0) != (s->sriov != 0))
 		return 0;
-	if (s->sriov && !has_generation((const char *const *)d->nics, d->n_nics, s->generation))
+	if (s->sriov && !listed((const char *const *)d->nics, d->n_nics, s->generation))
 		return 0;
 	return 1;
 }
@@ -390,6 +393,7 @@ void ib_select(const struct ib_facts *facts, const struct ib_catalog *catalog,
 {
 	const char *kinds[KINDS_MAX];
 	const struct ib_os_support *os_row;
+	struct offer offer;
 	size_t n_kinds;
 
 	memset(out, 0, sizeof *out);
@@ -398,13 +402,15 @@ void ib_select(const struct ib_facts *facts, const struct ib_catalog *catalog,
 		return;
 	n_kinds = kinds_for(facts, out, kinds);
 	out->kind = kinds[0];
-	out->code = check_os(facts, catalog, out, &os_row);
-	if (out->code)
-		return;
+	out->code = check_os(facts, catalog, out, &os_row, &offer);
 	/* What was found starts the reason; what is needed, chosen or missing follows. */
 	put_situation(out->reason, facts, out);
 	put(out->reason, " on ");
 	put_os_label(out->reason, &facts->os, os_row);
+	if (out->code) {
+		put_os_refusal(out->reason, facts, out, &offer);
+		return;
+	}
 	if (!manifest) {
 		put(out->reason, ": needs a ");
 		put_kinds(out->reason, kinds, n_kinds);

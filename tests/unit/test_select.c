@@ -152,8 +152,8 @@ static const struct select_case cases[] = {
          "winof-5.65-win2012r2", "winof", "CX3-Pro", "per the catalog", NULL},
         {"NCv3 on 2019", FACTS("Standard_NC24rs_v3", WS2019, IB_CX3), 0, &full,
          IB_SELECT_NIC_UNSUPPORTED, NULL, "winof", "CX3-Pro",
-         "Windows Server 2019 (10.0.17763) does not support ConnectX-3 Pro (CX3-Pro): supported "
-         "there: CX5, CX6",
+         "on Windows Server 2019 (10.0.17763): CX3-Pro is not supported there (supported: CX5, "
+         "CX6)",
          NULL},
         {"ND24rs on 2012 (no WinOF build for it)", FACTS("Standard_ND24rs", WS2012, ""), 0, &full,
          IB_SELECT_NO_DRIVER, NULL, "winof", "CX3-Pro",
@@ -172,8 +172,8 @@ static const struct select_case cases[] = {
          "nd-windows", "nd", NULL, "nd driver", NULL},
         {"H16r on Ubuntu: the Linux extension has no ND", FACTS("Standard_H16r", U2004, ""), 0,
          &full, IB_SELECT_NIC_UNSUPPORTED, NULL, "nd", NULL,
-         "Ubuntu 20.04 (20.04) has no Network Direct driver for non-SR-IOV sizes "
-         "(Standard_H16r): supported there: CX3-Pro, CX5, CX6 on SR-IOV sizes",
+         "Standard_H16r (FDR InfiniBand, non-SR-IOV: Network Direct) on Ubuntu 20.04 (20.04): "
+         "Network Direct is not supported there (supported: CX3-Pro, CX5, CX6 on SR-IOV sizes)",
          NULL},
         {"H16r, bundle without a Windows ND driver", FACTS("Standard_H16r", WS2016, ""), 0,
          &only2016, IB_SELECT_NO_DRIVER, NULL, "nd", NULL,
@@ -191,7 +191,7 @@ static const struct select_case cases[] = {
          &rdma, IB_SELECT_OK, "rdma-core-44", "rdma-core", "CX6", "rdma-core driver", NULL},
         {"HBv2 on RHEL 7.3", FACTS("Standard_HB120rs_v2", RHEL73, IB_CX6), 0, &full,
          IB_SELECT_OS_UNSUPPORTED, NULL, "mlnx-ofed", "CX6",
-         "linux rhel 7.3 is not a supported OS (supported linux releases: Ubuntu 16.04, Ubuntu "
+         "on linux rhel 7.3: not a supported OS (supported linux releases: Ubuntu 16.04, Ubuntu "
          "18.04, Ubuntu 20.04, Ubuntu 22.04, Red Hat Enterprise Linux 7, Red Hat Enterprise Linux "
          "8, CentOS 7, "
          "CentOS 8)",
@@ -203,14 +203,14 @@ static const struct select_case cases[] = {
         {"ND H100 v5 on Ubuntu 22.04, shipped catalog",
          FACTS("Standard_ND96isr_H100_v5", U2204, IB_101E "," IB_101E_B), 0, &full,
          IB_SELECT_NIC_UNSUPPORTED, NULL, "mlnx-ofed", "CX7",
-         "Ubuntu 22.04 (22.04) does not support ConnectX-7 (CX7)", NULL},
+         "on Ubuntu 22.04 (22.04): CX7 is not supported there", NULL},
         {"ND H100 v5 on Ubuntu 22.04, CX7 catalog",
          FACTS("Standard_ND96isr_H100_v5", U2204, IB_101E "," IB_101E_B), 1, &full, IB_SELECT_OK,
          "mlnx-ofed-23.10", "mlnx-ofed", "CX7", "ConnectX-7 (CX7) per the catalog", NULL},
         {"HBv4 on 2019", FACTS("Standard_HB176rs_v4", WS2019, IB_101E), 0, &full,
          IB_SELECT_NIC_UNSUPPORTED, NULL, "winof2", "CX7",
-         "Windows Server 2019 (10.0.17763) does not support ConnectX-7 (CX7): supported there: "
-         "CX5, CX6",
+         "ConnectX-7 (CX7) per the catalog) on Windows Server 2019 (10.0.17763): CX7 is not "
+         "supported there (supported: CX5, CX6)",
          NULL},
         {"catalog row without a generation, no hardware", FACTS("Standard_ND40rs_v2", WS2019, ""),
          1, &full, IB_SELECT_UNKNOWN_NIC, NULL, NULL, NULL,
@@ -223,12 +223,13 @@ static const struct select_case cases[] = {
         /* Unsupported OS releases. */
         {"Server 2022", FACTS("Standard_HB120rs_v2", WS2022, IB_CX6), 0, &full,
          IB_SELECT_OS_UNSUPPORTED, NULL, "winof2", "CX6",
-         "windows server 10.0.20348 is not a supported OS (supported windows releases: Windows 10, "
+         "on windows server 10.0.20348: not a supported OS (supported windows releases: Windows "
+         "10, "
          "Windows Server 2019, Windows Server 2016, Windows Server 2012 R2, Windows Server 2012)",
          NULL},
         {"Windows 11", FACTS("Standard_HB120rs_v2", WIN11, IB_CX6), 0, &full,
          IB_SELECT_OS_UNSUPPORTED, NULL, "winof2", "CX6",
-         "windows workstation 10.0.22631 is not a supported OS", NULL},
+         "windows workstation 10.0.22631: not a supported OS", NULL},
         /* Not InfiniBand. */
         {"D4s_v3 with accelerated networking", FACTS("Standard_D4s_v3", WS2019, AN_CX4), 0, &full,
          IB_SELECT_NOT_IB, NULL, NULL, NULL, "Standard_D4s_v3 is not an InfiniBand-capable size",
