@@ -96,11 +96,11 @@ static enum ib_select_code decide_hardware(const struct ib_facts *f, const struc
 	scan_hardware(f, &hw);
 	out->size = row;
 	if (hw.other) {
-		put_nic(out->reason, "InfiniBand devices of two generations are on the PCI bus (",
-		        hw.resolved, " is ");
-		put(out->reason, "%s, ", hw.resolved->generation);
-		put_nic(out->reason, "", hw.other, " is ");
-		put(out->reason, "%s): cannot pick one driver", hw.other->generation);
+		put(out->reason,
+		    "InfiniBand devices of two generations, %s and %s, are on the PCI bus",
+		    hw.resolved->generation, hw.other->generation);
+		put_nic(out->reason, " (", hw.resolved, ", ");
+		put_nic(out->reason, "", hw.other, "): cannot pick one driver");
 		return IB_SELECT_UNKNOWN_NIC;
 	}
 	if (hw.resolved) {
@@ -109,13 +109,9 @@ static enum ib_select_code decide_hardware(const struct ib_facts *f, const struc
 		out->from_hardware = 1;
 		if (row && (!row->sriov || (row->generation &&
 		                            strcmp(row->generation, hw.resolved->generation)))) {
-			put(out->warning, "the catalog lists %s as ", row->name);
-			if (!row->sriov)
-				put(out->warning, "not SR-IOV (Network Direct)");
-			else
-				put_generation(out->warning, row->generation);
-			put(out->warning, ", but InfiniBand ");
-			put_generation(out->warning, hw.resolved->generation);
+			put(out->warning, "the catalog lists %s as %s, but InfiniBand %s",
+			    row->name, row->sriov ? row->generation : "not SR-IOV (Network Direct)",
+			    hw.resolved->generation);
 			put_nic(out->warning, " ", hw.resolved,
 			        " is on the PCI bus: going by the hardware");
 		}

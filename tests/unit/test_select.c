@@ -250,12 +250,11 @@ static const struct select_case cases[] = {
         /* Hardware wins over the catalog, with a warning. */
         {"NCv3 listed CX3-Pro, CX6 VF seen", FACTS("Standard_NC24rs_v3", WS2016, IB_CX6), 0, &full,
          IB_SELECT_OK, "winof2-2.22", "winof2", "CX6", "on the PCI bus",
-         "the catalog lists Standard_NC24rs_v3 as ConnectX-3 Pro (CX3-Pro), but InfiniBand "
-         "ConnectX-6 (CX6) VF 15b3:101c at 0101:00:00.0 is on the PCI bus: going by the hardware"},
+         "the catalog lists Standard_NC24rs_v3 as CX3-Pro, but InfiniBand CX6 VF 15b3:101c at "
+         "0101:00:00.0 is on the PCI bus: going by the hardware"},
         {"H16r listed non-SR-IOV, CX5 VF seen", FACTS("Standard_H16r", WS2016, IB_CX5), 0, &full,
          IB_SELECT_OK, "winof2-2.22", "winof2", "CX5", "SR-IOV",
-         "the catalog lists Standard_H16r as not SR-IOV (Network Direct), but InfiniBand "
-         "ConnectX-5 (CX5)"},
+         "the catalog lists Standard_H16r as not SR-IOV (Network Direct), but InfiniBand CX5 VF"},
         {"HBv2 listed CX6, CX5 VF seen", FACTS("Standard_HB120rs_v2", U2004, IB_CX5), 0, &full,
          IB_SELECT_OK, "mlnx-ofed-5.5", "mlnx-ofed", "CX5", "ConnectX-5", "going by the hardware"},
         {"101e VF, size missing from the given catalog",
@@ -278,8 +277,8 @@ static const struct select_case cases[] = {
          "nd-windows", "nd", NULL, "Network Direct over VMBus offered by the host", NULL},
         {"unknown size, two generations", FACTS("unknown", WS2019, IB_CX6 "," IB_CX5_B), 0, &full,
          IB_SELECT_UNKNOWN_NIC, NULL, NULL, NULL,
-         "InfiniBand devices of two generations are on the PCI bus (VF 15b3:101c at 0101:00:00.0 "
-         "is CX6, VF 15b3:1018 at 0102:00:00.0 is CX5): cannot pick one driver",
+         "InfiniBand devices of two generations, CX6 and CX5, are on the PCI bus (VF 15b3:101c at "
+         "0101:00:00.0, VF 15b3:1018 at 0102:00:00.0): cannot pick one driver",
          NULL},
         /* Bundles: missing driver, misfiled driver, ties, the most specific OS entry. */
         {"bundle lacks winof2 for 2019", FACTS("Standard_HB120rs_v2", WS2019, IB_CX6), 0, &only2016,
