@@ -177,25 +177,18 @@ static size_t kinds_for(const struct ib_facts *f, const struct ib_selection *s,
 	return 2;
 }
 
-/* "windows 10.0.17763" / "linux ubuntu 22.04" */
-static void put_os_short(char *buf, const struct ib_os *os)
-{
-	put(buf, "%s%s%s %s", os->family, os->id ? " " : "", os->id ? os->id : "",
-	    os->version ? os->version : "(no version)");
-}
-
-/* "Windows Server 2019 (10.0.17763)" from the catalog row, else from the facts. */
+/* "Windows Server 2019 (10.0.17763)" from the catalog row, else from the facts ("linux rhel 7.3").
+ */
 static void put_os_label(char *buf, const struct ib_os *os, const struct ib_os_support *row)
 {
-	const char *version = os->version ? os->version : "no version";
+	const char *version = os->version ? os->version : "version unknown";
 	const char *name = row ? row->name : os->pretty_name;
+	const char *kind = os->product ? os->product : os->id;
 
 	if (name)
 		put(buf, "%s (%s)", name, version);
-	else if (os->product)
-		put(buf, "%s %s %s", os->family, os->product, version);
 	else
-		put_os_short(buf, os);
+		put(buf, "%s%s%s %s", os->family, kind ? " " : "", kind ? kind : "", version);
 }
 
 /* "mlnx-ofed or rdma-core" */
