@@ -177,8 +177,7 @@ static size_t kinds_for(const struct ib_facts *f, const struct ib_selection *s,
 	return 2;
 }
 
-/* "Windows Server 2019 (10.0.17763)" from the catalog row, else from the facts ("linux rhel 7.3").
- */
+/* "Windows Server 2019 (10.0.17763)" from the catalog row, else from the facts: "linux rhel 7.3" */
 static void put_os_label(char *buf, const struct ib_os *os, const struct ib_os_support *row)
 {
 	const char *version = os->version ? os->version : "version unknown";
