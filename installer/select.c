@@ -77,15 +77,6 @@ static int unknown_size(const struct ib_facts *f)
 	return !strcmp(f->vm_size, IB_VM_SIZE_UNKNOWN);
 }
 
-/* "the VM size is unknown" / "Standard_X is not in the catalog" */
-static void put_size_not_listed(char *buf, const struct ib_facts *f)
-{
-	if (unknown_size(f))
-		put(buf, "the VM size is unknown");
-	else
-		put(buf, "%s is not in the catalog", f->vm_size);
-}
-
 /* Decides SR-IOV and generation; returns 0, or the failure code with the reason written. */
 static enum ib_select_code decide_hardware(const struct ib_facts *f, const struct ib_catalog *cat,
                                            struct ib_selection *out)
@@ -131,8 +122,14 @@ static enum ib_select_code decide_hardware(const struct ib_facts *f, const struc
 	} else if (row) {
 		out->sriov = 0;
 		return IB_SELECT_OK;
-	} else if (hw.unresolved) {
-		put_size_not_listed(out->reason, f);
+	} else if (!hw.unresolved && f->nd_over_vmbus) {
+		out->sriov = 0;
+		out->from_hardware = 1;
+		return IB_SELECT_OK;
+	} else if (unknown_size(f)) {
+		put(out->reason, "the VM size is unknown");
+	} else {
+		put(out->reason, "%s is not an InfiniBand-capable size in the catalog", f->vm_size);
 	}
 	if (hw.unresolved) {
 		put_nic(out->reason, " and InfiniBand ", hw.unresolved,
@@ -141,16 +138,8 @@ static enum ib_select_code decide_hardware(const struct ib_facts *f, const struc
 			put(out->reason, ": cannot tell its generation");
 		return IB_SELECT_UNKNOWN_NIC;
 	}
-	if (f->nd_over_vmbus) {
-		out->sriov = 0;
-		out->from_hardware = 1;
-		return IB_SELECT_OK;
-	}
-	if (unknown_size(f))
-		put(out->reason, "the VM size is unknown and no InfiniBand ConnectX device or "
-		                 "Network Direct over VMBus was found");
-	else
-		put(out->reason, "%s is not an InfiniBand-capable size", f->vm_size);
+	put(out->reason,
+	    " and no InfiniBand ConnectX device or Network Direct over VMBus was found");
 	return IB_SELECT_NOT_IB;
 }
 

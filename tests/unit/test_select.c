@@ -232,7 +232,10 @@ static const struct select_case cases[] = {
          "windows workstation 10.0.22631: not a supported OS", NULL},
         /* Not InfiniBand. */
         {"D4s_v3 with accelerated networking", FACTS("Standard_D4s_v3", WS2019, AN_CX4), 0, &full,
-         IB_SELECT_NOT_IB, NULL, NULL, NULL, "Standard_D4s_v3 is not an InfiniBand-capable size",
+         IB_SELECT_NOT_IB, NULL, NULL, NULL,
+         "Standard_D4s_v3 is not an InfiniBand-capable size in the catalog and no InfiniBand "
+         "ConnectX "
+         "device or Network Direct over VMBus was found",
          NULL},
         {"unknown size, nothing seen", FACTS("unknown", U2004, ""), 0, &full, IB_SELECT_NOT_IB,
          NULL, NULL, NULL,
@@ -259,7 +262,10 @@ static const struct select_case cases[] = {
          IB_SELECT_OK, "mlnx-ofed-5.5", "mlnx-ofed", "CX5", "ConnectX-5", "going by the hardware"},
         {"101e VF, size missing from the given catalog",
          FACTS("Standard_HB176rs_v4", U2204, IB_101E), 1, &full, IB_SELECT_UNKNOWN_NIC, NULL, NULL,
-         NULL, "Standard_HB176rs_v4 is not in the catalog", NULL},
+         NULL,
+         "Standard_HB176rs_v4 is not an InfiniBand-capable size in the catalog and InfiniBand VF "
+         "15b3:101e at 0101:00:00.0 could be ConnectX-6 or ConnectX-7",
+         NULL},
         /* Unknown or unlisted size: the hardware decides. */
         {"unknown size, CX6 VF", FACTS("unknown", WS2019, IB_CX6), 0, &full, IB_SELECT_OK,
          "winof2-2.22", "winof2", "CX6",
