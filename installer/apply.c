@@ -184,13 +184,10 @@ static void run_install(struct run *run, const struct ib_driver *d)
 	rc = ib_proc_run(&po, &res, &run->err);
 	if (rc == 0)
 		ib_proc_tail_oneline(&res, 3, tail, sizeof tail);
-	if (rc == IB_ETIMEOUT) {
-		outcome(run, IB_EXT_TIMEOUT,
-		        "install command of %s timed out after %u s and was stopped with its "
-		        "process tree",
-		        d->id, in->timeout_seconds);
-	} else if (rc) {
-		outcome(run, IB_EXT_UNSUPPORTED, "install command of %s: %s", d->id, run->err.msg);
+	if (rc) {
+		/* A timeout's message says so, and that the process tree was stopped. */
+		outcome(run, rc == IB_ETIMEOUT ? IB_EXT_TIMEOUT : IB_EXT_UNSUPPORTED,
+		        "install command of %s: %s", d->id, run->err.msg);
 	} else {
 		killed = res.how == IB_PROC_SIGNALED;
 		ok = !killed && in_list(res.exit_code, in->success_codes, in->n_success);
