@@ -125,12 +125,11 @@ static int valid_time(const char *s)
 {
 	static const char pattern[] = "dddd-dd-ddTdd:dd:ddZ";
 
-	if (strlen(s) != sizeof pattern - 1)
-		return 0;
+	/* A shorter s fails at its NUL, before anything past it is read. */
 	for (size_t i = 0; pattern[i]; i++)
 		if (pattern[i] == 'd' ? !(s[i] >= '0' && s[i] <= '9') : s[i] != pattern[i])
 			return 0;
-	return 1;
+	return s[sizeof pattern - 1] == '\0';
 }
 
 static int bad_text(struct ib_err *err, const char *source, const char *key, const char *value,
