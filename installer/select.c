@@ -60,11 +60,6 @@ static void scan_hardware(const struct ib_facts *f, struct hardware *hw)
 	}
 }
 
-static void put_generation(char *buf, const char *gen)
-{
-	put(buf, "%s (%s)", ib_generation_long_name(gen), gen);
-}
-
 /* before, "VF 15b3:101c at 0101:00:00.0", after */
 static void put_nic(char *buf, const char *before, const struct ib_nic *n, const char *after)
 {
@@ -189,19 +184,17 @@ static void put_kinds(char *buf, const char *const *kinds, size_t n)
 static void put_situation(char *buf, const struct ib_facts *f, const struct ib_selection *s)
 {
 	if (s->size)
-		put(buf, "%s (%s InfiniBand", s->size->name, s->size->ib_rate);
+		put(buf, "%s (%s InfiniBand, ", s->size->name, s->size->ib_rate);
 	else if (unknown_size(f))
 		put(buf, "unknown VM size (");
 	else
 		put(buf, "%s (not in the catalog, ", f->vm_size);
-	if (!s->sriov) {
-		put(buf, "%snon-SR-IOV: Network Direct%s)", s->size ? ", " : "",
+	if (s->sriov)
+		put(buf, "SR-IOV, %s (%s) %s)", ib_generation_long_name(s->generation),
+		    s->generation, s->from_hardware ? "on the PCI bus" : "per the catalog");
+	else
+		put(buf, "non-SR-IOV: Network Direct%s)",
 		    s->from_hardware ? " over VMBus offered by the host" : "");
-		return;
-	}
-	put(buf, "%sSR-IOV, ", s->size ? ", " : "");
-	put_generation(buf, s->generation);
-	put(buf, s->from_hardware ? " on the PCI bus)" : " per the catalog)");
 }
 
 /* Whether s is one of list[0..n). */
