@@ -174,11 +174,12 @@ static void put_os_label(char *buf, const struct ib_os *os, const struct ib_os_s
 		put(buf, "%s%s%s %s", os->family, kind ? " " : "", kind ? kind : "", version);
 }
 
-/* "mlnx-ofed or rdma-core" */
-static void put_kinds(char *buf, const char *const *kinds, size_t n)
+/* before, "mlnx-ofed or rdma-core driver" */
+static void put_kinds(char *buf, const char *before, const char *const *kinds, size_t n)
 {
 	for (size_t k = 0; k < n; k++)
-		put(buf, "%s%s", k ? " or " : "", kinds[k]);
+		put(buf, "%s%s", k ? " or " : before, kinds[k]);
+	put(buf, " driver");
 }
 
 static void put_situation(char *buf, const struct ib_facts *f, const struct ib_selection *s)
@@ -352,9 +353,8 @@ static enum ib_select_code pick_driver(const struct ib_facts *f, const struct ib
 			return IB_SELECT_OK;
 		}
 	}
-	put(out->reason, ": bundle '%s' has no ", m->name);
-	put_kinds(out->reason, kinds, n_kinds);
-	put(out->reason, " driver");
+	put(out->reason, ": bundle '%s' has no", m->name);
+	put_kinds(out->reason, " ", kinds, n_kinds);
 	return IB_SELECT_NO_DRIVER;
 }
 
@@ -382,9 +382,7 @@ void ib_select(const struct ib_facts *facts, const struct ib_catalog *catalog,
 		return;
 	}
 	if (!manifest) {
-		put(out->reason, ": needs a ");
-		put_kinds(out->reason, kinds, n_kinds);
-		put(out->reason, " driver");
+		put_kinds(out->reason, ": needs a ", kinds, n_kinds);
 		return;
 	}
 	out->code = pick_driver(facts, manifest, kinds, n_kinds, out);
