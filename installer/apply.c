@@ -222,13 +222,15 @@ static void install(struct run *run, const struct ib_bundle *b)
 	}
 	run_install(run, d);
 	if (run->r->code == IB_EXT_SUCCESS || run->r->code == IB_EXT_REBOOT) {
-		struct ib_state st = run->state;
+		/* The state loaded at the start becomes the new one: nothing reads it after this.
+		 */
+		struct ib_state *st = &run->state;
 
-		memcpy(&st, &j, IB_STATE_HEAD);
-		plat_utc_timestamp(st.installed_at);
-		st.last_code = run->r->code;
-		plat_utc_timestamp(st.last_run_at);
-		rc = ib_state_save(run->paths.state_file, &st, &run->err);
+		memcpy(st, &j, IB_STATE_HEAD);
+		plat_utc_timestamp(st->installed_at);
+		st->last_code = run->r->code;
+		plat_utc_timestamp(st->last_run_at);
+		rc = ib_state_save(run->paths.state_file, st, &run->err);
 		if (rc) {
 			outcome(run, IB_EXT_EXCEPTION, "installed, but cannot record it: %s",
 			        run->err.msg);
