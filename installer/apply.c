@@ -164,7 +164,7 @@ static int in_list(int code, const int *list, size_t n)
 static void run_install(struct run *run, const struct ib_driver *d)
 {
 	const struct ib_install *in = &d->install;
-	struct ib_proc_result *res = malloc(sizeof *res);
+	struct ib_proc_result res; /* about 8 KiB: the output's last lines */
 	char env_root[4096 + 16], tail[512];
 	const char *env[] = {env_root, NULL};
 	struct ib_proc_opts po = {
@@ -177,38 +177,30 @@ static void run_install(struct run *run, const struct ib_driver *d)
 	char what[256];
 	int rc, ok, reboot, killed;
 
-	if (!res) {
-		outcome(run, IB_EXT_EXCEPTION, "out of memory");
-		return;
-	}
 	snprintf(env_root, sizeof env_root, "IBDRV_ROOT=%s", run->paths.root);
 	snprintf(what, sizeof what, "running the install command of %s %s (timeout %u s)", d->id,
 	         d->version, in->timeout_seconds);
 	progress(run, 90, what);
-	rc = ib_proc_run(&po, res, &run->err);
+	rc = ib_proc_run(&po, &res, &run->err);
 	if (rc == 0)
-		ib_proc_tail_oneline(res, 3, tail, sizeof tail);
-	if (rc == IB_ETIMEOUT) {
-		outcome(run, IB_EXT_TIMEOUT,
-		        "install command of %s timed out after %u s and was stopped with its "
-		        "process tree",
-		        d->id, in->timeout_seconds);
-	} else if (rc) {
-		outcome(run, IB_EXT_UNSUPPORTED, "install command of %s: %s", d->id, run->err.msg);
+		ib_proc_tail_oneline(&res, 3, tail, sizeof tail);
+	if (rc) {
+		/* A timeout's message says so, and that the process tree was stopped. */
+		outcome(run, rc == IB_ETIMEOUT ? IB_EXT_TIMEOUT : IB_EXT_UNSUPPORTED,
+		        "install command of %s: %s", d->id, run->err.msg);
 	} else {
-		killed = res->how == IB_PROC_SIGNALED;
-		ok = !killed && in_list(res->exit_code, in->success_codes, in->n_success);
-		reboot = !killed && !ok && in_list(res->exit_code, in->reboot_codes, in->n_reboot);
+		killed = res.how == IB_PROC_SIGNALED;
+		ok = !killed && in_list(res.exit_code, in->success_codes, in->n_success);
+		reboot = !killed && !ok && in_list(res.exit_code, in->reboot_codes, in->n_reboot);
 		if (ok || reboot)
 			outcome(run, ok ? IB_EXT_SUCCESS : IB_EXT_REBOOT,
 			        "installed %s %s %s%s (install command exited with %d)", d->id,
-			        d->kind, d->version, ok ? "" : "; reboot required", res->exit_code);
+			        d->kind, d->version, ok ? "" : "; reboot required", res.exit_code);
 		else
 			outcome(run, IB_EXT_UNSUPPORTED, "install command of %s %s %d: %s", d->id,
 			        killed ? "was killed by signal" : "failed with exit code",
-			        killed ? res->signal : res->exit_code, tail);
+			        killed ? res.signal : res.exit_code, tail);
 	}
-	free(res);
 }
 
 /* The driver is in staging and verified: journal, install, record, clean up. */
@@ -230,13 +222,15 @@ static void install(struct run *run, const struct ib_bundle *b)
 	}
 	run_install(run, d);
 	if (run->r->code == IB_EXT_SUCCESS || run->r->code == IB_EXT_REBOOT) {
-		struct ib_state st = run->state;
+		/* The state loaded at the start becomes the new one: nothing reads it after this.
+		 */
+		struct ib_state *st = &run->state;
 
-		memcpy(&st, &j, IB_STATE_HEAD);
-		plat_utc_timestamp(st.installed_at);
-		st.last_code = run->r->code;
-		plat_utc_timestamp(st.last_run_at);
-		rc = ib_state_save(run->paths.state_file, &st, &run->err);
+		memcpy(st, &j, IB_STATE_HEAD);
+		plat_utc_timestamp(st->installed_at);
+		st->last_code = run->r->code;
+		plat_utc_timestamp(st->last_run_at);
+		rc = ib_state_save(run->paths.state_file, st, &run->err);
 		if (rc) {
 			outcome(run, IB_EXT_EXCEPTION, "installed, but cannot record it: %s",
 			        run->err.msg);
@@ -336,19 +330,18 @@ static void on_download(void *ctx, uint64_t done, uint64_t total, double rate)
 		return;
 	run->download_report_ms = now;
 	snprintf(what, sizeof what, "downloading and verifying the bundle (%.1f of %.1f MiB)",
-	         (double)done / 1048576.0, (double)total / 1048576.0);
+	         (double)(int64_t)done / 1048576.0, (double)(int64_t)total / 1048576.0);
 	run->o->progress(run->o->progress_ctx, total ? (int)(done * 100 / total) : 0, what);
 }
 
-/* Downloads the bundle, reading (verifying, extracting) it as it arrives. */
-static int read_download(struct run *run, struct ib_bundle *b, struct ib_err *err)
+/* Downloads the bundle, reading it with ro (verifying, extracting) as it arrives. */
+static int read_download(struct run *run, const struct ib_read_opts *ro, struct ib_bundle *b,
+                         struct ib_err *err)
 {
 	struct ib_fetch_opts f;
-	struct ib_read_opts ro;
 	char *path = NULL;
 	int rc;
 
-	read_opts(run, &ro);
 	ib_fetch_opts_init(&f);
 	f.urls = run->o->urls;
 	f.n_urls = run->o->n_urls;
@@ -360,7 +353,7 @@ static int read_download(struct run *run, struct ib_bundle *b, struct ib_err *er
 		f.deadline_seconds = run->o->download_timeout_seconds;
 	f.progress = on_download;
 	f.progress_ctx = run;
-	f.read = &ro;
+	f.read = ro;
 	progress(run, -1, "downloading the bundle");
 	rc = ib_fetch_bundle(&f, &path, b, err);
 	ib_fetch_bar_end(&run->bar);
@@ -393,10 +386,10 @@ static void use_bundle(struct run *run)
 	char *path = NULL;
 	int rc;
 
+	read_opts(run, &ro);
 	rc = ib_locate_bundle(run->o, &run->paths, &path, &where, err);
 	if (rc == 0 && path) {
 		ib_info("bundle %s (from the %s)", path, where);
-		read_opts(run, &ro);
 		progress(run, 10, "verifying the bundle");
 		rc = ib_bundle_read(path, &ro, &b, err);
 		if (rc == IB_EVERIFY && !strcmp(where, IB_LOCATE_CACHE) && run->o->n_urls &&
@@ -418,7 +411,7 @@ static void use_bundle(struct run *run)
 			             run->o->plan_only ? "plan does not download"
 			                               : "no download URL is configured");
 		} else {
-			rc = read_download(run, &b, err);
+			rc = read_download(run, &ro, &b, err);
 		}
 	}
 	conclude(run, rc, &b);

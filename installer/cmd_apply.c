@@ -21,7 +21,7 @@ static void print_result(const struct ib_apply_result *r, int json)
 
 	if (!json) {
 		if (r->code == IB_EXT_SUCCESS || r->code == IB_EXT_REBOOT)
-			fprintf(stdout, "%s\n", r->reason);
+			puts(r->reason);
 		else
 			fprintf(stderr, "ibdrv-install: %s\n", r->reason);
 		printf("exit code: %d\n", r->code);
@@ -30,7 +30,7 @@ static void print_result(const struct ib_apply_result *r, int json)
 	o = cJSON_CreateObject();
 	if (!o)
 		return;
-	cJSON_AddItemToObject(o, "code", cJSON_CreateNumber(r->code));
+	cJSON_AddNumberToObject(o, "code", r->code);
 	/* driver, kind and version: null when no driver was chosen */
 	for (size_t i = 0; i < 3; i++) {
 		const char *key = keys[i], *value = (const char *)r + at[i];
@@ -43,7 +43,7 @@ static void print_result(const struct ib_apply_result *r, int json)
 	cJSON_AddStringToObject(o, "reason", r->reason);
 	text = cJSON_Print(o);
 	if (text)
-		fprintf(stdout, "%s\n", text);
+		puts(text);
 	free(text);
 	cJSON_Delete(o);
 }

@@ -60,11 +60,6 @@ static void scan_hardware(const struct ib_facts *f, struct hardware *hw)
 	}
 }
 
-static void put_generation(char *buf, const char *gen)
-{
-	put(buf, "%s (%s)", ib_generation_long_name(gen), gen);
-}
-
 /* before, "VF 15b3:101c at 0101:00:00.0", after */
 static void put_nic(char *buf, const char *before, const struct ib_nic *n, const char *after)
 {
@@ -77,15 +72,6 @@ static int unknown_size(const struct ib_facts *f)
 	return !strcmp(f->vm_size, IB_VM_SIZE_UNKNOWN);
 }
 
-/* "the VM size is unknown" / "Standard_X is not in the catalog" */
-static void put_size_not_listed(char *buf, const struct ib_facts *f)
-{
-	if (unknown_size(f))
-		put(buf, "the VM size is unknown");
-	else
-		put(buf, "%s is not in the catalog", f->vm_size);
-}
-
 /* Decides SR-IOV and generation; returns 0, or the failure code with the reason written. */
 static enum ib_select_code decide_hardware(const struct ib_facts *f, const struct ib_catalog *cat,
                                            struct ib_selection *out)
@@ -96,11 +82,11 @@ static enum ib_select_code decide_hardware(const struct ib_facts *f, const struc
 	scan_hardware(f, &hw);
 	out->size = row;
 	if (hw.other) {
-		put_nic(out->reason, "InfiniBand devices of two generations are on the PCI bus (",
-		        hw.resolved, " is ");
-		put(out->reason, "%s, ", hw.resolved->generation);
-		put_nic(out->reason, "", hw.other, " is ");
-		put(out->reason, "%s): cannot pick one driver", hw.other->generation);
+		put(out->reason,
+		    "InfiniBand devices of two generations, %s and %s, are on the PCI bus",
+		    hw.resolved->generation, hw.other->generation);
+		put_nic(out->reason, " (", hw.resolved, ", ");
+		put_nic(out->reason, "", hw.other, "): cannot pick one driver");
 		return IB_SELECT_UNKNOWN_NIC;
 	}
 	if (hw.resolved) {
@@ -109,13 +95,9 @@ static enum ib_select_code decide_hardware(const struct ib_facts *f, const struc
 		out->from_hardware = 1;
 		if (row && (!row->sriov || (row->generation &&
 		                            strcmp(row->generation, hw.resolved->generation)))) {
-			put(out->warning, "the catalog lists %s as ", row->name);
-			if (!row->sriov)
-				put(out->warning, "not SR-IOV (Network Direct)");
-			else
-				put_generation(out->warning, row->generation);
-			put(out->warning, ", but InfiniBand ");
-			put_generation(out->warning, hw.resolved->generation);
+			put(out->warning, "the catalog lists %s as %s, but InfiniBand %s",
+			    row->name, row->sriov ? row->generation : "not SR-IOV (Network Direct)",
+			    hw.resolved->generation);
 			put_nic(out->warning, " ", hw.resolved,
 			        " is on the PCI bus: going by the hardware");
 		}
@@ -135,8 +117,14 @@ static enum ib_select_code decide_hardware(const struct ib_facts *f, const struc
 	} else if (row) {
 		out->sriov = 0;
 		return IB_SELECT_OK;
-	} else if (hw.unresolved) {
-		put_size_not_listed(out->reason, f);
+	} else if (!hw.unresolved && f->nd_over_vmbus) {
+		out->sriov = 0;
+		out->from_hardware = 1;
+		return IB_SELECT_OK;
+	} else if (unknown_size(f)) {
+		put(out->reason, "the VM size is unknown");
+	} else {
+		put(out->reason, "%s is not an InfiniBand-capable size in the catalog", f->vm_size);
 	}
 	if (hw.unresolved) {
 		put_nic(out->reason, " and InfiniBand ", hw.unresolved,
@@ -145,16 +133,8 @@ static enum ib_select_code decide_hardware(const struct ib_facts *f, const struc
 			put(out->reason, ": cannot tell its generation");
 		return IB_SELECT_UNKNOWN_NIC;
 	}
-	if (f->nd_over_vmbus) {
-		out->sriov = 0;
-		out->from_hardware = 1;
-		return IB_SELECT_OK;
-	}
-	if (unknown_size(f))
-		put(out->reason, "the VM size is unknown and no InfiniBand ConnectX device or "
-		                 "Network Direct over VMBus was found");
-	else
-		put(out->reason, "%s is not an InfiniBand-capable size", f->vm_size);
+	put(out->reason,
+	    " and no InfiniBand ConnectX device or Network Direct over VMBus was found");
 	return IB_SELECT_NOT_IB;
 }
 
@@ -181,126 +161,112 @@ static size_t kinds_for(const struct ib_facts *f, const struct ib_selection *s,
 	return 2;
 }
 
-/* "windows 10.0.17763" / "linux ubuntu 22.04" */
-static void put_os_short(char *buf, const struct ib_os *os)
-{
-	put(buf, "%s%s%s %s", os->family, os->id ? " " : "", os->id ? os->id : "",
-	    os->version ? os->version : "(no version)");
-}
-
-/* "Windows Server 2019 (10.0.17763)" from the catalog row, else from the facts. */
+/* "Windows Server 2019 (10.0.17763)" from the catalog row, else from the facts: "linux rhel 7.3" */
 static void put_os_label(char *buf, const struct ib_os *os, const struct ib_os_support *row)
 {
-	const char *version = os->version ? os->version : "no version";
+	const char *version = os->version ? os->version : "version unknown";
 	const char *name = row ? row->name : os->pretty_name;
+	const char *kind = os->product ? os->product : os->id;
 
 	if (name)
 		put(buf, "%s (%s)", name, version);
-	else if (os->product)
-		put(buf, "%s %s %s", os->family, os->product, version);
 	else
-		put_os_short(buf, os);
+		put(buf, "%s%s%s %s", os->family, kind ? " " : "", kind ? kind : "", version);
 }
 
-/* "mlnx-ofed or rdma-core" */
-static void put_kinds(char *buf, const char *const *kinds, size_t n)
+/* before, "mlnx-ofed or rdma-core driver" */
+static void put_kinds(char *buf, const char *before, const char *const *kinds, size_t n)
 {
 	for (size_t k = 0; k < n; k++)
-		put(buf, "%s%s", k ? " or " : "", kinds[k]);
-}
-
-/* "linux ubuntu 20.04 and CX6" */
-static void put_os_generation(char *buf, const struct ib_facts *f, const struct ib_selection *s)
-{
-	put_os_short(buf, &f->os);
-	if (s->sriov)
-		put(buf, " and %s", s->generation);
+		put(buf, "%s%s", k ? " or " : before, kinds[k]);
+	put(buf, " driver");
 }
 
 static void put_situation(char *buf, const struct ib_facts *f, const struct ib_selection *s)
 {
 	if (s->size)
-		put(buf, "%s (%s InfiniBand", s->size->name, s->size->ib_rate);
+		put(buf, "%s (%s InfiniBand, ", s->size->name, s->size->ib_rate);
 	else if (unknown_size(f))
 		put(buf, "unknown VM size (");
 	else
 		put(buf, "%s (not in the catalog, ", f->vm_size);
-	if (!s->sriov) {
-		put(buf, "%snon-SR-IOV: Network Direct%s)", s->size ? ", " : "",
+	if (s->sriov)
+		put(buf, "SR-IOV, %s (%s) %s)", ib_generation_long_name(s->generation),
+		    s->generation, s->from_hardware ? "on the PCI bus" : "per the catalog");
+	else
+		put(buf, "non-SR-IOV: Network Direct%s)",
 		    s->from_hardware ? " over VMBus offered by the host" : "");
-		return;
-	}
-	put(buf, "%sSR-IOV, ", s->size ? ", " : "");
-	put_generation(buf, s->generation);
-	put(buf, s->from_hardware ? " on the PCI bus)" : " per the catalog)");
 }
 
-static int has_generation(const char *const *nics, size_t n, const char *gen)
+/* Whether s is one of list[0..n). */
+static int listed(const char *const *list, size_t n, const char *s)
 {
 	for (size_t i = 0; i < n; i++)
-		if (!strcmp(nics[i], gen))
+		if (!strcmp(list[i], s))
 			return 1;
 	return 0;
 }
 
-static enum ib_select_code check_os(const struct ib_facts *f, const struct ib_catalog *cat,
-                                    struct ib_selection *out, const struct ib_os_support **label)
+/* What the catalog's OS rows offer: what the refusal of an OS or generation lists. */
+struct offer {
+	const char *items[32]; /* generations, or the family's releases when no row matches */
+	size_t n;
+};
+
+static void offer_add(struct offer *o, const char *item)
 {
-	const char *gens[16];
-	size_t n_gens = 0;
-	int matched = 0, nd = 0, gen_ok = 0;
+	if (o->n < sizeof o->items / sizeof o->items[0] && !listed(o->items, o->n, item))
+		o->items[o->n++] = item;
+}
+
+/*
+ * Whether the OS supports the generation (SR-IOV) or Network Direct; *label gets the first
+ * matching row (NULL: none, the OS is not supported). Fills *offer for the refusal.
+ */
+static enum ib_select_code check_os(const struct ib_facts *f, const struct ib_catalog *cat,
+                                    const struct ib_selection *s,
+                                    const struct ib_os_support **label, struct offer *offer)
+{
+	int nd = 0, gen_ok = 0;
 
 	*label = NULL;
+	offer->n = 0;
 	for (size_t i = 0; i < cat->n_os; i++) {
 		const struct ib_os_support *r = &cat->os[i];
 
 		if (!ib_os_support_matches(r, f->os.family, f->os.product, f->os.id, f->os.version))
 			continue;
-		if (!matched)
+		if (!*label)
 			*label = r;
-		matched = 1;
 		nd |= r->nd;
-		for (size_t j = 0; j < r->n_nics; j++) {
-			if (out->sriov && !strcmp(r->nics[j], out->generation))
-				gen_ok = 1;
-			if (n_gens < sizeof gens / sizeof gens[0] &&
-			    !has_generation(gens, n_gens, r->nics[j]))
-				gens[n_gens++] = r->nics[j];
-		}
+		gen_ok |=
+		        s->sriov && listed((const char *const *)r->nics, r->n_nics, s->generation);
+		for (size_t j = 0; j < r->n_nics; j++)
+			offer_add(offer, r->nics[j]);
 	}
-	if (!matched) {
-		const char *last = NULL;
-
-		put_os_label(out->reason, &f->os, NULL);
-		put(out->reason, " is not a supported OS (supported %s releases:", f->os.family);
-		for (size_t i = 0; i < cat->n_os; i++) {
-			if (strcmp(cat->os[i].family, f->os.family) ||
-			    (last && !strcmp(last, cat->os[i].name)))
-				continue;
-			put(out->reason, "%s %s", last ? "," : "", cat->os[i].name);
-			last = cat->os[i].name;
-		}
-		put(out->reason, "%s)", last ? "" : " none");
+	if (!*label) {
+		for (size_t i = 0; i < cat->n_os; i++)
+			if (!strcmp(cat->os[i].family, f->os.family))
+				offer_add(offer, cat->os[i].name);
 		return IB_SELECT_OS_UNSUPPORTED;
 	}
-	if (out->sriov ? gen_ok : nd)
-		return IB_SELECT_OK;
-	put_os_label(out->reason, &f->os, *label);
-	if (out->sriov) {
-		put(out->reason, " does not support ");
-		put_generation(out->reason, out->generation);
-	} else {
-		put(out->reason, " has no Network Direct driver for non-SR-IOV sizes%s%s%s",
-		    out->size ? " (" : "", out->size ? out->size->name : "", out->size ? ")" : "");
-	}
-	put(out->reason, ": supported there:");
-	for (size_t i = 0; i < n_gens; i++)
-		put(out->reason, "%s %s", i ? "," : "", gens[i]);
-	if (n_gens == 0)
-		put(out->reason, " none");
-	else if (!out->sriov)
-		put(out->reason, " on SR-IOV sizes");
-	return IB_SELECT_NIC_UNSUPPORTED;
+	return (s->sriov ? gen_ok : nd) ? IB_SELECT_OK : IB_SELECT_NIC_UNSUPPORTED;
+}
+
+/* After the situation: why the OS is refused, and what it would need. */
+static void put_os_refusal(char *buf, const struct ib_facts *f, const struct ib_selection *s,
+                           const struct offer *offer)
+{
+	if (s->code == IB_SELECT_OS_UNSUPPORTED)
+		put(buf, ": not a supported OS (supported %s releases:", f->os.family);
+	else
+		put(buf, ": %s is not supported there (supported:",
+		    s->sriov ? s->generation : "Network Direct");
+	for (size_t i = 0; i < offer->n; i++)
+		put(buf, "%s %s", i ? "," : "", offer->items[i]);
+	put(buf, "%s%s)", offer->n ? "" : " none",
+	    offer->n && s->code == IB_SELECT_NIC_UNSUPPORTED && !s->sriov ? " on SR-IOV sizes"
+	                                                                  : "");
 }
 
 /* How specific the best matching OS entry of d is; -1 when none matches. */
@@ -346,7 +312,7 @@ static int driver_fits(const struct ib_driver *d, const struct ib_facts *f,
 	if (strcmp(d->platform, f->os.family) || strcmp(d->kind, kind) ||
 	    (d->sriov != 0) != (s->sriov != 0))
 		return 0;
-	if (s->sriov && !has_generation((const char *const *)d->nics, d->n_nics, s->generation))
+	if (s->sriov && !listed((const char *const *)d->nics, d->n_nics, s->generation))
 		return 0;
 	return 1;
 }
@@ -377,10 +343,8 @@ static enum ib_select_code pick_driver(const struct ib_facts *f, const struct ib
 			}
 		}
 		if (tie) {
-			put(out->reason, "bundle '%s': drivers '%s' and '%s' both fit ", m->name,
-			    best->id, tie->id);
-			put_os_generation(out->reason, f, out);
-			put(out->reason, " equally well");
+			put(out->reason, ": bundle '%s': drivers '%s' and '%s' fit equally well",
+			    m->name, best->id, tie->id);
 			return IB_SELECT_AMBIGUOUS;
 		}
 		if (best) {
@@ -389,10 +353,8 @@ static enum ib_select_code pick_driver(const struct ib_facts *f, const struct ib
 			return IB_SELECT_OK;
 		}
 	}
-	put(out->reason, "bundle '%s' has no ", m->name);
-	put_kinds(out->reason, kinds, n_kinds);
-	put(out->reason, " driver for ");
-	put_os_generation(out->reason, f, out);
+	put(out->reason, ": bundle '%s' has no", m->name);
+	put_kinds(out->reason, " ", kinds, n_kinds);
 	return IB_SELECT_NO_DRIVER;
 }
 
@@ -401,7 +363,7 @@ void ib_select(const struct ib_facts *facts, const struct ib_catalog *catalog,
 {
 	const char *kinds[KINDS_MAX];
 	const struct ib_os_support *os_row;
-	char situation[IB_ERR_MSG_MAX] = "";
+	struct offer offer;
 	size_t n_kinds;
 
 	memset(out, 0, sizeof *out);
@@ -410,21 +372,22 @@ void ib_select(const struct ib_facts *facts, const struct ib_catalog *catalog,
 		return;
 	n_kinds = kinds_for(facts, out, kinds);
 	out->kind = kinds[0];
-	out->code = check_os(facts, catalog, out, &os_row);
-	if (out->code)
+	out->code = check_os(facts, catalog, out, &os_row, &offer);
+	/* What was found starts the reason; what is needed, chosen or missing follows. */
+	put_situation(out->reason, facts, out);
+	put(out->reason, " on ");
+	put_os_label(out->reason, &facts->os, os_row);
+	if (out->code) {
+		put_os_refusal(out->reason, facts, out, &offer);
 		return;
-	put_situation(situation, facts, out);
-	put(situation, " on ");
-	put_os_label(situation, &facts->os, os_row);
+	}
 	if (!manifest) {
-		put(out->reason, "%s: needs a ", situation);
-		put_kinds(out->reason, kinds, n_kinds);
-		put(out->reason, " driver");
+		put_kinds(out->reason, ": needs a ", kinds, n_kinds);
 		return;
 	}
 	out->code = pick_driver(facts, manifest, kinds, n_kinds, out);
 	if (out->code)
 		return;
-	put(out->reason, "%s: %s driver '%s' %s", situation, out->driver->kind, out->driver->id,
+	put(out->reason, ": %s driver '%s' %s", out->driver->kind, out->driver->id,
 	    out->driver->version);
 }

@@ -125,12 +125,11 @@ static int valid_time(const char *s)
 {
 	static const char pattern[] = "dddd-dd-ddTdd:dd:ddZ";
 
-	if (strlen(s) != sizeof pattern - 1)
-		return 0;
+	/* A shorter s fails at its NUL, before anything past it is read. */
 	for (size_t i = 0; pattern[i]; i++)
 		if (pattern[i] == 'd' ? !(s[i] >= '0' && s[i] <= '9') : s[i] != pattern[i])
 			return 0;
-	return 1;
+	return s[sizeof pattern - 1] == '\0';
 }
 
 static int bad_text(struct ib_err *err, const char *source, const char *key, const char *value,
@@ -156,12 +155,10 @@ static int check_common(const char *source, const struct ib_journal *j, int opti
                         const char *time_key, struct ib_err *err)
 {
 	if (!j->driver[0] && optional) {
-		if (j->kind[0] || j->version[0])
+		if (j->kind[0] || j->version[0] || j->started_at[0])
 			return ib_fail(err, IB_EINPUT,
-			               "%s: kind and version must be empty without a driver",
-			               source);
-		if (j->started_at[0])
-			return bad_text(err, source, time_key, j->started_at, UTC_TIME " or empty");
+			               "%s: kind, version and %s must be empty without a driver",
+			               source, time_key);
 	} else {
 		if (!valid_id(j->driver))
 			return bad_text(err, source, "driver", j->driver, "a driver id");
@@ -221,17 +218,6 @@ static int load_object(const char *path, cJSON **root, int *found, struct ib_err
 	return 0;
 }
 
-static int get_format(const cJSON *root, const char *path, struct ib_err *err)
-{
-	int64_t format;
-	int rc = ib_json_int(root, "format", 1, 0, 1000000, &format, path, "", err);
-
-	if (rc == 0 && format != IB_STATE_FORMAT)
-		rc = ib_fail(err, IB_EINPUT, "%s: format: %lld is not supported (expected %d)",
-		             path, (long long)format, IB_STATE_FORMAT);
-	return rc;
-}
-
 /*
  * The rows of both files, in the order they are written: the journal's are the first
  * JOURNAL_ROWS, the state's all but the first two (the members they share are at the same
@@ -260,6 +246,7 @@ static const struct ib_json_field rows[] = {
 static int load(const char *path, void *out, int state, int *found, struct ib_err *err)
 {
 	size_t size = state ? sizeof(struct ib_state) : sizeof(struct ib_journal);
+	int64_t format;
 	cJSON *root = NULL;
 	int rc;
 
@@ -267,7 +254,9 @@ static int load(const char *path, void *out, int state, int *found, struct ib_er
 	rc = load_object(path, &root, found, err);
 	if (rc || !*found)
 		return rc;
-	rc = get_format(root, path, err);
+	/* The only format there is: any other is "expected an integer from 1 to 1". */
+	rc = ib_json_int(root, "format", 1, IB_STATE_FORMAT, IB_STATE_FORMAT, &format, path, "",
+	                 err);
 	if (rc == 0)
 		rc = ib_json_bind_read(root, ROWS(state), out, path, "", err);
 	if (rc == 0)
@@ -291,7 +280,7 @@ static int save(const char *path, const void *in, int state, struct ib_err *err)
 	if (rc)
 		return rc;
 	root = cJSON_CreateObject();
-	if (!root || !cJSON_AddItemToObject(root, "format", cJSON_CreateNumber(IB_STATE_FORMAT)) ||
+	if (!root || !cJSON_AddNumberToObject(root, "format", IB_STATE_FORMAT) ||
 	    ib_json_bind_write(root, ROWS(state), in)) {
 		cJSON_Delete(root);
 		return ib_oom(err);

@@ -61,7 +61,7 @@ expect_rc 100 "$INSTALL" plan --json --bundle "$T/demo.ibb" --pubkey "$T/test.pu
 expect_out '"driver":	null'
 expect_out 'not an InfiniBand-capable size'
 expect_rc 100 "$INSTALL" plan --bundle "$T/demo.ibb" --pubkey "$T/test.pub" --facts "$T/nc3.json"
-expect_err "does not support ConnectX-3 Pro"
+expect_err "CX3-Pro is not supported there"
 expect_missing "$R"
 
 # apply: success, recorded; the same again is a no-op.

@@ -152,12 +152,14 @@ static const struct select_case cases[] = {
          "winof-5.65-win2012r2", "winof", "CX3-Pro", "per the catalog", NULL},
         {"NCv3 on 2019", FACTS("Standard_NC24rs_v3", WS2019, IB_CX3), 0, &full,
          IB_SELECT_NIC_UNSUPPORTED, NULL, "winof", "CX3-Pro",
-         "Windows Server 2019 (10.0.17763) does not support ConnectX-3 Pro (CX3-Pro): supported "
-         "there: CX5, CX6",
+         "on Windows Server 2019 (10.0.17763): CX3-Pro is not supported there (supported: CX5, "
+         "CX6)",
          NULL},
         {"ND24rs on 2012 (no WinOF build for it)", FACTS("Standard_ND24rs", WS2012, ""), 0, &full,
          IB_SELECT_NO_DRIVER, NULL, "winof", "CX3-Pro",
-         "bundle 'full' has no winof driver for windows 6.2.9200 and CX3-Pro", NULL},
+         "ConnectX-3 Pro (CX3-Pro) per the catalog) on Windows Server 2012 (6.2.9200): bundle "
+         "'full' has no winof driver",
+         NULL},
         /* Non-SR-IOV sizes: ND; their NICs are not on the PCI bus. */
         {"H16r on 2016", FACTS("Standard_H16r", WS2016, ""), 0, &full, IB_SELECT_OK, "nd-windows",
          "nd", NULL,
@@ -170,12 +172,13 @@ static const struct select_case cases[] = {
          "nd-windows", "nd", NULL, "nd driver", NULL},
         {"H16r on Ubuntu: the Linux extension has no ND", FACTS("Standard_H16r", U2004, ""), 0,
          &full, IB_SELECT_NIC_UNSUPPORTED, NULL, "nd", NULL,
-         "Ubuntu 20.04 (20.04) has no Network Direct driver for non-SR-IOV sizes "
-         "(Standard_H16r): supported there: CX3-Pro, CX5, CX6 on SR-IOV sizes",
+         "Standard_H16r (FDR InfiniBand, non-SR-IOV: Network Direct) on Ubuntu 20.04 (20.04): "
+         "Network Direct is not supported there (supported: CX3-Pro, CX5, CX6 on SR-IOV sizes)",
          NULL},
         {"H16r, bundle without a Windows ND driver", FACTS("Standard_H16r", WS2016, ""), 0,
          &only2016, IB_SELECT_NO_DRIVER, NULL, "nd", NULL,
-         "bundle 'x' has no nd driver for windows 10.0.14393.6452", NULL},
+         "Network Direct) on Windows Server 2016 (10.0.14393.6452): bundle 'x' has no nd driver",
+         NULL},
         /* Linux: MLNX_OFED, else rdma-core. */
         {"HBv2 on Ubuntu 20.04", FACTS("Standard_HB120rs_v2", U2004, IB_CX6), 0, &full,
          IB_SELECT_OK, "mlnx-ofed-5.5", "mlnx-ofed", "CX6",
@@ -188,26 +191,26 @@ static const struct select_case cases[] = {
          &rdma, IB_SELECT_OK, "rdma-core-44", "rdma-core", "CX6", "rdma-core driver", NULL},
         {"HBv2 on RHEL 7.3", FACTS("Standard_HB120rs_v2", RHEL73, IB_CX6), 0, &full,
          IB_SELECT_OS_UNSUPPORTED, NULL, "mlnx-ofed", "CX6",
-         "linux rhel 7.3 is not a supported OS (supported linux releases: Ubuntu 16.04, Ubuntu "
+         "on linux rhel 7.3: not a supported OS (supported linux releases: Ubuntu 16.04, Ubuntu "
          "18.04, Ubuntu 20.04, Ubuntu 22.04, Red Hat Enterprise Linux 7, Red Hat Enterprise Linux "
          "8, CentOS 7, "
          "CentOS 8)",
          NULL},
         {"HBv2 on Ubuntu 20.04, Windows-only bundle", FACTS("Standard_HB120rs_v2", U2004, IB_CX6),
          0, &only2016, IB_SELECT_NO_DRIVER, NULL, "mlnx-ofed", "CX6",
-         "bundle 'x' has no mlnx-ofed or rdma-core driver for linux ubuntu 20.04 and CX6", NULL},
+         "on Ubuntu 20.04 (20.04): bundle 'x' has no mlnx-ofed or rdma-core driver", NULL},
         /* NDR: nothing shipped supports ConnectX-7; a catalog that does can be given. */
         {"ND H100 v5 on Ubuntu 22.04, shipped catalog",
          FACTS("Standard_ND96isr_H100_v5", U2204, IB_101E "," IB_101E_B), 0, &full,
          IB_SELECT_NIC_UNSUPPORTED, NULL, "mlnx-ofed", "CX7",
-         "Ubuntu 22.04 (22.04) does not support ConnectX-7 (CX7)", NULL},
+         "on Ubuntu 22.04 (22.04): CX7 is not supported there", NULL},
         {"ND H100 v5 on Ubuntu 22.04, CX7 catalog",
          FACTS("Standard_ND96isr_H100_v5", U2204, IB_101E "," IB_101E_B), 1, &full, IB_SELECT_OK,
          "mlnx-ofed-23.10", "mlnx-ofed", "CX7", "ConnectX-7 (CX7) per the catalog", NULL},
         {"HBv4 on 2019", FACTS("Standard_HB176rs_v4", WS2019, IB_101E), 0, &full,
          IB_SELECT_NIC_UNSUPPORTED, NULL, "winof2", "CX7",
-         "Windows Server 2019 (10.0.17763) does not support ConnectX-7 (CX7): supported there: "
-         "CX5, CX6",
+         "ConnectX-7 (CX7) per the catalog) on Windows Server 2019 (10.0.17763): CX7 is not "
+         "supported there (supported: CX5, CX6)",
          NULL},
         {"catalog row without a generation, no hardware", FACTS("Standard_ND40rs_v2", WS2019, ""),
          1, &full, IB_SELECT_UNKNOWN_NIC, NULL, NULL, NULL,
@@ -220,15 +223,19 @@ static const struct select_case cases[] = {
         /* Unsupported OS releases. */
         {"Server 2022", FACTS("Standard_HB120rs_v2", WS2022, IB_CX6), 0, &full,
          IB_SELECT_OS_UNSUPPORTED, NULL, "winof2", "CX6",
-         "windows server 10.0.20348 is not a supported OS (supported windows releases: Windows 10, "
+         "on windows server 10.0.20348: not a supported OS (supported windows releases: Windows "
+         "10, "
          "Windows Server 2019, Windows Server 2016, Windows Server 2012 R2, Windows Server 2012)",
          NULL},
         {"Windows 11", FACTS("Standard_HB120rs_v2", WIN11, IB_CX6), 0, &full,
          IB_SELECT_OS_UNSUPPORTED, NULL, "winof2", "CX6",
-         "windows workstation 10.0.22631 is not a supported OS", NULL},
+         "windows workstation 10.0.22631: not a supported OS", NULL},
         /* Not InfiniBand. */
         {"D4s_v3 with accelerated networking", FACTS("Standard_D4s_v3", WS2019, AN_CX4), 0, &full,
-         IB_SELECT_NOT_IB, NULL, NULL, NULL, "Standard_D4s_v3 is not an InfiniBand-capable size",
+         IB_SELECT_NOT_IB, NULL, NULL, NULL,
+         "Standard_D4s_v3 is not an InfiniBand-capable size in the catalog and no InfiniBand "
+         "ConnectX "
+         "device or Network Direct over VMBus was found",
          NULL},
         {"unknown size, nothing seen", FACTS("unknown", U2004, ""), 0, &full, IB_SELECT_NOT_IB,
          NULL, NULL, NULL,
@@ -246,17 +253,19 @@ static const struct select_case cases[] = {
         /* Hardware wins over the catalog, with a warning. */
         {"NCv3 listed CX3-Pro, CX6 VF seen", FACTS("Standard_NC24rs_v3", WS2016, IB_CX6), 0, &full,
          IB_SELECT_OK, "winof2-2.22", "winof2", "CX6", "on the PCI bus",
-         "the catalog lists Standard_NC24rs_v3 as ConnectX-3 Pro (CX3-Pro), but InfiniBand "
-         "ConnectX-6 (CX6) VF 15b3:101c at 0101:00:00.0 is on the PCI bus: going by the hardware"},
+         "the catalog lists Standard_NC24rs_v3 as CX3-Pro, but InfiniBand CX6 VF 15b3:101c at "
+         "0101:00:00.0 is on the PCI bus: going by the hardware"},
         {"H16r listed non-SR-IOV, CX5 VF seen", FACTS("Standard_H16r", WS2016, IB_CX5), 0, &full,
          IB_SELECT_OK, "winof2-2.22", "winof2", "CX5", "SR-IOV",
-         "the catalog lists Standard_H16r as not SR-IOV (Network Direct), but InfiniBand "
-         "ConnectX-5 (CX5)"},
+         "the catalog lists Standard_H16r as not SR-IOV (Network Direct), but InfiniBand CX5 VF"},
         {"HBv2 listed CX6, CX5 VF seen", FACTS("Standard_HB120rs_v2", U2004, IB_CX5), 0, &full,
          IB_SELECT_OK, "mlnx-ofed-5.5", "mlnx-ofed", "CX5", "ConnectX-5", "going by the hardware"},
         {"101e VF, size missing from the given catalog",
          FACTS("Standard_HB176rs_v4", U2204, IB_101E), 1, &full, IB_SELECT_UNKNOWN_NIC, NULL, NULL,
-         NULL, "Standard_HB176rs_v4 is not in the catalog", NULL},
+         NULL,
+         "Standard_HB176rs_v4 is not an InfiniBand-capable size in the catalog and InfiniBand VF "
+         "15b3:101e at 0101:00:00.0 could be ConnectX-6 or ConnectX-7",
+         NULL},
         /* Unknown or unlisted size: the hardware decides. */
         {"unknown size, CX6 VF", FACTS("unknown", WS2019, IB_CX6), 0, &full, IB_SELECT_OK,
          "winof2-2.22", "winof2", "CX6",
@@ -274,19 +283,21 @@ static const struct select_case cases[] = {
          "nd-windows", "nd", NULL, "Network Direct over VMBus offered by the host", NULL},
         {"unknown size, two generations", FACTS("unknown", WS2019, IB_CX6 "," IB_CX5_B), 0, &full,
          IB_SELECT_UNKNOWN_NIC, NULL, NULL, NULL,
-         "InfiniBand devices of two generations are on the PCI bus (VF 15b3:101c at 0101:00:00.0 "
-         "is CX6, VF 15b3:1018 at 0102:00:00.0 is CX5): cannot pick one driver",
+         "InfiniBand devices of two generations, CX6 and CX5, are on the PCI bus (VF 15b3:101c at "
+         "0101:00:00.0, VF 15b3:1018 at 0102:00:00.0): cannot pick one driver",
          NULL},
         /* Bundles: missing driver, misfiled driver, ties, the most specific OS entry. */
         {"bundle lacks winof2 for 2019", FACTS("Standard_HB120rs_v2", WS2019, IB_CX6), 0, &only2016,
          IB_SELECT_NO_DRIVER, NULL, "winof2", "CX6",
-         "bundle 'x' has no winof2 driver for windows 10.0.17763 and CX6", NULL},
+         "ConnectX-6 (CX6) on the PCI bus) on Windows Server 2019 (10.0.17763): bundle 'x' has no "
+         "winof2 driver",
+         NULL},
         {"bundle has winof2 for 2016", FACTS("Standard_HB120rs_v2", WS2016, IB_CX6), 0, &only2016,
          IB_SELECT_OK, "winof2-2.22-2016", "winof2", "CX6", "winof2-2.22-2016", NULL},
         {"two equal drivers", FACTS("Standard_HB120rs_v2", WS2016, IB_CX6), 0, &tie,
          IB_SELECT_AMBIGUOUS, NULL, "winof2", "CX6",
-         "bundle 'tie': drivers 'winof2-a' and 'winof2-b' both fit windows 10.0.14393.6452 and CX6 "
-         "equally well",
+         "ConnectX-6 (CX6) on the PCI bus) on Windows Server 2016 (10.0.14393.6452): bundle 'tie': "
+         "drivers 'winof2-a' and 'winof2-b' fit equally well",
          NULL},
         {"the specific driver wins the tie", FACTS("Standard_HB120rs_v2", WS2019, IB_CX6), 0, &tie,
          IB_SELECT_OK, "winof2-2019", "winof2", "CX6", "winof2-2019", NULL},
