@@ -226,6 +226,24 @@ static int check_regular(struct archive_entry *e, const char *path, size_t index
 	return 0;
 }
 
+/* The next entry, which must be the regular file want: entry index in manifest order. */
+static int next_entry(struct archive *a, struct source *s, size_t index, const char *want,
+                      struct archive_entry **e, struct ib_err *err)
+{
+	const char *got;
+	int eof, rc = next_header(a, s, e, &eof, index, err);
+
+	if (rc)
+		return rc;
+	if (eof)
+		return ib_fail(err, IB_EVERIFY, "%s: entry '%s' is missing", s->path, want);
+	if (strcmp(got = archive_entry_pathname(*e), want) != 0)
+		return ib_fail(err, IB_EVERIFY,
+		               "%s: entry %zu is '%s', expected '%s' (extra, duplicate or misplaced)",
+		               s->path, index, got, want);
+	return check_regular(*e, s->path, index, err);
+}
+
 static int read_manifest(struct archive *a, struct source *s, const struct ib_bundle_claims *claims,
                          struct ib_manifest **out, struct ib_err *err)
 {
@@ -235,15 +253,9 @@ static int read_manifest(struct archive *a, struct source *s, const struct ib_bu
 	char *json = NULL;
 	struct ib_hash h;
 	la_int64_t size;
-	int eof, rc;
+	int rc;
 
-	rc = next_header(a, s, &e, &eof, 0, err);
-	if (rc)
-		return rc;
-	if (eof || strcmp(archive_entry_pathname(e), IB_MANIFEST_ENTRY) != 0)
-		return ib_fail(err, IB_EVERIFY, "%s: first entry is not %s", s->path,
-		               IB_MANIFEST_ENTRY);
-	rc = check_regular(e, s->path, 0, err);
+	rc = next_entry(a, s, 0, IB_MANIFEST_ENTRY, &e, err);
 	if (rc)
 		return rc;
 	size = archive_entry_size(e);
@@ -416,18 +428,7 @@ static int read_entries(struct archive *a, struct source *s, const struct ib_man
 
 			if (!name)
 				return ib_oom(err);
-			rc = next_header(a, s, &e, &eof, index, err);
-			if (rc == 0 && eof)
-				rc = ib_fail(err, IB_EVERIFY, "%s: entry '%s' is missing", s->path,
-				             name);
-			if (rc == 0 && strcmp(got = archive_entry_pathname(e), name) != 0)
-				rc = ib_fail(
-				        err, IB_EVERIFY,
-				        "%s: entry %zu is '%s', expected '%s' (extra, duplicate "
-				        "or misplaced)",
-				        s->path, index, got, name);
-			if (rc == 0)
-				rc = check_regular(e, s->path, index, err);
+			rc = next_entry(a, s, index, name, &e, err);
 			if (rc == 0 && (uint64_t)archive_entry_size(e) != f->size)
 				rc = ib_fail(err, IB_EVERIFY, ENTRY_SIZE_FMT, s->path, name,
 				             "header says", (uint64_t)archive_entry_size(e),
