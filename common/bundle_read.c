@@ -31,8 +31,7 @@
 
 #define IO_CHUNK IB_HASHPIPE_CHUNK
 
-/* One format for every size that differs from what the manifest or the signature says. */
-#define ENTRY_SIZE_FMT "%s: entry '%s' %s %" PRIu64 " bytes, manifest says %" PRIu64
+/* One format for every size that differs from what the signature says. */
 #define FILE_SIZE_FMT "%s: is %" PRIu64 " bytes, its signature says %" PRIu64 " (%s)"
 
 struct source {
@@ -238,9 +237,10 @@ static int next_entry(struct archive *a, struct source *s, size_t index, const c
 	if (eof)
 		return ib_fail(err, IB_EVERIFY, "%s: entry '%s' is missing", s->path, want);
 	if (strcmp(got = archive_entry_pathname(*e), want) != 0)
-		return ib_fail(err, IB_EVERIFY,
-		               "%s: entry %zu is '%s', expected '%s' (extra, duplicate or misplaced)",
-		               s->path, index, got, want);
+		return ib_fail(
+		        err, IB_EVERIFY,
+		        "%s: entry %zu is '%s', expected '%s' (extra, duplicate or misplaced)",
+		        s->path, index, got, want);
 	return check_regular(*e, s->path, index, err);
 }
 
@@ -338,7 +338,11 @@ static int entry_consume(void *ctx, int stage, const unsigned char *data, size_t
 	return 0;
 }
 
-/* Streams one entry's data: size and hash checked; written to extract_dir when wanted. */
+/*
+ * Streams one entry's data: size and hash checked; written to extract_dir when
+ * wanted. The size is the manifest's, whatever the tar header says: a header
+ * that differs shows as too many or too few bytes here.
+ */
 static int read_entry_data(struct archive *a, struct source *s, const char *name,
                            const struct ib_file *f, const char *extract_dir, struct ib_err *err)
 {
@@ -369,8 +373,9 @@ static int read_entry_data(struct archive *a, struct source *s, const char *name
 		rc = ib_fail(err, IB_EVERIFY, "%s: entry '%s': %s", s->path, name,
 		             archive_error_string(a));
 	else if (total != f->size)
-		rc = ib_fail(err, IB_EVERIFY, ENTRY_SIZE_FMT, s->path, name,
-		             n > 0 ? "is at least" : "is", total, f->size);
+		rc = ib_fail(err, IB_EVERIFY,
+		             "%s: entry '%s' %s %" PRIu64 " bytes, manifest says %" PRIu64, s->path,
+		             name, n > 0 ? "is at least" : "is", total, f->size);
 out:
 	/* The worker may still be using the sink; a failed write comes out here. */
 	sync_rc = ib_hashpipe_sync(s->entries, rc ? NULL : err);
@@ -429,10 +434,6 @@ static int read_entries(struct archive *a, struct source *s, const struct ib_man
 			if (!name)
 				return ib_oom(err);
 			rc = next_entry(a, s, index, name, &e, err);
-			if (rc == 0 && (uint64_t)archive_entry_size(e) != f->size)
-				rc = ib_fail(err, IB_EVERIFY, ENTRY_SIZE_FMT, s->path, name,
-				             "header says", (uint64_t)archive_entry_size(e),
-				             f->size);
 			if (rc == 0)
 				rc = read_entry_data(a, s, name, f,
 				                     d == chosen ? extract_dir : NULL, err);
