@@ -123,18 +123,13 @@ static char *url_with_suffix(const char *url, const char *suffix)
 	return out;
 }
 
-/* The name becomes a file name in the cache folder. */
+/* The name becomes a file name in the cache folder: letters, digits, ".", "_", "+", "-". */
 static int valid_name(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (n == 0 || n > NAME_MAX_LEN || s[0] == '.' || s[0] == '-')
-		return 0;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || strchr("._+-", *s)))
-			return 0;
-	return 1;
+	return n && n <= NAME_MAX_LEN && s[0] != '.' && s[0] != '-' &&
+	       strspn(s, "+.ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == n;
 }
 
 /* Counts go through int64_t (far below 2^63): its conversion to double is shorter. */
