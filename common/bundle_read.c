@@ -135,13 +135,15 @@ int ib_bundle_parse_claims(const char *tc, struct ib_bundle_claims *c, struct ib
 	/* Numbers go through num; the others are copied as they are. */
 	static const struct {
 		const char *key;
-		unsigned char offset, cap, kind;
+		unsigned short offset, cap;
+		unsigned char kind;
 	} fields[] = {
 	        {"name", offsetof(struct ib_bundle_claims, name), sizeof c->name, TEXT},
 	        {"manifest-blake2b", offsetof(struct ib_bundle_claims, manifest_hash),
 	         sizeof c->manifest_hash, HASH},
 	        {"size", offsetof(struct ib_bundle_claims, size), NUM_CAP, NUMBER},
 	        {"sequence", offsetof(struct ib_bundle_claims, sequence), NUM_CAP, NUMBER},
+	        {"file", offsetof(struct ib_bundle_claims, file), sizeof c->file, TEXT},
 	};
 	char num[NUM_CAP];
 

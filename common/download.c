@@ -423,7 +423,6 @@ struct body {
 	struct fetch *f;
 	const char *url;
 	const char *shown;
-	const struct ib_sig *sig;
 	const struct ib_read_opts *read; /* the caller's, or NULL */
 	struct ib_outfile of;
 	char *bundle_path;
@@ -453,21 +452,16 @@ static int prepare_body(void *ctx, const char *shown, const struct ib_bundle_cla
 {
 	struct body *b = ctx;
 	char name_ibb[NAME_MAX_LEN + sizeof ".ibb"];
-	char file[256];
 	const char *base;
 	size_t base_len = url_base(b->url, &base);
-	int rc = ib_tc_get(b->sig->trusted_comment, "file", file, sizeof file, err);
+	int rc;
 
-	if (rc == 0 && !valid_name(claims->name))
-		rc = ib_fail(err, IB_EVERIFY, "trusted comment: %s '%s' is not %s", "name",
-		             claims->name, "a file name");
-	if (rc) {
-		ib_err_prefix(err, "%s", shown);
-		return rc;
-	}
-	if (strncmp(file, base, base_len) || file[base_len])
-		return ib_fail(err, IB_EVERIFY, "%s: signed for file '%s', not '%.*s'", shown, file,
-		               (int)base_len, base);
+	if (!valid_name(claims->name))
+		return ib_fail(err, IB_EVERIFY, "%s: trusted comment: %s '%s' is not %s", shown,
+		               "name", claims->name, "a file name");
+	if (strncmp(claims->file, base, base_len) || claims->file[base_len])
+		return ib_fail(err, IB_EVERIFY, "%s: signed for file '%s', not '%.*s'", shown,
+		               claims->file, (int)base_len, base);
 	snprintf(name_ibb, sizeof name_ibb, "%s.ibb", claims->name);
 	b->bundle_path = ib_path_join(b->f->o->cache_dir, name_ibb);
 	if (!b->bundle_path)
@@ -501,7 +495,7 @@ static int try_mirror(struct fetch *f, const char *url, char **path_out, struct 
 	char *sig_url = url_with_suffix(url, ".minisig"), *sig_path = NULL;
 	struct sink s = {.f = f, .buf = sig_text, .limit = IB_FETCH_SIG_MAX};
 	struct ib_sig sig;
-	struct body body = {.f = f, .url = url, .shown = shown, .sig = &sig, .read = o->read};
+	struct body body = {.f = f, .url = url, .shown = shown, .read = o->read};
 	int rc;
 
 	if (!sig_url)
