@@ -50,6 +50,7 @@ struct ib_bundle_claims {
 	uint64_t size;
 	uint64_t sequence;
 	char manifest_hash[IB_HASH_FILE_HEX];
+	char file[256]; /* the bundle's file name when it was packed */
 };
 
 /* Non-zero when a trusted comment is a bundle's; then fills claims (IB_EVERIFY if malformed). */

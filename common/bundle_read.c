@@ -31,8 +31,7 @@
 
 #define IO_CHUNK IB_HASHPIPE_CHUNK
 
-/* One format for every size that differs from what the manifest or the signature says. */
-#define ENTRY_SIZE_FMT "%s: entry '%s' %s %" PRIu64 " bytes, manifest says %" PRIu64
+/* One format for every size that differs from what the signature says. */
 #define FILE_SIZE_FMT "%s: is %" PRIu64 " bytes, its signature says %" PRIu64 " (%s)"
 
 struct source {
@@ -136,13 +135,15 @@ int ib_bundle_parse_claims(const char *tc, struct ib_bundle_claims *c, struct ib
 	/* Numbers go through num; the others are copied as they are. */
 	static const struct {
 		const char *key;
-		unsigned char offset, cap, kind;
+		unsigned short offset, cap;
+		unsigned char kind;
 	} fields[] = {
 	        {"name", offsetof(struct ib_bundle_claims, name), sizeof c->name, TEXT},
 	        {"manifest-blake2b", offsetof(struct ib_bundle_claims, manifest_hash),
 	         sizeof c->manifest_hash, HASH},
 	        {"size", offsetof(struct ib_bundle_claims, size), NUM_CAP, NUMBER},
 	        {"sequence", offsetof(struct ib_bundle_claims, sequence), NUM_CAP, NUMBER},
+	        {"file", offsetof(struct ib_bundle_claims, file), sizeof c->file, TEXT},
 	};
 	char num[NUM_CAP];
 
@@ -226,6 +227,25 @@ static int check_regular(struct archive_entry *e, const char *path, size_t index
 	return 0;
 }
 
+/* The next entry, which must be the regular file want: entry index in manifest order. */
+static int next_entry(struct archive *a, struct source *s, size_t index, const char *want,
+                      struct archive_entry **e, struct ib_err *err)
+{
+	const char *got;
+	int eof, rc = next_header(a, s, e, &eof, index, err);
+
+	if (rc)
+		return rc;
+	if (eof)
+		return ib_fail(err, IB_EVERIFY, "%s: entry '%s' is missing", s->path, want);
+	if (strcmp(got = archive_entry_pathname(*e), want) != 0)
+		return ib_fail(
+		        err, IB_EVERIFY,
+		        "%s: entry %zu is '%s', expected '%s' (extra, duplicate or misplaced)",
+		        s->path, index, got, want);
+	return check_regular(*e, s->path, index, err);
+}
+
 static int read_manifest(struct archive *a, struct source *s, const struct ib_bundle_claims *claims,
                          struct ib_manifest **out, struct ib_err *err)
 {
@@ -235,15 +255,9 @@ static int read_manifest(struct archive *a, struct source *s, const struct ib_bu
 	char *json = NULL;
 	struct ib_hash h;
 	la_int64_t size;
-	int eof, rc;
+	int rc;
 
-	rc = next_header(a, s, &e, &eof, 0, err);
-	if (rc)
-		return rc;
-	if (eof || strcmp(archive_entry_pathname(e), IB_MANIFEST_ENTRY) != 0)
-		return ib_fail(err, IB_EVERIFY, "%s: first entry is not %s", s->path,
-		               IB_MANIFEST_ENTRY);
-	rc = check_regular(e, s->path, 0, err);
+	rc = next_entry(a, s, 0, IB_MANIFEST_ENTRY, &e, err);
 	if (rc)
 		return rc;
 	size = archive_entry_size(e);
@@ -326,7 +340,11 @@ static int entry_consume(void *ctx, int stage, const unsigned char *data, size_t
 	return 0;
 }
 
-/* Streams one entry's data: size and hash checked; written to extract_dir when wanted. */
+/*
+ * Streams one entry's data: size and hash checked; written to extract_dir when
+ * wanted. The size is the manifest's, whatever the tar header says: a header
+ * that differs shows as too many or too few bytes here.
+ */
 static int read_entry_data(struct archive *a, struct source *s, const char *name,
                            const struct ib_file *f, const char *extract_dir, struct ib_err *err)
 {
@@ -357,8 +375,9 @@ static int read_entry_data(struct archive *a, struct source *s, const char *name
 		rc = ib_fail(err, IB_EVERIFY, "%s: entry '%s': %s", s->path, name,
 		             archive_error_string(a));
 	else if (total != f->size)
-		rc = ib_fail(err, IB_EVERIFY, ENTRY_SIZE_FMT, s->path, name,
-		             n > 0 ? "is at least" : "is", total, f->size);
+		rc = ib_fail(err, IB_EVERIFY,
+		             "%s: entry '%s' %s %" PRIu64 " bytes, manifest says %" PRIu64, s->path,
+		             name, n > 0 ? "is at least" : "is", total, f->size);
 out:
 	/* The worker may still be using the sink; a failed write comes out here. */
 	sync_rc = ib_hashpipe_sync(s->entries, rc ? NULL : err);
@@ -416,22 +435,7 @@ static int read_entries(struct archive *a, struct source *s, const struct ib_man
 
 			if (!name)
 				return ib_oom(err);
-			rc = next_header(a, s, &e, &eof, index, err);
-			if (rc == 0 && eof)
-				rc = ib_fail(err, IB_EVERIFY, "%s: entry '%s' is missing", s->path,
-				             name);
-			if (rc == 0 && strcmp(got = archive_entry_pathname(e), name) != 0)
-				rc = ib_fail(
-				        err, IB_EVERIFY,
-				        "%s: entry %zu is '%s', expected '%s' (extra, duplicate "
-				        "or misplaced)",
-				        s->path, index, got, name);
-			if (rc == 0)
-				rc = check_regular(e, s->path, index, err);
-			if (rc == 0 && (uint64_t)archive_entry_size(e) != f->size)
-				rc = ib_fail(err, IB_EVERIFY, ENTRY_SIZE_FMT, s->path, name,
-				             "header says", (uint64_t)archive_entry_size(e),
-				             f->size);
+			rc = next_entry(a, s, index, name, &e, err);
 			if (rc == 0)
 				rc = read_entry_data(a, s, name, f,
 				                     d == chosen ? extract_dir : NULL, err);
@@ -552,12 +556,10 @@ int ib_bundle_read(const char *path, const struct ib_read_opts *o, struct ib_bun
 		rc = drain(&s, err);
 	if (rc)
 		goto out;
-	if (s.read != b->claims.size) {
-		/* read_raw stops a longer one. */
-		rc = ib_fail(err, IB_EVERIFY, FILE_SIZE_FMT, path, s.read, b->claims.size,
-		             "truncated");
-		goto out;
-	}
+	/*
+	 * Fewer bytes than signed (a file cut while being read; check_file and
+	 * the download ensured the size before) fail the signature.
+	 */
 	ib_hash_final(&s.whole, digest);
 	rc = ib_sig_check_hash(&b->sig, &o->keys[b->key_index], digest, err);
 	if (rc)

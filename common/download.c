@@ -123,36 +123,13 @@ static char *url_with_suffix(const char *url, const char *suffix)
 	return out;
 }
 
-/* The name becomes a file name in the cache folder. */
+/* The name becomes a file name in the cache folder: letters, digits, ".", "_", "+", "-". */
 static int valid_name(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (n == 0 || n > NAME_MAX_LEN || s[0] == '.' || s[0] == '-')
-		return 0;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || strchr("._+-", *s)))
-			return 0;
-	return 1;
-}
-
-/* The fields of a bundle's trusted comment that the download relies on. */
-struct signed_info {
-	struct ib_bundle_claims claims;
-	char file[256];
-};
-
-static int read_signed_info(const struct ib_sig *sig, struct signed_info *si, struct ib_err *err)
-{
-	int rc = ib_bundle_parse_claims(sig->trusted_comment, &si->claims, err);
-
-	if (rc == 0)
-		rc = ib_tc_get(sig->trusted_comment, "file", si->file, sizeof si->file, err);
-	if (rc == 0 && !valid_name(si->claims.name))
-		rc = ib_fail(err, IB_EVERIFY, "trusted comment: %s '%s' is not %s", "name",
-		             si->claims.name, "a file name");
-	return rc;
+	return n && n <= NAME_MAX_LEN && s[0] != '.' && s[0] != '-' &&
+	       strspn(s, "+.ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == n;
 }
 
 /* Counts go through int64_t (far below 2^63): its conversion to double is shorter. */
@@ -438,11 +415,17 @@ static int write_small_file(const char *path, const char *text, struct ib_err *e
 	return ib_outfile_commit(&of, 1, err);
 }
 
-/* A bundle's body, produced for the bundle reader on its worker thread. */
+/*
+ * One mirror's bundle: its body, produced for the bundle reader on its worker
+ * thread, and what becomes of it in the cache.
+ */
 struct body {
 	struct fetch *f;
 	const char *url;
 	const char *shown;
+	const struct ib_read_opts *read; /* the caller's, or NULL */
+	struct ib_outfile of;
+	char *bundle_path;
 	struct sink sink;
 	int stop; /* the failure ends the whole download (deadline, cache folder) */
 };
@@ -459,43 +442,41 @@ static int produce_body(void *ctx, struct ib_readahead *r, struct ib_err *err)
 	return rc;
 }
 
-/* A mirror's signature, fetched into memory and checked against the trusted keys. */
-static int fetch_signature(struct fetch *f, const char *url, char *text, struct ib_sig *sig,
-                           struct signed_info *si, int *stop, struct ib_err *err)
+/*
+ * The reader's prepare, once the signature's trusted comment has verified:
+ * the signed name and file checked, the temporary file opened in the cache,
+ * then the caller's prepare.
+ */
+static int prepare_body(void *ctx, const char *shown, const struct ib_bundle_claims *claims,
+                        struct ib_err *err)
 {
-	const struct ib_fetch_opts *o = f->o;
-	char *sig_url = url_with_suffix(url, ".minisig");
+	struct body *b = ctx;
+	char name_ibb[NAME_MAX_LEN + sizeof ".ibb"];
 	const char *base;
-	size_t base_len = url_base(url, &base);
-	char shown[1024];
-	struct sink s = {.f = f, .buf = text, .limit = IB_FETCH_SIG_MAX};
+	size_t base_len = url_base(b->url, &base);
 	int rc;
 
-	if (!sig_url)
+	if (!valid_name(claims->name))
+		return ib_fail(err, IB_EVERIFY, "%s: trusted comment: %s '%s' is not %s", shown,
+		               "name", claims->name, "a file name");
+	if (strncmp(claims->file, base, base_len) || claims->file[base_len])
+		return ib_fail(err, IB_EVERIFY, "%s: signed for file '%s', not '%.*s'", shown,
+		               claims->file, (int)base_len, base);
+	snprintf(name_ibb, sizeof name_ibb, "%s.ibb", claims->name);
+	b->bundle_path = ib_path_join(b->f->o->cache_dir, name_ibb);
+	if (!b->bundle_path)
 		return ib_oom(err);
-	url_display(sig_url, shown, sizeof shown);
-	rc = fetch_url(f, sig_url, shown, &s, stop, err);
-	free(sig_url);
-	if (rc)
-		return rc;
-	text[s.done] = '\0';
-	/* The parser names the signature in its messages; the checks after it do not. */
-	rc = ib_sig_parse(text, (size_t)s.done, shown, sig, err);
-	if (rc == 0) {
-		rc = ib_sig_check_comment(sig, o->keys, o->n_keys, NULL, err);
-		if (rc == 0)
-			rc = read_signed_info(sig, si, err);
-		if (rc)
-			ib_err_prefix(err, "%s", shown);
-	}
+	ib_info("%s: %s, %llu bytes, sequence %llu", shown, claims->name,
+	        (unsigned long long)claims->size, (unsigned long long)claims->sequence);
+	rc = ib_outfile_open(&b->of, b->bundle_path, 0644, err);
 	if (rc) {
-		if (rc != IB_ENOMEM)
-			err->code = rc = IB_EVERIFY;
+		b->stop = 1;
 		return rc;
 	}
-	if (strncmp(si->file, base, base_len) || si->file[base_len])
-		rc = ib_fail(err, IB_EVERIFY, "%s: signed for file '%s', not '%.*s'", shown,
-		             si->file, (int)base_len, base);
+	b->sink.file = &b->of;
+	b->sink.limit = claims->size;
+	if (b->read && b->read->prepare)
+		rc = b->read->prepare(b->read->prepare_ctx, shown, claims, err);
 	return rc;
 }
 
@@ -509,43 +490,36 @@ static int try_mirror(struct fetch *f, const char *url, char **path_out, struct 
 {
 	const struct ib_fetch_opts *o = f->o;
 	struct ib_read_opts ro = {0};
-	char shown[1024];
-	char name_ibb[NAME_MAX_LEN + sizeof ".ibb"];
+	char shown[1024], sig_shown[1024];
 	char sig_text[IB_FETCH_SIG_MAX + 1];
-	char *bundle_path = NULL, *sig_path = NULL;
-	struct ib_outfile of = {0};
+	char *sig_url = url_with_suffix(url, ".minisig"), *sig_path = NULL;
+	struct sink s = {.f = f, .buf = sig_text, .limit = IB_FETCH_SIG_MAX};
 	struct ib_sig sig;
-	struct signed_info si;
-	struct body body = {.f = f, .url = url, .shown = shown};
+	struct body body = {.f = f, .url = url, .shown = shown, .read = o->read};
 	int rc;
 
+	if (!sig_url)
+		return ib_oom(err);
 	url_display(url, shown, sizeof shown);
-	rc = fetch_signature(f, url, sig_text, &sig, &si, stop, err);
+	url_display(sig_url, sig_shown, sizeof sig_shown);
+	rc = fetch_url(f, sig_url, sig_shown, &s, stop, err);
+	free(sig_url);
 	if (rc)
-		goto out;
-	snprintf(name_ibb, sizeof name_ibb, "%s.ibb", si.claims.name);
-	bundle_path = ib_path_join(o->cache_dir, name_ibb);
-	sig_path = bundle_path ? ib_sig_path_for(bundle_path) : NULL;
-	if (!sig_path) {
-		rc = ib_oom(err);
-		goto out;
-	}
-	ib_info("%s: %s, %llu bytes, sequence %llu", shown, si.claims.name,
-	        (unsigned long long)si.claims.size, (unsigned long long)si.claims.sequence);
-	rc = ib_outfile_open(&of, bundle_path, 0644, err);
-	if (rc) {
-		*stop = 1;
-		goto out;
-	}
+		return rc;
+	sig_text[s.done] = '\0';
+	/* A signature that is not one is a bad mirror, like one that does not verify. */
+	rc = ib_sig_parse(sig_text, (size_t)s.done, sig_shown, &sig, err);
+	if (rc)
+		return rc == IB_ENOMEM ? rc : (err->code = IB_EVERIFY);
 	body.sink.f = f;
-	body.sink.file = &of;
-	body.sink.limit = si.claims.size;
 	if (o->read)
 		ro = *o->read;
 	ro.keys = o->keys;
 	ro.n_keys = o->n_keys;
 	/* The download's progress (o->progress) stands for the read's too: one bar, not two. */
 	ro.quiet = 1;
+	ro.prepare = prepare_body;
+	ro.prepare_ctx = &body;
 	ro.produce = produce_body;
 	ro.produce_ctx = &body;
 	ro.sig = &sig;
@@ -560,8 +534,11 @@ static int try_mirror(struct fetch *f, const char *url, char **path_out, struct 
 	 * is used, and one damaged by a crash is removed and fetched again.
 	 * The signature last: a cached signature always has its bundle beside it.
 	 */
-	of.no_sync = 1;
-	rc = ib_outfile_commit(&of, 1, err);
+	body.of.no_sync = 1;
+	rc = ib_outfile_commit(&body.of, 1, err);
+	sig_path = rc ? NULL : ib_sig_path_for(body.bundle_path);
+	if (rc == 0 && !sig_path)
+		rc = ib_oom(err);
 	if (rc == 0)
 		rc = write_small_file(sig_path, sig_text, err);
 	if (rc) {
@@ -569,12 +546,12 @@ static int try_mirror(struct fetch *f, const char *url, char **path_out, struct 
 		*stop = 1;
 		goto out;
 	}
-	ib_info("%s: verified, saved as %s", shown, bundle_path);
-	*path_out = bundle_path;
-	bundle_path = NULL;
+	ib_info("%s: verified, saved as %s", shown, body.bundle_path);
+	*path_out = body.bundle_path;
+	body.bundle_path = NULL;
 out:
-	ib_outfile_abort(&of);
-	free(bundle_path);
+	ib_outfile_abort(&body.of);
+	free(body.bundle_path);
 	free(sig_path);
 	return rc;
 }

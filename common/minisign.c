@@ -49,21 +49,12 @@ struct seckey_blob {
 	struct keynum_sk keynum_sk;
 };
 
-struct pubkey_blob {
-	unsigned char sig_alg[2];
-	unsigned char keynum[IB_KEYNUM_BYTES];
-	unsigned char pk[crypto_sign_PUBLICKEYBYTES];
-};
-
-struct sig_blob {
-	unsigned char sig_alg[2];
-	unsigned char keynum[IB_KEYNUM_BYTES];
-	unsigned char sig[crypto_sign_BYTES];
-};
-
 _Static_assert(sizeof(struct seckey_blob) == 158, "minisign secret key layout");
-_Static_assert(sizeof(struct pubkey_blob) == 42, "minisign public key layout");
-_Static_assert(sizeof(struct sig_blob) == 74, "minisign signature layout");
+_Static_assert(sizeof(struct ib_pubkey) == 42, "minisign public key layout");
+/* The signature line's bytes: alg, keynum, sig. */
+#define SIG_LINE_BYTES offsetof(struct ib_sig, trusted_comment)
+_Static_assert(SIG_LINE_BYTES == 74 && offsetof(struct ib_sig, sig) == 10,
+               "minisign signature layout");
 _Static_assert(offsetof(struct ib_sig, trusted_comment) == offsetof(struct ib_sig, sig) + 64,
                "the comment signature's message is contiguous");
 
@@ -278,7 +269,6 @@ int ib_pubkey_parse(const char *text, size_t len, const char *source, struct ib_
                     struct ib_err *err)
 {
 	struct lines it = {text, text + len, 0};
-	struct pubkey_blob blob;
 	const char *line = NULL;
 	size_t llen = 0;
 	int inline_key, rc;
@@ -290,25 +280,18 @@ int ib_pubkey_parse(const char *text, size_t len, const char *source, struct ib_
 	inline_key = !has_prefix(text, len, UNTRUSTED_PREFIX) && next_line(&it, &line, &llen) &&
 	             it.p == it.end;
 	if (inline_key) {
-		rc = b64_field(line, llen, (unsigned char *)&blob, sizeof blob, source, it.no,
+		rc = b64_field(line, llen, (unsigned char *)out, sizeof *out, source, it.no,
 		               "public key", err);
 	} else {
 		it.p = text;
 		it.no = 0;
 		rc = untrusted_line(&it, source, "minisign public key", err);
 		if (!rc)
-			rc = b64_line(&it, source, "public key", &blob, sizeof blob, err);
+			rc = b64_line(&it, source, "public key", out, sizeof *out, err);
 	}
-	if (rc)
-		return rc;
-	rc = check_alg(blob.sig_alg, SIGALG, source, err);
 	if (!rc)
-		rc = expect_end(&it, source, err);
-	if (rc)
-		return rc;
-	memcpy(out->keynum, blob.keynum, sizeof out->keynum);
-	memcpy(out->pk, blob.pk, sizeof out->pk);
-	return 0;
+		rc = check_alg(out->alg, SIGALG, source, err);
+	return rc ? rc : expect_end(&it, source, err);
 }
 
 /* Reads a public key (sig NULL) or a signature file and parses it into key or sig. */
@@ -574,7 +557,7 @@ int ib_keygen(const char *pub_path, const char *sec_path, const char *passphrase
 {
 	struct seckey_blob *sk = sodium_malloc(sizeof *sk);
 	struct ib_outfile pub_of = {0}, sec_of = {0};
-	struct pubkey_blob pk;
+	struct ib_pubkey pk;
 	char keyid[17];
 	char comment[64];
 	int rc = 0;
@@ -598,7 +581,7 @@ int ib_keygen(const char *pub_path, const char *sec_path, const char *passphrase
 	memcpy(sk->chk_alg, CHKALG, 2);
 	randombytes_buf(sk->keynum_sk.keynum, sizeof sk->keynum_sk.keynum);
 	crypto_sign_keypair(pk.pk, sk->keynum_sk.sk);
-	memcpy(pk.sig_alg, SIGALG, 2);
+	memcpy(pk.alg, SIGALG, 2);
 	memcpy(pk.keynum, sk->keynum_sk.keynum, sizeof pk.keynum);
 	/* Unlike minisign, unencrypted keys get a checksum too: it costs nothing. */
 	seckey_chk(sk, sk->keynum_sk.chk);
@@ -643,12 +626,9 @@ int ib_sign_hash(const struct ib_seckey *sk, const unsigned char hash[IB_HASH_SI
                  const char *trusted_comment, const char *untrusted_comment, char **out,
                  struct ib_err *err)
 {
-	struct sig_blob sig;
-	unsigned char global[crypto_sign_BYTES];
-	unsigned char *msg = NULL;
-	char sig_b64[sodium_base64_ENCODED_LEN(sizeof(struct sig_blob),
-	                                       sodium_base64_VARIANT_ORIGINAL)];
-	char global_b64[sodium_base64_ENCODED_LEN(crypto_sign_BYTES,
+	struct ib_sig sig;
+	char sig_b64[sodium_base64_ENCODED_LEN(SIG_LINE_BYTES, sodium_base64_VARIANT_ORIGINAL)];
+	char global_b64[sodium_base64_ENCODED_LEN(sizeof sig.global_sig,
 	                                          sodium_base64_VARIANT_ORIGINAL)];
 	size_t tc_len, total;
 	int rc;
@@ -665,22 +645,18 @@ int ib_sign_hash(const struct ib_seckey *sk, const unsigned char hash[IB_HASH_SI
 		                        err);
 	if (rc)
 		return rc;
-	memcpy(sig.sig_alg, SIGALG_HASHED, 2);
+	memcpy(sig.alg, SIGALG_HASHED, 2);
 	memcpy(sig.keynum, sk->blob.keynum_sk.keynum, sizeof sig.keynum);
 	crypto_sign_detached(sig.sig, NULL, hash, IB_HASH_SIG_BYTES, sk->blob.keynum_sk.sk);
-
+	/* Checked above: it fits. */
 	tc_len = strlen(trusted_comment);
-	msg = malloc(sizeof sig.sig + tc_len);
-	if (!msg)
-		return ib_oom(err);
-	memcpy(msg, sig.sig, sizeof sig.sig);
-	memcpy(msg + sizeof sig.sig, trusted_comment, tc_len);
-	crypto_sign_detached(global, NULL, msg, sizeof sig.sig + tc_len, sk->blob.keynum_sk.sk);
-	free(msg);
+	memcpy(sig.trusted_comment, trusted_comment, tc_len);
+	crypto_sign_detached(sig.global_sig, NULL, sig.sig, sizeof sig.sig + tc_len,
+	                     sk->blob.keynum_sk.sk);
 
-	sodium_bin2base64(sig_b64, sizeof sig_b64, (const unsigned char *)&sig, sizeof sig,
+	sodium_bin2base64(sig_b64, sizeof sig_b64, (const unsigned char *)&sig, SIG_LINE_BYTES,
 	                  sodium_base64_VARIANT_ORIGINAL);
-	sodium_bin2base64(global_b64, sizeof global_b64, global, sizeof global,
+	sodium_bin2base64(global_b64, sizeof global_b64, sig.global_sig, sizeof sig.global_sig,
 	                  sodium_base64_VARIANT_ORIGINAL);
 	total = sizeof UNTRUSTED_PREFIX + strlen(untrusted_comment) + sizeof sig_b64 +
 	        sizeof TRUSTED_PREFIX + tc_len + sizeof global_b64 + 4;
@@ -696,7 +672,6 @@ int ib_sig_parse(const char *text, size_t len, const char *source, struct ib_sig
                  struct ib_err *err)
 {
 	struct lines it = {text, text + len, 0};
-	struct sig_blob blob;
 	const char *line = NULL;
 	size_t llen = 0;
 	int rc;
@@ -705,14 +680,14 @@ int ib_sig_parse(const char *text, size_t len, const char *source, struct ib_sig
 	if (!rc)
 		rc = untrusted_line(&it, source, "minisign signature", err);
 	if (!rc)
-		rc = b64_line(&it, source, "signature", &blob, sizeof blob, err);
+		rc = b64_line(&it, source, "signature", out, SIG_LINE_BYTES, err);
 	if (rc)
 		return rc;
-	if (memcmp(blob.sig_alg, SIGALG, 2) == 0)
+	if (memcmp(out->alg, SIGALG, 2) == 0)
 		return ib_fail(err, IB_EINPUT,
 		               "%s: legacy (non-prehashed) minisign signature; sign without -l",
 		               source);
-	rc = check_alg(blob.sig_alg, SIGALG_HASHED, source, err);
+	rc = check_alg(out->alg, SIGALG_HASHED, source, err);
 	if (!rc)
 		rc = field_line(&it, source, "trusted comment", &line, &llen, err);
 	if (!rc)
@@ -726,13 +701,7 @@ int ib_sig_parse(const char *text, size_t len, const char *source, struct ib_sig
 	out->trusted_comment[llen] = '\0';
 	rc = b64_line(&it, source, "comment signature", out->global_sig, sizeof out->global_sig,
 	              err);
-	if (!rc)
-		rc = expect_end(&it, source, err);
-	if (rc)
-		return rc;
-	memcpy(out->keynum, blob.keynum, sizeof out->keynum);
-	memcpy(out->sig, blob.sig, sizeof out->sig);
-	return 0;
+	return rc ? rc : expect_end(&it, source, err);
 }
 
 char *ib_sig_path_for(const char *file)

@@ -18,7 +18,9 @@
 #define IB_TRUSTED_COMMENT_MAX 8192
 #define IB_UNTRUSTED_COMMENT_MAX 1024
 
+/* As a minisign public key's 42 bytes lie: decoded in place. */
 struct ib_pubkey {
+	unsigned char alg[2];
 	unsigned char keynum[IB_KEYNUM_BYTES];
 	unsigned char pk[32];
 };
@@ -36,7 +38,10 @@ void ib_keyid_str(const unsigned char keynum[IB_KEYNUM_BYTES], char out[17]);
 int ib_keygen(const char *pub_path, const char *sec_path, const char *passphrase, int force,
               struct ib_err *err);
 
-/* Reads a public key file, or the base64 line alone (source names it in errors). */
+/*
+ * Reads a public key file, or the base64 line alone (source names it in
+ * errors). On failure *out holds no key.
+ */
 int ib_pubkey_load(const char *path, struct ib_pubkey *out, struct ib_err *err);
 int ib_pubkey_parse(const char *text, size_t len, const char *source, struct ib_pubkey *out,
                     struct ib_err *err);
@@ -56,15 +61,20 @@ int ib_sign_hash(const struct ib_seckey *sk, const unsigned char hash[IB_HASH_SI
                  const char *trusted_comment, const char *untrusted_comment, char **out,
                  struct ib_err *err);
 
-/* sig and trusted_comment are adjacent: the comment signature covers them as one message. */
+/*
+ * alg, keynum and sig lie as the signature line's 74 bytes do, which are
+ * decoded into them in place; sig and trusted_comment are adjacent: the
+ * comment signature covers them as one message.
+ */
 struct ib_sig {
+	unsigned char alg[2];
 	unsigned char keynum[IB_KEYNUM_BYTES];
-	unsigned char global_sig[64];
 	unsigned char sig[64];
 	char trusted_comment[IB_TRUSTED_COMMENT_MAX + 1];
+	unsigned char global_sig[64];
 };
 
-/* Parses .minisig text (source names the file in errors). */
+/* Parses .minisig text (source names the file in errors). On failure *out holds no signature. */
 int ib_sig_parse(const char *text, size_t len, const char *source, struct ib_sig *out,
                  struct ib_err *err);
 int ib_sig_load(const char *path, struct ib_sig *out, struct ib_err *err);
