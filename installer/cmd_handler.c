@@ -481,54 +481,65 @@ static int wait_for_worker(const struct hctx *c)
 	return 0;
 }
 
+/* install: the extension package must be usable (its keys load) before enable is run. */
+static int cmd_install(struct hctx *c)
+{
+	struct config f;
+	struct ib_err err;
+	int rc = load_config(c, -1, &f, &err);
+
+	if (rc) {
+		ib_err_prefix(&err, "the extension package is not usable");
+		return fail(c, -1, rc, err.msg);
+	}
+	ib_info("extension package ready: %zu trusted key(s), %zu default URL(s)", f.n_keys,
+	        f.pc.n_urls);
+	config_free(&f);
+	return 0;
+}
+
+/*
+ * disable and uninstall wait for a running worker; uninstall then removes what it may free
+ * (downloads, scratch), not the installed state.
+ */
+static void cmd_remove(struct hctx *c, int uninstall)
+{
+	struct ib_lock *run = NULL;
+	struct ib_err err;
+
+	if (wait_for_worker(c) || !uninstall)
+		return;
+	if (ib_lock_acquire(c->paths.run_lock, "handler uninstall", IB_LOCK_WAIT_MS_DEFAULT, &run,
+	                    &err)) {
+		ib_warn("%s; cache kept", err.msg);
+		return;
+	}
+	if (plat_remove_tree(c->paths.cache_dir, &err) ||
+	    plat_remove_tree(c->paths.staging_dir, &err))
+		ib_warn("%s", err.msg);
+	else
+		ib_info("removed %s and %s", c->paths.cache_dir, c->paths.staging_dir);
+	ib_lock_release(run);
+}
+
 int cmd_handler(int argc, char **argv)
 {
 	const char *op = argv[0], *from;
-	struct config f;
-	struct ib_lock *run = NULL;
-	struct ib_err err;
 	struct hctx c;
-	int code = ctx_init(&c, op, argc, argv), rc;
+	int code = ctx_init(&c, op, argc, argv);
 
 	if (code)
 		goto out;
-	/* main passes only the five names: a letter tells them apart (uNinstall, uPdate). */
-	switch (op[0] == 'u' ? op[1] : op[0]) {
-	case 'e':
+	/* main passes only the five names */
+	if (!strcmp(op, "enable")) {
 		code = cmd_enable(&c);
-		break;
-	case 'i':
-		rc = load_config(&c, -1, &f, &err);
-		if (rc) {
-			ib_err_prefix(&err, "the extension package is not usable");
-			code = fail(&c, -1, rc, err.msg);
-			break;
-		}
-		ib_info("extension package ready: %zu trusted key(s), %zu default URL(s)", f.n_keys,
-		        f.pc.n_urls);
-		config_free(&f);
-		break;
-	case 'd':
-	case 'n':
-		/* uninstall removes what it may free (downloads, scratch), not the installed
-		   state; not while a worker runs. */
-		if (wait_for_worker(&c) || op[0] == 'd')
-			break;
-		if (ib_lock_acquire(c.paths.run_lock, "handler uninstall", IB_LOCK_WAIT_MS_DEFAULT,
-		                    &run, &err)) {
-			ib_warn("%s; cache kept", err.msg);
-			break;
-		}
-		if (plat_remove_tree(c.paths.cache_dir, &err) ||
-		    plat_remove_tree(c.paths.staging_dir, &err))
-			ib_warn("%s", err.msg);
-		else
-			ib_info("removed %s and %s", c.paths.cache_dir, c.paths.staging_dir);
-		ib_lock_release(run);
-		break;
-	default: /* update */
+	} else if (!strcmp(op, "install")) {
+		code = cmd_install(&c);
+	} else if (!strcmp(op, "update")) {
 		from = getenv("AZURE_GUEST_AGENT_UPDATING_FROM_VERSION");
 		ib_info("updating from handler version %s; state kept", from ? from : "(unknown)");
+	} else {
+		cmd_remove(&c, !strcmp(op, "uninstall"));
 	}
 	ib_info("%s: exit code %d", op, code);
 out:
