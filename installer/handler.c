@@ -93,7 +93,7 @@ static int section(const cJSON *obj, const char *key, int optional, const char *
 	const cJSON *v = ib_json_member(obj, key);
 
 	*out = cJSON_IsObject(v) ? v : NULL;
-	if (*out || (optional && (!v || cJSON_IsNull(v))))
+	if (*out || (optional && (!v || v->type == cJSON_NULL)))
 		return 0;
 	return ib_fail(err, IB_EINPUT, EXPECTED, source, key, "an object");
 }
@@ -263,9 +263,10 @@ static int valid_url(const char *u)
 static int string_list(const cJSON *v, const char *source, const char *key, int min,
                        const char *base, char ***out, size_t *n, struct ib_err *err)
 {
-	int count = cJSON_GetArraySize(v);
 	const cJSON *item;
+	int count = 0;
 
+	cJSON_ArrayForEach(item, v) count++;
 	if (!cJSON_IsArray(v) || count < min || count > URLS_MAX)
 		return ib_fail(err, IB_EINPUT, "%s: %s: expected a list of %d to %d %s", source,
 		               key, min, URLS_MAX, base ? "key files" : "URLs");
@@ -362,7 +363,7 @@ static int settings_from(const cJSON *root, const char *path, void *out, struct 
 	if (rc || !hs)
 		return rc;
 	prot = ib_json_member(hs, "protectedSettings");
-	s->has_protected = prot && !cJSON_IsNull(prot) &&
+	s->has_protected = prot && prot->type != cJSON_NULL &&
 	                   !(cJSON_IsString(prot) && prot->valuestring[0] == '\0');
 	rc = section(hs, "publicSettings", 1, path, &pub, err);
 	return rc || !pub ? rc : parse_public(pub, path, s, err);
