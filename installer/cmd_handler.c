@@ -92,7 +92,7 @@ static int ctx_init(struct hctx *c, const char *op, int argc, char **argv)
 	}
 	free(old);
 	/* The worker's stdout and stderr are the log file: from here on, it logs lines once. */
-	ib_log_quiet_stderr(op[0] == 'w');
+	ib_log_quiet_stderr(!strcmp(op, "worker"));
 	ib_info("ibdrv-install %s: %s (handler folder %s)", IBDRV_VERSION, op, c->dir);
 	if (ib_paths_init(&c->paths, c->o.root, &err) == 0 &&
 	    ib_paths_ensure_state_dir(&c->paths, &err) == 0)

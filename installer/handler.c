@@ -31,13 +31,13 @@ int ib_handler_dir(const char *dir, char **out, struct ib_err *err)
 		dir = getenv(IB_HANDLER_DIR_ENV);
 	if (dir && dir[0]) {
 		*out = strdup(dir);
-		return *out ? 0 : ib_oom(err);
+	} else {
+		rc = plat_exe_path(&exe, err);
+		if (rc)
+			return rc;
+		*out = ib_path_dirname(exe);
+		free(exe);
 	}
-	rc = plat_exe_path(&exe, err);
-	if (rc)
-		return rc;
-	*out = ib_path_dirname(exe);
-	free(exe);
 	return *out ? 0 : ib_oom(err);
 }
 
