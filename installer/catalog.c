@@ -355,10 +355,10 @@ static int parse_root(struct ctx *c, const cJSON *root, struct ib_catalog *cat)
 	int rc;
 
 	rc = ib_json_object(root, keys, c->source, "", c->err);
+	/* "expected an integer from 1 to 1": the formats this installer reads */
 	if (!rc)
-		rc = ib_json_int(root, "format", 1, 0, 1000, &format, c->source, "", c->err);
-	if (!rc && format != IB_CATALOG_FORMAT)
-		rc = bad_at(c, "format", "unsupported catalog format (this installer reads 1)");
+		rc = ib_json_int(root, "format", 1, IB_CATALOG_FORMAT, IB_CATALOG_FORMAT, &format,
+		                 c->source, "", c->err);
 	/* sizes (os == 0), then os: an array of entries, each read into the next slot */
 	for (int os = 0; !rc && os < 2; os++) {
 		const char *key = keys[1 + os];
