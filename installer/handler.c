@@ -404,29 +404,28 @@ out:
 	return rc > 0 ? 0 : rc;
 }
 
-/* Writes text to path atomically (0644). */
-static int write_atomic(const char *path, const char *text, struct ib_err *err)
+/*
+ * Renames the file written into place (0644), unless writing failed (n < 0, what fprintf
+ * returns) or gave more than IB_HANDLER_STATUS_MAX bytes, which the agent would ignore.
+ */
+static int write_end(struct ib_outfile *out, int n, struct ib_err *err)
 {
-	struct ib_outfile out;
-	int rc = ib_outfile_open(&out, path, 0644, err);
-
-	if (rc)
-		return rc;
-	if (fputs(text, out.fp) < 0) {
-		ib_outfile_abort(&out);
-		return ib_fail(err, IB_EIO, "%s: cannot write", path);
-	}
-	return ib_outfile_commit(&out, 1, err);
+	if (n >= 0 && n <= IB_HANDLER_STATUS_MAX)
+		return ib_outfile_commit(out, 1, err);
+	ib_outfile_abort(out);
+	return n < 0 ? ib_fail(err, IB_EIO, "%s: cannot write", out->path)
+	             : ib_fail(err, IB_EINTERNAL, "%s: status would exceed %d bytes", out->path,
+	                       IB_HANDLER_STATUS_MAX);
 }
 
 int ib_handler_mrseq_write(const char *handler_dir, int64_t seq, struct ib_err *err)
 {
-	char *path, text[24];
+	struct ib_outfile out;
+	char *path;
 	int rc = file_at(handler_dir, "mrseq", 0, &path, err);
 
-	snprintf(text, sizeof text, "%lld", (long long)seq);
-	if (rc == 0)
-		rc = write_atomic(path, text, err);
+	if (rc == 0 && (rc = ib_outfile_open(&out, path, 0644, err)) == 0)
+		rc = write_end(&out, fprintf(out.fp, "%lld", (long long)seq), err);
 	free(path);
 	return rc;
 }
@@ -468,7 +467,8 @@ static int write_agent_file(const char *path, const struct ib_handler_env *env,
                             const char *message, struct ib_err *err)
 {
 	char stamp[32], *clean = ib_json_clean_utf8(message ? message : "");
-	char *text = malloc(IB_HANDLER_STATUS_MAX + 1), *msg = NULL, *name = quoted(env->name);
+	char *msg = NULL, *name = quoted(env->name);
+	struct ib_outfile out;
 	size_t len;
 	int rc, n;
 
@@ -483,30 +483,25 @@ static int write_agent_file(const char *path, const struct ib_handler_env *env,
 		}
 		msg = quoted(clean);
 	}
-	if (!text || !msg || !name) {
-		rc = ib_oom(err);
+	rc = msg && name ? ib_outfile_open(&out, path, 0644, err) : ib_oom(err);
+	if (rc)
 		goto out;
+	n = operation ? fprintf(out.fp,
+	                        "[{\"version\":\"1.0\",\"timestampUTC\":\"%s\",\"status\":{"
+	                        "\"name\":%s,\"operation\":\"%s\",",
+	                        stamp, name, operation)
+	              : fprintf(out.fp, "[{\"version\":\"1.0\",\"heartbeat\":{");
+	if (n >= 0) {
+		int tail = fprintf(out.fp,
+		                   "\"status\":\"%s\",\"code\":%d,\"formattedMessage\":{\"lang\":"
+		                   "\"en-US\",\"message\":%s}%s}}]",
+		                   status, code, msg, operation ? ",\"substatus\":[]" : "");
+		n = tail < 0 ? tail : n + tail;
 	}
-	n = operation ? snprintf(text, IB_HANDLER_STATUS_MAX + 1,
-	                         "[{\"version\":\"1.0\",\"timestampUTC\":\"%s\",\"status\":{"
-	                         "\"name\":%s,\"operation\":\"%s\",",
-	                         stamp, name, operation)
-	              : snprintf(text, IB_HANDLER_STATUS_MAX + 1,
-	                         "[{\"version\":\"1.0\",\"heartbeat\":{");
-	if ((unsigned)n <= IB_HANDLER_STATUS_MAX)
-		n += snprintf(text + n, IB_HANDLER_STATUS_MAX + 1 - n,
-		              "\"status\":\"%s\",\"code\":%d,\"formattedMessage\":{\"lang\":"
-		              "\"en-US\",\"message\":%s}%s}}]",
-		              status, code, msg, operation ? ",\"substatus\":[]" : "");
-	if ((unsigned)n > IB_HANDLER_STATUS_MAX)
-		rc = ib_fail(err, IB_EINTERNAL, "%s: status would exceed %d bytes", path,
-		             IB_HANDLER_STATUS_MAX);
-	else
-		rc = write_atomic(path, text, err);
+	rc = write_end(&out, n, err);
 out:
 	cJSON_free(name);
 	cJSON_free(msg);
-	free(text);
 	free(clean);
 	return rc;
 }
