@@ -124,9 +124,7 @@ static int load_config(const struct hctx *c, int64_t seq, struct config *f, stru
 {
 	const char *const *files = (const char *const *)c->o.pubkeys;
 	size_t n = c->o.n_pubkeys;
-	enum plat_kind kind = PLAT_REGULAR;
-	char *path = NULL;
-	int rc = 0;
+	int rc;
 
 	memset(f, 0, sizeof *f);
 	if (seq >= 0) {
@@ -142,13 +140,7 @@ static int load_config(const struct hctx *c, int64_t seq, struct config *f, stru
 		        f->s.cacert ? f->s.cacert : "(none)");
 	}
 	/* With --pubkey, the package's configuration only adds its URLs, and may be absent. */
-	if (n && !(path = ib_path_join(c->dir, IB_HANDLER_PACKAGE_CONFIG)))
-		rc = ib_oom(err);
-	if (rc == 0 && n)
-		rc = plat_lstat(path, &kind, NULL, err);
-	free(path);
-	if (rc == 0 && kind != PLAT_MISSING)
-		rc = ib_package_config_load(c->dir, &f->pc, err);
+	rc = ib_package_config_load(c->dir, n != 0, &f->pc, err);
 	if (!n) {
 		files = (const char *const *)f->pc.keys;
 		n = f->pc.n_keys < MAX_PUBKEYS ? f->pc.n_keys : MAX_PUBKEYS;

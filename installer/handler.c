@@ -601,13 +601,15 @@ static int package_from(const cJSON *root, const char *path, void *out, struct i
 	return rc;
 }
 
-int ib_package_config_load(const char *handler_dir, struct ib_package_config *c, struct ib_err *err)
+int ib_package_config_load(const char *handler_dir, int missing_ok, struct ib_package_config *c,
+                           struct ib_err *err)
 {
 	struct package p = {0, handler_dir, c};
 	int rc;
 
 	memset(c, 0, sizeof *c);
-	rc = read_json(handler_dir, IB_HANDLER_PACKAGE_CONFIG, 0, package_from, &p, err);
+	rc = read_json(handler_dir, IB_HANDLER_PACKAGE_CONFIG, missing_ok ? MISSING_OK : 0,
+	               package_from, &p, err);
 	if (rc)
 		ib_package_config_free(c);
 	return rc;
