@@ -40,7 +40,7 @@ struct hctx {
 	unsigned lock_wait_s;
 	unsigned worker_wait_s;
 	char *dir;
-	char *log; /* <logFolder>/ibdrv.log */
+	char *log; /* <logFolder>/ibdrv.log (never NULL once ctx_init succeeded) */
 	struct ib_handler_env env;
 	struct ib_paths paths;
 	int heartbeat;
@@ -82,7 +82,11 @@ static int ctx_init(struct hctx *c, const char *op, int argc, char **argv)
 		goto failed;
 	/* <logFolder>/ibdrv.log, a new one once it grows past LOG_ROTATE_BYTES. */
 	c->log = ib_path_join(c->env.log_dir, IB_HANDLER_LOG_NAME);
-	if (c->log && plat_mkdir_p(c->env.log_dir, 0755, &err) == 0) {
+	if (!c->log) {
+		ib_oom(&err);
+		goto failed;
+	}
+	if (plat_mkdir_p(c->env.log_dir, 0755, &err) == 0) {
 		if (plat_lstat(c->log, &kind, &size, &err) == 0 && kind == PLAT_REGULAR &&
 		    size > LOG_ROTATE_BYTES &&
 		    (old = ib_path_join(c->env.log_dir, IB_HANDLER_LOG_NAME ".1")))
@@ -93,7 +97,7 @@ static int ctx_init(struct hctx *c, const char *op, int argc, char **argv)
 	free(old);
 	/* The worker's stdout and stderr are the log file: from here on, it logs lines once. */
 	ib_log_quiet_stderr(!strcmp(op, "worker"));
-	ib_info("ibdrv-install %s: %s (handler folder %s)", IBDRV_VERSION, op, c->dir);
+	ib_info("ibdrv-install " IBDRV_VERSION ": %s (handler folder %s)", op, c->dir);
 	if (ib_paths_init(&c->paths, c->o.root, &err) == 0 &&
 	    ib_paths_ensure_state_dir(&c->paths, &err) == 0)
 		return 0;
@@ -208,8 +212,8 @@ static void finish(const struct hctx *c, int64_t seq, int code, const char *reas
 	case IB_EXT_EXCEPTION:
 		meaning = "unexpected error";
 	}
-	snprintf(message, sizeof message, "%s (code %d: %s; log: %s/%s)", reason, code, meaning,
-	         c->env.log_dir, IB_HANDLER_LOG_NAME);
+	snprintf(message, sizeof message, "%s (code %d: %s; log: %s)", reason, code, meaning,
+	         c->log);
 	report(c, seq,
 	       code == IB_EXT_SUCCESS || code == IB_EXT_REBOOT ? IB_STATUS_SUCCESS
 	                                                       : IB_STATUS_ERROR,
@@ -235,7 +239,7 @@ static int start_worker(const struct hctx *c, int64_t *pid, struct ib_err *err)
 {
 	const char **argv = malloc((c->argc + 4) * sizeof *argv);
 	char *exe = NULL;
-	int rc = c->log && argv ? plat_exe_path(&exe, err) : ib_oom(err);
+	int rc = argv ? plat_exe_path(&exe, err) : ib_oom(err);
 
 	if (rc == 0) {
 		argv[0] = exe;
