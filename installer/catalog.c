@@ -92,6 +92,16 @@ void ib_catalog_free(struct ib_catalog *c)
 	free(c);
 }
 
+/* The number of items of an array. */
+static size_t count(const cJSON *arr)
+{
+	const cJSON *v;
+	size_t n = 0;
+
+	cJSON_ArrayForEach(v, arr) n++;
+	return n;
+}
+
 struct ctx {
 	const char *source;
 	struct ib_err *err;
@@ -170,7 +180,7 @@ static int take(struct ctx *c, const cJSON *o, const char *path, const char *key
 static int take_generation(struct ctx *c, const cJSON *v, const char *fullpath, int null_ok,
                            const char **out)
 {
-	if (null_ok && cJSON_IsNull(v)) {
+	if (null_ok && v->type == cJSON_NULL) {
 		*out = NULL;
 		return 0;
 	}
@@ -197,7 +207,7 @@ static int take_list(struct ctx *c, const cJSON *o, const char *path, const char
 		return rc;
 	if (!gens && !arr->child)
 		return bad_at(c, p, "expected at least one version");
-	*items = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof **items);
+	*items = calloc(count(arr) + 1, sizeof **items);
 	if (!*items)
 		return ib_oom(c->err);
 	cJSON_ArrayForEach(v, arr)
@@ -345,10 +355,10 @@ static int parse_root(struct ctx *c, const cJSON *root, struct ib_catalog *cat)
 	int rc;
 
 	rc = ib_json_object(root, keys, c->source, "", c->err);
+	/* "expected an integer from 1 to 1": the formats this installer reads */
 	if (!rc)
-		rc = ib_json_int(root, "format", 1, 0, 1000, &format, c->source, "", c->err);
-	if (!rc && format != IB_CATALOG_FORMAT)
-		rc = bad_at(c, "format", "unsupported catalog format (this installer reads 1)");
+		rc = ib_json_int(root, "format", 1, IB_CATALOG_FORMAT, IB_CATALOG_FORMAT, &format,
+		                 c->source, "", c->err);
 	/* sizes (os == 0), then os: an array of entries, each read into the next slot */
 	for (int os = 0; !rc && os < 2; os++) {
 		const char *key = keys[1 + os];
@@ -361,7 +371,7 @@ static int parse_root(struct ctx *c, const cJSON *root, struct ib_catalog *cat)
 		rc = ib_json_array(root, key, 1, &arr, c->source, "", c->err);
 		if (rc)
 			break;
-		*items = calloc((size_t)cJSON_GetArraySize(arr) + 1, size);
+		*items = calloc(count(arr) + 1, size);
 		if (!*items)
 			return ib_oom(c->err);
 		cJSON_ArrayForEach(v, arr)

@@ -40,7 +40,7 @@ struct hctx {
 	unsigned lock_wait_s;
 	unsigned worker_wait_s;
 	char *dir;
-	char *log; /* <logFolder>/ibdrv.log */
+	char *log; /* <logFolder>/ibdrv.log (never NULL once ctx_init succeeded) */
 	struct ib_handler_env env;
 	struct ib_paths paths;
 	int heartbeat;
@@ -82,7 +82,11 @@ static int ctx_init(struct hctx *c, const char *op, int argc, char **argv)
 		goto failed;
 	/* <logFolder>/ibdrv.log, a new one once it grows past LOG_ROTATE_BYTES. */
 	c->log = ib_path_join(c->env.log_dir, IB_HANDLER_LOG_NAME);
-	if (c->log && plat_mkdir_p(c->env.log_dir, 0755, &err) == 0) {
+	if (!c->log) {
+		ib_oom(&err);
+		goto failed;
+	}
+	if (plat_mkdir_p(c->env.log_dir, 0755, &err) == 0) {
 		if (plat_lstat(c->log, &kind, &size, &err) == 0 && kind == PLAT_REGULAR &&
 		    size > LOG_ROTATE_BYTES &&
 		    (old = ib_path_join(c->env.log_dir, IB_HANDLER_LOG_NAME ".1")))
@@ -92,8 +96,8 @@ static int ctx_init(struct hctx *c, const char *op, int argc, char **argv)
 	}
 	free(old);
 	/* The worker's stdout and stderr are the log file: from here on, it logs lines once. */
-	ib_log_quiet_stderr(op[0] == 'w');
-	ib_info("ibdrv-install %s: %s (handler folder %s)", IBDRV_VERSION, op, c->dir);
+	ib_log_quiet_stderr(!strcmp(op, "worker"));
+	ib_info("ibdrv-install " IBDRV_VERSION ": %s (handler folder %s)", op, c->dir);
 	if (ib_paths_init(&c->paths, c->o.root, &err) == 0 &&
 	    ib_paths_ensure_state_dir(&c->paths, &err) == 0)
 		return 0;
@@ -124,9 +128,7 @@ static int load_config(const struct hctx *c, int64_t seq, struct config *f, stru
 {
 	const char *const *files = (const char *const *)c->o.pubkeys;
 	size_t n = c->o.n_pubkeys;
-	enum plat_kind kind = PLAT_REGULAR;
-	char *path = NULL;
-	int rc = 0;
+	int rc;
 
 	memset(f, 0, sizeof *f);
 	if (seq >= 0) {
@@ -142,13 +144,7 @@ static int load_config(const struct hctx *c, int64_t seq, struct config *f, stru
 		        f->s.cacert ? f->s.cacert : "(none)");
 	}
 	/* With --pubkey, the package's configuration only adds its URLs, and may be absent. */
-	if (n && !(path = ib_path_join(c->dir, IB_HANDLER_PACKAGE_CONFIG)))
-		rc = ib_oom(err);
-	if (rc == 0 && n)
-		rc = plat_lstat(path, &kind, NULL, err);
-	free(path);
-	if (rc == 0 && kind != PLAT_MISSING)
-		rc = ib_package_config_load(c->dir, &f->pc, err);
+	rc = ib_package_config_load(c->dir, n != 0, &f->pc, err);
 	if (!n) {
 		files = (const char *const *)f->pc.keys;
 		n = f->pc.n_keys < MAX_PUBKEYS ? f->pc.n_keys : MAX_PUBKEYS;
@@ -216,8 +212,8 @@ static void finish(const struct hctx *c, int64_t seq, int code, const char *reas
 	case IB_EXT_EXCEPTION:
 		meaning = "unexpected error";
 	}
-	snprintf(message, sizeof message, "%s (code %d: %s; log: %s/%s)", reason, code, meaning,
-	         c->env.log_dir, IB_HANDLER_LOG_NAME);
+	snprintf(message, sizeof message, "%s (code %d: %s; log: %s)", reason, code, meaning,
+	         c->log);
 	report(c, seq,
 	       code == IB_EXT_SUCCESS || code == IB_EXT_REBOOT ? IB_STATUS_SUCCESS
 	                                                       : IB_STATUS_ERROR,
@@ -243,7 +239,7 @@ static int start_worker(const struct hctx *c, int64_t *pid, struct ib_err *err)
 {
 	const char **argv = malloc((c->argc + 4) * sizeof *argv);
 	char *exe = NULL;
-	int rc = c->log && argv ? plat_exe_path(&exe, err) : ib_oom(err);
+	int rc = argv ? plat_exe_path(&exe, err) : ib_oom(err);
 
 	if (rc == 0) {
 		argv[0] = exe;
@@ -481,54 +477,65 @@ static int wait_for_worker(const struct hctx *c)
 	return 0;
 }
 
+/* install: the extension package must be usable (its keys load) before enable is run. */
+static int cmd_install(struct hctx *c)
+{
+	struct config f;
+	struct ib_err err;
+	int rc = load_config(c, -1, &f, &err);
+
+	if (rc) {
+		ib_err_prefix(&err, "the extension package is not usable");
+		return fail(c, -1, rc, err.msg);
+	}
+	ib_info("extension package ready: %zu trusted key(s), %zu default URL(s)", f.n_keys,
+	        f.pc.n_urls);
+	config_free(&f);
+	return 0;
+}
+
+/*
+ * disable and uninstall wait for a running worker; uninstall then removes what it may free
+ * (downloads, scratch), not the installed state.
+ */
+static void cmd_remove(struct hctx *c, int uninstall)
+{
+	struct ib_lock *run = NULL;
+	struct ib_err err;
+
+	if (wait_for_worker(c) || !uninstall)
+		return;
+	if (ib_lock_acquire(c->paths.run_lock, "handler uninstall", IB_LOCK_WAIT_MS_DEFAULT, &run,
+	                    &err)) {
+		ib_warn("%s; cache kept", err.msg);
+		return;
+	}
+	if (plat_remove_tree(c->paths.cache_dir, &err) ||
+	    plat_remove_tree(c->paths.staging_dir, &err))
+		ib_warn("%s", err.msg);
+	else
+		ib_info("removed %s and %s", c->paths.cache_dir, c->paths.staging_dir);
+	ib_lock_release(run);
+}
+
 int cmd_handler(int argc, char **argv)
 {
 	const char *op = argv[0], *from;
-	struct config f;
-	struct ib_lock *run = NULL;
-	struct ib_err err;
 	struct hctx c;
-	int code = ctx_init(&c, op, argc, argv), rc;
+	int code = ctx_init(&c, op, argc, argv);
 
 	if (code)
 		goto out;
-	/* main passes only the five names: a letter tells them apart (uNinstall, uPdate). */
-	switch (op[0] == 'u' ? op[1] : op[0]) {
-	case 'e':
+	/* main passes only the five names */
+	if (!strcmp(op, "enable")) {
 		code = cmd_enable(&c);
-		break;
-	case 'i':
-		rc = load_config(&c, -1, &f, &err);
-		if (rc) {
-			ib_err_prefix(&err, "the extension package is not usable");
-			code = fail(&c, -1, rc, err.msg);
-			break;
-		}
-		ib_info("extension package ready: %zu trusted key(s), %zu default URL(s)", f.n_keys,
-		        f.pc.n_urls);
-		config_free(&f);
-		break;
-	case 'd':
-	case 'n':
-		/* uninstall removes what it may free (downloads, scratch), not the installed
-		   state; not while a worker runs. */
-		if (wait_for_worker(&c) || op[0] == 'd')
-			break;
-		if (ib_lock_acquire(c.paths.run_lock, "handler uninstall", IB_LOCK_WAIT_MS_DEFAULT,
-		                    &run, &err)) {
-			ib_warn("%s; cache kept", err.msg);
-			break;
-		}
-		if (plat_remove_tree(c.paths.cache_dir, &err) ||
-		    plat_remove_tree(c.paths.staging_dir, &err))
-			ib_warn("%s", err.msg);
-		else
-			ib_info("removed %s and %s", c.paths.cache_dir, c.paths.staging_dir);
-		ib_lock_release(run);
-		break;
-	default: /* update */
+	} else if (!strcmp(op, "install")) {
+		code = cmd_install(&c);
+	} else if (!strcmp(op, "update")) {
 		from = getenv("AZURE_GUEST_AGENT_UPDATING_FROM_VERSION");
 		ib_info("updating from handler version %s; state kept", from ? from : "(unknown)");
+	} else {
+		cmd_remove(&c, !strcmp(op, "uninstall"));
 	}
 	ib_info("%s: exit code %d", op, code);
 out:

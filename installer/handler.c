@@ -31,13 +31,13 @@ int ib_handler_dir(const char *dir, char **out, struct ib_err *err)
 		dir = getenv(IB_HANDLER_DIR_ENV);
 	if (dir && dir[0]) {
 		*out = strdup(dir);
-		return *out ? 0 : ib_oom(err);
+	} else {
+		rc = plat_exe_path(&exe, err);
+		if (rc)
+			return rc;
+		*out = ib_path_dirname(exe);
+		free(exe);
 	}
-	rc = plat_exe_path(&exe, err);
-	if (rc)
-		return rc;
-	*out = ib_path_dirname(exe);
-	free(exe);
 	return *out ? 0 : ib_oom(err);
 }
 
@@ -93,7 +93,7 @@ static int section(const cJSON *obj, const char *key, int optional, const char *
 	const cJSON *v = ib_json_member(obj, key);
 
 	*out = cJSON_IsObject(v) ? v : NULL;
-	if (*out || (optional && (!v || cJSON_IsNull(v))))
+	if (*out || (optional && (!v || v->type == cJSON_NULL)))
 		return 0;
 	return ib_fail(err, IB_EINPUT, EXPECTED, source, key, "an object");
 }
@@ -263,9 +263,10 @@ static int valid_url(const char *u)
 static int string_list(const cJSON *v, const char *source, const char *key, int min,
                        const char *base, char ***out, size_t *n, struct ib_err *err)
 {
-	int count = cJSON_GetArraySize(v);
 	const cJSON *item;
+	int count = 0;
 
+	cJSON_ArrayForEach(item, v) count++;
 	if (!cJSON_IsArray(v) || count < min || count > URLS_MAX)
 		return ib_fail(err, IB_EINPUT, "%s: %s: expected a list of %d to %d %s", source,
 		               key, min, URLS_MAX, base ? "key files" : "URLs");
@@ -362,7 +363,7 @@ static int settings_from(const cJSON *root, const char *path, void *out, struct 
 	if (rc || !hs)
 		return rc;
 	prot = ib_json_member(hs, "protectedSettings");
-	s->has_protected = prot && !cJSON_IsNull(prot) &&
+	s->has_protected = prot && prot->type != cJSON_NULL &&
 	                   !(cJSON_IsString(prot) && prot->valuestring[0] == '\0');
 	rc = section(hs, "publicSettings", 1, path, &pub, err);
 	return rc || !pub ? rc : parse_public(pub, path, s, err);
@@ -403,29 +404,28 @@ out:
 	return rc > 0 ? 0 : rc;
 }
 
-/* Writes text to path atomically (0644). */
-static int write_atomic(const char *path, const char *text, struct ib_err *err)
+/*
+ * Renames the file written into place (0644), unless writing failed (n < 0, what fprintf
+ * returns) or gave more than IB_HANDLER_STATUS_MAX bytes, which the agent would ignore.
+ */
+static int write_end(struct ib_outfile *out, int n, struct ib_err *err)
 {
-	struct ib_outfile out;
-	int rc = ib_outfile_open(&out, path, 0644, err);
-
-	if (rc)
-		return rc;
-	if (fputs(text, out.fp) < 0) {
-		ib_outfile_abort(&out);
-		return ib_fail(err, IB_EIO, "%s: cannot write", path);
-	}
-	return ib_outfile_commit(&out, 1, err);
+	if (n >= 0 && n <= IB_HANDLER_STATUS_MAX)
+		return ib_outfile_commit(out, 1, err);
+	ib_outfile_abort(out);
+	return n < 0 ? ib_fail(err, IB_EIO, "%s: cannot write", out->path)
+	             : ib_fail(err, IB_EINTERNAL, "%s: status would exceed %d bytes", out->path,
+	                       IB_HANDLER_STATUS_MAX);
 }
 
 int ib_handler_mrseq_write(const char *handler_dir, int64_t seq, struct ib_err *err)
 {
-	char *path, text[24];
+	struct ib_outfile out;
+	char *path;
 	int rc = file_at(handler_dir, "mrseq", 0, &path, err);
 
-	snprintf(text, sizeof text, "%lld", (long long)seq);
-	if (rc == 0)
-		rc = write_atomic(path, text, err);
+	if (rc == 0 && (rc = ib_outfile_open(&out, path, 0644, err)) == 0)
+		rc = write_end(&out, fprintf(out.fp, "%lld", (long long)seq), err);
 	free(path);
 	return rc;
 }
@@ -467,7 +467,8 @@ static int write_agent_file(const char *path, const struct ib_handler_env *env,
                             const char *message, struct ib_err *err)
 {
 	char stamp[32], *clean = ib_json_clean_utf8(message ? message : "");
-	char *text = malloc(IB_HANDLER_STATUS_MAX + 1), *msg = NULL, *name = quoted(env->name);
+	char *msg = NULL, *name = quoted(env->name);
+	struct ib_outfile out;
 	size_t len;
 	int rc, n;
 
@@ -482,30 +483,25 @@ static int write_agent_file(const char *path, const struct ib_handler_env *env,
 		}
 		msg = quoted(clean);
 	}
-	if (!text || !msg || !name) {
-		rc = ib_oom(err);
+	rc = msg && name ? ib_outfile_open(&out, path, 0644, err) : ib_oom(err);
+	if (rc)
 		goto out;
+	n = operation ? fprintf(out.fp,
+	                        "[{\"version\":\"1.0\",\"timestampUTC\":\"%s\",\"status\":{"
+	                        "\"name\":%s,\"operation\":\"%s\",",
+	                        stamp, name, operation)
+	              : fprintf(out.fp, "[{\"version\":\"1.0\",\"heartbeat\":{");
+	if (n >= 0) {
+		int tail = fprintf(out.fp,
+		                   "\"status\":\"%s\",\"code\":%d,\"formattedMessage\":{\"lang\":"
+		                   "\"en-US\",\"message\":%s}%s}}]",
+		                   status, code, msg, operation ? ",\"substatus\":[]" : "");
+		n = tail < 0 ? tail : n + tail;
 	}
-	n = operation ? snprintf(text, IB_HANDLER_STATUS_MAX + 1,
-	                         "[{\"version\":\"1.0\",\"timestampUTC\":\"%s\",\"status\":{"
-	                         "\"name\":%s,\"operation\":\"%s\",",
-	                         stamp, name, operation)
-	              : snprintf(text, IB_HANDLER_STATUS_MAX + 1,
-	                         "[{\"version\":\"1.0\",\"heartbeat\":{");
-	if ((unsigned)n <= IB_HANDLER_STATUS_MAX)
-		n += snprintf(text + n, IB_HANDLER_STATUS_MAX + 1 - n,
-		              "\"status\":\"%s\",\"code\":%d,\"formattedMessage\":{\"lang\":"
-		              "\"en-US\",\"message\":%s}%s}}]",
-		              status, code, msg, operation ? ",\"substatus\":[]" : "");
-	if ((unsigned)n > IB_HANDLER_STATUS_MAX)
-		rc = ib_fail(err, IB_EINTERNAL, "%s: status would exceed %d bytes", path,
-		             IB_HANDLER_STATUS_MAX);
-	else
-		rc = write_atomic(path, text, err);
+	rc = write_end(&out, n, err);
 out:
 	cJSON_free(name);
 	cJSON_free(msg);
-	free(text);
 	free(clean);
 	return rc;
 }
@@ -605,13 +601,15 @@ static int package_from(const cJSON *root, const char *path, void *out, struct i
 	return rc;
 }
 
-int ib_package_config_load(const char *handler_dir, struct ib_package_config *c, struct ib_err *err)
+int ib_package_config_load(const char *handler_dir, int missing_ok, struct ib_package_config *c,
+                           struct ib_err *err)
 {
 	struct package p = {0, handler_dir, c};
 	int rc;
 
 	memset(c, 0, sizeof *c);
-	rc = read_json(handler_dir, IB_HANDLER_PACKAGE_CONFIG, 0, package_from, &p, err);
+	rc = read_json(handler_dir, IB_HANDLER_PACKAGE_CONFIG, missing_ok ? MISSING_OK : 0,
+	               package_from, &p, err);
 	if (rc)
 		ib_package_config_free(c);
 	return rc;

@@ -113,7 +113,8 @@ struct ib_package_config {
 	size_t n_urls;
 };
 
-int ib_package_config_load(const char *handler_dir, struct ib_package_config *c,
+/* With missing_ok, a missing file is an empty configuration. */
+int ib_package_config_load(const char *handler_dir, int missing_ok, struct ib_package_config *c,
                            struct ib_err *err);
 void ib_package_config_free(struct ib_package_config *c);
 

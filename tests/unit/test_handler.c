@@ -308,36 +308,38 @@ static void test_package_config(void)
 
 	snprintf(dir, sizeof dir, "%s/pkg", tmp);
 	plat_mkdir_p(dir, 0755, NULL);
-	CHECK(ib_package_config_load(dir, &pc, &err) == IB_EINPUT);
+	CHECK(ib_package_config_load(dir, 0, &pc, &err) == IB_EINPUT);
 	CHECK_CONTAINS(err.msg, "ibdrv.json");
+	CHECK(ib_package_config_load(dir, 1, &pc, &err) == 0);
+	CHECK(pc.n_keys == 0 && pc.n_urls == 0);
 	write_at(dir, "ibdrv.json",
 	         "{\"format\": 1, \"keys\": [\"keys/a.pub\", \"keys/b.pub\"], \"urls\": []}");
-	CHECK(ib_package_config_load(dir, &pc, &err) == 0);
+	CHECK(ib_package_config_load(dir, 0, &pc, &err) == 0);
 	CHECK(pc.n_keys == 2 && pc.n_urls == 0);
 	snprintf(want, sizeof want, "%s/keys/b.pub", dir);
 	CHECK_STR(pc.keys[1], want);
 	ib_package_config_free(&pc);
 	write_at(dir, "ibdrv.json",
 	         "{\"format\": 1, \"keys\": [\"a.pub\"], \"urls\": [\"https://x/y\"]}");
-	CHECK(ib_package_config_load(dir, &pc, &err) == 0);
+	CHECK(ib_package_config_load(dir, 0, &pc, &err) == 0);
 	CHECK(pc.n_urls == 1);
 	ib_package_config_free(&pc);
 
 	write_at(dir, "ibdrv.json", "{\"format\": 1, \"keys\": []}");
-	CHECK(ib_package_config_load(dir, &pc, &err) == IB_EINPUT);
+	CHECK(ib_package_config_load(dir, 0, &pc, &err) == IB_EINPUT);
 	CHECK_CONTAINS(err.msg, "keys: expected a list of 1 to 16 key files");
 	write_at(dir, "ibdrv.json", "{\"format\": 1, \"keys\": [\"/etc/k.pub\"]}");
-	CHECK(ib_package_config_load(dir, &pc, &err) == IB_EINPUT);
+	CHECK(ib_package_config_load(dir, 0, &pc, &err) == IB_EINPUT);
 	CHECK_CONTAINS(err.msg, "keys[0]: expected a relative path inside the package");
 	write_at(dir, "ibdrv.json", "{\"format\": 2, \"keys\": [\"k.pub\"]}");
-	CHECK(ib_package_config_load(dir, &pc, &err) == IB_EINPUT);
+	CHECK(ib_package_config_load(dir, 0, &pc, &err) == IB_EINPUT);
 	CHECK_CONTAINS(err.msg, "format: expected an integer from 1 to 1");
 	write_at(dir, "ibdrv.json", "{\"format\": 1, \"keys\": [\"k.pub\"], \"trust\": \"all\"}");
-	CHECK(ib_package_config_load(dir, &pc, &err) == IB_EINPUT);
+	CHECK(ib_package_config_load(dir, 0, &pc, &err) == IB_EINPUT);
 	CHECK_CONTAINS(err.msg, "trust: unknown key");
 	write_at(dir, "ibdrv.json",
 	         "{\"format\": 1, \"keys\": [\"k.pub\"], \"urls\": [\"file:///x\"]}");
-	CHECK(ib_package_config_load(dir, &pc, &err) == IB_EINPUT);
+	CHECK(ib_package_config_load(dir, 0, &pc, &err) == IB_EINPUT);
 	CHECK_CONTAINS(err.msg, "urls[0]");
 }
 
