@@ -214,7 +214,11 @@ int ib_json_int(const cJSON *obj, const char *key, int required, int64_t min, in
 	double d;
 	int rc;
 
-	snprintf(what, sizeof what, "an integer from %lld to %lld", (long long)min, (long long)max);
+	if (min == max)
+		snprintf(what, sizeof what, "%lld", (long long)min);
+	else
+		snprintf(what, sizeof what, "an integer from %lld to %lld", (long long)min,
+		         (long long)max);
 	rc = typed(obj, key, required, cJSON_Number, what, &v, source, path, err);
 	if (!v)
 		return rc;

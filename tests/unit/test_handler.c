@@ -333,7 +333,7 @@ static void test_package_config(void)
 	CHECK_CONTAINS(err.msg, "keys[0]: expected a relative path inside the package");
 	write_at(dir, "ibdrv.json", "{\"format\": 2, \"keys\": [\"k.pub\"]}");
 	CHECK(ib_package_config_load(dir, 0, &pc, &err) == IB_EINPUT);
-	CHECK_CONTAINS(err.msg, "format: expected an integer from 1 to 1");
+	CHECK_CONTAINS(err.msg, "format: expected 1");
 	write_at(dir, "ibdrv.json", "{\"format\": 1, \"keys\": [\"k.pub\"], \"trust\": \"all\"}");
 	CHECK(ib_package_config_load(dir, 0, &pc, &err) == IB_EINPUT);
 	CHECK_CONTAINS(err.msg, "trust: unknown key");

@@ -217,7 +217,7 @@ static void test_corrupt(void)
 	        "{\"format\":2,\"driver\":\"\",\"kind\":\"\",\"version\":\"\",\"bundle\":\"\","
 	        "\"bundle_sequence\":0,\"installed_at\":\"\",\"last_code\":0,"
 	        "\"last_run_at\":\"2024-01-01T00:00:00Z\"}",
-	        "format: expected an integer from 1 to 1");
+	        "format: expected 1");
 	expect_corrupt(GOOD_HEAD "\"bundle\":\"b\",\"bundle_sequence\":1,"
 	                         "\"installed_at\":\"2024-01-01 00:00:00\",\"last_code\":0,"
 	                         "\"last_run_at\":\"2024-01-01T00:00:00Z\"}",
