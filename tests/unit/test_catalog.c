@@ -194,8 +194,7 @@ static void test_bad_catalogs(void)
 	} cases[] = {
 	        {"{\"format\":1,\"sizes\":[" SIZE_OK "],\"os\":[" OS_OK "]} ]",
 	         "c.json: unexpected data after the JSON value"},
-	        {"{\"format\":2,\"sizes\":[],\"os\":[]}",
-	         "c.json: format: expected 1"},
+	        {"{\"format\":2,\"sizes\":[],\"os\":[]}", "c.json: format: expected 1"},
 	        {"{\"format\":1.5,\"sizes\":[],\"os\":[]}", "c.json: format: expected 1"},
 	        {"{\"format\":1,\"sizes\":[],\"os\":[],\"extra\":0}", "c.json: extra: unknown key"},
 	        {"{\"format\":1,\"os\":[]}", "c.json: sizes: missing"},
