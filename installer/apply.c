@@ -106,19 +106,6 @@ static void set_driver(char driver[128], char kind[32], char version[64], const 
 	copy(version, 64, d->version);
 }
 
-/* A result's driver, kind and version are laid out as a journal's first members. */
-#define RESULT_DRIVER offsetof(struct ib_journal, bundle)
-#define RESULT_SAME(m)                                                                             \
-	_Static_assert(offsetof(struct ib_apply_result, m) -                                       \
-	                                       offsetof(struct ib_apply_result, driver) ==         \
-	                               offsetof(struct ib_journal, m) &&                           \
-	                       sizeof((struct ib_apply_result *)0)->m ==                           \
-	                               sizeof((struct ib_journal *)0)->m,                          \
-	               #m " differs")
-RESULT_SAME(driver);
-RESULT_SAME(kind);
-RESULT_SAME(version);
-
 /* The selection's warning is logged; a refusal is IB_ENOTSUP with the reason in the result. */
 static int decide(struct run *run, const struct ib_manifest *m, struct ib_err *err)
 {
@@ -210,7 +197,9 @@ static void install(struct run *run, const struct ib_bundle *b)
 	struct ib_journal j = {0};
 	int rc;
 
-	memcpy(&j, run->r->driver, RESULT_DRIVER); /* as choose set them */
+	copy(j.driver, sizeof j.driver, d->id);
+	copy(j.kind, sizeof j.kind, d->kind);
+	copy(j.version, sizeof j.version, d->version);
 	copy(j.bundle, sizeof j.bundle, b->manifest->name);
 	j.bundle_sequence = b->manifest->sequence;
 	plat_utc_timestamp(j.started_at);
@@ -226,7 +215,11 @@ static void install(struct run *run, const struct ib_bundle *b)
 		 */
 		struct ib_state *st = &run->state;
 
-		memcpy(st, &j, IB_STATE_HEAD);
+		memcpy(st->driver, j.driver, sizeof st->driver);
+		memcpy(st->kind, j.kind, sizeof st->kind);
+		memcpy(st->version, j.version, sizeof st->version);
+		memcpy(st->bundle, j.bundle, sizeof st->bundle);
+		st->bundle_sequence = j.bundle_sequence;
 		plat_utc_timestamp(st->installed_at);
 		st->last_code = run->r->code;
 		plat_utc_timestamp(st->last_run_at);

@@ -15,8 +15,6 @@
 typedef void (*ib_apply_progress_fn)(void *ctx, int percent, const char *what);
 
 struct ib_apply_opts {
-	/* The six paths first, in the order of struct ib_cli's (plan and apply copy them as one).
-	 */
 	const char *bundle_path;  /* NULL: search the usual places, then download */
 	const char *facts_path;   /* NULL: $IBDRV_FACTS, else detect this VM with detect */
 	const char *catalog_path; /* NULL: the catalog compiled in */

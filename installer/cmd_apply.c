@@ -48,21 +48,15 @@ static void print_result(const struct ib_apply_result *r, int json)
 	cJSON_Delete(o);
 }
 
-#define PATHS_SAME(a, b)                                                                           \
-	_Static_assert(offsetof(struct ib_apply_opts, a) -                                         \
-	                               offsetof(struct ib_apply_opts, bundle_path) ==              \
-	                       offsetof(struct ib_cli, b) - offsetof(struct ib_cli, bundle),       \
-	               #a " is elsewhere")
-PATHS_SAME(facts_path, facts);
-PATHS_SAME(catalog_path, catalog);
-PATHS_SAME(root, root);
-PATHS_SAME(package_dir, package_dir);
-PATHS_SAME(cacert, cacert);
-
 /* The options given as they are. */
 static void take_options(struct ib_apply_opts *o, const struct ib_cli *cli)
 {
-	memcpy(&o->bundle_path, &cli->bundle, offsetof(struct ib_apply_opts, urls));
+	o->bundle_path = cli->bundle;
+	o->facts_path = cli->facts;
+	o->catalog_path = cli->catalog;
+	o->root = cli->root;
+	o->package_dir = cli->package_dir;
+	o->cacert = cli->cacert;
 	o->detect.sysfs_root = cli->sysfs_root;
 	o->detect.imds_url = cli->imds_url;
 	o->detect.no_imds = cli->no_imds;

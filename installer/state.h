@@ -81,9 +81,8 @@ struct ib_journal {
 
 /*
  * A journal begins with the members of the state its install leads to, driver to
- * bundle_sequence: its first IB_STATE_HEAD bytes are theirs.
+ * bundle_sequence, at the same offsets: state.c reads and writes both files with one table.
  */
-#define IB_STATE_HEAD offsetof(struct ib_journal, started_at)
 #define IB_STATE_SAME(a, b)                                                                        \
 	_Static_assert(offsetof(struct ib_state, a) == offsetof(struct ib_journal, b) &&           \
 	                       sizeof((struct ib_state *)0)->a ==                                  \
