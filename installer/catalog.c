@@ -224,8 +224,7 @@ static int take_list(struct ctx *c, const cJSON *o, const char *path, const char
 			return rc;
 		for (size_t i = 0; i < *n; i++)
 			if (!strcmp((*items)[i], item))
-				return bad_at(c, ep,
-				              gens ? "duplicate generation" : "duplicate version");
+				return bad_at(c, ep, "listed twice");
 		(*items)[(*n)++] = item;
 	}
 	return 0;
@@ -419,15 +418,29 @@ int ib_catalog_load(const char *path, struct ib_catalog **out, struct ib_err *er
 	return rc;
 }
 
+/*
+ * Hands libarchive the whole embedded stream at once, then the end (archive_read_open's reader
+ * is already in use for bundles; archive_read_open_memory would be one more import).
+ */
+static la_ssize_t read_embedded(struct archive *a, void *done, const void **buf)
+{
+	(void)a;
+	*buf = ib_catalog_builtin_json;
+	if (*(int *)done)
+		return 0;
+	*(int *)done = 1;
+	return (la_ssize_t)ib_catalog_builtin_json_zlen;
+}
+
 int ib_catalog_builtin(struct ib_catalog **out, struct ib_err *err)
 {
-	static const char source[] = "built-in catalog (manifests/catalog.json)";
+	static const char source[] = "built-in catalog";
 	size_t len = ib_catalog_builtin_json_len, got = 0;
 	struct archive *a = archive_read_new();
 	struct archive_entry *e;
 	char *json = malloc(len + 1);
 	la_ssize_t n = 0;
-	int rc;
+	int rc, done = 0;
 
 	*out = NULL;
 	if (!a || !json) {
@@ -435,7 +448,7 @@ int ib_catalog_builtin(struct ib_catalog **out, struct ib_err *err)
 		goto out;
 	}
 	if (archive_read_support_filter_gzip(a) || archive_read_support_format_raw(a) ||
-	    archive_read_open_memory(a, ib_catalog_builtin_json, ib_catalog_builtin_json_zlen) ||
+	    archive_read_open(a, &done, NULL, read_embedded, NULL) ||
 	    archive_read_next_header(a, &e))
 		n = -1;
 	/* Room for one byte more than embedded, so a stream of the wrong length shows. */

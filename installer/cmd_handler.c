@@ -31,7 +31,7 @@
 /* Progress is written to the status file at most this often, unless the step changes. */
 #define PROGRESS_EVERY_MS 2000
 #define INSTALLING "Installing the InfiniBand driver"
-#define WORKER_ON "worker pid %lld %s sequence number %lld"
+#define WORKER_ON "worker pid %lld %s sequence %lld"
 
 struct hctx {
 	struct ib_cli o;
@@ -57,8 +57,6 @@ static void ctx_free(struct hctx *c)
 /* Finds the handler folder and its environment, opens the log, sets up the state folder. */
 static int ctx_init(struct hctx *c, const char *op, int argc, char **argv)
 {
-	const char *const *given[] = {&c->o.lock_wait, &c->o.wait};
-	unsigned *seconds[] = {&c->lock_wait_s, &c->worker_wait_s};
 	struct ib_err err;
 	char *old = NULL;
 	enum plat_kind kind;
@@ -71,12 +69,10 @@ static int ctx_init(struct hctx *c, const char *op, int argc, char **argv)
 	c->worker_wait_s = WORKER_WAIT_S_DEFAULT;
 	if (ib_cli_parse(IB_CLI_HANDLER, argc, argv, &c->o))
 		return IB_EXT_UNSUPPORTED;
-	for (size_t i = 0; i < 2; i++)
-		if (*given[i] && ib_cli_seconds(*given[i], 0, 86400, seconds[i]))
-			return ib_cli_error(op,
-			                    i ? "--wait: '%s' is not 0..86400 seconds"
-			                      : "--lock-wait: '%s' is not 0..86400 seconds",
-			                    *given[i]);
+	if (c->o.lock_wait && ib_cli_seconds(c->o.lock_wait, 0, 86400, &c->lock_wait_s))
+		return ib_cli_error(op, "--lock-wait: '%s' is not 0 to 86400 s", c->o.lock_wait);
+	if (c->o.wait && ib_cli_seconds(c->o.wait, 0, 86400, &c->worker_wait_s))
+		return ib_cli_error(op, "--wait: '%s' is not 0 to 86400 s", c->o.wait);
 	if (ib_handler_dir(c->o.handler_dir, &c->dir, &err) ||
 	    ib_handler_env_load(c->dir, &c->env, &err))
 		goto failed;
@@ -137,11 +133,11 @@ static int load_config(const struct hctx *c, int64_t seq, struct config *f, stru
 			return rc;
 		if (f->s.has_protected)
 			ib_info("protected settings ignored");
-		ib_info("settings %lld: bundlePath %s, %zu bundleUrls, downloadTimeoutSeconds %u, "
-		        "allowDowngrade %s, caCertPath %s",
-		        (long long)seq, f->s.bundle_path ? f->s.bundle_path : "(none)", f->s.n_urls,
-		        f->s.download_timeout_s, f->s.allow_downgrade ? "true" : "false",
-		        f->s.cacert ? f->s.cacert : "(none)");
+		ib_info("settings %lld: bundlePath %s, bundleUrls %zu, downloadTimeoutSeconds %u, "
+		        "allowDowngrade %d, caCertPath %s",
+		        (long long)seq, f->s.bundle_path ? f->s.bundle_path : "-", f->s.n_urls,
+		        f->s.download_timeout_s, f->s.allow_downgrade,
+		        f->s.cacert ? f->s.cacert : "-");
 	}
 	/* With --pubkey, the package's configuration only adds its URLs, and may be absent. */
 	rc = ib_package_config_load(c->dir, n != 0, &f->pc, err);
@@ -278,16 +274,16 @@ static int cmd_enable(struct hctx *c)
 	if (rc)
 		goto failed;
 	if (seq < mrseq) {
-		ib_info("sequence number %lld is older than the last one taken on (%lld)",
-		        (long long)seq, (long long)mrseq);
+		ib_info("sequence %lld: older than the last one taken on (%lld)", (long long)seq,
+		        (long long)mrseq);
 		goto out;
 	}
 	if (seq == mrseq) {
 		if (ib_handler_status_read(&c->env, seq, &st, &st_code, &err))
 			ib_warn("%s", err.msg);
 		if (ib_status_terminal(st)) {
-			ib_info("sequence number %lld was already processed (%s, code %d)",
-			        (long long)seq, ib_status_name(st), st_code);
+			ib_info("sequence %lld: already processed (%s, code %d)", (long long)seq,
+			        ib_status_name(st), st_code);
 			goto out;
 		}
 	} else {
@@ -312,7 +308,7 @@ static int cmd_enable(struct hctx *c)
 		goto out;
 	}
 	if (seq == mrseq) {
-		ib_warn("sequence number %lld was taken on but never finished", (long long)seq);
+		ib_warn("sequence %lld: taken on but never finished", (long long)seq);
 		transitioning(c, seq, "", "resuming after an interruption");
 	}
 	rc = start_worker(c, &pid, &err);
@@ -364,7 +360,7 @@ static int process(const struct hctx *c, int64_t seq)
 	int64_t now_seq;
 	int code, rc;
 
-	snprintf(what, sizeof what, "processing sequence number %lld", (long long)seq);
+	snprintf(what, sizeof what, "processing sequence %lld", (long long)seq);
 	ib_info("%s", what);
 	rc = load_config(c, seq, &f, &err);
 	if (rc == 0 && (rc = ib_lock_acquire(c->paths.run_lock, what, 0, &run, &err)) == IB_EBUSY) {
@@ -466,12 +462,12 @@ static int wait_for_worker(const struct hctx *c)
 		uint64_t waited = plat_monotonic_ms() - start;
 
 		if (waited >= (uint64_t)c->worker_wait_s * 1000u) {
-			ib_warn("worker pid %lld is still installing after %u s", (long long)pid,
+			ib_warn("worker pid %lld still running after %u s", (long long)pid,
 			        c->worker_wait_s);
 			return 1;
 		}
 		if (polls % 60 == 0) /* every 30 s */
-			ib_info("waiting for worker pid %lld to finish", (long long)pid);
+			ib_info("waiting for worker pid %lld", (long long)pid);
 		plat_sleep_ms(500);
 	}
 	return 0;
@@ -485,11 +481,10 @@ static int cmd_install(struct hctx *c)
 	int rc = load_config(c, -1, &f, &err);
 
 	if (rc) {
-		ib_err_prefix(&err, "the extension package is not usable");
+		ib_err_prefix(&err, "extension package unusable");
 		return fail(c, -1, rc, err.msg);
 	}
-	ib_info("extension package ready: %zu trusted key(s), %zu default URL(s)", f.n_keys,
-	        f.pc.n_urls);
+	ib_info("package ready: %zu key(s), %zu URL(s)", f.n_keys, f.pc.n_urls);
 	config_free(&f);
 	return 0;
 }
@@ -533,7 +528,7 @@ int cmd_handler(int argc, char **argv)
 		code = cmd_install(&c);
 	} else if (!strcmp(op, "update")) {
 		from = getenv("AZURE_GUEST_AGENT_UPDATING_FROM_VERSION");
-		ib_info("updating from handler version %s; state kept", from ? from : "(unknown)");
+		ib_info("update from version %s; state kept", from ? from : "(unknown)");
 	} else {
 		cmd_remove(&c, !strcmp(op, "uninstall"));
 	}

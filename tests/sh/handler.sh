@@ -251,7 +251,7 @@ outcome() {
 
 # The engine reports a bundle that is not there as code 100, naming it.
 outcome missing-bundle '{"bundlePath": "/nonexistent/ib.tar.zst"}' error 100 "/nonexistent/ib.tar.zst"
-expect_log "extension package ready: 1 trusted key(s), 1 default URL(s)"
+expect_log "package ready: 1 key(s), 1 URL(s)"
 expect_log "worker pid"
 if [ "$(cat "$H/mrseq")" = 0 ]; then ok; else fail "mrseq is '$(cat "$H/mrseq")', expected 0"; fi
 
@@ -261,13 +261,13 @@ sleep 1
 agent enable 0
 expect_agent_rc 0 "repeated enable"
 if cmp -s "$ST/0.status" "$T/0.status.before"; then ok; else fail "status changed by a repeated enable"; fi
-expect_log "sequence number 0 was already processed (error, code 100)"
+expect_log "sequence 0: already processed (error, code 100)"
 # An older one too.
 settings 1 '{"bundlePath": "/nonexistent/other.tar.zst"}'
 echo 1 >"$H/mrseq"
 agent enable 0
 expect_agent_rc 0 "older sequence number"
-expect_log "sequence number 0 is older than the last one taken on (1)"
+expect_log "sequence 0: older than the last one taken on (1)"
 expect_missing "$ST/1.status"
 
 # Without ConfigSequenceNumber the newest settings file counts, as for the agent.
@@ -367,7 +367,7 @@ if [ -n "$W" ] && running "$W"; then ok; else fail "worker died with enable's pr
 settings 1 '{"bundlePath": "/nonexistent/b.tar.zst"}'
 agent enable 1
 expect_agent_rc 0 "enable while a worker runs"
-expect_log "worker pid $W will next take on sequence number 1"
+expect_log "worker pid $W will next take on sequence 1"
 if [ "$(worker_pid)" = "$W" ]; then ok; else fail "a second worker started"; fi
 release_locks
 wait_done 1
@@ -400,7 +400,7 @@ expect_status 0 transitioning 0
 release_locks
 agent enable 0
 expect_agent_rc 0 "enable after a killed worker"
-expect_log "sequence number 0 was taken on but never finished"
+expect_log "sequence 0: taken on but never finished"
 expect_log "status 0: transitioning, code 0: Installing the InfiniBand driver: resuming after an interruption"
 wait_done 0
 expect_status 0 error 100 "/nonexistent/a.tar.zst"
@@ -416,7 +416,7 @@ W=$(worker_pid)
 start=$SECONDS
 agent disable 0 --wait 1
 expect_agent_rc 0 "disable while a worker runs"
-expect_log "worker pid $W is still installing after 1 s"
+expect_log "worker pid $W still running after 1 s"
 if running "$W"; then ok; else fail "disable killed the worker"; fi
 release_locks
 agent disable 0

@@ -240,7 +240,7 @@ static void test_bad_catalogs(void)
 	         "\"id\":\"ubuntu\",\"versions\":[\"20.04\"],\"nics\":[\"CX5\",\"CX5\"],\"nd\":"
 	         "false,"
 	         "\"source\":\"s\"}]}",
-	         "c.json: os[0].nics[1]: duplicate generation"},
+	         "c.json: os[0].nics[1]: listed twice"},
 	        {"{\"format\":1,\"sizes\":[],\"os\":[{\"name\":\"U\",\"family\":\"linux\","
 	         "\"id\":\"ubuntu\",\"versions\":[\"20.04\"],\"nics\":[null],\"nd\":false,"
 	         "\"source\":\"s\"}]}",
