@@ -264,8 +264,7 @@ static int cmd_enable(struct hctx *c)
 	if ((rc = ib_handler_manifest_heartbeat(c->dir, &c->heartbeat, &err)) ||
 	    (rc = ib_handler_seq(&c->env, &seq, &err)))
 		return fail(c, -1, rc, err.msg);
-	rc = ib_lock_acquire(c->paths.handler_lock, "handler enable", IB_LOCK_WAIT_MS_DEFAULT, &hl,
-	                     &err);
+	rc = ib_lock_acquire(c->paths.handler_lock, "enable", IB_LOCK_WAIT_MS_DEFAULT, &hl, &err);
 	if (rc == 0 && (rc = ib_handler_mrseq_read(c->dir, &mrseq, &err)) == IB_EINPUT) {
 		/* Rewritten below: a damaged mrseq must not block every later configuration. */
 		ib_warn("%s; taken as none", err.msg);
@@ -424,8 +423,8 @@ int cmd_worker(int argc, char **argv)
 		int st_code;
 
 		seq = -1; /* a failure here is no sequence's */
-		rc = ib_lock_acquire(c.paths.handler_lock, "handler worker",
-		                     IB_LOCK_WAIT_MS_DEFAULT, &hl, &err);
+		rc = ib_lock_acquire(c.paths.handler_lock, "worker", IB_LOCK_WAIT_MS_DEFAULT, &hl,
+		                     &err);
 		if (rc == 0)
 			rc = ib_handler_mrseq_read(c.dir, &seq, &err);
 		if (rc == 0 && seq >= 0 && ib_handler_status_read(&c.env, seq, &st, &st_code, &err))
@@ -500,8 +499,7 @@ static void cmd_remove(struct hctx *c, int uninstall)
 
 	if (wait_for_worker(c) || !uninstall)
 		return;
-	if (ib_lock_acquire(c->paths.run_lock, "handler uninstall", IB_LOCK_WAIT_MS_DEFAULT, &run,
-	                    &err)) {
+	if (ib_lock_acquire(c->paths.run_lock, "uninstall", IB_LOCK_WAIT_MS_DEFAULT, &run, &err)) {
 		ib_warn("%s; cache kept", err.msg);
 		return;
 	}
