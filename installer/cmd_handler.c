@@ -88,7 +88,7 @@ static int ctx_init(struct hctx *c, const char *op, int argc, char **argv)
 		    (old = ib_path_join(c->env.log_dir, IB_HANDLER_LOG_NAME ".1")))
 			plat_rename_replace(c->log, old, &err);
 		if (ib_log_open_file(c->log) != 0)
-			ib_warn("%s: cannot open the log file", c->log);
+			ib_warn("%s: cannot write", c->log);
 	}
 	free(old);
 	/* The worker's stdout and stderr are the log file: from here on, it logs lines once. */
@@ -195,7 +195,7 @@ static void transitioning(const struct hctx *c, int64_t seq, const char *pct, co
 static void finish(const struct hctx *c, int64_t seq, int code, const char *reason)
 {
 	char message[IB_HANDLER_MESSAGE_MAX + 256];
-	const char *meaning = "not supported or could not be done";
+	const char *meaning = "not supported or failed";
 
 	switch (code) {
 	case IB_EXT_REBOOT:

@@ -537,7 +537,7 @@ static int status_from(const cJSON *root, const char *path, void *out, struct ib
 		if (!strcmp(name, status_names[i]))
 			r[0] = i;
 	if (rc == 0 && r[0] == IB_STATUS_NONE)
-		rc = ib_fail(err, IB_EINPUT, "%s: status: unknown value \"%s\"", path, name);
+		rc = ib_fail(err, IB_EINPUT, "%s: %s: unexpected value '%s'", path, "status", name);
 	if (rc == 0)
 		rc = ib_json_int(status, "code", 0, INT32_MIN, INT32_MAX, &code, path, "[0].status",
 		                 err);

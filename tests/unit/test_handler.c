@@ -289,7 +289,7 @@ static void test_status(void)
 
 	write_at(env.status_dir, "5.status", "[{\"status\": {\"status\": \"bogus\"}}]");
 	CHECK(ib_handler_status_read(&env, 5, &st, &code, &err) == IB_EINPUT);
-	CHECK_CONTAINS(err.msg, "status: unknown value \"bogus\"");
+	CHECK_CONTAINS(err.msg, "status: unexpected value 'bogus'");
 
 	CHECK(ib_handler_heartbeat_write(&env, 0, "failed", &err) == 0);
 	snprintf(path, sizeof path, "%s/heartbeat.log", dir);
