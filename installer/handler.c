@@ -19,7 +19,7 @@
 #define URLS_MAX 16
 #define PATH_SETTING_MAX 4096
 #define DOWNLOAD_TIMEOUT_MAX 86400
-#define EXPECTED "%s: %s: expected %s" /* the format of json.c's messages */
+#define NOT_OBJECT "%s: %s: expected an object" /* as json.c says it */
 
 int ib_handler_dir(const char *dir, char **out, struct ib_err *err)
 {
@@ -95,7 +95,7 @@ static int section(const cJSON *obj, const char *key, int optional, const char *
 	*out = cJSON_IsObject(v) ? v : NULL;
 	if (*out || (optional && (!v || v->type == cJSON_NULL)))
 		return 0;
-	return ib_fail(err, IB_EINPUT, EXPECTED, source, key, "an object");
+	return ib_fail(err, IB_EINPUT, NOT_OBJECT, source, key);
 }
 
 /* The first entry of the agent's [{...}] files (older agents write the object alone). */
@@ -358,7 +358,7 @@ static int settings_from(const cJSON *root, const char *path, void *out, struct 
 	if (rc || !(first = rs->child))
 		return rc;
 	if (!cJSON_IsObject(first))
-		return ib_fail(err, IB_EINPUT, EXPECTED, path, "runtimeSettings[0]", "an object");
+		return ib_fail(err, IB_EINPUT, NOT_OBJECT, path, "runtimeSettings[0]");
 	rc = section(first, "handlerSettings", 1, path, &hs, err);
 	if (rc || !hs)
 		return rc;
