@@ -70,10 +70,7 @@ int ib_json_load(const char *path, size_t max, cJSON **out, struct ib_err *err)
 
 const char *ib_json_path(char *buf, size_t cap, const char *path, const char *key)
 {
-	if (path[0])
-		snprintf(buf, cap, "%s.%s", path, key);
-	else
-		snprintf(buf, cap, "%s", key);
+	snprintf(buf, cap, "%s%s%s", path, path[0] ? "." : "", key);
 	return buf;
 }
 

@@ -51,7 +51,7 @@ int ib_facts_obtain(const char *facts_path, const struct ib_detect_opts *opts,
 	if (!facts_path && env && env[0])
 		facts_path = env;
 	if (facts_path) {
-		ib_debug("facts from %s instead of detection", facts_path);
+		ib_debug("facts from %s", facts_path);
 		return ib_facts_load(facts_path, out, err);
 	}
 	return ib_detect(opts, out, err);

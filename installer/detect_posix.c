@@ -232,7 +232,7 @@ static int read_rdma_device(const char *ibdir, const char *name, void *facts, st
 	if (rc)
 		goto out;
 	if (!slot) {
-		ib_debug("%s: not a PCI RDMA device (no PCI_SLOT_NAME)", ibdir);
+		ib_debug("%s: not PCI (no PCI_SLOT_NAME)", ibdir);
 		goto out;
 	}
 	for (size_t i = 0; i < f->n_nics; i++)
@@ -283,8 +283,7 @@ int ib_detect_nd(const struct ib_detect_opts *opts, struct ib_facts *f, struct i
 	if (rc > 0) {
 		f->nd_over_vmbus = 1;
 		rc = 0;
-		ib_info("Network Direct over VMBus: NdDriverVersion %s in %s", value ? value : "?",
-		        path);
+		ib_info("ND over VMBus: NdDriverVersion %s in %s", value ? value : "?", path);
 		if (value && ib_valid_text(value)) {
 			f->nd_driver_version = value;
 			value = NULL;

@@ -154,7 +154,7 @@ static const struct {
         [C_HEX4] = {"0123456789abcdef", 4, 4, "expected 4 lower-case hex digits"},
         [C_LINK] = {LINK_WORDS, 0, 0, "expected \"infiniband\", \"ethernet\" or \"unknown\""},
         [C_PCI] = {":." HEX, 1, 32, "expected a PCI address such as \"0101:00:00.0\""},
-        [C_IBDEV] = {"." ALNUM "_-", 1, 64, "expected an RDMA device name such as \"mlx5_ib0\""},
+        [C_IBDEV] = {"." ALNUM "_-", 1, 64, "expected a device name such as \"mlx5_ib0\""},
 };
 
 /* -1 when s fails check c, else 0 (or the index of the word it is). */
