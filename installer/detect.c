@@ -18,7 +18,7 @@ static void detect_vm_size(const struct ib_detect_opts *opts, struct ib_facts *f
 	                           &err)) {
 		ib_warn("VM size unknown: metadata service: %s", err.msg);
 	} else {
-		ib_debug("VM size from the metadata service: %s", size);
+		ib_debug("VM size %s (metadata service)", size);
 		free(f->vm_size);
 		f->vm_size = size;
 	}
