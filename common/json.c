@@ -9,6 +9,16 @@
 
 #define JSON_SAFE_INT 9007199254740992.0 /* 2^53: doubles hold every integer up to here */
 
+/* Every message about a member: "<source>: <path>.<key>: <pre><what>". */
+static int at_key(const char *source, const char *path, const char *key, const char *pre,
+                  const char *what, struct ib_err *err)
+{
+	char p[IB_JSON_PATH_MAX];
+
+	return ib_fail(err, IB_EINPUT, "%s: %s: %s%s", source, ib_json_path(p, sizeof p, path, key),
+	               pre, what);
+}
+
 /* Refuses a key given twice in any object of the tree, naming its path. */
 static int find_duplicate(const cJSON *node, const char *path, const char *source,
                           struct ib_err *err)
@@ -21,8 +31,8 @@ static int find_duplicate(const cJSON *node, const char *path, const char *sourc
 			ib_json_path(child, sizeof child, path, c->string);
 			for (const cJSON *d = c->next; d; d = d->next)
 				if (!strcmp(c->string, d->string))
-					return ib_fail(err, IB_EINPUT, "%s: %s: duplicate key",
-					               source, child);
+					return at_key(source, path, c->string, "", "duplicate key",
+					              err);
 		} else {
 			ib_json_index(child, sizeof child, path, i);
 		}
@@ -70,10 +80,7 @@ int ib_json_load(const char *path, size_t max, cJSON **out, struct ib_err *err)
 
 const char *ib_json_path(char *buf, size_t cap, const char *path, const char *key)
 {
-	if (path[0])
-		snprintf(buf, cap, "%s.%s", path, key);
-	else
-		snprintf(buf, cap, "%s", key);
+	snprintf(buf, cap, "%s%s%s", path, path[0] ? "." : "", key);
 	return buf;
 }
 
@@ -99,8 +106,6 @@ static const char *key_at(const void *table, size_t stride, size_t i)
 static int check_keys(const cJSON *v, const void *table, size_t stride, size_t n,
                       const char *source, const char *path, struct ib_err *err)
 {
-	char p[IB_JSON_PATH_MAX];
-
 	if (!cJSON_IsObject(v))
 		return ib_fail(err, IB_EINPUT, "%s: %s: expected an object", source, where(path));
 	for (const cJSON *c = v->child; c; c = c->next) {
@@ -110,8 +115,7 @@ static int check_keys(const cJSON *v, const void *table, size_t stride, size_t n
 			if (!strcmp(key_at(table, stride, i), c->string))
 				break;
 		if (i == n || !key_at(table, stride, i))
-			return ib_fail(err, IB_EINPUT, "%s: %s: unknown key", source,
-			               ib_json_path(p, sizeof p, path, c->string));
+			return at_key(source, path, c->string, "", "unknown key", err);
 	}
 	return 0;
 }
@@ -130,21 +134,13 @@ const cJSON *ib_json_member(const cJSON *obj, const char *key)
 static int missing(const char *key, int required, const char *source, const char *path,
                    struct ib_err *err)
 {
-	char p[IB_JSON_PATH_MAX];
-
-	if (!required)
-		return 0;
-	return ib_fail(err, IB_EINPUT, "%s: %s: missing", source,
-	               ib_json_path(p, sizeof p, path, key));
+	return required ? at_key(source, path, key, "", "missing", err) : 0;
 }
 
 static int wrong(const char *key, const char *what, const char *source, const char *path,
                  struct ib_err *err)
 {
-	char p[IB_JSON_PATH_MAX];
-
-	return ib_fail(err, IB_EINPUT, "%s: %s: expected %s", source,
-	               ib_json_path(p, sizeof p, path, key), what);
+	return at_key(source, path, key, "expected ", what, err);
 }
 
 /*
@@ -214,11 +210,9 @@ int ib_json_int(const cJSON *obj, const char *key, int required, int64_t min, in
 	double d;
 	int rc;
 
-	if (min == max)
-		snprintf(what, sizeof what, "%lld", (long long)min);
-	else
-		snprintf(what, sizeof what, "an integer from %lld to %lld", (long long)min,
-		         (long long)max);
+	/* One allowed value is named alone: the format then leaves max unused. */
+	snprintf(what, sizeof what, min == max ? "%lld" : "an integer from %lld to %lld",
+	         (long long)min, (long long)max);
 	rc = typed(obj, key, required, cJSON_Number, what, &v, source, path, err);
 	if (!v)
 		return rc;

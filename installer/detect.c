@@ -18,7 +18,7 @@ static void detect_vm_size(const struct ib_detect_opts *opts, struct ib_facts *f
 	                           &err)) {
 		ib_warn("VM size unknown: metadata service: %s", err.msg);
 	} else {
-		ib_debug("VM size from the metadata service: %s", size);
+		ib_debug("VM size %s (metadata service)", size);
 		free(f->vm_size);
 		f->vm_size = size;
 	}
@@ -51,7 +51,7 @@ int ib_facts_obtain(const char *facts_path, const struct ib_detect_opts *opts,
 	if (!facts_path && env && env[0])
 		facts_path = env;
 	if (facts_path) {
-		ib_debug("facts from %s instead of detection", facts_path);
+		ib_debug("facts from %s", facts_path);
 		return ib_facts_load(facts_path, out, err);
 	}
 	return ib_detect(opts, out, err);

@@ -188,7 +188,7 @@ static int read_pci_function(const char *dir, const char *name, void *facts, str
 	nic.pci_address = ib_valid_pci_address(name) ? (char *)name : NULL;
 	rc = ib_facts_add_nic(facts, &nic, err);
 	if (!rc)
-		ib_debug("Mellanox PCI function %s: %s:%s class %s%s", name, nic.vendor, nic.device,
+		ib_debug("PCI %s: %s:%s class %s%s", name, nic.vendor, nic.device,
 		         nic.pci_class[0] ? nic.pci_class : "?",
 		         nic.virtual_function ? " (VF)" : "");
 out:
@@ -232,7 +232,7 @@ static int read_rdma_device(const char *ibdir, const char *name, void *facts, st
 	if (rc)
 		goto out;
 	if (!slot) {
-		ib_debug("%s: not a PCI RDMA device (no PCI_SLOT_NAME)", ibdir);
+		ib_debug("%s: not PCI (no PCI_SLOT_NAME)", ibdir);
 		goto out;
 	}
 	for (size_t i = 0; i < f->n_nics; i++)
@@ -240,7 +240,7 @@ static int read_rdma_device(const char *ibdir, const char *name, void *facts, st
 			nic = &f->nics[i];
 	if (!nic || (rc = for_each_entry(ibdir, "ports", &link, err, read_port)))
 		goto out;
-	ib_debug("RDMA device %s on %s: link layer %s", name, slot, ib_link_layer_name(link));
+	ib_debug("RDMA %s on %s: %s", name, slot, ib_link_layer_name(link));
 	if (nic->link_layer != IB_LINK_INFINIBAND)
 		nic->link_layer = link;
 	if (!nic->ib_device && ib_valid_ib_device(name) && !(nic->ib_device = strdup(name)))
@@ -283,8 +283,7 @@ int ib_detect_nd(const struct ib_detect_opts *opts, struct ib_facts *f, struct i
 	if (rc > 0) {
 		f->nd_over_vmbus = 1;
 		rc = 0;
-		ib_info("Network Direct over VMBus: NdDriverVersion %s in %s", value ? value : "?",
-		        path);
+		ib_info("ND over VMBus: NdDriverVersion %s in %s", value ? value : "?", path);
 		if (value && ib_valid_text(value)) {
 			f->nd_driver_version = value;
 			value = NULL;

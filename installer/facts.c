@@ -136,25 +136,24 @@ static struct ib_nic *new_nic(struct ib_facts *f)
 #define ALNUM "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 #define HEX "ABCDEF0123456789abcdef"
 
-/* What a string value may be, and the message when it is not. */
+/* What a string value may be, and what is expected instead when it is not. */
 enum { C_SIZE, C_FAMILY, C_PRODUCT, C_ID, C_VERSION, C_TEXT, C_HEX4, C_LINK, C_PCI, C_IBDEV };
 static const struct {
 	const char *set; /* allowed bytes; words (NUL-separated) when max is 0; NULL: text */
 	unsigned short min, max;
 	const char *what;
 } checks[] = {
-        [C_SIZE] = {ALNUM "_-", 1, 64, IB_VM_SIZE_EXPECTED},
-        [C_FAMILY] = {"windows\0linux\0", 0, 0, "expected \"windows\" or \"linux\""},
-        [C_PRODUCT] = {"server\0workstation\0", 0, 0, "expected \"server\" or \"workstation\""},
+        [C_SIZE] = {ALNUM "_-", 1, 64, IB_VM_SIZE_WANTED},
+        [C_FAMILY] = {"windows\0linux\0", 0, 0, "\"windows\" or \"linux\""},
+        [C_PRODUCT] = {"server\0workstation\0", 0, 0, "\"server\" or \"workstation\""},
         [C_ID] = {"abcdefghijklmnopqrstuvwxyz0123456789._-", 1, 64,
-                  "expected an os-release ID (a-z, 0-9, '.', '_', '-')"},
-        [C_VERSION] = {"." ALNUM "_-", 1, 64,
-                       "expected a version such as \"10.0.17763\" or \"20.04\""},
-        [C_TEXT] = {NULL, 1, 256, "expected 1 to 256 printable characters"},
-        [C_HEX4] = {"0123456789abcdef", 4, 4, "expected 4 lower-case hex digits"},
-        [C_LINK] = {LINK_WORDS, 0, 0, "expected \"infiniband\", \"ethernet\" or \"unknown\""},
-        [C_PCI] = {":." HEX, 1, 32, "expected a PCI address such as \"0101:00:00.0\""},
-        [C_IBDEV] = {"." ALNUM "_-", 1, 64, "expected an RDMA device name such as \"mlx5_ib0\""},
+                  "an os-release ID (a-z, 0-9, '.', '_', '-')"},
+        [C_VERSION] = {"." ALNUM "_-", 1, 64, "a version such as \"10.0.17763\" or \"20.04\""},
+        [C_TEXT] = {NULL, 1, 256, "1 to 256 printable characters"},
+        [C_HEX4] = {"0123456789abcdef", 4, 4, "4 lower-case hex digits"},
+        [C_LINK] = {LINK_WORDS, 0, 0, "\"infiniband\", \"ethernet\" or \"unknown\""},
+        [C_PCI] = {":." HEX, 1, 32, "a PCI address such as \"0101:00:00.0\""},
+        [C_IBDEV] = {"." ALNUM "_-", 1, 64, "a device name such as \"mlx5_ib0\""},
 };
 
 /* -1 when s fails check c, else 0 (or the index of the word it is). */
@@ -270,7 +269,7 @@ static const struct {
 	const struct row *rows;
 } schemas[] = {{root_keys, root_rows}, {os_keys, os_rows}, {nic_keys, nic_rows}};
 
-/* The cJSON types each T_* accepts, and the message when a value has another. */
+/* The cJSON types each T_* accepts, and what is expected when a value has another. */
 static const unsigned char accepts[] = {
         [T_STR] = cJSON_String,
         [T_HEX4] = cJSON_String,
@@ -281,10 +280,9 @@ static const unsigned char accepts[] = {
         [T_NICS] = cJSON_Array,
 };
 static const char *const wrong_type[] = {
-        [T_STR] = "expected a string",       [T_HEX4] = "expected a string",
-        [T_BOOL] = "expected true or false", [T_GEN] = "expected a string or null",
-        [T_LINK] = "expected a string",      [T_OS] = "expected an object",
-        [T_NICS] = "expected an array",
+        [T_STR] = "a string",         [T_HEX4] = "a string", [T_BOOL] = "true or false",
+        [T_GEN] = "a string or null", [T_LINK] = "a string", [T_OS] = "an object",
+        [T_NICS] = "an array",
 };
 
 /* Frees the strings of an object of the schema at base. */
@@ -331,12 +329,13 @@ struct ctx {
 	struct ib_err *err;
 };
 
-static int bad(struct ctx *c, const char *path, const char *key, const char *what)
+/* "<source>: <path>.<key>: <pre><what>"; pre is "expected " or "". */
+static int bad(struct ctx *c, const char *path, const char *key, const char *pre, const char *what)
 {
 	char p[IB_JSON_PATH_MAX];
 
-	return ib_fail(c->err, IB_EINPUT, "%s: %s: %s", c->source,
-	               ib_json_path(p, sizeof p, path, key), what);
+	return ib_fail(c->err, IB_EINPUT, "%s: %s: %s%s", c->source,
+	               ib_json_path(p, sizeof p, path, key), pre, what);
 }
 
 /* The generation v of NIC n (a string or null), checked against its PCI id. */
@@ -363,7 +362,7 @@ static int read_generation(struct ctx *c, const cJSON *v, const char *path, stru
 		why = what;
 	}
 	if (why)
-		return bad(c, path, "generation", why);
+		return bad(c, path, "generation", "", why);
 	n->generation = gen_names[g - 1];
 	return 0;
 }
@@ -382,7 +381,7 @@ static int read_object(struct ctx *c, const cJSON *o, const char *path, int sche
 
 		if (!v) {
 			if (r->req >> windows & 1)
-				rc = bad(c, path, keys[i], "missing");
+				rc = bad(c, path, keys[i], "", "missing");
 			else if (r->type == T_GEN)
 				((struct ib_nic *)out)->generation =
 				        ib_pci_generation(((struct ib_nic *)out)->vendor,
@@ -390,11 +389,12 @@ static int read_object(struct ctx *c, const cJSON *o, const char *path, int sche
 			continue;
 		}
 		if (r->req >> (2 + windows) & 1) {
-			rc = bad(c, path, keys[i], windows ? "only for linux" : "only for windows");
+			rc = bad(c, path, keys[i], "",
+			         windows ? "only for linux" : "only for windows");
 			continue;
 		}
 		if (!(v->type & accepts[r->type])) {
-			rc = bad(c, path, keys[i], wrong_type[r->type]);
+			rc = bad(c, path, keys[i], "expected ", wrong_type[r->type]);
 			continue;
 		}
 		switch (r->type) {
@@ -423,7 +423,7 @@ static int read_object(struct ctx *c, const cJSON *o, const char *path, int sche
 		default:
 			k = check(v->valuestring, r->check);
 			if (k < 0)
-				rc = bad(c, path, keys[i], checks[r->check].what);
+				rc = bad(c, path, keys[i], "expected ", checks[r->check].what);
 			else if (r->type == T_LINK)
 				*(enum ib_link_layer *)field = (enum ib_link_layer)k;
 			else if (r->type == T_HEX4)

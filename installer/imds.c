@@ -101,7 +101,7 @@ int ib_imds_vm_size(const char *base_url, char **vm_size, struct ib_err *err)
 		rc = ib_fail(err, IB_EINTERNAL, "cannot set up libcurl");
 		goto out;
 	}
-	ib_debug("asking the metadata service: %s", url);
+	ib_debug("GET %s", url);
 	cc = curl_easy_perform(curl);
 	/* Only looked at when the transfer went through. */
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
