@@ -288,8 +288,8 @@ out:
 	return rc;
 differs:
 	/* *out, NULL (the caller's zeroed bundle) until parsed, tells which. */
-	rc = ib_fail(err, IB_EVERIFY, "%s: %s %s does not match the signed trusted comment",
-	             s->path, IB_MANIFEST_ENTRY, *out ? "name or sequence" : "hash");
+	rc = ib_fail(err, IB_EVERIFY, "%s: %s %s does not match the trusted comment", s->path,
+	             IB_MANIFEST_ENTRY, *out ? "name or sequence" : "hash");
 	goto out;
 }
 

@@ -25,7 +25,7 @@ extern char **environ;
 /* How often to look whether the program has exited while it stays silent. */
 #define POLL_MS 100
 /* Logged when the timeout strikes, and the error once the stop is done. */
-#define TIMED_OUT "%s: timed out after %u s; stopping it and everything it started"
+#define TIMED_OUT "%s: timed out after %u s; stopping it and all it started"
 
 /* In a freshly forked child: undoes signal settings that exec would otherwise keep. */
 static void reset_signals(void)
