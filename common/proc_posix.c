@@ -119,7 +119,7 @@ static int start(const char *const *argv, const char *cwd, char **envp, int out,
 		goto out;
 	}
 	if (in < 0 || pipe2(rep, O_CLOEXEC) != 0 || (pipe_rd && pipe2(o, O_CLOEXEC) != 0)) {
-		rc = ib_fail_errno(err, IB_EIO, errno, "%s: cannot create pipes", argv[0]);
+		rc = ib_fail_errno(err, IB_EIO, errno, "%s: cannot start", argv[0]);
 		goto out;
 	}
 	if (pipe_rd)
