@@ -730,7 +730,7 @@ static int unknown_key(const struct ib_sig *sig, const struct ib_pubkey *keys, s
 	if (one)
 		ib_keyid_str(keys->keynum, want);
 	return ib_fail(err, IB_EVERIFY, "signed by unknown key ID %s%s%s%s", id,
-	               one ? " (the public key's ID is " : "", want, one ? ")" : "");
+	               one ? " (expected " : "", want, one ? ")" : "");
 }
 
 int ib_sig_check_comment(const struct ib_sig *sig, const struct ib_pubkey *keys, size_t nkeys,
