@@ -239,10 +239,8 @@ static int next_entry(struct archive *a, struct source *s, size_t index, const c
 	if (eof)
 		return ib_fail(err, IB_EVERIFY, "%s: entry '%s' is missing", s->path, want);
 	if (strcmp(got = archive_entry_pathname(*e), want) != 0)
-		return ib_fail(
-		        err, IB_EVERIFY,
-		        "%s: entry %zu is '%s', expected '%s' (extra, duplicate or misplaced)",
-		        s->path, index, got, want);
+		return ib_fail(err, IB_EVERIFY, "%s: entry %zu is '%s', expected '%s'", s->path,
+		               index, got, want);
 	return check_regular(*e, s->path, index, err);
 }
 
@@ -288,8 +286,8 @@ out:
 	return rc;
 differs:
 	/* *out, NULL (the caller's zeroed bundle) until parsed, tells which. */
-	rc = ib_fail(err, IB_EVERIFY, "%s: %s %s does not match the signed trusted comment",
-	             s->path, IB_MANIFEST_ENTRY, *out ? "name or sequence" : "hash");
+	rc = ib_fail(err, IB_EVERIFY, "%s: %s %s does not match the trusted comment", s->path,
+	             IB_MANIFEST_ENTRY, *out ? "name or sequence" : "hash");
 	goto out;
 }
 

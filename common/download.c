@@ -256,7 +256,7 @@ static enum outcome attempt(struct fetch *f, const char *url, const char *shown,
 	curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)(s->no_range ? 0 : s->done));
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(f->deadline_ms - now));
 	if (s->done)
-		ib_info(s->no_range ? "%s: from byte 0 again, skipping the %llu bytes already read"
+		ib_info(s->no_range ? "%s: from byte 0 again, skipping %llu bytes read"
 		                    : "%s: resuming at byte %llu",
 		        shown, (unsigned long long)s->done);
 	rc = curl_easy_perform(c);
@@ -392,8 +392,7 @@ static int fetch_url(struct fetch *f, const char *url, const char *shown, struct
 		}
 		len = strlen(err->msg);
 		snprintf(err->msg + len, sizeof err->msg - len,
-		         gave_up ? " (gave up after %u attempts)"
-		                 : " (no time left before the %u s deadline)",
+		         gave_up ? " (gave up after %u attempts)" : " (%u s deadline reached)",
 		         gave_up ? retries + 1 : o->deadline_seconds);
 		return err->code;
 	}

@@ -25,7 +25,7 @@ int ib_hash_init(struct ib_hash *h, size_t outlen, struct ib_err *err)
 	/* Fails only for an output length out of range. */
 	if (crypto_generichash_init(h->state, NULL, 0, outlen) != 0) {
 		ib_hash_abort(h);
-		return ib_fail(err, IB_EINTERNAL, "BLAKE2b output length %zu out of range", outlen);
+		return ib_fail(err, IB_EINTERNAL, "hash length %zu out of range", outlen);
 	}
 	return 0;
 }

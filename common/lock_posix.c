@@ -65,7 +65,7 @@ static int open_lock_file(const char *path, int create, int *fd, struct ib_err *
 	if (*fd < 0) {
 		if (!create && errno == ENOENT)
 			return 0;
-		return ib_fail_errno(err, IB_EIO, errno, "%s: cannot open lock file", path);
+		return ib_fail_errno(err, IB_EIO, errno, "%s: cannot lock", path);
 	}
 	return 0;
 }
@@ -112,7 +112,7 @@ int ib_lock_acquire(const char *path, const char *what, unsigned wait_ms, struct
 	                       (int)strcspn(what ? what : "", "\r\n"), what ? what : "");
 	/* Nothing has moved fd's offset from 0: the record starts the file. */
 	if (ftruncate(fd, 0) != 0 || write(fd, rec, len) != (ssize_t)len) {
-		rc = ib_fail_errno(err, IB_EIO, errno, "%s: cannot write lock file", path);
+		rc = ib_fail_errno(err, IB_EIO, errno, "%s: cannot write", path);
 		goto out;
 	}
 	lock = malloc(sizeof *lock);

@@ -272,7 +272,7 @@ static int get_array(struct pctx *c, const cJSON *v, size_t min, size_t max, siz
 	if (count < min)
 		return fail(c, "must have at least %zu item%s", min, min == 1 ? "" : "s");
 	if (count > max)
-		return fail(c, "has %zu items, more than the limit of %zu", count, max);
+		return fail(c, "has %zu items, at most %zu allowed", count, max);
 	*n = count;
 	return 0;
 }
@@ -294,9 +294,8 @@ static int bad_word(struct pctx *c, const char *chars, const char *s)
 {
 	char got[80];
 
-	return fail(c,
-	            "expected up to %d characters from %s starting with a letter or digit, got %s",
-	            MAX_NAME, chars, quote(got, sizeof got, s));
+	return fail(c, "expected up to %d of %s, starting with a letter or digit, got %s", MAX_NAME,
+	            chars, quote(got, sizeof got, s));
 }
 
 /* "10", "10.0.17763": numbers separated by single dots. */
@@ -343,19 +342,18 @@ static const char *windows_name_problem(const char *rel)
 	static const char devices[] = "CONPRNAUXNULCOMLPT";
 
 	if (rel[strcspn(rel, "<>:\"|?*")])
-		return "has a character Windows forbids in file names (< > : \" | ? *)";
+		return "has a character Windows forbids (< > : \" | ? *)";
 	for (const char *p = rel; *p;) {
 		size_t n = strcspn(p, "/"), stem = strcspn(p, "./");
 		int reserved = 0;
 
 		if (p[n - 1] == '.' || p[n - 1] == ' ')
-			return "has a name ending in a dot or a space, which Windows drops";
+			return "has a name ending in a dot or space, which Windows drops";
 		for (size_t i = 0; i < 6; i++)
 			reserved |= !keyncmp(p, devices + 3 * i, 3, 1) &&
 			            (i < 4 ? stem == 3 : stem == 4 && p[3] >= '1' && p[3] <= '9');
 		if (reserved)
-			return "uses a reserved Windows device name (CON, PRN, AUX, NUL, COM1-9, "
-			       "LPT1-9)";
+			return "uses a Windows device name (CON, PRN, AUX, NUL, COM1-9, LPT1-9)";
 		p += n;
 		if (*p == '/')
 			p++;
@@ -536,8 +534,8 @@ static int check_unique(struct pctx *c, void *items, size_t n, size_t stride, in
 			quote(a, sizeof a, ents[i].key);
 			if (fold)
 				rc = fail(c,
-				          "%s differs from %s[%zu].%s %s only in letter case, "
-				          "which Windows file names ignore",
+				          "%s differs from %s[%zu].%s %s only in case, which "
+				          "Windows ignores",
 				          a, arr, first, key, quote(b, sizeof b, ents[i - 1].key));
 			else
 				rc = fail(c, "%s is listed twice (also %s[%zu])", a, arr, first);
@@ -552,9 +550,7 @@ static int check_unique(struct pctx *c, void *items, size_t n, size_t stride, in
 			if (hit) {
 				push_index(c, i);
 				push_key(c, key);
-				rc = fail(c,
-				          "%s would be inside %s, which is listed as a file "
-				          "(%s[%zu])",
+				rc = fail(c, "%s would be inside file %s (%s[%zu])",
 				          quote(a, sizeof a, p), quote(b, sizeof b, hit->key), arr,
 				          hit->idx);
 				goto out;
@@ -610,7 +606,7 @@ static int check_format(struct pctx *c, void *obj, const cJSON *v, size_t i)
 
 	(void)v, (void)i;
 	if (m->format != IB_MANIFEST_FORMAT)
-		return fail(c, "format %d is not supported (this ibdrv reads format %d)", m->format,
+		return fail(c, "format %d is not supported (this ibdrv reads %d)", m->format,
 		            IB_MANIFEST_FORMAT);
 	return 0;
 }
@@ -781,7 +777,7 @@ static int check_product(struct pctx *c, void *obj, const cJSON *v, size_t i)
 {
 	(void)obj, (void)i;
 	if (v && !is_windows(c))
-		return fail(c, "only for windows (Linux distributions are told apart by id)");
+		return fail(c, "only for windows (Linux goes by id)");
 	return 0;
 }
 
@@ -791,7 +787,7 @@ static int check_os_id(struct pctx *c, void *obj, const cJSON *v, size_t i)
 	if (!v)
 		return 0;
 	if (is_windows(c))
-		return fail(c, "only for linux (the ID of /etc/os-release)");
+		return fail(c, "only for linux (os-release ID)");
 	if (!word_ok(v->valuestring, "._-", 0))
 		return expected(c, v, "an os-release ID (a-z 0-9 . _ -)");
 	return 0;
@@ -851,10 +847,7 @@ static int check_blake2b(struct pctx *c, void *obj, const cJSON *v, size_t i)
 static int check_code(struct pctx *c, const int *codes, size_t i)
 {
 	if (!is_windows(c) && (codes[i] < 0 || codes[i] > 255))
-		return fail(c,
-		            "expected an integer from 0 to 255 (a Linux exit status has 8 bits), "
-		            "got %d",
-		            codes[i]);
+		return fail(c, "expected a Linux exit status (0 to 255), got %d", codes[i]);
 	for (size_t j = 0; j < i; j++)
 		if (codes[j] == codes[i])
 			return fail(c, "%d is listed twice", codes[i]);

@@ -191,10 +191,10 @@ static int b64_field(const char *line, size_t len, unsigned char *out, size_t ou
 			goto bad;
 		}
 	if (len != want)
-		return ib_fail(err, IB_EINPUT,
-		               "%s: %s on line %u has the wrong length (%zu base64 characters, "
-		               "expected %zu)",
-		               source, what, line_no, len, want);
+		return ib_fail(
+		        err, IB_EINPUT,
+		        "%s: %s on line %u has the wrong length (%zu base64 characters, not %zu)",
+		        source, what, line_no, len, want);
 	if (sodium_base642bin(out, outlen, line, len, NULL, &got, &end,
 	                      sodium_base64_VARIANT_ORIGINAL) != 0 ||
 	    end != line + len || got != outlen)
@@ -730,7 +730,7 @@ static int unknown_key(const struct ib_sig *sig, const struct ib_pubkey *keys, s
 	if (one)
 		ib_keyid_str(keys->keynum, want);
 	return ib_fail(err, IB_EVERIFY, "signed by unknown key ID %s%s%s%s", id,
-	               one ? " (the public key's ID is " : "", want, one ? ")" : "");
+	               one ? " (expected " : "", want, one ? ")" : "");
 }
 
 int ib_sig_check_comment(const struct ib_sig *sig, const struct ib_pubkey *keys, size_t nkeys,

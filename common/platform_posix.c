@@ -220,7 +220,7 @@ int plat_remove_tree(const char *path, struct ib_err *err)
 	}
 	plat_free_names(names, count);
 	if (rc == 0 && rmdir(path) != 0)
-		rc = ib_fail_errno(err, IB_EIO, errno, "%s: cannot remove folder", path);
+		rc = ib_fail_errno(err, IB_EIO, errno, "%s: cannot remove", path);
 	return rc;
 }
 

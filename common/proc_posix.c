@@ -25,7 +25,7 @@ extern char **environ;
 /* How often to look whether the program has exited while it stays silent. */
 #define POLL_MS 100
 /* Logged when the timeout strikes, and the error once the stop is done. */
-#define TIMED_OUT "%s: timed out after %u s; stopping it and everything it started"
+#define TIMED_OUT "%s: timed out after %u s; stopping it and all it started"
 
 /* In a freshly forked child: undoes signal settings that exec would otherwise keep. */
 static void reset_signals(void)
@@ -119,7 +119,7 @@ static int start(const char *const *argv, const char *cwd, char **envp, int out,
 		goto out;
 	}
 	if (in < 0 || pipe2(rep, O_CLOEXEC) != 0 || (pipe_rd && pipe2(o, O_CLOEXEC) != 0)) {
-		rc = ib_fail_errno(err, IB_EIO, errno, "%s: cannot create pipes", argv[0]);
+		rc = ib_fail_errno(err, IB_EIO, errno, "%s: cannot start", argv[0]);
 		goto out;
 	}
 	if (pipe_rd)

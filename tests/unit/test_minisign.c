@@ -441,7 +441,7 @@ static void test_sig_parsing(void)
 		b64_line(b64, sizeof b64, blob, 70);
 		snprintf(buf + head, sizeof buf - head, "%s%s", b64, rest);
 		CHECK(ib_sig_parse(buf, strlen(buf), "x.minisig", &sig, &err) == IB_EINPUT);
-		CHECK_CONTAINS(err.msg, "wrong length (96 base64 characters, expected 100)");
+		CHECK_CONTAINS(err.msg, "wrong length (96 base64 characters, not 100)");
 
 		memcpy(blob, "Ed", 2);
 		b64_line(b64, sizeof b64, blob, sizeof blob);
@@ -545,8 +545,7 @@ static void test_bad_key_files(void)
 	           "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n");
 	expect_seckey_error(at("ssh.sec"), IB_EINPUT, "not a minisign secret key");
 	/* A public key given as the secret key. */
-	expect_seckey_error(at("a.pub"), IB_EINPUT,
-	                    "wrong length (56 base64 characters, expected 212)");
+	expect_seckey_error(at("a.pub"), IB_EINPUT, "wrong length (56 base64 characters, not 212)");
 
 	/* Public keys. */
 	text = read_text(at("a.pub"));
@@ -569,7 +568,7 @@ static void test_bad_key_files(void)
 	expect_pubkey_error(at("ssh.pub"), "bad base64");
 	write_text(at("pem.pub"), "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n");
 	expect_pubkey_error(at("pem.pub"), "not a minisign public key");
-	expect_pubkey_error(at("a.sec"), "wrong length (212 base64 characters, expected 56)");
+	expect_pubkey_error(at("a.sec"), "wrong length (212 base64 characters, not 56)");
 }
 
 static void test_encrypted(void)
