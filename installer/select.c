@@ -82,8 +82,7 @@ static enum ib_select_code decide_hardware(const struct ib_facts *f, const struc
 	scan_hardware(f, &hw);
 	out->size = row;
 	if (hw.other) {
-		put(out->reason,
-		    "InfiniBand devices of two generations, %s and %s, are on the PCI bus",
+		put(out->reason, "InfiniBand of two generations, %s and %s, on the PCI bus",
 		    hw.resolved->generation, hw.other->generation);
 		put_nic(out->reason, " (", hw.resolved, ", ");
 		put_nic(out->reason, "", hw.other, "): cannot pick one driver");
@@ -95,8 +94,8 @@ static enum ib_select_code decide_hardware(const struct ib_facts *f, const struc
 		out->from_hardware = 1;
 		if (row && (!row->sriov || (row->generation &&
 		                            strcmp(row->generation, hw.resolved->generation)))) {
-			put(out->warning, "the catalog lists %s as %s, but InfiniBand %s",
-			    row->name, row->sriov ? row->generation : "not SR-IOV (Network Direct)",
+			put(out->warning, "catalog lists %s as %s, but InfiniBand %s", row->name,
+			    row->sriov ? row->generation : "not SR-IOV (Network Direct)",
 			    hw.resolved->generation);
 			put_nic(out->warning, " ", hw.resolved,
 			        " is on the PCI bus: going by the hardware");
@@ -108,8 +107,7 @@ static enum ib_select_code decide_hardware(const struct ib_facts *f, const struc
 		out->generation = row->generation;
 		if (out->generation)
 			return IB_SELECT_OK;
-		put(out->reason, "%s: the catalog does not confirm its ConnectX generation",
-		    row->name);
+		put(out->reason, "%s: the catalog has no ConnectX generation", row->name);
 		if (!hw.unresolved) {
 			put(out->reason, " and no InfiniBand ConnectX device is on the PCI bus");
 			return IB_SELECT_UNKNOWN_NIC;
@@ -124,7 +122,7 @@ static enum ib_select_code decide_hardware(const struct ib_facts *f, const struc
 	} else if (unknown_size(f)) {
 		put(out->reason, "the VM size is unknown");
 	} else {
-		put(out->reason, "%s is not an InfiniBand-capable size in the catalog", f->vm_size);
+		put(out->reason, "%s is not an InfiniBand size in the catalog", f->vm_size);
 	}
 	if (hw.unresolved) {
 		put_nic(out->reason, " and InfiniBand ", hw.unresolved,
@@ -194,8 +192,7 @@ static void put_situation(char *buf, const struct ib_facts *f, const struct ib_s
 		put(buf, "SR-IOV, %s (%s) %s)", ib_generation_long_name(s->generation),
 		    s->generation, s->from_hardware ? "on the PCI bus" : "per the catalog");
 	else
-		put(buf, "non-SR-IOV: Network Direct%s)",
-		    s->from_hardware ? " over VMBus offered by the host" : "");
+		put(buf, "non-SR-IOV: Network Direct%s)", s->from_hardware ? " over VMBus" : "");
 }
 
 /* Whether s is one of list[0..n). */
