@@ -23,8 +23,7 @@ const char *ib_select_code_name(enum ib_select_code code)
 {
 	/* In the order of enum ib_select_code. */
 	static const char names[] = "ok\0not InfiniBand\0unknown NIC generation\0unsupported OS\0"
-	                            "NIC not supported on this OS\0no driver in the bundle\0"
-	                            "ambiguous drivers in the bundle";
+	                            "unsupported NIC\0no driver\0ambiguous drivers";
 	const char *name = names;
 
 	if ((unsigned)code > IB_SELECT_AMBIGUOUS)
