@@ -107,10 +107,6 @@ static enum ib_select_code decide_hardware(const struct ib_facts *f, const struc
 		if (out->generation)
 			return IB_SELECT_OK;
 		put(out->reason, "%s: the catalog has no ConnectX generation", row->name);
-		if (!hw.unresolved) {
-			put(out->reason, " and no InfiniBand ConnectX device is on the PCI bus");
-			return IB_SELECT_UNKNOWN_NIC;
-		}
 	} else if (row) {
 		out->sriov = 0;
 		return IB_SELECT_OK;
@@ -130,9 +126,10 @@ static enum ib_select_code decide_hardware(const struct ib_facts *f, const struc
 			put(out->reason, ": cannot tell its generation");
 		return IB_SELECT_UNKNOWN_NIC;
 	}
-	put(out->reason,
-	    " and no InfiniBand ConnectX device or Network Direct over VMBus was found");
-	return IB_SELECT_NOT_IB;
+	/* A row here is an SR-IOV one without a generation: the NIC is unknown, not absent. */
+	put(out->reason, " and no InfiniBand ConnectX device%s was found",
+	    row ? "" : " or Network Direct over VMBus");
+	return row ? IB_SELECT_UNKNOWN_NIC : IB_SELECT_NOT_IB;
 }
 
 static int windows(const struct ib_facts *f)
