@@ -122,8 +122,6 @@ static enum ib_select_code decide_hardware(const struct ib_facts *f, const struc
 	if (hw.unresolved) {
 		put_nic(out->reason, " and InfiniBand ", hw.unresolved,
 		        " could be ConnectX-6 or ConnectX-7");
-		if (!row)
-			put(out->reason, ": cannot tell its generation");
 		return IB_SELECT_UNKNOWN_NIC;
 	}
 	/* A row here is an SR-IOV one without a generation: the NIC is unknown, not absent. */

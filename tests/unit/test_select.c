@@ -277,7 +277,7 @@ static const struct select_case cases[] = {
          NULL, NULL, NULL,
          "the VM size is unknown and InfiniBand VF 15b3:101e at 0101:00:00.0 could be ConnectX-6 "
          "or "
-         "ConnectX-7: cannot tell its generation",
+         "ConnectX-7",
          NULL},
         {"unknown size, ND over VMBus", FACTS_ND("unknown", WS2012R2), 0, &full, IB_SELECT_OK,
          "nd-windows", "nd", NULL, "Network Direct over VMBus)", NULL},
