@@ -271,18 +271,6 @@ static int prepare_read(void *ctx, const char *bundle, const struct ib_bundle_cl
 	return rc ? rc : fresh_staging(run, err);
 }
 
-static void read_opts(struct run *run, struct ib_read_opts *ro)
-{
-	memset(ro, 0, sizeof *ro);
-	ro->keys = run->o->keys;
-	ro->n_keys = run->o->n_keys;
-	ro->prepare = prepare_read;
-	ro->prepare_ctx = run;
-	ro->choose = choose;
-	ro->choose_ctx = run;
-	ro->extract_dir = run->o->plan_only ? NULL : run->paths.staging_dir;
-}
-
 /*
  * After a read (rc, run->err, b): nothing to do, a refusal or failure, the plan, or the install.
  * Out of line: its code is smaller with a frame of its own than inside the engine's large one.
@@ -367,14 +355,21 @@ static void remove_cached(const char *path)
  */
 static void use_bundle(struct run *run)
 {
-	struct ib_read_opts ro;
+	struct ib_read_opts ro = {
+	        .keys = run->o->keys,
+	        .n_keys = run->o->n_keys,
+	        .prepare = prepare_read,
+	        .prepare_ctx = run,
+	        .choose = choose,
+	        .choose_ctx = run,
+	        .extract_dir = run->o->plan_only ? NULL : run->paths.staging_dir,
+	};
 	struct ib_bundle b = {0};
 	struct ib_err *err = &run->err;
 	const char *where = NULL;
 	char *path = NULL;
 	int rc;
 
-	read_opts(run, &ro);
 	rc = ib_locate_bundle(run->o, &run->paths, &path, &where, err);
 	if (rc == 0 && path) {
 		ib_info("bundle %s (from the %s)", path, where);
