@@ -165,7 +165,7 @@ static void run_install(struct run *run, const struct ib_driver *d)
 	int rc, ok, reboot, killed;
 
 	snprintf(env_root, sizeof env_root, "IBDRV_ROOT=%s", run->paths.root);
-	snprintf(what, sizeof what, "running the install command of %s %s (timeout %u s)", d->id,
+	snprintf(what, sizeof what, "running install command of %s %s (timeout %u s)", d->id,
 	         d->version, in->timeout_seconds);
 	progress(run, 90, what);
 	rc = ib_proc_run(&po, &res, &run->err);
@@ -181,11 +181,11 @@ static void run_install(struct run *run, const struct ib_driver *d)
 		reboot = !killed && !ok && in_list(res.exit_code, in->reboot_codes, in->n_reboot);
 		if (ok || reboot)
 			outcome(run, ok ? IB_EXT_SUCCESS : IB_EXT_REBOOT,
-			        "installed %s %s %s%s (install command exited with %d)", d->id,
-			        d->kind, d->version, ok ? "" : "; reboot required", res.exit_code);
+			        "installed %s %s %s%s (exit code %d)", d->id, d->kind, d->version,
+			        ok ? "" : "; reboot required", res.exit_code);
 		else
 			outcome(run, IB_EXT_UNSUPPORTED, "install command of %s %s %d: %s", d->id,
-			        killed ? "was killed by signal" : "failed with exit code",
+			        killed ? "killed by signal" : "failed with exit code",
 			        killed ? res.signal : res.exit_code, tail);
 	}
 }
@@ -197,9 +197,7 @@ static void install(struct run *run, const struct ib_bundle *b)
 	struct ib_journal j = {0};
 	int rc;
 
-	copy(j.driver, sizeof j.driver, d->id);
-	copy(j.kind, sizeof j.kind, d->kind);
-	copy(j.version, sizeof j.version, d->version);
+	set_driver(j.driver, j.kind, j.version, d);
 	copy(j.bundle, sizeof j.bundle, b->manifest->name);
 	j.bundle_sequence = b->manifest->sequence;
 	plat_utc_timestamp(j.started_at);
@@ -215,9 +213,7 @@ static void install(struct run *run, const struct ib_bundle *b)
 		 */
 		struct ib_state *st = &run->state;
 
-		memcpy(st->driver, j.driver, sizeof st->driver);
-		memcpy(st->kind, j.kind, sizeof st->kind);
-		memcpy(st->version, j.version, sizeof st->version);
+		set_driver(st->driver, st->kind, st->version, d);
 		memcpy(st->bundle, j.bundle, sizeof st->bundle);
 		st->bundle_sequence = j.bundle_sequence;
 		plat_utc_timestamp(st->installed_at);
@@ -242,13 +238,13 @@ static int check_sequence(struct run *run, const struct ib_bundle_claims *claims
 	if (claims->sequence >= run->state.bundle_sequence)
 		return 0;
 	if (!run->o->allow_downgrade)
-		return ib_fail(
-		        err, IB_ENOTSUP,
-		        "%s: bundle sequence %" PRIu64 " is lower than the installed %" PRIu64
-		        " (bundle '%s'); refusing a downgrade without --allow-downgrade",
-		        bundle, claims->sequence, run->state.bundle_sequence, run->state.bundle);
-	ib_warn("downgrading from bundle sequence %" PRIu64 " to %" PRIu64 " as allowed",
-	        run->state.bundle_sequence, claims->sequence);
+		return ib_fail(err, IB_ENOTSUP,
+		               "%s: sequence %" PRIu64 " is lower than the installed %" PRIu64
+		               " (bundle '%s'): a downgrade needs --allow-downgrade",
+		               bundle, claims->sequence, run->state.bundle_sequence,
+		               run->state.bundle);
+	ib_warn("downgrading from sequence %" PRIu64 " to %" PRIu64, run->state.bundle_sequence,
+	        claims->sequence);
 	return 0;
 }
 
@@ -275,18 +271,6 @@ static int prepare_read(void *ctx, const char *bundle, const struct ib_bundle_cl
 	return rc ? rc : fresh_staging(run, err);
 }
 
-static void read_opts(struct run *run, struct ib_read_opts *ro)
-{
-	memset(ro, 0, sizeof *ro);
-	ro->keys = run->o->keys;
-	ro->n_keys = run->o->n_keys;
-	ro->prepare = prepare_read;
-	ro->prepare_ctx = run;
-	ro->choose = choose;
-	ro->choose_ctx = run;
-	ro->extract_dir = run->o->plan_only ? NULL : run->paths.staging_dir;
-}
-
 /*
  * After a read (rc, run->err, b): nothing to do, a refusal or failure, the plan, or the install.
  * Out of line: its code is smaller with a frame of its own than inside the engine's large one.
@@ -294,8 +278,7 @@ static void read_opts(struct run *run, struct ib_read_opts *ro)
 __attribute__((noinline)) static void conclude(struct run *run, int rc, struct ib_bundle *b)
 {
 	if (run->already_installed) {
-		outcome(run, IB_EXT_SUCCESS,
-		        "%s %s is already installed (from bundle '%s'); nothing to do",
+		outcome(run, IB_EXT_SUCCESS, "%s %s already installed (bundle '%s'): nothing to do",
 		        run->r->driver, run->r->version, run->state.bundle);
 	} else if (rc == IB_ETIMEOUT) {
 		/* Only a download times out here: its deadline is the extension's 240. */
@@ -372,14 +355,21 @@ static void remove_cached(const char *path)
  */
 static void use_bundle(struct run *run)
 {
-	struct ib_read_opts ro;
+	struct ib_read_opts ro = {
+	        .keys = run->o->keys,
+	        .n_keys = run->o->n_keys,
+	        .prepare = prepare_read,
+	        .prepare_ctx = run,
+	        .choose = choose,
+	        .choose_ctx = run,
+	        .extract_dir = run->o->plan_only ? NULL : run->paths.staging_dir,
+	};
 	struct ib_bundle b = {0};
 	struct ib_err *err = &run->err;
 	const char *where = NULL;
 	char *path = NULL;
 	int rc;
 
-	read_opts(run, &ro);
 	rc = ib_locate_bundle(run->o, &run->paths, &path, &where, err);
 	if (rc == 0 && path) {
 		ib_info("bundle %s (from the %s)", path, where);

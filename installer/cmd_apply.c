@@ -85,7 +85,7 @@ static int run_engine(int argc, char **argv, int plan_only)
 	if (cli.lock_wait && ib_cli_seconds(cli.lock_wait, 1, 3600, &lock_wait_s))
 		return ib_cli_error(cmd, "--lock-wait: '%s' is not 1 to 3600 s", cli.lock_wait);
 	if (cli.n_pubkeys == 0)
-		return ib_cli_error(cmd, "%s", "--pubkey KEY.pub is required (the trusted key)");
+		return ib_cli_error(cmd, "%s", "--pubkey KEY.pub (trusted key) is required");
 	for (size_t i = 0; i < cli.n_pubkeys; i++) {
 		if (ib_pubkey_load(cli.pubkeys[i], &keys[i], &err)) {
 			fprintf(stderr, "ibdrv-install: %s\n", err.msg);

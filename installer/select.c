@@ -23,8 +23,7 @@ const char *ib_select_code_name(enum ib_select_code code)
 {
 	/* In the order of enum ib_select_code. */
 	static const char names[] = "ok\0not InfiniBand\0unknown NIC generation\0unsupported OS\0"
-	                            "NIC not supported on this OS\0no driver in the bundle\0"
-	                            "ambiguous drivers in the bundle";
+	                            "unsupported NIC\0no driver\0ambiguous drivers";
 	const char *name = names;
 
 	if ((unsigned)code > IB_SELECT_AMBIGUOUS)
@@ -82,8 +81,7 @@ static enum ib_select_code decide_hardware(const struct ib_facts *f, const struc
 	scan_hardware(f, &hw);
 	out->size = row;
 	if (hw.other) {
-		put(out->reason,
-		    "InfiniBand devices of two generations, %s and %s, are on the PCI bus",
+		put(out->reason, "InfiniBand of two generations, %s and %s, on the PCI bus",
 		    hw.resolved->generation, hw.other->generation);
 		put_nic(out->reason, " (", hw.resolved, ", ");
 		put_nic(out->reason, "", hw.other, "): cannot pick one driver");
@@ -95,8 +93,8 @@ static enum ib_select_code decide_hardware(const struct ib_facts *f, const struc
 		out->from_hardware = 1;
 		if (row && (!row->sriov || (row->generation &&
 		                            strcmp(row->generation, hw.resolved->generation)))) {
-			put(out->warning, "the catalog lists %s as %s, but InfiniBand %s",
-			    row->name, row->sriov ? row->generation : "not SR-IOV (Network Direct)",
+			put(out->warning, "catalog lists %s as %s, but InfiniBand %s", row->name,
+			    row->sriov ? row->generation : "not SR-IOV (Network Direct)",
 			    hw.resolved->generation);
 			put_nic(out->warning, " ", hw.resolved,
 			        " is on the PCI bus: going by the hardware");
@@ -108,12 +106,7 @@ static enum ib_select_code decide_hardware(const struct ib_facts *f, const struc
 		out->generation = row->generation;
 		if (out->generation)
 			return IB_SELECT_OK;
-		put(out->reason, "%s: the catalog does not confirm its ConnectX generation",
-		    row->name);
-		if (!hw.unresolved) {
-			put(out->reason, " and no InfiniBand ConnectX device is on the PCI bus");
-			return IB_SELECT_UNKNOWN_NIC;
-		}
+		put(out->reason, "%s: the catalog has no ConnectX generation", row->name);
 	} else if (row) {
 		out->sriov = 0;
 		return IB_SELECT_OK;
@@ -124,23 +117,23 @@ static enum ib_select_code decide_hardware(const struct ib_facts *f, const struc
 	} else if (unknown_size(f)) {
 		put(out->reason, "the VM size is unknown");
 	} else {
-		put(out->reason, "%s is not an InfiniBand-capable size in the catalog", f->vm_size);
+		put(out->reason, "%s is not an InfiniBand size in the catalog", f->vm_size);
 	}
 	if (hw.unresolved) {
 		put_nic(out->reason, " and InfiniBand ", hw.unresolved,
 		        " could be ConnectX-6 or ConnectX-7");
-		if (!row)
-			put(out->reason, ": cannot tell its generation");
 		return IB_SELECT_UNKNOWN_NIC;
 	}
-	put(out->reason,
-	    " and no InfiniBand ConnectX device or Network Direct over VMBus was found");
-	return IB_SELECT_NOT_IB;
+	/* A row here is an SR-IOV one without a generation: the NIC is unknown, not absent. */
+	put(out->reason, " and no InfiniBand ConnectX device%s was found",
+	    row ? "" : " or Network Direct over VMBus");
+	return row ? IB_SELECT_UNKNOWN_NIC : IB_SELECT_NOT_IB;
 }
 
+/* The family is "windows" or "linux" (facts.h). */
 static int windows(const struct ib_facts *f)
 {
-	return !strcmp(f->os.family, "windows");
+	return f->os.family[0] == 'w';
 }
 
 /* The driver kinds that fit, best first. */
@@ -194,8 +187,7 @@ static void put_situation(char *buf, const struct ib_facts *f, const struct ib_s
 		put(buf, "SR-IOV, %s (%s) %s)", ib_generation_long_name(s->generation),
 		    s->generation, s->from_hardware ? "on the PCI bus" : "per the catalog");
 	else
-		put(buf, "non-SR-IOV: Network Direct%s)",
-		    s->from_hardware ? " over VMBus offered by the host" : "");
+		put(buf, "non-SR-IOV: Network Direct%s)", s->from_hardware ? " over VMBus" : "");
 }
 
 /* Whether s is one of list[0..n). */

@@ -51,7 +51,7 @@ struct ib_selection {
 void ib_select(const struct ib_facts *facts, const struct ib_catalog *catalog,
                const struct ib_manifest *manifest, struct ib_selection *out);
 
-/* "ok", "not InfiniBand", "unknown NIC", ... */
+/* "ok", "not InfiniBand", "unknown NIC generation", ... */
 const char *ib_select_code_name(enum ib_select_code code);
 
 #endif

@@ -144,7 +144,7 @@ static int bad_number(struct ib_err *err, const char *source, const char *key, l
 	return ib_fail(err, IB_EINPUT, "%s: %s: %lld is not %s", source, key, value, what);
 }
 
-#define UTC_TIME "a UTC time (YYYY-MM-DDTHH:MM:SSZ)"
+#define UTC_TIME "a UTC time YYYY-MM-DDTHH:MM:SSZ"
 
 /*
  * The fields shared by the state and the journal (the same members at the same offsets, see
@@ -368,15 +368,13 @@ int ib_state_recover(const struct ib_paths *p, struct ib_journal *interrupted, i
 	if (rc == IB_EINPUT) {
 		/* Only a hint for the redo: damaged, it still says that some install was cut short.
 		 */
-		ib_warn("%s; an install of an unknown driver was cut short: installing again",
-		        err->msg);
+		ib_warn("%s; an install was cut short: installing again", err->msg);
 		memset(interrupted, 0, sizeof *interrupted);
 		*found = 1;
 		return 0;
 	}
 	if (rc == 0 && *found)
-		ib_warn("the install of %s %s started at %s (pid %lld) did not finish: installing "
-		        "again",
+		ib_warn("install of %s %s (started %s, pid %lld) was cut short: installing again",
 		        interrupted->driver, interrupted->version, interrupted->started_at,
 		        (long long)interrupted->pid);
 	return rc;

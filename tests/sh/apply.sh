@@ -59,7 +59,7 @@ expect_rc 0 "$INSTALL" plan --json --bundle "$T/demo.ibb" --pubkey "$T/test.pub"
 expect_out '"kind":	"nd"'
 expect_rc 100 "$INSTALL" plan --json --bundle "$T/demo.ibb" --pubkey "$T/test.pub" --facts "$T/d4.json"
 expect_out '"driver":	null'
-expect_out 'not an InfiniBand-capable size'
+expect_out 'not an InfiniBand size'
 expect_rc 100 "$INSTALL" plan --bundle "$T/demo.ibb" --pubkey "$T/test.pub" --facts "$T/nc3.json"
 expect_err "CX3-Pro is not supported there"
 expect_missing "$R"

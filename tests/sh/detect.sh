@@ -113,7 +113,7 @@ cat >"$T/nc.json" <<'JSON'
 {"vm_size": "Standard_NC24rs_v3", "os": {"family": "windows", "product": "server", "version": "10.0.17763"}, "nics": []}
 JSON
 expect_rc 0 "$INSTALL" detect --facts "$T/nc.json"
-expect_out "not supported (NIC not supported on this OS): Standard_NC24rs_v3 (FDR InfiniBand, SR-IOV, ConnectX-3 Pro (CX3-Pro) per the catalog) on Windows Server 2019 (10.0.17763): CX3-Pro is not supported there (supported: CX5, CX6)"
+expect_out "not supported (unsupported NIC): Standard_NC24rs_v3 (FDR InfiniBand, SR-IOV, ConnectX-3 Pro (CX3-Pro) per the catalog) on Windows Server 2019 (10.0.17763): CX3-Pro is not supported there (supported: CX5, CX6)"
 
 printf '{"vm_size": "unknown", "os": {"family": "linux", "id": "ubuntu"}, "nics": [{"vendor": "15b3", "device": "101c", "virtual_function": "yes", "link_layer": "infiniband"}]}' >"$T/bad.json"
 expect_rc 100 "$INSTALL" detect --facts "$T/bad.json"

@@ -481,7 +481,7 @@ IBDRV_TEST_MODE=hang outcome timeout '{}' error 840 "timed out after 2 s"
 cat >"$T/d4.json" <<'JSON'
 {"vm_size": "Standard_D4s_v3", "os": {"family": "linux", "id": "ubuntu", "version": "22.04"}, "nics": []}
 JSON
-IBDRV_FACTS="$T/d4.json" outcome not-ib '{}' error 100 "not an InfiniBand-capable size"
+IBDRV_FACTS="$T/d4.json" outcome not-ib '{}' error 100 "not an InfiniBand size"
 outcome bad-signature "{\"bundlePath\": \"$T/foreign.ibb\"}" error 100 "unknown key"
 outcome tampered "{\"bundlePath\": \"$T/tampered.ibb\"}" error 100 "tampered.ibb"
 

@@ -214,8 +214,8 @@ static const struct select_case cases[] = {
          NULL},
         {"catalog row without a generation, no hardware", FACTS("Standard_ND40rs_v2", WS2019, ""),
          1, &full, IB_SELECT_UNKNOWN_NIC, NULL, NULL, NULL,
-         "Standard_ND40rs_v2: the catalog does not confirm its ConnectX generation and no "
-         "InfiniBand ConnectX device is on the PCI bus",
+         "Standard_ND40rs_v2: the catalog has no ConnectX generation and no "
+         "InfiniBand ConnectX device was found",
          NULL},
         {"catalog row without a generation, hardware tells",
          FACTS("Standard_ND40rs_v2", WS2019, IB_CX5), 1, &full, IB_SELECT_OK, "winof2-2.22",
@@ -233,7 +233,7 @@ static const struct select_case cases[] = {
         /* Not InfiniBand. */
         {"D4s_v3 with accelerated networking", FACTS("Standard_D4s_v3", WS2019, AN_CX4), 0, &full,
          IB_SELECT_NOT_IB, NULL, NULL, NULL,
-         "Standard_D4s_v3 is not an InfiniBand-capable size in the catalog and no InfiniBand "
+         "Standard_D4s_v3 is not an InfiniBand size in the catalog and no InfiniBand "
          "ConnectX "
          "device or Network Direct over VMBus was found",
          NULL},
@@ -253,17 +253,17 @@ static const struct select_case cases[] = {
         /* Hardware wins over the catalog, with a warning. */
         {"NCv3 listed CX3-Pro, CX6 VF seen", FACTS("Standard_NC24rs_v3", WS2016, IB_CX6), 0, &full,
          IB_SELECT_OK, "winof2-2.22", "winof2", "CX6", "on the PCI bus",
-         "the catalog lists Standard_NC24rs_v3 as CX3-Pro, but InfiniBand CX6 VF 15b3:101c at "
+         "catalog lists Standard_NC24rs_v3 as CX3-Pro, but InfiniBand CX6 VF 15b3:101c at "
          "0101:00:00.0 is on the PCI bus: going by the hardware"},
         {"H16r listed non-SR-IOV, CX5 VF seen", FACTS("Standard_H16r", WS2016, IB_CX5), 0, &full,
          IB_SELECT_OK, "winof2-2.22", "winof2", "CX5", "SR-IOV",
-         "the catalog lists Standard_H16r as not SR-IOV (Network Direct), but InfiniBand CX5 VF"},
+         "catalog lists Standard_H16r as not SR-IOV (Network Direct), but InfiniBand CX5 VF"},
         {"HBv2 listed CX6, CX5 VF seen", FACTS("Standard_HB120rs_v2", U2004, IB_CX5), 0, &full,
          IB_SELECT_OK, "mlnx-ofed-5.5", "mlnx-ofed", "CX5", "ConnectX-5", "going by the hardware"},
         {"101e VF, size missing from the given catalog",
          FACTS("Standard_HB176rs_v4", U2204, IB_101E), 1, &full, IB_SELECT_UNKNOWN_NIC, NULL, NULL,
          NULL,
-         "Standard_HB176rs_v4 is not an InfiniBand-capable size in the catalog and InfiniBand VF "
+         "Standard_HB176rs_v4 is not an InfiniBand size in the catalog and InfiniBand VF "
          "15b3:101e at 0101:00:00.0 could be ConnectX-6 or ConnectX-7",
          NULL},
         /* Unknown or unlisted size: the hardware decides. */
@@ -277,13 +277,13 @@ static const struct select_case cases[] = {
          NULL, NULL, NULL,
          "the VM size is unknown and InfiniBand VF 15b3:101e at 0101:00:00.0 could be ConnectX-6 "
          "or "
-         "ConnectX-7: cannot tell its generation",
+         "ConnectX-7",
          NULL},
         {"unknown size, ND over VMBus", FACTS_ND("unknown", WS2012R2), 0, &full, IB_SELECT_OK,
-         "nd-windows", "nd", NULL, "Network Direct over VMBus offered by the host", NULL},
+         "nd-windows", "nd", NULL, "Network Direct over VMBus)", NULL},
         {"unknown size, two generations", FACTS("unknown", WS2019, IB_CX6 "," IB_CX5_B), 0, &full,
          IB_SELECT_UNKNOWN_NIC, NULL, NULL, NULL,
-         "InfiniBand devices of two generations, CX6 and CX5, are on the PCI bus (VF 15b3:101c at "
+         "InfiniBand of two generations, CX6 and CX5, on the PCI bus (VF 15b3:101c at "
          "0101:00:00.0, VF 15b3:1018 at 0102:00:00.0): cannot pick one driver",
          NULL},
         /* Bundles: missing driver, misfiled driver, ties, the most specific OS entry. */
