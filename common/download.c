@@ -398,22 +398,6 @@ static int fetch_url(struct fetch *f, const char *url, const char *shown, struct
 	}
 }
 
-/* text: a signature, checked to hold no NUL byte. */
-static int write_small_file(const char *path, const char *text, struct ib_err *err)
-{
-	struct ib_outfile of;
-	int rc = ib_outfile_open(&of, path, 0644, err);
-
-	if (rc)
-		return rc;
-	if (fputs(text, of.fp) == EOF) {
-		rc = ib_fail_errno(err, IB_EIO, errno, "%s: cannot write", of.tmp_path);
-		ib_outfile_abort(&of);
-		return rc;
-	}
-	return ib_outfile_commit(&of, 1, err);
-}
-
 /*
  * One mirror's bundle: its body, produced for the bundle reader on its worker
  * thread, and what becomes of it in the cache.
@@ -539,7 +523,7 @@ static int try_mirror(struct fetch *f, const char *url, char **path_out, struct 
 	if (rc == 0 && !sig_path)
 		rc = ib_oom(err);
 	if (rc == 0)
-		rc = write_small_file(sig_path, sig_text, err);
+		rc = ib_outfile_printf(sig_path, err, "%s", sig_text);
 	if (rc) {
 		ib_bundle_release(bundle);
 		*stop = 1;

@@ -4,7 +4,9 @@
 
 #include "platform.h"
 
+#include <errno.h>
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,4 +81,23 @@ int ib_outfile_refuse_existing(const char *path, struct ib_err *err)
 	if (rc == 0 && kind != PLAT_MISSING)
 		rc = ib_fail(err, IB_EEXIST, "%s: already exists (use -f to overwrite)", path);
 	return rc;
+}
+
+int ib_outfile_printf(const char *path, struct ib_err *err, const char *fmt, ...)
+{
+	struct ib_outfile out;
+	va_list ap;
+	int rc = ib_outfile_open(&out, path, 0644, err), n;
+
+	if (rc)
+		return rc;
+	va_start(ap, fmt);
+	n = vfprintf(out.fp, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		rc = ib_fail_errno(err, IB_EIO, errno, "%s: cannot write", out.tmp_path);
+		ib_outfile_abort(&out);
+		return rc;
+	}
+	return ib_outfile_commit(&out, 1, err);
 }

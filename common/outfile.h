@@ -33,6 +33,11 @@ int ib_outfile_commit(struct ib_outfile *out, int overwrite, struct ib_err *err)
 
 void ib_outfile_abort(struct ib_outfile *out);
 
+/* Writes a small file (0644) in one go from a printf format: open, write, commit over any old one.
+ */
+int ib_outfile_printf(const char *path, struct ib_err *err, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
 /* IB_EEXIST ("already exists (use -f to overwrite)") when path exists, before any work starts. */
 int ib_outfile_refuse_existing(const char *path, struct ib_err *err);
 

@@ -420,12 +420,11 @@ static int write_end(struct ib_outfile *out, int n, struct ib_err *err)
 
 int ib_handler_mrseq_write(const char *handler_dir, int64_t seq, struct ib_err *err)
 {
-	struct ib_outfile out;
 	char *path;
 	int rc = file_at(handler_dir, "mrseq", 0, &path, err);
 
-	if (rc == 0 && (rc = ib_outfile_open(&out, path, 0644, err)) == 0)
-		rc = write_end(&out, fprintf(out.fp, "%lld", (long long)seq), err);
+	if (rc == 0)
+		rc = ib_outfile_printf(path, err, "%lld", (long long)seq);
 	free(path);
 	return rc;
 }

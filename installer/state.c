@@ -272,7 +272,6 @@ static int load(const char *path, void *out, int state, int *found, struct ib_er
 /* Checks a state (state != 0) or journal and writes it atomically, "format" first. */
 static int save(const char *path, const void *in, int state, struct ib_err *err)
 {
-	struct ib_outfile out;
 	cJSON *root;
 	char *text;
 	int rc = check(path, in, state, err);
@@ -289,15 +288,7 @@ static int save(const char *path, const void *in, int state, struct ib_err *err)
 	cJSON_Delete(root);
 	if (!text)
 		return ib_oom(err);
-	rc = ib_outfile_open(&out, path, 0644, err);
-	if (rc == 0) {
-		if (fprintf(out.fp, "%s\n", text) < 0) {
-			ib_outfile_abort(&out);
-			rc = ib_fail(err, IB_EIO, "%s: cannot write", path);
-		} else {
-			rc = ib_outfile_commit(&out, 1, err);
-		}
-	}
+	rc = ib_outfile_printf(path, err, "%s\n", text);
 	cJSON_free(text);
 	return rc;
 }
