@@ -46,7 +46,7 @@ int ib_bundle_pack(const struct ib_pack_opts *opts, const struct ib_seckey *sk,
 
 /* The fields of a bundle signature's trusted comment. */
 struct ib_bundle_claims {
-	char name[128];
+	char name[128]; /* a file name: A-Z a-z 0-9 + . _ -, not starting with '.' or '-' */
 	uint64_t size;
 	uint64_t sequence;
 	char manifest_hash[IB_HASH_FILE_HEX];

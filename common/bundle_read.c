@@ -31,6 +31,9 @@
 
 #define IO_CHUNK IB_HASHPIPE_CHUNK
 
+/* What a bundle's name may hold: a download names the cached bundle after it. */
+#define NAME_CHARS "+.ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+
 /* One format for every size that differs from what the signature says. */
 #define FILE_SIZE_FMT "%s: is %" PRIu64 " bytes, its signature says %" PRIu64 " (%s)"
 
@@ -131,14 +134,14 @@ static int parse_u64(const char *text, uint64_t *out)
 
 int ib_bundle_parse_claims(const char *tc, struct ib_bundle_claims *c, struct ib_err *err)
 {
-	enum { TEXT, NUMBER, HASH, NUM_CAP = 32 };
+	enum { TEXT, NUMBER, HASH, NAME, NUM_CAP = 32 };
 	/* Numbers go through num; the others are copied as they are. */
 	static const struct {
 		const char *key;
 		unsigned short offset, cap;
 		unsigned char kind;
 	} fields[] = {
-	        {"name", offsetof(struct ib_bundle_claims, name), sizeof c->name, TEXT},
+	        {"name", offsetof(struct ib_bundle_claims, name), sizeof c->name, NAME},
 	        {"manifest-blake2b", offsetof(struct ib_bundle_claims, manifest_hash),
 	         sizeof c->manifest_hash, HASH},
 	        {"size", offsetof(struct ib_bundle_claims, size), NUM_CAP, NUMBER},
@@ -162,6 +165,9 @@ int ib_bundle_parse_claims(const char *tc, struct ib_bundle_claims *c, struct ib
 			bad = "a number";
 		if (fields[i].kind == HASH && strlen(text) != IB_HASH_FILE_BYTES * 2)
 			bad = "a hash";
+		if (fields[i].kind == NAME &&
+		    (!*text || *text == '.' || *text == '-' || text[strspn(text, NAME_CHARS)]))
+			bad = "a file name";
 		if (bad)
 			return ib_fail(err, IB_EVERIFY, "trusted comment: %s '%s' is not %s",
 			               fields[i].key, text, bad);

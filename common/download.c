@@ -16,7 +16,6 @@
 
 #define PROGRESS_EVERY_MS 250
 #define BAR_LOG_EVERY_MS 5000
-#define NAME_MAX_LEN 128
 
 /* What one attempt at a URL came to; from OUT_NEXT on, this URL is done with. */
 enum outcome {
@@ -121,15 +120,6 @@ static char *url_with_suffix(const char *url, const char *suffix)
 	if (out)
 		snprintf(out, len, "%.*s%s%s", (int)path_end, url, suffix, url + path_end);
 	return out;
-}
-
-/* The name becomes a file name in the cache folder: letters, digits, ".", "_", "+", "-". */
-static int valid_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	return n && n <= NAME_MAX_LEN && s[0] != '.' && s[0] != '-' &&
-	       strspn(s, "+.ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == n;
 }
 
 /* Counts go through int64_t (far below 2^63): its conversion to double is shorter. */
@@ -434,14 +424,11 @@ static int prepare_body(void *ctx, const char *shown, const struct ib_bundle_cla
                         struct ib_err *err)
 {
 	struct body *b = ctx;
-	char name_ibb[NAME_MAX_LEN + sizeof ".ibb"];
+	char name_ibb[sizeof claims->name + sizeof ".ibb"];
 	const char *base;
 	size_t base_len = url_base(b->url, &base);
 	int rc;
 
-	if (!valid_name(claims->name))
-		return ib_fail(err, IB_EVERIFY, "%s: trusted comment: %s '%s' is not %s", shown,
-		               "name", claims->name, "a file name");
 	if (strncmp(claims->file, base, base_len) || claims->file[base_len])
 		return ib_fail(err, IB_EVERIFY, "%s: signed for file '%s', not '%.*s'", shown,
 		               claims->file, (int)base_len, base);

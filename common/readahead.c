@@ -123,7 +123,7 @@ int ib_readahead_file(void *ctx, struct ib_readahead *r, struct ib_err *err)
 	while ((buf = reserve(r)) != NULL) {
 		n = fread(buf, 1, IB_READAHEAD_CHUNK, ctx);
 		if (n == 0)
-			return ferror(ctx) ? ib_fail_errno(err, IB_EIO, errno, "%s: cannot read",
+			return ferror(ctx) ? ib_fail_errno(err, IB_EIO, errno, "%s: read error",
 			                                   r->path)
 			                   : 0;
 		if (r->h)

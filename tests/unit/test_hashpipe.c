@@ -304,7 +304,7 @@ static void test_readahead(const char *dir, const unsigned char *data)
 		CHECK(ib_readahead_next(r, &piece, &len, &err) == IB_EIO);
 		CHECK(len == 0);
 		CHECK_CONTAINS(err.msg, dir);
-		CHECK_CONTAINS(err.msg, "cannot read");
+		CHECK_CONTAINS(err.msg, "read error");
 		CHECK_CONTAINS(err.msg, strerror(EISDIR));
 		ib_readahead_close(r);
 		ib_hash_abort(&h);
