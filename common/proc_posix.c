@@ -24,8 +24,6 @@ extern char **environ;
 #define DRAIN_MS 2000
 /* How often to look whether the program has exited while it stays silent. */
 #define POLL_MS 100
-/* Logged when the timeout strikes, and the error once the stop is done. */
-#define TIMED_OUT "%s: timed out after %u s; stopping it and all it started"
 
 /* In a freshly forked child: undoes signal settings that exec would otherwise keep. */
 static void reset_signals(void)
@@ -48,6 +46,17 @@ static void child_fail(int fd, int stage)
 
 	(void)w;
 	_exit(127);
+}
+
+/* read() again when a signal interrupted it. */
+static ssize_t read_retry(int fd, void *buf, size_t len)
+{
+	ssize_t got;
+
+	do
+		got = read(fd, buf, len);
+	while (got < 0 && errno == EINTR);
+	return got;
 }
 
 enum { STAGE_CWD = 1, STAGE_STDIO, STAGE_EXEC };
@@ -152,9 +161,7 @@ static int start(const char *const *argv, const char *cwd, char **envp, int out,
 		rc = ib_fail_errno(err, IB_EIO, errno, "%s: cannot start", argv[0]);
 		goto out;
 	}
-	do
-		got = read(rep[0], pid, sizeof *pid);
-	while (got < 0 && errno == EINTR);
+	got = read_retry(rep[0], pid, sizeof *pid);
 	if (detached || got != (ssize_t)sizeof *pid)
 		reap(child, &info);
 	if (got != (ssize_t)sizeof *pid) {
@@ -162,9 +169,7 @@ static int start(const char *const *argv, const char *cwd, char **envp, int out,
 		rc = ib_fail(err, IB_EIO, "%s: cannot start", argv[0]);
 		goto out;
 	}
-	do
-		got = read(rep[0], msg, sizeof msg);
-	while (got < 0 && errno == EINTR);
+	got = read_retry(rep[0], msg, sizeof msg);
 	if (got == (ssize_t)sizeof msg) {
 		if (!detached)
 			reap(*pid, &info);
@@ -257,9 +262,7 @@ static int pump(int fd, struct line_buf *lb, int wait_ms)
 
 	if (pr <= 0)
 		return 0;
-	do
-		got = read(fd, buf, sizeof buf);
-	while (got < 0 && errno == EINTR);
+	got = read_retry(fd, buf, sizeof buf);
 	if (got < 0)
 		return errno == EAGAIN ? 0 : 1;
 	if (got == 0)
@@ -350,18 +353,20 @@ int ib_proc_run(const struct ib_proc_opts *opts, struct ib_proc_result *result, 
 			break;
 	}
 	if (!child_ended(pid)) {
+		/* Logged now, while the stop takes its time; the error once it is done. */
 		result->how = IB_PROC_TIMED_OUT;
-		ib_warn(TIMED_OUT, opts->argv[0], opts->timeout_s);
+		rc = ib_fail(err, IB_ETIMEOUT,
+		             "%s: timed out after %u s; stopping it and all it started",
+		             opts->argv[0], opts->timeout_s);
+		ib_warn("%s", err->msg);
 	}
 	stop_group(pid, out, &eof, lb, grace, &info);
 	emit_line(lb);
 	fill_tail(lb, result);
-	if (result->how == IB_PROC_TIMED_OUT) {
-		rc = ib_fail(err, IB_ETIMEOUT, TIMED_OUT, opts->argv[0], opts->timeout_s);
-	} else if (info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED) {
+	if (rc == 0 && (info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED)) {
 		result->how = IB_PROC_SIGNALED;
 		result->signal = info.si_status;
-	} else {
+	} else if (rc == 0) {
 		result->how = IB_PROC_EXITED;
 		result->exit_code = info.si_status;
 	}
