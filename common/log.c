@@ -12,7 +12,8 @@ static struct {
 	FILE *file;
 } logger = {IB_LOG_INFO, 0, NULL};
 
-static const char *level_names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
+/* Arrays, not pointers: nothing to relocate at start-up. */
+static const char level_names[][6] = {"ERROR", "WARN", "INFO", "DEBUG"};
 
 void ib_log_set_level(enum ib_log_level level)
 {
@@ -44,7 +45,7 @@ void ib_log_close(void)
 
 void ib_log(enum ib_log_level level, const char *fmt, ...)
 {
-	static const char *const prefixes[] = {"error: ", "warning: ", "", ""};
+	static const char prefixes[][10] = {"error: ", "warning: ", "", ""};
 	char line[2048];
 	va_list ap;
 
