@@ -224,12 +224,15 @@ static int read_exact(struct archive *a, char *buf, size_t len)
 static int check_regular(struct archive_entry *e, const char *path, size_t index,
                          struct ib_err *err)
 {
-	/* The callers have compared the name already: it is there. */
-	if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e) ||
-	    archive_entry_symlink(e) || !archive_entry_size_is_set(e))
-		return ib_fail(err, IB_EVERIFY,
-		               "%s: entry %zu '%s' is not a regular file with a size", path, index,
-		               archive_entry_pathname(e));
+	/*
+	 * The callers have compared the name already: it is there. libarchive's tar reader makes a
+	 * symbolic link AE_IFLNK, but a hard link with data (pax) AE_IFREG: hence both checks. The
+	 * header's size needs none: a file's data is read to the manifest's size, and the
+	 * manifest's own entry must give a size above 0 (an unset one reads as 0).
+	 */
+	if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e))
+		return ib_fail(err, IB_EVERIFY, "%s: entry %zu '%s' is not a regular file", path,
+		               index, archive_entry_pathname(e));
 	return 0;
 }
 
