@@ -42,7 +42,7 @@ int plat_write_behind(FILE *f, const char *path, struct ib_err *err);
 /* Renames from over to atomically, replacing to if it exists. */
 int plat_rename_replace(const char *from, const char *to, struct ib_err *err);
 
-/* Removes a file; a missing file is not an error. */
+/* Removes a file or an empty folder; a missing one is not an error. */
 int plat_remove(const char *path, struct ib_err *err);
 
 /* Creates path and its missing parents with permission bits mode. */

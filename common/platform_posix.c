@@ -89,7 +89,7 @@ int plat_create_excl(const char *path, int mode, FILE **out, struct ib_err *err)
 		return 0;
 	e = errno;
 	close(fd);
-	unlink(path);
+	remove(path);
 	return ib_fail_errno(err, IB_EIO, e, "%s", path);
 }
 
@@ -131,7 +131,8 @@ int plat_rename_replace(const char *from, const char *to, struct ib_err *err)
 
 int plat_remove(const char *path, struct ib_err *err)
 {
-	if (unlink(path) != 0 && errno != ENOENT)
+	/* remove(): unlink(), or rmdir() for a folder. */
+	if (remove(path) != 0 && errno != ENOENT)
 		return ib_fail_errno(err, IB_EIO, errno, "%s: cannot remove", path);
 	return 0;
 }
@@ -220,9 +221,8 @@ int plat_remove_tree(const char *path, struct ib_err *err)
 
 	if (rc || kind == PLAT_MISSING)
 		return rc;
-	if (kind != PLAT_DIR)
-		return plat_remove(path, err);
-	rc = plat_list_dir(path, &names, &count, err);
+	if (kind == PLAT_DIR)
+		rc = plat_list_dir(path, &names, &count, err);
 	for (size_t i = 0; rc == 0 && i < count; i++) {
 		char *child = ib_path_join(path, names[i]);
 
@@ -234,9 +234,8 @@ int plat_remove_tree(const char *path, struct ib_err *err)
 		free(child);
 	}
 	plat_free_names(names, count);
-	if (rc == 0 && rmdir(path) != 0)
-		rc = ib_fail_errno(err, IB_EIO, errno, "%s: cannot remove", path);
-	return rc;
+	/* The folder, now empty, or the file. */
+	return rc ? rc : plat_remove(path, err);
 }
 
 int plat_isatty(FILE *f)
