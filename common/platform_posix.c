@@ -66,8 +66,8 @@ int plat_open_read(const char *path, FILE **out, struct ib_err *err)
 		close(fd);
 		return ib_fail(err, IB_EINPUT, "%s: not a regular file", path);
 	}
-	/* O_NONBLOCK only kept open() from hanging on a FIFO; reads are blocking. */
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	/* O_NONBLOCK kept open() from hanging on a FIFO; on a regular file it has no effect
+	   (open(2)), so it can stay. */
 	*out = fdopen(fd, "rb");
 	if (!*out) {
 		int e = errno;
