@@ -116,8 +116,9 @@ static void reap(pid_t pid, siginfo_t *info)
 static int start(const char *const *argv, const char *cwd, char **envp, int out, int *pipe_rd,
                  pid_t *pid, struct ib_err *err)
 {
-	int rep[2] = {-1, -1}, o[2] = {-1, -1}, msg[2];
-	int in = open("/dev/null", O_RDWR | O_CLOEXEC), rc = 0, detached = !pipe_rd;
+	/* The report pipe, the output pipe and the null device: all closed at the end. */
+	int fds[5] = {-1, -1, -1, -1, open("/dev/null", O_RDWR | O_CLOEXEC)};
+	int *rep = fds, *o = fds + 2, in = fds[4], msg[2], rc = 0, detached = !pipe_rd;
 	siginfo_t info;
 	pid_t child;
 	ssize_t got;
@@ -127,13 +128,10 @@ static int start(const char *const *argv, const char *cwd, char **envp, int out,
 		rc = ib_fail(err, IB_EINPUT, "no program to run");
 		goto out;
 	}
-	if (in < 0 || pipe2(rep, O_CLOEXEC) != 0 || (pipe_rd && pipe2(o, O_CLOEXEC) != 0)) {
-		rc = ib_fail_errno(err, IB_EIO, errno, "%s: cannot start", argv[0]);
-		goto out;
-	}
-	if (pipe_rd)
-		out = o[1];
-	child = fork();
+	/* A failure to set up fails like fork(), with errno saying why. */
+	child = -1;
+	if (in >= 0 && pipe2(rep, O_CLOEXEC) == 0 && (!pipe_rd || pipe2(o, O_CLOEXEC) == 0))
+		child = fork();
 	if (child == 0) {
 		setsid();
 		if (detached && fork() != 0)
@@ -143,7 +141,9 @@ static int start(const char *const *argv, const char *cwd, char **envp, int out,
 		got = write(rep[1], &child, sizeof child);
 		if (cwd && chdir(cwd) != 0)
 			child_fail(rep[1], STAGE_CWD);
-		if (out < 0)
+		if (pipe_rd)
+			out = o[1];
+		else if (out < 0)
 			out = in;
 		if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0 ||
 		    (rep[1] != 3 && dup2(rep[1], 3) < 0))
@@ -155,12 +155,12 @@ static int start(const char *const *argv, const char *cwd, char **envp, int out,
 		execvp(argv[0], (char *const *)argv);
 		child_fail(3, STAGE_EXEC);
 	}
-	close(rep[1]);
-	rep[1] = -1;
 	if (child < 0) {
 		rc = ib_fail_errno(err, IB_EIO, errno, "%s: cannot start", argv[0]);
 		goto out;
 	}
+	close(rep[1]);
+	rep[1] = -1;
 	got = read_retry(rep[0], pid, sizeof *pid);
 	if (detached || got != (ssize_t)sizeof *pid)
 		reap(child, &info);
@@ -186,14 +186,9 @@ static int start(const char *const *argv, const char *cwd, char **envp, int out,
 		o[0] = -1;
 	}
 out:
-	for (int i = 0; i < 2; i++) {
-		if (rep[i] >= 0)
-			close(rep[i]);
-		if (o[i] >= 0)
-			close(o[i]);
-	}
-	if (in >= 0)
-		close(in);
+	for (int i = 0; i < 5; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 	return rc;
 }
 
