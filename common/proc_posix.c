@@ -257,10 +257,9 @@ static int pump(int fd, struct line_buf *lb, int wait_ms)
 
 	if (pr <= 0)
 		return 0;
+	/* poll() saw data or the end: read() does not block. A failed read ends the output too. */
 	got = read_retry(fd, buf, sizeof buf);
-	if (got < 0)
-		return errno == EAGAIN ? 0 : 1;
-	if (got == 0)
+	if (got <= 0)
 		return 1;
 	feed(lb, buf, (size_t)got);
 	return 0;
@@ -325,7 +324,6 @@ int ib_proc_run(const struct ib_proc_opts *opts, struct ib_proc_result *result, 
 	if (rc)
 		goto out;
 	lb->tag = opts->log_tag ? opts->log_tag : ib_path_basename(opts->argv[0]);
-	fcntl(out, F_SETFL, fcntl(out, F_GETFL) | O_NONBLOCK);
 	for (;;) {
 		int wait_ms = eof ? exit_wait_ms : POLL_MS;
 
