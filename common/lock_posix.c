@@ -109,7 +109,7 @@ int ib_lock_acquire(const char *path, const char *what, unsigned wait_ms, struct
 		plat_sleep_ms(RETRY_MS);
 	}
 	len = (size_t)snprintf(rec, sizeof rec, "%lld\n%.*s\n", (long long)ib_proc_self(),
-	                       (int)strcspn(what ? what : "", "\r\n"), what ? what : "");
+	                       (int)strcspn(what, "\r\n"), what);
 	/* Nothing has moved fd's offset from 0: the record starts the file. */
 	if (ftruncate(fd, 0) != 0 || write(fd, rec, len) != (ssize_t)len) {
 		rc = ib_fail_errno(err, IB_EIO, errno, "%s: cannot write", path);
