@@ -35,7 +35,7 @@
 #define NAME_CHARS "+.ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 
 /* One format for every size that differs from what the signature says. */
-#define FILE_SIZE_FMT "%s: is %" PRIu64 " bytes, its signature says %" PRIu64 " (%s)"
+#define FILE_SIZE_FMT "%s: is %s%" PRIu64 " bytes, its signature says %" PRIu64 " (%s)"
 
 struct source {
 	const char *path;
@@ -63,9 +63,8 @@ static int read_raw(struct source *s, const unsigned char **buf, size_t *len, st
 		return rc;
 	s->read += *len;
 	if (s->read > s->limit)
-		return ib_fail(err, IB_EVERIFY,
-		               "%s: longer than the %" PRIu64 " bytes its signature says", s->path,
-		               s->limit);
+		return ib_fail(err, IB_EVERIFY, FILE_SIZE_FMT, s->path, "at least ", s->read,
+		               s->limit, "extended");
 	ib_progress_add(&s->bar, *len);
 	return 0;
 }
@@ -519,7 +518,7 @@ static int check_file(const char *path, uint64_t signed_size, struct ib_err *err
 		return ib_fail(err, kind == PLAT_MISSING ? IB_EINPUT : IB_EVERIFY, "%s: %s", path,
 		               kind == PLAT_MISSING ? "no such bundle" : "not a regular file");
 	if (size != signed_size)
-		return ib_fail(err, IB_EVERIFY, FILE_SIZE_FMT, path, size, signed_size,
+		return ib_fail(err, IB_EVERIFY, FILE_SIZE_FMT, path, "", size, signed_size,
 		               size < signed_size ? "truncated" : "extended");
 	return 0;
 }
