@@ -267,8 +267,9 @@ static int read_manifest(struct archive *a, struct source *s, const struct ib_bu
 	if (rc)
 		return rc;
 	/*
-	 * Whatever the header says, and at most one byte past the limit: the signed hash decides
-	 * before the parser, which refuses an empty or larger manifest, sees a byte.
+	 * Read to the entry's end whatever its header says, at most one byte past the limit. The
+	 * signed hash is checked before the parser (which refuses an empty or larger manifest)
+	 * sees a byte.
 	 */
 	json = malloc(IB_MANIFEST_MAX_BYTES + 1);
 	if (!json)
@@ -622,10 +623,12 @@ int ib_bundle_peek_manifest(const char *path, struct ib_manifest **out, uint64_t
 	if (rc)
 		goto out;
 	json = malloc(IB_MANIFEST_MAX_BYTES + 1);
-	size = json ? read_to_end(a, json, IB_MANIFEST_MAX_BYTES + 1) : 0;
-	if (!json)
+	if (!json) {
 		rc = ib_oom(err);
-	else if (size < 0)
+		goto out;
+	}
+	size = read_to_end(a, json, IB_MANIFEST_MAX_BYTES + 1);
+	if (size < 0)
 		rc = ib_fail(err, IB_EINPUT, "%s: entry '%s': %s", path, IB_MANIFEST_ENTRY,
 		             archive_error_string(a));
 	else
