@@ -67,12 +67,10 @@ static int ctx_init(struct hctx *c, const char *op, int argc, char **argv)
 	c->argv = argv;
 	c->lock_wait_s = LOCK_WAIT_S_DEFAULT;
 	c->worker_wait_s = WORKER_WAIT_S_DEFAULT;
-	if (ib_cli_parse(IB_CLI_HANDLER, argc, argv, &c->o))
+	if (ib_cli_parse(IB_CLI_HANDLER, argc, argv, &c->o) ||
+	    ib_cli_seconds(op, "--lock-wait", c->o.lock_wait, 0, 86400, &c->lock_wait_s) ||
+	    ib_cli_seconds(op, "--wait", c->o.wait, 0, 86400, &c->worker_wait_s))
 		return IB_EXT_UNSUPPORTED;
-	if (c->o.lock_wait && ib_cli_seconds(c->o.lock_wait, 0, 86400, &c->lock_wait_s))
-		return ib_cli_error(op, "--lock-wait: '%s' is not 0 to 86400 s", c->o.lock_wait);
-	if (c->o.wait && ib_cli_seconds(c->o.wait, 0, 86400, &c->worker_wait_s))
-		return ib_cli_error(op, "--wait: '%s' is not 0 to 86400 s", c->o.wait);
 	if (ib_handler_dir(c->o.handler_dir, &c->dir, &err) ||
 	    ib_handler_env_load(c->dir, &c->env, &err))
 		goto failed;
