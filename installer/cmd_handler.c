@@ -54,9 +54,13 @@ static void ctx_free(struct hctx *c)
 	free(c->dir);
 }
 
-/* Finds the handler folder and its environment, opens the log, sets up the state folder. */
-static int ctx_init(struct hctx *c, const char *op, int argc, char **argv)
+/*
+ * Finds the handler folder and its environment, opens the log, sets up the state folder for
+ * command argv[0]; the worker (quiet) logs to the log file only.
+ */
+static int ctx_init(struct hctx *c, int argc, char **argv, int quiet)
 {
+	const char *op = argv[0];
 	struct ib_err err;
 	char *old = NULL;
 	enum plat_kind kind;
@@ -90,7 +94,7 @@ static int ctx_init(struct hctx *c, const char *op, int argc, char **argv)
 	}
 	free(old);
 	/* The worker's stdout and stderr are the log file: from here on, it logs lines once. */
-	ib_log_quiet_stderr(!strcmp(op, "worker"));
+	ib_log_quiet_stderr(quiet);
 	ib_info("ibdrv-install " IBDRV_VERSION ": %s (handler folder %s)", op, c->dir);
 	if (ib_paths_init(&c->paths, c->o.root, &err) == 0 &&
 	    ib_paths_ensure_state_dir(&c->paths, &err) == 0)
@@ -408,7 +412,7 @@ int cmd_worker(int argc, char **argv)
 	int64_t seq = -1;
 	int code, rc;
 
-	code = ctx_init(&c, "worker", argc, argv);
+	code = ctx_init(&c, argc, argv, 1);
 	if (code)
 		goto out;
 	if (ib_handler_manifest_heartbeat(c.dir, &c.heartbeat, &err))
@@ -513,7 +517,7 @@ int cmd_handler(int argc, char **argv)
 {
 	const char *op = argv[0], *from;
 	struct hctx c;
-	int code = ctx_init(&c, op, argc, argv);
+	int code = ctx_init(&c, argc, argv, 0);
 
 	if (code)
 		goto out;
