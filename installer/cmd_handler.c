@@ -354,7 +354,7 @@ static int process(const struct hctx *c, int64_t seq)
 	struct config f;
 	struct ib_apply_opts ao;
 	struct ib_apply_result res;
-	struct progress prog = {c, seq, 0, ""};
+	struct progress prog; /* what was reported last: nothing yet */
 	struct ib_lock *run = NULL;
 	struct ib_err err;
 	char what[128];
@@ -394,6 +394,10 @@ static int process(const struct hctx *c, int64_t seq)
 	ao.allow_downgrade = f.s.allow_downgrade;
 	ao.progress = on_progress;
 	ao.progress_ctx = &prog;
+	prog.c = c;
+	prog.seq = seq;
+	prog.last_ms = 0;
+	prog.last_what[0] = '\0';
 	ib_apply(&ao, &res);
 	code = res.code;
 	/* The chosen driver is in the engine's log, the code and the reason in the status's. */
