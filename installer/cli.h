@@ -25,9 +25,11 @@ struct ib_cli {
 	const char *bundle, *facts, *catalog, *package_dir, *cacert, *root, *sysfs_root,
 	        *os_release, *kvp_pool, *imds_url, *download_timeout, *lock_wait, *wait,
 	        *handler_dir;
+	/* Each list is followed by its count. */
 	const char *pubkeys[IB_CLI_LIST_MAX];
+	size_t n_pubkeys;
 	const char *urls[IB_CLI_LIST_MAX];
-	size_t n_pubkeys, n_urls;
+	size_t n_urls;
 	int json, no_imds, allow_downgrade, verbose, help;
 };
 
