@@ -24,15 +24,9 @@ static const char *root(const struct ib_detect_opts *opts)
 	return opts->root && opts->root[0] ? opts->root : "/";
 }
 
-/* given, else <root>/rel (/rel without a root); NULL when out of memory. */
-static char *location(const struct ib_detect_opts *opts, const char *given, const char *rel)
-{
-	return given ? strdup(given) : ib_path_join(root(opts), rel);
-}
-
 /*
- * given, else dir/name, into *path (malloc'd); then 1 when it exists, 0 when not, or a
- * negative IB_E* code.
+ * given, else dir/name, into *path (malloc'd); then what it is (PLAT_MISSING, 0, when it does
+ * not exist), or a negative IB_E* code.
  */
 static int find(const char *given, const char *dir, const char *name, char **path,
                 struct ib_err *err)
@@ -44,27 +38,23 @@ static int find(const char *given, const char *dir, const char *name, char **pat
 	if (!*path)
 		return ib_oom(err);
 	rc = plat_lstat(*path, &kind, NULL, err);
-	return rc ? rc : kind != PLAT_MISSING;
+	return rc ? rc : (int)kind;
 }
 
 static int os_release_path(const struct ib_detect_opts *opts, char **path, struct ib_err *err)
 {
-	enum plat_kind kind = PLAT_REGULAR;
-	int rc = 0;
+	int rc = find(opts->os_release, root(opts), "etc/os-release", path, err);
 
-	*path = location(opts, opts->os_release, "etc/os-release");
-	if (*path && !opts->os_release)
-		rc = plat_lstat(*path, &kind, NULL, err);
 	/*
 	 * os-release(5): read /etc/os-release, else /usr/lib/os-release. Distributions
 	 * link the first to the second; the platform layer reads no symlinks, so a
 	 * link means the file under /usr/lib.
 	 */
-	if (!rc && kind != PLAT_REGULAR) {
+	if (rc >= 0 && rc != PLAT_REGULAR && !opts->os_release) {
 		free(*path);
-		*path = location(opts, NULL, "usr/lib/os-release");
+		rc = find(NULL, root(opts), "usr/lib/os-release", path, err);
 	}
-	return rc || *path ? rc : ib_oom(err);
+	return rc < 0 ? rc : 0;
 }
 
 int ib_detect_os(const struct ib_detect_opts *opts, struct ib_facts *f, struct ib_err *err)
