@@ -311,18 +311,6 @@ static void on_download(void *ctx, uint64_t done, uint64_t total, double rate)
 	run->o->progress(run->o->progress_ctx, total ? (int)(done * 100 / total) : 0, what);
 }
 
-/* The mirrors and keys of the options lead the download's options, in the same order. */
-#define MIRRORS (offsetof(struct ib_fetch_opts, n_keys) + sizeof(size_t))
-#define SAME(member)                                                                               \
-	_Static_assert(offsetof(struct ib_fetch_opts, member) ==                                   \
-	                       offsetof(struct ib_apply_opts, member) -                            \
-	                               offsetof(struct ib_apply_opts, urls),                       \
-	               #member " differs")
-SAME(urls);
-SAME(n_urls);
-SAME(keys);
-SAME(n_keys);
-
 /* Downloads the bundle, reading it with ro (verifying, extracting) as it arrives. */
 static int read_download(struct run *run, const struct ib_read_opts *ro, struct ib_bundle *b,
                          struct ib_err *err)
@@ -332,7 +320,10 @@ static int read_download(struct run *run, const struct ib_read_opts *ro, struct 
 	int rc;
 
 	ib_fetch_opts_init(&f);
-	memcpy(&f, (const char *)run->o + offsetof(struct ib_apply_opts, urls), MIRRORS);
+	f.urls = run->o->urls;
+	f.n_urls = run->o->n_urls;
+	f.keys = run->o->keys;
+	f.n_keys = run->o->n_keys;
 	f.cache_dir = run->paths.cache_dir;
 	f.cacert = run->o->cacert;
 	if (run->o->download_timeout_seconds)
