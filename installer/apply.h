@@ -18,9 +18,9 @@ struct ib_apply_opts {
 	const char *bundle_path;  /* NULL: search the usual places, then download */
 	const char *facts_path;   /* NULL: $IBDRV_FACTS, else detect this VM with detect */
 	const char *catalog_path; /* NULL: the catalog compiled in */
+	const char *root;         /* prefix of every system path written; NULL: $IBDRV_ROOT */
 	const char *package_dir;  /* extension package folder (baked-in bundle), or NULL */
 	const char *cacert;       /* private CA for downloads, or NULL */
-	const char *root;         /* prefix of every system path written; NULL: $IBDRV_ROOT */
 	const char *const *urls;  /* download mirrors, tried in order */
 	size_t n_urls;
 	const struct ib_pubkey *keys; /* trusted keys (several for rotation) */

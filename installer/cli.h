@@ -18,11 +18,8 @@
 enum { IB_CLI_DETECT = 1, IB_CLI_PLAN = 2, IB_CLI_APPLY = 4, IB_CLI_HANDLER = 8 };
 
 struct ib_cli {
-	/*
-	 * The first six in the order of struct ib_apply_opts's paths; root to imds_url in the
-	 * order of struct ib_detect_opts.
-	 */
-	const char *bundle, *facts, *catalog, *package_dir, *cacert, *root, *sysfs_root,
+	/* The first six in the order of struct ib_apply_opts's paths. */
+	const char *bundle, *facts, *catalog, *root, *package_dir, *cacert, *sysfs_root,
 	        *os_release, *kvp_pool, *imds_url, *download_timeout, *lock_wait, *wait,
 	        *handler_dir;
 	/* Each list is followed by its count. */

@@ -59,7 +59,7 @@ SAME(catalog, catalog_path);
 SAME(root, root);
 SAME(package_dir, package_dir);
 SAME(cacert, cacert);
-#define PATHS (offsetof(struct ib_apply_opts, root) + sizeof(const char *))
+#define PATHS (offsetof(struct ib_apply_opts, cacert) + sizeof(const char *))
 
 /* The options given as they are. */
 static void take_options(struct ib_apply_opts *o, const struct ib_cli *cli)

@@ -8,7 +8,6 @@
 #include "log.h"
 #include "select.h"
 
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,22 +69,8 @@ static void print_human(const struct ib_facts *f, const struct ib_catalog *cat)
 	put("Warning:        %s\n", sel.warning[0] ? sel.warning : NULL);
 }
 
-/* The five locations of the detect options are the command line's root to imds_url. */
-#define LOCATIONS offsetof(struct ib_detect_opts, no_imds)
-#define SAME(member)                                                                               \
-	_Static_assert(offsetof(struct ib_detect_opts, member) ==                                  \
-	                       offsetof(struct ib_cli, member) - offsetof(struct ib_cli, root),    \
-	               #member " differs")
-SAME(sysfs_root);
-SAME(os_release);
-SAME(kvp_pool);
-SAME(imds_url);
-_Static_assert(offsetof(struct ib_detect_opts, imds_url) + sizeof(const char *) == LOCATIONS,
-               "locations differ");
-
 int cmd_detect(int argc, char **argv)
 {
-	struct ib_detect_opts opts;
 	struct ib_facts *facts = NULL;
 	struct ib_catalog *cat = NULL;
 	struct ib_cli cli;
@@ -101,11 +86,13 @@ int cmd_detect(int argc, char **argv)
 	}
 	if (cli.verbose)
 		ib_log_set_level(IB_LOG_DEBUG);
-	memcpy(&opts, (const char *)&cli + offsetof(struct ib_cli, root), LOCATIONS);
-	opts.no_imds = cli.no_imds;
 	rc = ib_catalog_open(cli.catalog, &cat, &err);
 	if (!rc)
-		rc = ib_facts_obtain(cli.facts, &opts, &facts, &err);
+		rc = ib_facts_obtain(cli.facts,
+		                     &(struct ib_detect_opts){cli.root, cli.sysfs_root,
+		                                              cli.os_release, cli.kvp_pool,
+		                                              cli.imds_url, cli.no_imds},
+		                     &facts, &err);
 	if (!rc && cli.json && !(rc = ib_facts_to_json(facts, &json, &err)))
 		puts(json);
 	else if (!rc)
