@@ -48,23 +48,15 @@ static void print_result(const struct ib_apply_result *r, int json)
 	cJSON_Delete(o);
 }
 
-/* The six paths lead both structures, in the same order: copied as one block. */
-#define SAME(cli_member, opts_member)                                                              \
-	_Static_assert(offsetof(struct ib_cli, cli_member) ==                                      \
-	                       offsetof(struct ib_apply_opts, opts_member),                        \
-	               #cli_member " differs")
-SAME(bundle, bundle_path);
-SAME(facts, facts_path);
-SAME(catalog, catalog_path);
-SAME(root, root);
-SAME(package_dir, package_dir);
-SAME(cacert, cacert);
-#define PATHS (offsetof(struct ib_apply_opts, cacert) + sizeof(const char *))
-
 /* The options given as they are. */
 static void take_options(struct ib_apply_opts *o, const struct ib_cli *cli)
 {
-	memcpy(o, cli, PATHS);
+	o->bundle_path = cli->bundle;
+	o->facts_path = cli->facts;
+	o->catalog_path = cli->catalog;
+	o->root = cli->root;
+	o->package_dir = cli->package_dir;
+	o->cacert = cli->cacert;
 	o->detect.sysfs_root = cli->sysfs_root;
 	o->detect.imds_url = cli->imds_url;
 	o->detect.no_imds = cli->no_imds;
