@@ -24,7 +24,6 @@
 
 #include <inttypes.h>
 #include <stdarg.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,13 +98,13 @@ static void copy(char *dst, size_t cap, const char *src)
 	snprintf(dst, cap, "%s", src);
 }
 
-/* The result's driver, kind and version are a journal's and the state's first members. */
-#define DRIVER_FIELDS offsetof(struct ib_apply_result, code)
-_Static_assert(offsetof(struct ib_apply_result, kind) == offsetof(struct ib_journal, kind) &&
-                       offsetof(struct ib_apply_result, version) ==
-                               offsetof(struct ib_journal, version) &&
-                       DRIVER_FIELDS == offsetof(struct ib_journal, bundle),
-               "result and journal differ");
+/* The driver's id, kind and version into the fields of a result (sized as a journal's). */
+static void set_driver(char driver[128], char kind[32], char version[64], const struct ib_driver *d)
+{
+	copy(driver, 128, d->id);
+	copy(kind, 32, d->kind);
+	copy(version, 64, d->version);
+}
 
 /* The selection's warning is logged; a refusal is IB_ENOTSUP with the reason in the result. */
 static int decide(struct run *run, const struct ib_manifest *m, struct ib_err *err)
@@ -128,9 +127,7 @@ static int choose(void *ctx, const struct ib_manifest *m, const struct ib_driver
 	if (rc)
 		return rc;
 	*driver = run->sel.driver;
-	copy(run->r->driver, sizeof run->r->driver, (*driver)->id);
-	copy(run->r->kind, sizeof run->r->kind, (*driver)->kind);
-	copy(run->r->version, sizeof run->r->version, (*driver)->version);
+	set_driver(run->r->driver, run->r->kind, run->r->version, *driver);
 	ib_info("chose %s: %s", (*driver)->id, run->sel.reason);
 	if (!run->o->plan_only && !run->interrupted && !strcmp(run->state.driver, (*driver)->id) &&
 	    !strcmp(run->state.version, (*driver)->version) &&
@@ -200,7 +197,7 @@ static void install(struct run *run, const struct ib_bundle *b)
 	struct ib_journal j; /* every member is set below */
 	int rc;
 
-	memcpy(&j, run->r, DRIVER_FIELDS);
+	set_driver(j.driver, j.kind, j.version, d);
 	copy(j.bundle, sizeof j.bundle, b->manifest->name);
 	j.bundle_sequence = b->manifest->sequence;
 	plat_utc_timestamp(j.started_at);
@@ -213,13 +210,15 @@ static void install(struct run *run, const struct ib_bundle *b)
 	run_install(run, d);
 	if (run->r->code == IB_EXT_SUCCESS || run->r->code == IB_EXT_REBOOT) {
 		/* The state loaded at the start becomes the new one: nothing reads it after this.
-		 * The journal holds its members up to bundle_sequence (state.h). */
+		 */
 		struct ib_state *st = &run->state;
 
-		memcpy(st, &j, offsetof(struct ib_state, installed_at));
+		set_driver(st->driver, st->kind, st->version, d);
+		memcpy(st->bundle, j.bundle, sizeof st->bundle);
+		st->bundle_sequence = j.bundle_sequence;
 		plat_utc_timestamp(st->installed_at);
-		memcpy(st->last_run_at, st->installed_at, sizeof st->last_run_at);
 		st->last_code = run->r->code;
+		plat_utc_timestamp(st->last_run_at);
 		rc = ib_state_save(run->paths.state_file, st, &run->err);
 		if (rc) {
 			outcome(run, IB_EXT_EXCEPTION, "installed, but cannot record it: %s",

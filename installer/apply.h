@@ -35,11 +35,10 @@ struct ib_apply_opts {
 };
 
 struct ib_apply_result {
-	/* First, as a journal and the state begin (state.h): copied to them as one block. */
+	int code;         /* the extension code: 0, 3010, 100, 240, 840, -1 */
 	char driver[128]; /* chosen driver id, "" when none */
 	char kind[32];
 	char version[64];
-	int code;          /* the extension code: 0, 3010, 100, 240, 840, -1 */
 	char reason[1024]; /* one line: what was decided or what went wrong */
 };
 
