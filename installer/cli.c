@@ -68,12 +68,6 @@ static const unsigned char at[] = {
 };
 
 _Static_assert(sizeof flags == sizeof at && sizeof(struct ib_cli) / 4 < 256, "option tables");
-_Static_assert(offsetof(struct ib_cli, n_urls) ==
-                               offsetof(struct ib_cli, urls) + sizeof(((struct ib_cli *)0)->urls) &&
-                       offsetof(struct ib_cli, n_pubkeys) ==
-                               offsetof(struct ib_cli, pubkeys) +
-                                       sizeof(((struct ib_cli *)0)->pubkeys),
-               "a list's count follows it");
 
 /* Ends a reported problem. */
 static int see_help(void)
@@ -119,8 +113,7 @@ int ib_cli_parse(int command, int argc, char **argv, struct ib_cli *cli)
 		if (flags[k] & VALUE) {
 			*(const char **)field = value;
 		} else {
-			/* Both lists are as long, and followed by their counts. */
-			size_t *n = (size_t *)(field + sizeof cli->urls);
+			size_t *n = at[k] == AT(urls) ? &cli->n_urls : &cli->n_pubkeys;
 			if (*n == IB_CLI_LIST_MAX)
 				return ib_cli_error(argv[0], "%s given more than 16 times", a);
 			((const char **)field)[(*n)++] = value;

@@ -22,11 +22,9 @@ struct ib_cli {
 	const char *bundle, *facts, *catalog, *root, *package_dir, *cacert, *sysfs_root,
 	        *os_release, *kvp_pool, *imds_url, *download_timeout, *lock_wait, *wait,
 	        *handler_dir;
-	/* Each list is followed by its count. */
 	const char *pubkeys[IB_CLI_LIST_MAX];
-	size_t n_pubkeys;
 	const char *urls[IB_CLI_LIST_MAX];
-	size_t n_urls;
+	size_t n_pubkeys, n_urls;
 	int json, no_imds, allow_downgrade, verbose, help;
 };
 
