@@ -194,7 +194,7 @@ static void run_install(struct run *run, const struct ib_driver *d)
 static void install(struct run *run, const struct ib_bundle *b)
 {
 	const struct ib_driver *d = b->chosen;
-	struct ib_journal j = {0};
+	struct ib_journal j; /* every member is set below */
 	int rc;
 
 	set_driver(j.driver, j.kind, j.version, d);

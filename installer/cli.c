@@ -69,12 +69,18 @@ static const unsigned char at[] = {
 
 _Static_assert(sizeof flags == sizeof at && sizeof(struct ib_cli) / 4 < 256, "option tables");
 
+/* Ends a reported problem. */
+static int see_help(void)
+{
+	fputs(" (see ibdrv-install --help)\n", stderr);
+	return IB_EXT_UNSUPPORTED;
+}
+
 int ib_cli_error(const char *cmd, const char *fmt, const char *arg)
 {
 	fprintf(stderr, "ibdrv-install %s: ", cmd);
 	fprintf(stderr, fmt, arg);
-	fputs(" (see ibdrv-install --help)\n", stderr);
-	return IB_EXT_UNSUPPORTED;
+	return see_help();
 }
 
 int ib_cli_parse(int command, int argc, char **argv, struct ib_cli *cli)
@@ -116,19 +122,25 @@ int ib_cli_parse(int command, int argc, char **argv, struct ib_cli *cli)
 	return 0;
 }
 
-int ib_cli_seconds(const char *s, unsigned lo, unsigned hi, unsigned *out)
+int ib_cli_seconds(const char *cmd, const char *opt, const char *s, unsigned lo, unsigned hi,
+                   unsigned *out)
 {
 	unsigned long v = 0;
 
+	if (!s)
+		return 0;
 	if (!*s || strlen(s) > 6)
-		return -1;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		v = v * 10 + (unsigned)(*s - '0');
+		goto bad;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			goto bad;
+		v = v * 10 + (unsigned)(*p - '0');
 	}
 	if (v < lo || v > hi)
-		return -1;
+		goto bad;
 	*out = (unsigned)v;
 	return 0;
+bad:
+	fprintf(stderr, "ibdrv-install %s: %s: '%s' is not %u to %u s", cmd, opt, s, lo, hi);
+	return see_help();
 }

@@ -34,7 +34,11 @@ int ib_cli_parse(int command, int argc, char **argv, struct ib_cli *cli);
 /* Prints "ibdrv-install CMD: <fmt with arg> (see ibdrv-install --help)"; returns 100. */
 int ib_cli_error(const char *cmd, const char *fmt, const char *arg);
 
-/* Reads seconds from lo to hi (decimal digits only); -1 when s is not such a number. */
-int ib_cli_seconds(const char *s, unsigned lo, unsigned hi, unsigned *out);
+/*
+ * Reads the value s of option opt (NULL: *out keeps its default) as seconds from lo to hi
+ * (decimal digits only): 0, or 100 once "opt: 's' is not lo to hi s" is reported for cmd.
+ */
+int ib_cli_seconds(const char *cmd, const char *opt, const char *s, unsigned lo, unsigned hi,
+                   unsigned *out);
 
 #endif

@@ -78,12 +78,10 @@ static int run_engine(int argc, char **argv, int plan_only)
 
 	if (ib_cli_parse(plan_only ? IB_CLI_PLAN : IB_CLI_APPLY, argc, argv, &cli))
 		return IB_EXT_UNSUPPORTED;
-	if (cli.download_timeout &&
-	    ib_cli_seconds(cli.download_timeout, 1, 86400, &o.download_timeout_seconds))
-		return ib_cli_error(cmd, "--download-timeout: '%s' is not 1 to 86400 s",
-		                    cli.download_timeout);
-	if (cli.lock_wait && ib_cli_seconds(cli.lock_wait, 1, 3600, &lock_wait_s))
-		return ib_cli_error(cmd, "--lock-wait: '%s' is not 1 to 3600 s", cli.lock_wait);
+	if (ib_cli_seconds(cmd, "--download-timeout", cli.download_timeout, 1, 86400,
+	                   &o.download_timeout_seconds) ||
+	    ib_cli_seconds(cmd, "--lock-wait", cli.lock_wait, 1, 3600, &lock_wait_s))
+		return IB_EXT_UNSUPPORTED;
 	if (cli.n_pubkeys == 0)
 		return ib_cli_error(cmd, "%s", "--pubkey KEY.pub (trusted key) is required");
 	for (size_t i = 0; i < cli.n_pubkeys; i++) {

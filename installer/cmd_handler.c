@@ -54,9 +54,13 @@ static void ctx_free(struct hctx *c)
 	free(c->dir);
 }
 
-/* Finds the handler folder and its environment, opens the log, sets up the state folder. */
-static int ctx_init(struct hctx *c, const char *op, int argc, char **argv)
+/*
+ * Finds the handler folder and its environment, opens the log, sets up the state folder for
+ * command argv[0]; the worker (quiet) logs to the log file only.
+ */
+static int ctx_init(struct hctx *c, int argc, char **argv, int quiet)
 {
+	const char *op = argv[0];
 	struct ib_err err;
 	char *old = NULL;
 	enum plat_kind kind;
@@ -67,12 +71,10 @@ static int ctx_init(struct hctx *c, const char *op, int argc, char **argv)
 	c->argv = argv;
 	c->lock_wait_s = LOCK_WAIT_S_DEFAULT;
 	c->worker_wait_s = WORKER_WAIT_S_DEFAULT;
-	if (ib_cli_parse(IB_CLI_HANDLER, argc, argv, &c->o))
+	if (ib_cli_parse(IB_CLI_HANDLER, argc, argv, &c->o) ||
+	    ib_cli_seconds(op, "--lock-wait", c->o.lock_wait, 0, 86400, &c->lock_wait_s) ||
+	    ib_cli_seconds(op, "--wait", c->o.wait, 0, 86400, &c->worker_wait_s))
 		return IB_EXT_UNSUPPORTED;
-	if (c->o.lock_wait && ib_cli_seconds(c->o.lock_wait, 0, 86400, &c->lock_wait_s))
-		return ib_cli_error(op, "--lock-wait: '%s' is not 0 to 86400 s", c->o.lock_wait);
-	if (c->o.wait && ib_cli_seconds(c->o.wait, 0, 86400, &c->worker_wait_s))
-		return ib_cli_error(op, "--wait: '%s' is not 0 to 86400 s", c->o.wait);
 	if (ib_handler_dir(c->o.handler_dir, &c->dir, &err) ||
 	    ib_handler_env_load(c->dir, &c->env, &err))
 		goto failed;
@@ -92,7 +94,7 @@ static int ctx_init(struct hctx *c, const char *op, int argc, char **argv)
 	}
 	free(old);
 	/* The worker's stdout and stderr are the log file: from here on, it logs lines once. */
-	ib_log_quiet_stderr(!strcmp(op, "worker"));
+	ib_log_quiet_stderr(quiet);
 	ib_info("ibdrv-install " IBDRV_VERSION ": %s (handler folder %s)", op, c->dir);
 	if (ib_paths_init(&c->paths, c->o.root, &err) == 0 &&
 	    ib_paths_ensure_state_dir(&c->paths, &err) == 0)
@@ -352,7 +354,7 @@ static int process(const struct hctx *c, int64_t seq)
 	struct config f;
 	struct ib_apply_opts ao;
 	struct ib_apply_result res;
-	struct progress prog = {c, seq, 0, ""};
+	struct progress prog; /* what was reported last: nothing yet */
 	struct ib_lock *run = NULL;
 	struct ib_err err;
 	char what[128];
@@ -392,6 +394,10 @@ static int process(const struct hctx *c, int64_t seq)
 	ao.allow_downgrade = f.s.allow_downgrade;
 	ao.progress = on_progress;
 	ao.progress_ctx = &prog;
+	prog.c = c;
+	prog.seq = seq;
+	prog.last_ms = 0;
+	prog.last_what[0] = '\0';
 	ib_apply(&ao, &res);
 	code = res.code;
 	/* The chosen driver is in the engine's log, the code and the reason in the status's. */
@@ -410,7 +416,7 @@ int cmd_worker(int argc, char **argv)
 	int64_t seq = -1;
 	int code, rc;
 
-	code = ctx_init(&c, "worker", argc, argv);
+	code = ctx_init(&c, argc, argv, 1);
 	if (code)
 		goto out;
 	if (ib_handler_manifest_heartbeat(c.dir, &c.heartbeat, &err))
@@ -515,7 +521,7 @@ int cmd_handler(int argc, char **argv)
 {
 	const char *op = argv[0], *from;
 	struct hctx c;
-	int code = ctx_init(&c, op, argc, argv);
+	int code = ctx_init(&c, argc, argv, 0);
 
 	if (code)
 		goto out;

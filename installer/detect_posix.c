@@ -18,47 +18,43 @@
 #define OS_RELEASE_MAX (64 * 1024)
 #define KVP_POOL_MAX (8 * 1024 * 1024)
 
-/* given, else <root>/rel (/rel without a root); NULL when out of memory. */
-static char *location(const struct ib_detect_opts *opts, const char *given, const char *rel)
+/* The root folder of the system files read. */
+static const char *root(const struct ib_detect_opts *opts)
 {
-	return given ? strdup(given)
-	             : ib_path_join(opts->root && opts->root[0] ? opts->root : "/", rel);
+	return opts->root && opts->root[0] ? opts->root : "/";
 }
 
-/* 1 when path exists, 0 when not, or a negative IB_E* code. */
-static int present(const char *path, struct ib_err *err)
+/*
+ * given, else dir/name, into *path (malloc'd); then what it is (PLAT_MISSING, 0, when it does
+ * not exist), or a negative IB_E* code.
+ */
+static int find(const char *given, const char *dir, const char *name, char **path,
+                struct ib_err *err)
 {
 	enum plat_kind kind;
-	int rc = plat_lstat(path, &kind, NULL, err);
+	int rc;
 
-	return rc ? rc : kind != PLAT_MISSING;
-}
-
-/* dir/name into *path (malloc'd); then as present(). */
-static int child(const char *dir, const char *name, char **path, struct ib_err *err)
-{
-	*path = ib_path_join(dir, name);
-	return *path ? present(*path, err) : ib_oom(err);
+	*path = given ? strdup(given) : ib_path_join(dir, name);
+	if (!*path)
+		return ib_oom(err);
+	rc = plat_lstat(*path, &kind, NULL, err);
+	return rc ? rc : (int)kind;
 }
 
 static int os_release_path(const struct ib_detect_opts *opts, char **path, struct ib_err *err)
 {
-	enum plat_kind kind = PLAT_REGULAR;
-	int rc = 0;
+	int rc = find(opts->os_release, root(opts), "etc/os-release", path, err);
 
-	*path = location(opts, opts->os_release, "etc/os-release");
-	if (*path && !opts->os_release)
-		rc = plat_lstat(*path, &kind, NULL, err);
 	/*
 	 * os-release(5): read /etc/os-release, else /usr/lib/os-release. Distributions
 	 * link the first to the second; the platform layer reads no symlinks, so a
 	 * link means the file under /usr/lib.
 	 */
-	if (!rc && kind != PLAT_REGULAR) {
+	if (rc >= 0 && rc != PLAT_REGULAR && !opts->os_release) {
 		free(*path);
-		*path = location(opts, NULL, "usr/lib/os-release");
+		rc = find(NULL, root(opts), "usr/lib/os-release", path, err);
 	}
-	return rc || *path ? rc : ib_oom(err);
+	return rc < 0 ? rc : 0;
 }
 
 int ib_detect_os(const struct ib_detect_opts *opts, struct ib_facts *f, struct ib_err *err)
@@ -114,7 +110,7 @@ static int read_attr(const char *dir, const char *name, char **text, struct ib_e
 {
 	char *path;
 	size_t len;
-	int rc = child(dir, name, &path, err);
+	int rc = find(NULL, dir, name, &path, err);
 
 	*text = NULL;
 	if (rc > 0)
@@ -145,7 +141,7 @@ static int for_each_entry(const char *dir, const char *rel, void *ctx, struct ib
 {
 	char **names = NULL, *path, *entry;
 	size_t count = 0;
-	int rc = child(dir, rel, &path, err);
+	int rc = find(NULL, dir, rel, &path, err);
 
 	if (rc == 0)
 		ib_debug("%s: not there", path);
@@ -180,7 +176,7 @@ static int read_pci_function(const char *dir, const char *name, void *facts, str
 	memcpy(nic.pci_class, class6, 4);
 	/* A VF whose PF is in the same OS links to it; on Azure the PF stays with the host. */
 	if (rc >= 0)
-		rc = child(dir, "physfn", &physfn, err);
+		rc = find(NULL, dir, "physfn", &physfn, err);
 	if (rc < 0)
 		goto out;
 	nic.virtual_function = rc || ib_pci_is_virtual_function(nic.vendor, nic.device);
@@ -253,8 +249,8 @@ out:
 
 int ib_detect_nics(const struct ib_detect_opts *opts, struct ib_facts *f, struct ib_err *err)
 {
-	char *sysfs = location(opts, opts->sysfs_root, "sys");
-	int rc = sysfs ? present(sysfs, err) : ib_oom(err);
+	char *sysfs;
+	int rc = find(opts->sysfs_root, root(opts), "sys", &sysfs, err);
 
 	if (rc == 0)
 		rc = ib_fail(err, IB_EINPUT, "%s: no such folder (sysfs)", sysfs);
@@ -268,10 +264,9 @@ int ib_detect_nics(const struct ib_detect_opts *opts, struct ib_facts *f, struct
 
 int ib_detect_nd(const struct ib_detect_opts *opts, struct ib_facts *f, struct ib_err *err)
 {
-	char *path = location(opts, opts->kvp_pool, "var/lib/hyperv/.kvp_pool_0");
-	char *data = NULL, *value = NULL;
+	char *path, *data = NULL, *value = NULL;
 	size_t len = 0;
-	int rc = path ? present(path, err) : ib_oom(err);
+	int rc = find(opts->kvp_pool, root(opts), "var/lib/hyperv/.kvp_pool_0", &path, err);
 
 	if (rc == 0)
 		ib_debug("%s: not there", path);

@@ -6,14 +6,15 @@
 
 #define KINDS_MAX 2
 
-/* Appends to a reason or warning buffer, truncating quietly. */
+/*
+ * Appends to a reason or warning buffer, truncating quietly (a full one still has room for
+ * its NUL, so vsnprintf is never given a size of 0).
+ */
 __attribute__((format(printf, 2, 3))) static void put(char *buf, const char *fmt, ...)
 {
 	size_t len = strlen(buf);
 	va_list ap;
 
-	if (len + 1 >= IB_ERR_MSG_MAX)
-		return;
 	va_start(ap, fmt);
 	vsnprintf(buf + len, IB_ERR_MSG_MAX - len, fmt, ap);
 	va_end(ap);
