@@ -101,6 +101,15 @@ expect_rc 1 "$BUILD" verify -p "$T/test.pub" "$T/hash.ibb"
 expect_err "BLAKE2b-256"
 
 cp "$T/saved" "$T/x/$first"
+# A signed manifest over 1 MiB is refused for its size, not taken for a hash mismatch.
+cp "$T/x/manifest.json" "$T/manifest.saved"
+head -c 1048576 /dev/zero | tr '\0' ' ' >>"$T/x/manifest.json"
+(cd "$T/x" && bsdtar --format pax -cf "$T/huge.ibb" $entries)
+resign "$T/huge.ibb"
+expect_rc 1 "$BUILD" verify -p "$T/test.pub" "$T/huge.ibb"
+expect_err "larger than the 1048576-byte (1 MiB) limit for a manifest"
+cp "$T/manifest.saved" "$T/x/manifest.json"
+
 printf '{"format": 1}' >"$T/x/manifest.json"
 (cd "$T/x" && bsdtar --format pax -cf "$T/manifest.ibb" $entries)
 rm -f "$T/manifest.ibb.minisig"
