@@ -2,6 +2,7 @@
 
 #include "readfile.h"
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,13 +10,27 @@
 
 #define JSON_SAFE_INT 9007199254740992.0 /* 2^53: doubles hold every integer up to here */
 
+/* "path.key", or "key" at the top level, into buf. */
+static const char *key_path(char *buf, size_t cap, const char *path, const char *key)
+{
+	snprintf(buf, cap, "%s%s%s", path, path[0] ? "." : "", key);
+	return buf;
+}
+
+/* "path[i]" into buf. */
+static const char *index_path(char *buf, size_t cap, const char *path, size_t i)
+{
+	snprintf(buf, cap, "%s[%zu]", path, i);
+	return buf;
+}
+
 /* Every message about a member: "<source>: <path>.<key>: <pre><what>". */
 static int at_key(const char *source, const char *path, const char *key, const char *pre,
                   const char *what, struct ib_err *err)
 {
 	char p[IB_JSON_PATH_MAX];
 
-	return ib_fail(err, IB_EINPUT, "%s: %s: %s%s", source, ib_json_path(p, sizeof p, path, key),
+	return ib_fail(err, IB_EINPUT, "%s: %s: %s%s", source, key_path(p, sizeof p, path, key),
 	               pre, what);
 }
 
@@ -28,13 +43,13 @@ static int find_duplicate(const cJSON *node, const char *path, const char *sourc
 
 	for (const cJSON *c = node->child; c; c = c->next, i++) {
 		if (cJSON_IsObject(node)) {
-			ib_json_path(child, sizeof child, path, c->string);
+			key_path(child, sizeof child, path, c->string);
 			for (const cJSON *d = c->next; d; d = d->next)
 				if (!strcmp(c->string, d->string))
 					return at_key(source, path, c->string, "", "duplicate key",
 					              err);
 		} else {
-			ib_json_index(child, sizeof child, path, i);
+			index_path(child, sizeof child, path, i);
 		}
 		if (find_duplicate(c, child, source, err))
 			return IB_EINPUT;
@@ -76,54 +91,6 @@ int ib_json_load(const char *path, size_t max, cJSON **out, struct ib_err *err)
 		rc = ib_json_parse(text, len, path, out, err);
 	free(text);
 	return rc;
-}
-
-const char *ib_json_path(char *buf, size_t cap, const char *path, const char *key)
-{
-	snprintf(buf, cap, "%s%s%s", path, path[0] ? "." : "", key);
-	return buf;
-}
-
-const char *ib_json_index(char *buf, size_t cap, const char *path, size_t i)
-{
-	snprintf(buf, cap, "%s[%zu]", path, i);
-	return buf;
-}
-
-static const char *where(const char *path)
-{
-	return path[0] ? path : "top level";
-}
-
-/* The key of row i of a table whose rows are stride bytes and start with a key; NULL ends. */
-static const char *key_at(const void *table, size_t stride, size_t i)
-{
-	return *(const char *const *)((const char *)table + i * stride);
-}
-
-/* ib_json_object for the first n keys of a table (or up to a NULL key); ib_json_parse has
- * refused duplicate keys already. */
-static int check_keys(const cJSON *v, const void *table, size_t stride, size_t n,
-                      const char *source, const char *path, struct ib_err *err)
-{
-	if (!cJSON_IsObject(v))
-		return ib_fail(err, IB_EINPUT, "%s: %s: expected an object", source, where(path));
-	for (const cJSON *c = v->child; c; c = c->next) {
-		size_t i;
-
-		for (i = 0; i < n && key_at(table, stride, i); i++)
-			if (!strcmp(key_at(table, stride, i), c->string))
-				break;
-		if (i == n || !key_at(table, stride, i))
-			return at_key(source, path, c->string, "", "unknown key", err);
-	}
-	return 0;
-}
-
-int ib_json_object(const cJSON *v, const char *const *allowed, const char *source, const char *path,
-                   struct ib_err *err)
-{
-	return check_keys(v, allowed, sizeof *allowed, SIZE_MAX, source, path, err);
 }
 
 const cJSON *ib_json_member(const cJSON *obj, const char *key)
@@ -184,18 +151,6 @@ int ib_json_bool(const cJSON *obj, const char *key, int required, int *out, cons
 	return rc;
 }
 
-int ib_json_uint(const cJSON *obj, const char *key, int required, unsigned long max,
-                 unsigned long *out, const char *source, const char *path, struct ib_err *err)
-{
-	int64_t v = -1;
-	int rc = ib_json_int(obj, key, required, 0, max > INT64_MAX ? INT64_MAX : (int64_t)max, &v,
-	                     source, path, err);
-
-	if (v >= 0)
-		*out = (unsigned long)v;
-	return rc;
-}
-
 int ib_json_array(const cJSON *obj, const char *key, int required, const cJSON **out,
                   const char *source, const char *path, struct ib_err *err)
 {
@@ -224,61 +179,466 @@ int ib_json_int(const cJSON *obj, const char *key, int required, int64_t min, in
 	return 0;
 }
 
-int ib_json_string_buf(const cJSON *obj, const char *key, int required, char *out, size_t cap,
-                       const char *source, const char *path, struct ib_err *err)
-{
-	const char *s = NULL;
-	char what[64];
-	int rc = ib_json_string(obj, key, required, &s, source, path, err);
+/* ---- the schema reader ---- */
 
-	if (rc || !s)
-		return rc;
-	if (strlen(s) >= cap) {
-		snprintf(what, sizeof what, "a string of at most %zu bytes", cap - 1);
-		return wrong(key, what, source, path, err);
+#define MAX_SAFE_INT 9007199254740991LL /* 2^53 - 1 */
+
+const char *ib_json_quote(char *buf, size_t cap, const char *s)
+{
+	/* Room for one more escape, a character's last bytes, "...", the quote and NUL. */
+	size_t o = 0, limit = cap - 12;
+
+	buf[o++] = '"';
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (o >= limit && (*p & 0xc0) != 0x80) {
+			memcpy(buf + o, "...", 3);
+			o += 3;
+			break;
+		}
+		if (*p < 0x20 || *p == 0x7f) {
+			o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", *p);
+		} else {
+			if (*p == '"' || *p == '\\')
+				buf[o++] = '\\';
+			buf[o++] = (char)*p;
+		}
 	}
-	memcpy(out, s, strlen(s) + 1);
+	buf[o++] = '"';
+	buf[o] = '\0';
+	return buf;
+}
+
+/* What a value is, for "expected X, got Y". */
+static const char *describe(const cJSON *v, char *buf, size_t cap)
+{
+	double d = v->valuedouble;
+	int small = d >= -(double)MAX_SAFE_INT && d <= (double)MAX_SAFE_INT;
+
+	switch (v->type & 0xff) {
+	case cJSON_String:
+		return ib_json_quote(buf, cap, v->valuestring);
+	case cJSON_Number:
+		if (small && (double)(long long)d == d) {
+			snprintf(buf, cap, "%lld", (long long)d);
+			return buf;
+		}
+		return small ? "a fractional number" : "a number of magnitude 2^53 or more";
+	case cJSON_True:
+		return "true";
+	case cJSON_False:
+		return "false";
+	case cJSON_NULL:
+		return "null";
+	case cJSON_Array:
+		return "an array";
+	default:
+		return "an object";
+	}
+}
+
+size_t ib_json_push(struct ib_json_ctx *c, const char *key, size_t i)
+{
+	size_t saved = c->plen;
+	int n = key ? snprintf(c->path + saved, sizeof c->path - saved, "%s%s", saved ? "." : "",
+	                       key)
+	            : snprintf(c->path + saved, sizeof c->path - saved, "[%zu]", i);
+
+	c->plen += n > 0 ? (size_t)n : 0;
+	if (c->plen >= sizeof c->path)
+		c->plen = sizeof c->path - 1;
+	return saved;
+}
+
+/* saved came from ib_json_push, so it is within the buffer. */
+void ib_json_pop(struct ib_json_ctx *c, size_t saved)
+{
+	c->plen = saved;
+	c->path[saved] = '\0';
+}
+
+int ib_json_fail(struct ib_json_ctx *c, const char *fmt, ...)
+{
+	char msg[IB_ERR_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	return ib_fail(c->err, IB_EINPUT, "%s: %s%s%s", c->source, c->path, c->plen ? ": " : "",
+	               msg);
+}
+
+int ib_json_expected(struct ib_json_ctx *c, const cJSON *v, const char *what)
+{
+	char got[80];
+
+	return ib_json_fail(c, "expected %s, got %s", what, describe(v, got, sizeof got));
+}
+
+int ib_json_check_windows(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
+{
+	(void)obj, (void)i;
+	c->windows = !strcmp(v->valuestring, "windows");
 	return 0;
 }
 
-int ib_json_bind_read(const cJSON *obj, const struct ib_json_field *rows, size_t n, void *out,
-                      const char *source, const char *path, struct ib_err *err)
+int ib_json_check_valid(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
 {
-	int rc = check_keys(obj, rows, sizeof *rows, n, source, path, err);
+	const struct ib_json_valid *t = c->row->sub;
 
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		const struct ib_json_field *r = &rows[i];
-		char *field = (char *)out + r->offset;
-		int64_t v;
+	(void)obj, (void)i;
+	return v && !t->ok(v->valuestring) ? ib_json_expected(c, v, t->what) : 0;
+}
 
-		if (r->kind == IB_JSON_TEXT)
-			rc = ib_json_string_buf(obj, r->key, 1, field, r->size, source, path, err);
-		if (r->kind != IB_JSON_INT)
-			continue;
-		rc = ib_json_int(obj, r->key, 1, r->min, r->max, &v, source, path, err);
-		if (rc == 0 && r->size == sizeof(int))
-			*(int *)field = (int)v;
-		else if (rc == 0)
-			*(int64_t *)field = v;
+/* A string of lo..max bytes without control characters (and valid UTF-8 where c->utf8). */
+static int get_str(struct ib_json_ctx *c, const cJSON *v, size_t lo, size_t max, const char **out)
+{
+	char got[80];
+	size_t len;
+
+	if (!cJSON_IsString(v))
+		return ib_json_expected(c, v, "a string");
+	len = strlen(v->valuestring);
+	if (len < lo)
+		return ib_json_fail(c, "must not be empty");
+	if (len > max)
+		return ib_json_fail(c, "longer than %zu bytes", max);
+	if (c->utf8 && !ib_json_utf8_valid(v->valuestring))
+		return ib_json_fail(c, "not valid UTF-8");
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)v->valuestring[i];
+		if (ch < 0x20 || ch == 0x7f)
+			return ib_json_fail(c, "contains a control character: %s",
+			                    ib_json_quote(got, sizeof got, v->valuestring));
+	}
+	*out = v->valuestring;
+	return 0;
+}
+
+static int get_int(struct ib_json_ctx *c, const cJSON *v, long long lo, long long hi,
+                   long long *out)
+{
+	char what[64];
+	double d = v->valuedouble;
+
+	/* The comparisons are false for NaN; the casts are defined once d is in range. */
+	if (!(v->type & cJSON_Number) || !(d >= (double)lo && d <= (double)hi) ||
+	    (double)(long long)d != d) {
+		/* One allowed value is named alone: the format then leaves hi unused. */
+		snprintf(what, sizeof what, lo == hi ? "%lld" : "an integer from %lld to %lld", lo,
+		         hi);
+		return ib_json_expected(c, v, what);
+	}
+	*out = (long long)d;
+	return 0;
+}
+
+/* One of values[]; *idx is its position. */
+static int get_enum(struct ib_json_ctx *c, const cJSON *v, const char *const *values, size_t n,
+                    size_t *idx)
+{
+	char list[256] = "";
+	size_t o = 0;
+
+	if (cJSON_IsString(v)) {
+		for (size_t i = 0; i < n; i++) {
+			if (!strcmp(v->valuestring, values[i])) {
+				*idx = i;
+				return 0;
+			}
+		}
+	}
+	for (size_t i = 0; i < n && o < sizeof list; i++)
+		o += (size_t)snprintf(list + o, sizeof list - o, "%s\"%s\"",
+		                      i == 0       ? (n > 2 ? "one of " : "")
+		                      : i + 1 == n ? (n == 2 ? " or " : ", or ")
+		                                   : ", ",
+		                      values[i]);
+	return ib_json_expected(c, v, list);
+}
+
+/* An array of min..max items; *n is its length. */
+static int get_array(struct ib_json_ctx *c, const cJSON *v, size_t min, size_t max, size_t *n)
+{
+	size_t count = 0;
+
+	if (!cJSON_IsArray(v))
+		return ib_json_expected(c, v, "an array");
+	for (const cJSON *it = v->child; it; it = it->next)
+		count++;
+	if (count < min)
+		return ib_json_fail(c, "must have at least %zu item%s", min, min == 1 ? "" : "s");
+	if (count > max)
+		return ib_json_fail(c, "has %zu items, at most %zu allowed", count, max);
+	*n = count;
+	return 0;
+}
+
+/*
+ * Checks that v is an object whose keys all belong to rows (in this form), each at most once;
+ * found[i] gets the value of rows[i] or NULL (ib_json_read refuses a missing required key when
+ * its row's turn comes).
+ */
+static int take_keys(struct ib_json_ctx *c, const cJSON *v, const struct ib_json_row *rows,
+                     size_t n, const cJSON **found)
+{
+	char got[80];
+
+	if (!cJSON_IsObject(v))
+		return ib_json_expected(c, v, "an object");
+	for (size_t i = 0; i < n; i++)
+		found[i] = NULL;
+	for (const cJSON *it = v->child; it; it = it->next) {
+		const char *key = it->string;
+		size_t k = 0, saved, plain = 1;
+		int rule = IB_K_NO;
+
+		for (; k < n; k++) {
+			if (!strcmp(key, rows[k].key)) {
+				rule = rows[k].rule[c->form];
+				break;
+			}
+		}
+		/* A key that is no word is quoted, so that the message stays one clear line. */
+		for (const char *p = key; *p; p++)
+			plain &= (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			         (*p >= '0' && *p <= '9') || (p > key && strchr("_-.", *p));
+		saved = ib_json_push(c, plain && *key ? key : ib_json_quote(got, sizeof got, key),
+		                     0);
+		if (rule & IB_K_NO) {
+			char list[512];
+			size_t o = 0;
+			list[0] = '\0';
+			for (size_t i = 0; i < n && o < sizeof list; i++)
+				if (!(rows[i].rule[c->form] & (IB_K_NO | IB_K_REFUSED)))
+					o += (size_t)snprintf(list + o, sizeof list - o, "%s%s",
+					                      o ? ", " : "", rows[i].key);
+			return ib_json_fail(c, "unknown key (expected %s)", list);
+		}
+		if (rule & IB_K_REFUSED)
+			return ib_json_fail(c, "%s", c->refused);
+		if (found[k])
+			return ib_json_fail(c, "duplicate key");
+		found[k] = it;
+		ib_json_pop(c, saved);
+	}
+	return 0;
+}
+
+/* Reads value v of row r into dst (the field, or the array item). */
+static int read_value(struct ib_json_ctx *c, const struct ib_json_row *r, const cJSON *v, void *dst)
+{
+	const char *s = NULL;
+	long long n = 0;
+	size_t idx = 0;
+	int rc = 0;
+
+	switch (r->type) {
+	case IB_T_STR:
+		if ((rc = get_str(c, v, (size_t)r->lo, (size_t)r->hi, &s)) == 0 && r->size &&
+		    !(*(char **)dst = strdup(s)))
+			rc = ib_oom(c->err);
+		break;
+	case IB_T_BUF:
+		if ((rc = get_str(c, v, (size_t)r->lo, r->size - 1u, &s)) == 0)
+			memcpy(dst, s, strlen(s) + 1);
+		break;
+	case IB_T_ENUM:
+	case IB_T_INDEX:
+		if ((rc = get_enum(c, v, r->sub, (size_t)r->hi, &idx)) || !r->size)
+			break;
+		if (r->type == IB_T_INDEX)
+			*(int *)dst = (int)idx;
+		else if (!(*(char **)dst = strdup(((const char *const *)r->sub)[idx])))
+			rc = ib_oom(c->err);
+		break;
+	case IB_T_INT:
+		if ((rc = get_int(c, v, r->lo, r->hi, &n)) || !r->size)
+			break;
+		if (r->size == sizeof(int))
+			*(int *)dst = (int)n;
+		else
+			*(int64_t *)dst = n;
+		break;
+	case IB_T_BOOL:
+		if (!(v->type & (cJSON_True | cJSON_False)))
+			rc = ib_json_expected(c, v, "true or false");
+		else
+			*(int *)dst = (v->type & cJSON_True) != 0;
+		break;
+	case IB_T_OBJ:
+		rc = ib_json_read(c, v, r->sub, (size_t)r->hi, dst);
+		break;
 	}
 	return rc;
 }
 
-int ib_json_bind_write(cJSON *obj, const struct ib_json_field *rows, size_t n, const void *in)
+/* Calls the row's check, with c->row set for it. */
+static int run_check(struct ib_json_ctx *c, const struct ib_json_row *r, void *obj, const cJSON *v,
+                     size_t i)
 {
-	for (size_t i = 0; i < n; i++) {
-		const struct ib_json_field *r = &rows[i];
-		const char *field = (const char *)in + r->offset;
+	c->row = r;
+	return r->check ? r->check(c, obj, v, i) : 0;
+}
 
-		if (r->kind == IB_JSON_OWN)
+/* An array of row r: allocated with one zeroed item more, so that argv ends in NULL. */
+static int read_array(struct ib_json_ctx *c, const struct ib_json_row *r, const cJSON *v, void *obj)
+{
+	char *items;
+	size_t n = 0, i = 0;
+	int rc;
+
+	if ((rc = get_array(c, v, r->min, r->max, &n)))
+		return rc;
+	items = calloc(n + 1, r->size);
+	if (!items)
+		return ib_oom(c->err);
+	*(void **)((char *)obj + r->off) = items;
+	*(size_t *)((char *)obj + r->n_off) = n;
+	for (const cJSON *it = v->child; it; it = it->next, i++) {
+		size_t saved = ib_json_push(c, NULL, i);
+		if ((rc = read_value(c, r, it, items + i * r->size)) ||
+		    (rc = run_check(c, r, obj, it, i)))
+			return rc;
+		ib_json_pop(c, saved);
+	}
+	return run_check(c, r, obj, NULL, n);
+}
+
+int ib_json_read(struct ib_json_ctx *c, const cJSON *v, const struct ib_json_row *rows, size_t n,
+                 void *obj)
+{
+	const cJSON *found[16];
+	int rc;
+
+	if ((rc = take_keys(c, v, rows, n, found)))
+		return rc;
+	c->obj[c->depth++] = obj;
+	for (size_t k = 0; k < n && rc == 0; k++) {
+		const struct ib_json_row *r = &rows[k];
+		int rule = r->rule[c->form];
+		size_t saved;
+
+		if (rule & (IB_K_NO | IB_K_REFUSED))
+			continue; /* not of this form: take_keys refused it */
+		saved = ib_json_push(c, r->key, 0);
+		if (found[k] && rule >> (2 + c->windows) & 1)
+			rc = ib_json_fail(c, "only for %s", c->windows ? "linux" : "windows");
+		else if (!found[k] && rule >> c->windows & 1)
+			rc = ib_json_fail(c, "missing");
+		else if (!found[k])
+			rc = run_check(c, r, obj, NULL, 0);
+		else if (r->n_off)
+			rc = read_array(c, r, found[k], obj);
+		else if ((rc = read_value(c, r, found[k], (char *)obj + r->off)) == 0)
+			rc = run_check(c, r, obj, found[k], 0);
+		if (rc == 0)
+			ib_json_pop(c, saved);
+	}
+	c->depth--;
+	return rc;
+}
+
+void ib_json_free(const struct ib_json_row *rows, size_t n, void *obj)
+{
+	for (size_t k = 0; k < n; k++) {
+		const struct ib_json_row *r = &rows[k];
+		char *items = (char *)obj + r->off;
+		size_t count = 1;
+
+		if (!r->size)
 			continue;
-		if (!(r->kind == IB_JSON_TEXT
-		              ? cJSON_AddStringToObject(obj, r->key, field)
-		              : cJSON_AddNumberToObject(obj, r->key,
-		                                        r->size == sizeof(int)
-		                                                ? *(const int *)field
-		                                                : (double)*(const int64_t *)field)))
+		if (r->n_off) {
+			items = *(char **)items;
+			count = items ? *(size_t *)((char *)obj + r->n_off) : 0;
+		}
+		for (size_t i = 0; i < count; i++) {
+			char *item = items + i * r->size;
+			if (r->type == IB_T_OBJ)
+				ib_json_free(r->sub, (size_t)r->hi, item);
+			else if (r->type == IB_T_STR || r->type == IB_T_ENUM)
+				free(*(char **)item);
+		}
+		if (r->n_off)
+			free(items);
+	}
+}
+
+/* Adds field (row r) to obj; -1 when out of memory. Absent optional values are left out. */
+static int write_value(cJSON *obj, const struct ib_json_row *r, const char *field)
+{
+	const char *s = NULL;
+	cJSON *v = NULL;
+
+	switch (r->type) {
+	case IB_T_STR:
+	case IB_T_ENUM:
+		s = *(const char *const *)field;
+		break;
+	case IB_T_BUF:
+		s = field[0] || r->rule[0] & IB_K_REQ ? field : NULL;
+		break;
+	case IB_T_INT:
+		return cJSON_AddNumberToObject(obj, r->key,
+		                               !r->size ? r->lo
+		                               : r->size == sizeof(int)
+		                                       ? *(const int *)field
+		                                       : (double)*(const int64_t *)field)
+		               ? 0
+		               : -1;
+	case IB_T_INDEX:
+		s = ((const char *const *)r->sub)[*(const int *)field];
+		break;
+	case IB_T_RAW:
+		if (!(s = *(const char *const *)field))
+			return cJSON_AddNullToObject(obj, r->key) ? 0 : -1;
+		break;
+	case IB_T_BOOL:
+		v = cJSON_CreateBool(*(const int *)field);
+		break;
+	case IB_T_OBJ:
+		v = cJSON_CreateObject();
+		break;
+	}
+	if (r->type != IB_T_BOOL && r->type != IB_T_OBJ)
+		return !s || cJSON_AddStringToObject(obj, r->key, s) ? 0 : -1;
+	if (!v || !cJSON_AddItemToObject(obj, r->key, v)) {
+		cJSON_Delete(v);
+		return -1;
+	}
+	return r->type == IB_T_OBJ ? ib_json_write(v, r->sub, (size_t)r->hi, field) : 0;
+}
+
+int ib_json_write(cJSON *obj, const struct ib_json_row *rows, size_t n, const void *in)
+{
+	for (size_t k = 0; k < n; k++) {
+		const struct ib_json_row *r = &rows[k];
+		const char *field = (const char *)in + r->off;
+		cJSON *arr;
+
+		if (r->rule[0] & IB_K_NO)
+			continue;
+		if (!r->n_off) {
+			if (write_value(obj, r, field))
+				return -1;
+			continue;
+		}
+		/* Arrays the writer knows are arrays of objects. */
+		if (!(arr = cJSON_CreateArray()) || !cJSON_AddItemToObject(obj, r->key, arr)) {
+			cJSON_Delete(arr);
 			return -1;
+		}
+		field = *(const char *const *)field;
+		for (size_t i = 0; i < *(const size_t *)((const char *)in + r->n_off); i++) {
+			cJSON *e = cJSON_CreateObject();
+
+			if (!e || !cJSON_AddItemToArray(arr, e)) {
+				cJSON_Delete(e);
+				return -1;
+			}
+			if (ib_json_write(e, r->sub, (size_t)r->hi, field + i * r->size))
+				return -1;
+		}
 	}
 	return 0;
 }

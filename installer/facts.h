@@ -87,6 +87,18 @@ const char *ib_generation_long_name(const char *generation);
 /* The static string equal to s ("CX6"), or NULL when s is not a generation. */
 const char *ib_generation_canonical(const char *s);
 
+/* The OS families and Windows products a facts file or the catalog may name. */
+extern const char *const ib_os_families[2];
+extern const char *const ib_os_products[2];
+
+struct ib_json_ctx;
+struct cJSON;
+/*
+ * The generation v names (a static string) into *out, or NULL for null where null_ok; else
+ * "expected one of CX3, ..." at c's path.
+ */
+int ib_generation_read(struct ib_json_ctx *c, const struct cJSON *v, int null_ok, const char **out);
+
 /* Checks of single values, as the parser applies them (non-zero when valid). */
 int ib_valid_os_id(const char *s);       /* os-release ID: a-z, 0-9, '.', '_', '-' */
 int ib_valid_version(const char *s);     /* "10.0.17763", "22.04": A-Z, a-z, 0-9, '.', '_', '-' */

@@ -575,22 +575,23 @@ void ib_package_config_free(struct ib_package_config *c)
 }
 
 struct package {
-	int format;
 	const char *dir;
 	struct ib_package_config *c;
 };
 
 static int package_from(const cJSON *root, const char *path, void *out, struct ib_err *err)
 {
-	static const struct ib_json_field rows[] = {
-	        IB_JSON_INT_ROW(struct package, format, 1, 1),
-	        IB_JSON_OWN_ROW("keys"),
-	        IB_JSON_OWN_ROW("urls"),
+	/* format is the only one there is; the lists are read below. */
+	static const struct ib_json_row rows[] = {
+	        {"format", 1, {IB_K_REQ}, IB_T_INT, 0, IB_NOSTORE, 0, 1, NULL, NULL},
+	        {"keys", 0, {IB_K_OPT}, IB_T_RAW, 0, IB_NOSTORE, 0, 0, NULL, NULL},
+	        {"urls", 0, {IB_K_OPT}, IB_T_RAW, 0, IB_NOSTORE, 0, 0, NULL, NULL},
 	};
 	struct package *p = out;
 	struct ib_package_config *c = p->c;
+	struct ib_json_ctx ctx = {.source = path, .err = err};
 	const cJSON *urls = ib_json_member(root, "urls");
-	int rc = ib_json_bind_read(root, rows, 3, p, path, "", err);
+	int rc = ib_json_read(&ctx, root, rows, 3, NULL);
 
 	if (rc == 0)
 		rc = string_list(ib_json_member(root, "keys"), path, "keys", 1, p->dir, &c->keys,
@@ -603,7 +604,7 @@ static int package_from(const cJSON *root, const char *path, void *out, struct i
 int ib_package_config_load(const char *handler_dir, int missing_ok, struct ib_package_config *c,
                            struct ib_err *err)
 {
-	struct package p = {0, handler_dir, c};
+	struct package p = {handler_dir, c};
 	int rc;
 
 	memset(c, 0, sizeof *c);

@@ -196,45 +196,42 @@ static int check(const char *source, const void *in, int state, struct ib_err *e
 	return 0;
 }
 
-static int load_object(const char *path, cJSON **root, int *found, struct ib_err *err)
-{
-	enum plat_kind kind;
-	int rc;
-
-	*root = NULL;
-	*found = 0;
-	rc = plat_lstat(path, &kind, NULL, err);
-	if (rc || kind == PLAT_MISSING)
-		return rc;
-	rc = ib_json_load(path, STATE_FILE_MAX, root, err);
-	if (rc)
-		return rc;
-	if (!cJSON_IsObject(*root)) {
-		cJSON_Delete(*root);
-		*root = NULL;
-		return ib_fail(err, IB_EINPUT, "%s: expected a JSON object", path);
+/* A member of both files: a string of the char array, or an integer from lo to hi. */
+#define TEXT(type, m)                                                                              \
+	{                                                                                          \
+#m, 0, {IB_K_REQ }, IB_T_BUF, 0, IB_FIELD(type, m), 0, 0, NULL, NULL               \
 	}
-	*found = 1;
-	return 0;
-}
+#define INT(type, m, lo, hi)                                                                       \
+	{                                                                                          \
+#m, lo, {IB_K_REQ }, IB_T_INT, 0, IB_FIELD(type, m), 0, hi, NULL, NULL             \
+	}
 
 /*
  * The rows of both files, in the order they are written: the journal's are the first
  * JOURNAL_ROWS, the state's all but the first two (the members they share are at the same
- * offsets, see state.h). "format" is read and written by hand, first.
+ * offsets, see state.h). "format", stored nowhere, is written as its only value.
  */
-static const struct ib_json_field rows[] = {
-        IB_JSON_TEXT_ROW(struct ib_journal, started_at),
-        IB_JSON_INT_ROW(struct ib_journal, pid, 1, 0x7fffffff),
-        IB_JSON_OWN_ROW("format"),
-        IB_JSON_TEXT_ROW(struct ib_state, driver),
-        IB_JSON_TEXT_ROW(struct ib_state, kind),
-        IB_JSON_TEXT_ROW(struct ib_state, version),
-        IB_JSON_TEXT_ROW(struct ib_state, bundle),
-        IB_JSON_INT_ROW(struct ib_state, bundle_sequence, 0, JSON_SAFE_MAX),
-        IB_JSON_TEXT_ROW(struct ib_state, installed_at),
-        IB_JSON_INT_ROW(struct ib_state, last_code, -1, 3010),
-        IB_JSON_TEXT_ROW(struct ib_state, last_run_at),
+static const struct ib_json_row rows[] = {
+        TEXT(struct ib_journal, started_at),
+        INT(struct ib_journal, pid, 1, 0x7fffffff),
+        {"format",
+         IB_STATE_FORMAT,
+         {IB_K_REQ},
+         IB_T_INT,
+         0,
+         IB_NOSTORE,
+         0,
+         IB_STATE_FORMAT,
+         NULL,
+         NULL},
+        TEXT(struct ib_state, driver),
+        TEXT(struct ib_state, kind),
+        TEXT(struct ib_state, version),
+        TEXT(struct ib_state, bundle),
+        INT(struct ib_state, bundle_sequence, 0, JSON_SAFE_MAX),
+        TEXT(struct ib_state, installed_at),
+        INT(struct ib_state, last_code, -1, 3010),
+        TEXT(struct ib_state, last_run_at),
 };
 
 #define JOURNAL_ROWS 8
@@ -245,25 +242,23 @@ static const struct ib_json_field rows[] = {
 /* Reads a state (state != 0) or journal file into out (zeroed on failure or when missing). */
 static int load(const char *path, void *out, int state, int *found, struct ib_err *err)
 {
-	size_t size = state ? sizeof(struct ib_state) : sizeof(struct ib_journal);
-	int64_t format;
+	struct ib_json_ctx c = {.source = path, .err = err};
+	enum plat_kind kind;
 	cJSON *root = NULL;
-	int rc;
+	int rc = plat_lstat(path, &kind, NULL, err);
 
-	memset(out, 0, size);
-	rc = load_object(path, &root, found, err);
-	if (rc || !*found)
+	memset(out, 0, state ? sizeof(struct ib_state) : sizeof(struct ib_journal));
+	*found = rc == 0 && kind != PLAT_MISSING;
+	if (!*found)
 		return rc;
-	/* The only format there is: any other is "expected an integer from 1 to 1". */
-	rc = ib_json_int(root, "format", 1, IB_STATE_FORMAT, IB_STATE_FORMAT, &format, path, "",
-	                 err);
+	rc = ib_json_load(path, STATE_FILE_MAX, &root, err);
 	if (rc == 0)
-		rc = ib_json_bind_read(root, ROWS(state), out, path, "", err);
+		rc = ib_json_read(&c, root, ROWS(state), out);
 	if (rc == 0)
 		rc = check(path, out, state, err);
 	cJSON_Delete(root);
 	if (rc) {
-		memset(out, 0, size);
+		memset(out, 0, state ? sizeof(struct ib_state) : sizeof(struct ib_journal));
 		*found = 0;
 	}
 	return rc;
@@ -279,8 +274,7 @@ static int save(const char *path, const void *in, int state, struct ib_err *err)
 	if (rc)
 		return rc;
 	root = cJSON_CreateObject();
-	if (!root || !cJSON_AddNumberToObject(root, "format", IB_STATE_FORMAT) ||
-	    ib_json_bind_write(root, ROWS(state), in)) {
+	if (!root || ib_json_write(root, ROWS(state), in)) {
 		cJSON_Delete(root);
 		return ib_oom(err);
 	}

@@ -527,8 +527,7 @@ static const struct {
          ": Name: unknown key"},
         {"{\"format\":1,\"na me\":\"t\",\"sequence\":1,\"drivers\":[" LGOOD "]}",
          ": \"na me\": unknown key"},
-        {"{\"format\":1,\"name\":\"t\",\"drivers\":[" LGOOD "]}",
-         ": sequence: required key is missing"},
+        {"{\"format\":1,\"name\":\"t\",\"drivers\":[" LGOOD "]}", ": sequence: missing"},
         {"{\"format\":1,\"name\":\"t\",\"name\":\"u\",\"sequence\":1,\"drivers\":[" LGOOD "]}",
          ": name: duplicate key"},
         {"{\"format\":1,\"name\":\"t\",\"sequence\":1,\"created\":5,\"drivers\":[" LGOOD "]}",
@@ -538,7 +537,7 @@ static const struct {
          "os, nics, sriov, source, files, install)"},
         {TOP("{\"id\":\"d1\",\"platform\":\"linux\",\"version\":\"1\",\"os\":[],\"nics\":[],"
              "\"sriov\":true,\"source\":\"p\",\"files\":[],\"install\":{}}"),
-         ": drivers[0].kind: required key is missing"},
+         ": drivers[0].kind: missing"},
         {TOP(LX(L_OS, "[\"CX5\"]", "true", L_FILES,
                 "{\"argv\":[\"a\"],\"argv\":[\"b\"],\"timeout_seconds\":60}")),
          ": drivers[0].install.argv: duplicate key"},
@@ -709,7 +708,7 @@ static const struct {
                 "{\"argv\":[\"sh\",1],\"timeout_seconds\":60}")),
          ": drivers[0].install.argv[1]: expected a string, got 1"},
         {TOP(LX(L_OS, "[\"CX5\"]", "true", L_FILES, "{\"argv\":[\"sh\"]}")),
-         ": drivers[0].install.timeout_seconds: required key is missing"},
+         ": drivers[0].install.timeout_seconds: missing"},
         {TOP(LX(L_OS, "[\"CX5\"]", "true", L_FILES,
                 "{\"argv\":[\"sh\"],\"timeout_seconds\":86401}")),
          ": drivers[0].install.timeout_seconds: expected an integer from 1 to 86400, got 86401"},
@@ -802,7 +801,7 @@ static void test_bad_resolved(void)
 	static const struct {
 		const char *from, *to, *want;
 	} edits[] = {
-	        {"  \"created\": 0,\n", "", "golden: created: required key is missing"},
+	        {"  \"created\": 0,\n", "", "golden: created: missing"},
 	        {"\"version\": \"1\",", "\"version\": \"1\", \"source\": \"w\",",
 	         "golden: drivers[1].source: unknown key (expected id, platform, kind, version, "
 	         "description, os, nics, sriov, files, install)"},
@@ -815,11 +814,11 @@ static void test_bad_resolved(void)
 	         "9007199254740991, "
 	         "got -1"},
 	        {"\"mode\": \"0755\", \"size\": 1,", "\"size\": 1,",
-	         "golden: drivers[1].files[0].mode: required key is missing"},
+	         "golden: drivers[1].files[0].mode: missing"},
 	        {"        \"reboot_codes\": [3010]\n", "        \"x\": 1\n",
 	         "golden: drivers[1].install.x: unknown key"},
 	        {"        \"success_codes\": [0, 255],\n", "",
-	         "golden: drivers[0].install.success_codes: required key is missing"},
+	         "golden: drivers[0].install.success_codes: missing"},
 	        {"\n}\n", "\n}\n}", "golden: unexpected data after the JSON value at byte"},
 	};
 

@@ -194,7 +194,7 @@ static void test_corrupt(void)
 
 	expect_corrupt("", "not valid JSON");
 	expect_corrupt("{\"format\":1,", "not valid JSON");
-	expect_corrupt("[1,2]", "expected a JSON object");
+	expect_corrupt("[1,2]", "expected an object, got an array");
 	expect_corrupt(GOOD_HEAD "\"bundle\":\"b\",\"bundle_sequence\":1," GOOD_TAIL " trailing",
 	               "unexpected data after the JSON value");
 	expect_corrupt(GOOD_HEAD
@@ -246,7 +246,7 @@ static void test_corrupt(void)
 		         "\"installed_at\":\"2024-01-01T00:00:00Z\",\"last_code\":0,"
 		         "\"last_run_at\":\"2024-01-01T00:00:00Z\"}",
 		         0);
-		expect_corrupt(big, "driver: expected a string of at most 127 bytes");
+		expect_corrupt(big, "driver: longer than 127 bytes");
 	}
 
 	/* A symlink in place of the state is not followed. */
