@@ -8,57 +8,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define JSON_SAFE_INT 9007199254740992.0 /* 2^53: doubles hold every integer up to here */
-
-/* "path.key", or "key" at the top level, into buf. */
-static const char *key_path(char *buf, size_t cap, const char *path, const char *key)
+/* Refuses a key given twice in any object of the tree, naming its path (c's). */
+static int find_duplicate(struct ib_json_ctx *c, const cJSON *node)
 {
-	snprintf(buf, cap, "%s%s%s", path, path[0] ? "." : "", key);
-	return buf;
-}
-
-/* "path[i]" into buf. */
-static const char *index_path(char *buf, size_t cap, const char *path, size_t i)
-{
-	snprintf(buf, cap, "%s[%zu]", path, i);
-	return buf;
-}
-
-/* Every message about a member: "<source>: <path>.<key>: <pre><what>". */
-static int at_key(const char *source, const char *path, const char *key, const char *pre,
-                  const char *what, struct ib_err *err)
-{
-	char p[IB_JSON_PATH_MAX];
-
-	return ib_fail(err, IB_EINPUT, "%s: %s: %s%s", source, key_path(p, sizeof p, path, key),
-	               pre, what);
-}
-
-/* Refuses a key given twice in any object of the tree, naming its path. */
-static int find_duplicate(const cJSON *node, const char *path, const char *source,
-                          struct ib_err *err)
-{
-	char child[IB_JSON_PATH_MAX];
+	int object = (node->type & 0xff) == cJSON_Object;
 	size_t i = 0;
 
-	for (const cJSON *c = node->child; c; c = c->next, i++) {
-		if (cJSON_IsObject(node)) {
-			key_path(child, sizeof child, path, c->string);
-			for (const cJSON *d = c->next; d; d = d->next)
-				if (!strcmp(c->string, d->string))
-					return at_key(source, path, c->string, "", "duplicate key",
-					              err);
-		} else {
-			index_path(child, sizeof child, path, i);
-		}
-		if (find_duplicate(c, child, source, err))
+	for (const cJSON *e = node->child; e; e = e->next, i++) {
+		size_t saved = ib_json_push(c, object ? e->string : NULL, i);
+
+		for (const cJSON *d = e->next; object && d; d = d->next)
+			if (!strcmp(e->string, d->string))
+				return ib_json_fail(c, "duplicate key");
+		if (find_duplicate(c, e))
 			return IB_EINPUT;
+		ib_json_pop(c, saved);
 	}
 	return 0;
 }
 
 int ib_json_parse(const char *text, size_t len, const char *source, cJSON **out, struct ib_err *err)
 {
+	struct ib_json_ctx c = {.source = source, .err = err};
 	const char *end = NULL;
 	cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
 	size_t at = end && end >= text ? (size_t)(end - text) : 0;
@@ -72,7 +43,7 @@ int ib_json_parse(const char *text, size_t len, const char *source, cJSON **out,
 		rc = ib_fail(err, IB_EINPUT, "%s: %s (at byte %zu)", source,
 		             root ? "unexpected data after the JSON value" : "not valid JSON", at);
 	else
-		rc = find_duplicate(root, "", source, err);
+		rc = find_duplicate(&c, root);
 	if (rc)
 		cJSON_Delete(root);
 	else
@@ -91,92 +62,6 @@ int ib_json_load(const char *path, size_t max, cJSON **out, struct ib_err *err)
 		rc = ib_json_parse(text, len, path, out, err);
 	free(text);
 	return rc;
-}
-
-const cJSON *ib_json_member(const cJSON *obj, const char *key)
-{
-	return cJSON_GetObjectItemCaseSensitive(obj, key);
-}
-
-static int missing(const char *key, int required, const char *source, const char *path,
-                   struct ib_err *err)
-{
-	return required ? at_key(source, path, key, "", "missing", err) : 0;
-}
-
-static int wrong(const char *key, const char *what, const char *source, const char *path,
-                 struct ib_err *err)
-{
-	return at_key(source, path, key, "expected ", what, err);
-}
-
-/*
- * The member named key, when its cJSON type is one of the type bits (else "expected <what>");
- * *out is NULL when absent.
- */
-static int typed(const cJSON *obj, const char *key, int required, int type, const char *what,
-                 const cJSON **out, const char *source, const char *path, struct ib_err *err)
-{
-	const cJSON *v = ib_json_member(obj, key);
-
-	*out = NULL;
-	if (!v)
-		return missing(key, required, source, path, err);
-	if (!(v->type & type))
-		return wrong(key, what, source, path, err);
-	*out = v;
-	return 0;
-}
-
-int ib_json_string(const cJSON *obj, const char *key, int required, const char **out,
-                   const char *source, const char *path, struct ib_err *err)
-{
-	const cJSON *v;
-	int rc = typed(obj, key, required, cJSON_String, "a string", &v, source, path, err);
-
-	if (v)
-		*out = v->valuestring;
-	return rc;
-}
-
-int ib_json_bool(const cJSON *obj, const char *key, int required, int *out, const char *source,
-                 const char *path, struct ib_err *err)
-{
-	const cJSON *v;
-	int rc = typed(obj, key, required, cJSON_True | cJSON_False, "true or false", &v, source,
-	               path, err);
-
-	if (v)
-		*out = (v->type & cJSON_True) != 0;
-	return rc;
-}
-
-int ib_json_array(const cJSON *obj, const char *key, int required, const cJSON **out,
-                  const char *source, const char *path, struct ib_err *err)
-{
-	return typed(obj, key, required, cJSON_Array, "an array", out, source, path, err);
-}
-
-int ib_json_int(const cJSON *obj, const char *key, int required, int64_t min, int64_t max,
-                int64_t *out, const char *source, const char *path, struct ib_err *err)
-{
-	const cJSON *v;
-	char what[96];
-	double d;
-	int rc;
-
-	/* One allowed value is named alone: the format then leaves max unused. */
-	snprintf(what, sizeof what, min == max ? "%lld" : "an integer from %lld to %lld",
-	         (long long)min, (long long)max);
-	rc = typed(obj, key, required, cJSON_Number, what, &v, source, path, err);
-	if (!v)
-		return rc;
-	d = v->valuedouble;
-	if (d != d || d < -JSON_SAFE_INT || d > JSON_SAFE_INT || d != (double)(int64_t)d ||
-	    (int64_t)d < min || (int64_t)d > max)
-		return wrong(key, what, source, path, err);
-	*out = (int64_t)d;
-	return 0;
 }
 
 /* ---- the schema reader ---- */
@@ -296,7 +181,7 @@ static int get_str(struct ib_json_ctx *c, const cJSON *v, size_t lo, size_t max,
 	char got[80];
 	size_t len;
 
-	if (!cJSON_IsString(v))
+	if ((v->type & 0xff) != cJSON_String)
 		return ib_json_expected(c, v, "a string");
 	len = strlen(v->valuestring);
 	if (len < lo)
@@ -340,7 +225,7 @@ static int get_enum(struct ib_json_ctx *c, const cJSON *v, const char *const *va
 	char list[256] = "";
 	size_t o = 0;
 
-	if (cJSON_IsString(v)) {
+	if ((v->type & 0xff) == cJSON_String) {
 		for (size_t i = 0; i < n; i++) {
 			if (!strcmp(v->valuestring, values[i])) {
 				*idx = i;
@@ -362,7 +247,7 @@ static int get_array(struct ib_json_ctx *c, const cJSON *v, size_t min, size_t m
 {
 	size_t count = 0;
 
-	if (!cJSON_IsArray(v))
+	if ((v->type & 0xff) != cJSON_Array)
 		return ib_json_expected(c, v, "an array");
 	for (const cJSON *it = v->child; it; it = it->next)
 		count++;
@@ -384,7 +269,7 @@ static int take_keys(struct ib_json_ctx *c, const cJSON *v, const struct ib_json
 {
 	char got[80];
 
-	if (!cJSON_IsObject(v))
+	if ((v->type & 0xff) != cJSON_Object)
 		return ib_json_expected(c, v, "an object");
 	for (size_t i = 0; i < n; i++)
 		found[i] = NULL;
@@ -403,6 +288,8 @@ static int take_keys(struct ib_json_ctx *c, const cJSON *v, const struct ib_json
 		for (const char *p = key; *p; p++)
 			plain &= (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 			         (*p >= '0' && *p <= '9') || (p > key && strchr("_-.", *p));
+		if (c->agent && (rule & IB_K_NO || (it->type & 0xff) == cJSON_NULL))
+			continue;
 		saved = ib_json_push(c, plain && *key ? key : ib_json_quote(got, sizeof got, key),
 		                     0);
 		if (rule & IB_K_NO) {

@@ -3,9 +3,9 @@
  *
  * cJSON on its own accepts trailing garbage and duplicate keys; ib_json_parse refuses both
  * (duplicates at any depth). Objects are read by one schema reader (ib_json_read) from tables of
- * rows that refuse unknown keys and check types, ranges and lengths; a few typed getters serve
- * the agent's files, which may hold keys of their own. Every error message names the source (a
- * file name) and the key path: "f.json: nics[0].device: expected a string".
+ * rows that refuse unknown keys (the agent's files excepted) and check types, ranges and
+ * lengths. Every error message names the source (a file name) and the key path:
+ * "f.json: nics[0].device: expected a string, got 5".
  */
 #ifndef IBDRV_JSON_H
 #define IBDRV_JSON_H
@@ -26,24 +26,6 @@ int ib_json_parse(const char *text, size_t len, const char *source, cJSON **out,
 /* Reads the file at path (at most max bytes) and parses it as ib_json_parse does. */
 int ib_json_load(const char *path, size_t max, cJSON **out, struct ib_err *err);
 
-/* The member named key (case-sensitive), or NULL. */
-const cJSON *ib_json_member(const cJSON *obj, const char *key);
-
-/*
- * Typed members. A missing member is an error when required, else the output
- * is left untouched and 0 is returned.
- */
-int ib_json_string(const cJSON *obj, const char *key, int required, const char **out,
-                   const char *source, const char *path, struct ib_err *err);
-int ib_json_bool(const cJSON *obj, const char *key, int required, int *out, const char *source,
-                 const char *path, struct ib_err *err);
-/* An array member; *out is NULL when absent and not required. */
-int ib_json_array(const cJSON *obj, const char *key, int required, const cJSON **out,
-                  const char *source, const char *path, struct ib_err *err);
-
-/* A signed integer member within [min, max] (and within 2^53, where doubles are exact). */
-int ib_json_int(const cJSON *obj, const char *key, int required, int64_t min, int64_t max,
-                int64_t *out, const char *source, const char *path, struct ib_err *err);
 /*
  * The schema reader: every strict JSON input of the project (manifests, facts, the catalog, the
  * state and the handler's package file) is read by one walker from tables of rows, one a key, in
@@ -119,6 +101,7 @@ struct ib_json_ctx {
 	int form;            /* which of a row's rules applies */
 	int utf8;            /* strings must be valid UTF-8 */
 	int windows;         /* set by checks: the object being read is for Windows */
+	int agent;           /* the agent's files: keys of no row are ignored, null is absent */
 	const struct ib_json_row *row;
 	void *obj[4]; /* the structs being filled, outermost first */
 	size_t depth;

@@ -208,10 +208,10 @@ const char *const ib_os_products[2] = {"server", "workstation"};
 
 int ib_generation_read(struct ib_json_ctx *c, const cJSON *v, int null_ok, const char **out)
 {
-	unsigned g = cJSON_IsString(v) ? gen_index(v->valuestring) : 0;
+	unsigned g = (v->type & 0xff) == cJSON_String ? gen_index(v->valuestring) : 0;
 
 	*out = g ? gen_names[g - 1] : NULL;
-	if (g || (null_ok && cJSON_IsNull(v)))
+	if (g || (null_ok && (v->type & 0xff) == cJSON_NULL))
 		return 0;
 	return ib_json_expected(c, v, null_ok ? GENERATIONS " or null" : GENERATIONS);
 }

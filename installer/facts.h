@@ -20,7 +20,6 @@
 #define IB_VM_SIZE_UNKNOWN "unknown"
 /* What a bad VM size is told (after "expected "). */
 #define IB_VM_SIZE_WANTED "an Azure size name such as \"Standard_HB120rs_v2\" or \"unknown\""
-#define IB_VM_SIZE_EXPECTED "expected " IB_VM_SIZE_WANTED
 #define IB_PCI_VENDOR_MELLANOX "15b3"
 #define IB_PCI_CLASS_INFINIBAND "0207"
 #define IB_PCI_CLASS_ETHERNET "0200"
