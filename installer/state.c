@@ -283,7 +283,7 @@ static int save(const char *path, const void *in, int state, struct ib_err *err)
 	if (!text)
 		return ib_oom(err);
 	rc = ib_outfile_printf(path, err, "%s\n", text);
-	cJSON_free(text);
+	free(text);
 	return rc;
 }
 
