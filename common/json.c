@@ -27,22 +27,85 @@ static int find_duplicate(struct ib_json_ctx *c, const cJSON *node)
 	return 0;
 }
 
+/* "<source>: <what> byte N (line L, column C)" for a 0-based byte offset. */
+static int fail_at(struct ib_err *err, const char *source, const char *text, size_t off,
+                   const char *what)
+{
+	size_t line = 1, col_start = 0;
+
+	for (size_t i = 0; i < off; i++) {
+		if (text[i] == '\n') {
+			line++;
+			col_start = i + 1;
+		}
+	}
+	return ib_fail(err, IB_EINPUT, "%s: %s byte %zu (line %zu, column %zu)", source, what, off,
+	               line, off - col_start + 1);
+}
+
+static int is_json_space(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r';
+}
+
+/*
+ * Refuses what cJSON accepts but JSON does not, in text cJSON has parsed up to
+ * end: "\u0000" (it would cut the string short) and control characters other
+ * than the four JSON whitespace characters between tokens.
+ */
+static int scan_text(const char *source, const char *text, size_t end, struct ib_err *err)
+{
+	int in_string = 0;
+
+	for (size_t i = 0; i < end; i++) {
+		unsigned char ch = (unsigned char)text[i];
+
+		if (in_string) {
+			if (ch == '"') {
+				in_string = 0;
+			} else if (ch == '\\') {
+				if (i + 5 < end && text[i + 1] == 'u' &&
+				    !memcmp(text + i + 2, "0000", 4)) {
+					return fail_at(err, source, text, i,
+					               "\\u0000 (NUL) in a string at");
+				}
+				i++;
+			}
+		} else if (ch == '"') {
+			in_string = 1;
+		} else if (ch < 0x20 && !is_json_space((char)ch)) {
+			char what[32];
+			snprintf(what, sizeof what, "control character 0x%02x at", ch);
+			return fail_at(err, source, text, i, what);
+		}
+	}
+	return 0;
+}
+
 int ib_json_parse(const char *text, size_t len, const char *source, cJSON **out, struct ib_err *err)
 {
 	struct ib_json_ctx c = {.source = source, .err = err};
-	const char *end = NULL;
-	cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-	size_t at = end && end >= text ? (size_t)(end - text) : 0;
+	const char *end = NULL, *nul = memchr(text, '\0', len);
+	cJSON *root = nul ? NULL : cJSON_ParseWithLengthOpts(text, len, &end, 0);
+	size_t at = end && end >= text && (size_t)(end - text) <= len ? (size_t)(end - text) : 0;
+	size_t lead = 0;
 	int rc;
 
 	*out = NULL;
-	while (root && at < len &&
-	       (text[at] == ' ' || text[at] == '\t' || text[at] == '\r' || text[at] == '\n'))
+	if (nul)
+		return fail_at(err, source, text, (size_t)(nul - text), "NUL byte at");
+	while (lead < len && is_json_space(text[lead]))
+		lead++;
+	if (lead == len)
+		return ib_fail(err, IB_EINPUT, "%s: empty; expected a JSON value", source);
+	if (!root)
+		return fail_at(err, source, text, at, "not valid JSON at");
+	rc = scan_text(source, text, at, err);
+	while (at < len && is_json_space(text[at]))
 		at++;
-	if (!root || at != len)
-		rc = ib_fail(err, IB_EINPUT, "%s: %s (at byte %zu)", source,
-		             root ? "unexpected data after the JSON value" : "not valid JSON", at);
-	else
+	if (rc == 0 && at < len)
+		rc = fail_at(err, source, text, at, "unexpected data after the JSON value at");
+	if (rc == 0)
 		rc = find_duplicate(&c, root);
 	if (rc)
 		cJSON_Delete(root);
@@ -261,7 +324,8 @@ static int get_array(struct ib_json_ctx *c, const cJSON *v, size_t min, size_t m
 }
 
 /*
- * Checks that v is an object whose keys all belong to rows (in this form), each at most once;
+ * Checks that v is an object whose keys all belong to rows (in this form; ib_json_parse has
+ * refused keys given twice);
  * found[i] gets the value of rows[i] or NULL (ib_json_read refuses a missing required key when
  * its row's turn comes).
  */
@@ -305,8 +369,6 @@ static int take_keys(struct ib_json_ctx *c, const cJSON *v, const struct ib_json
 		}
 		if (rule & IB_K_REFUSED)
 			return ib_json_fail(c, "%s", c->refused);
-		if (found[k])
-			return ib_json_fail(c, "duplicate key");
 		found[k] = it;
 		ib_json_pop(c, saved);
 	}

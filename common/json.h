@@ -18,8 +18,11 @@
 
 #define IB_JSON_PATH_MAX 256
 
-/* Parses exactly one JSON value from text[0..len) (only whitespace may follow). Free with
- * cJSON_Delete. */
+/*
+ * Parses exactly one JSON value from text[0..len) (only whitespace may follow), refusing what
+ * cJSON lets through but JSON forbids (NUL bytes, "\u0000", control characters between tokens)
+ * and keys given twice; errors name the byte offset, line and column. Free with cJSON_Delete.
+ */
 int ib_json_parse(const char *text, size_t len, const char *source, cJSON **out,
                   struct ib_err *err);
 

@@ -57,22 +57,6 @@ static const char *const nic_names[] = {"CX3-Pro", "CX4", "CX5", "CX6", "CX7"};
 
 /* ---- messages ---- */
 
-/* "<source>: <what> byte N (line L, column C)" for a 0-based byte offset. */
-static int fail_at(struct ib_err *err, const char *source, const char *text, size_t off,
-                   const char *what)
-{
-	size_t line = 1, col_start = 0;
-
-	for (size_t i = 0; i < off; i++) {
-		if (text[i] == '\n') {
-			line++;
-			col_start = i + 1;
-		}
-	}
-	return ib_fail(err, IB_EINPUT, "%s: %s byte %zu (line %zu, column %zu)", source, what, off,
-	               line, off - col_start + 1);
-}
-
 /* s matches [A-Za-z0-9] followed by characters of the set (plus letters and digits). */
 static int word_ok(const char *s, const char *punct, int upper)
 {
@@ -879,45 +863,6 @@ static int check_drivers(struct ib_json_ctx *c, void *obj, const cJSON *v, size_
 	                    "id");
 }
 
-static int is_json_space(char ch)
-{
-	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r';
-}
-
-/*
- * Refuses what cJSON accepts but JSON does not, in text cJSON has parsed up to
- * end: "\u0000" (it would cut the string short) and control characters other
- * than the four JSON whitespace characters between tokens.
- */
-static int scan_text(const char *source, const char *text, size_t end, struct ib_err *err)
-{
-	int in_string = 0;
-
-	for (size_t i = 0; i < end; i++) {
-		unsigned char ch = (unsigned char)text[i];
-
-		if (in_string) {
-			if (ch == '"') {
-				in_string = 0;
-			} else if (ch == '\\') {
-				if (i + 5 < end && text[i + 1] == 'u' &&
-				    !memcmp(text + i + 2, "0000", 4)) {
-					return fail_at(err, source, text, i,
-					               "\\u0000 (NUL) in a string at");
-				}
-				i++;
-			}
-		} else if (ch == '"') {
-			in_string = 1;
-		} else if (ch < 0x20 && !is_json_space((char)ch)) {
-			char what[32];
-			snprintf(what, sizeof what, "control character 0x%02x at", ch);
-			return fail_at(err, source, text, i, what);
-		}
-	}
-	return 0;
-}
-
 /* input is input_check for the input form, NULL for the resolved form. */
 static int parse_text(const char *text, size_t len, const char *source, const char *dir,
                       ib_json_check input, struct ib_manifest **out, struct ib_err *err)
@@ -931,9 +876,7 @@ static int parse_text(const char *text, size_t len, const char *source, const ch
 	        .dir = dir,
 	        .input = input};
 	struct ib_manifest *m = NULL;
-	const char *end = NULL, *nul;
 	cJSON *root = NULL;
-	size_t off;
 	int rc;
 
 	*out = NULL;
@@ -942,29 +885,8 @@ static int parse_text(const char *text, size_t len, const char *source, const ch
 		        err, IB_EINPUT,
 		        "%s: %zu bytes, larger than the %d-byte (1 MiB) limit for a manifest",
 		        source, len, IB_MANIFEST_MAX_BYTES);
-	if ((nul = memchr(text, '\0', len))) {
-		return fail_at(err, source, text, (size_t)(nul - text), "NUL byte at");
-	}
-	for (off = 0; off < len && is_json_space(text[off]); off++)
-		;
-	if (off == len)
-		return ib_fail(err, IB_EINPUT, "%s: empty; expected a JSON object", source);
-
-	root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-	if (!root) {
-		off = end && end >= text && (size_t)(end - text) <= len ? (size_t)(end - text) : 0;
-		return fail_at(err, source, text, off, "invalid JSON near");
-	}
-	off = (size_t)(end - text);
-	if ((rc = scan_text(source, text, off, err)))
-		goto out;
-	while (off < len && is_json_space(text[off]))
-		off++;
-	if (off < len) {
-		rc = fail_at(err, source, text, off, "unexpected data after the JSON value at");
-		goto out;
-	}
-
+	if ((rc = ib_json_parse(text, len, source, &root, err)))
+		return rc;
 	m = calloc(1, sizeof *m);
 	if (!m) {
 		rc = ib_oom(err);

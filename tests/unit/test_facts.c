@@ -155,7 +155,7 @@ static void test_bad_files(void)
 		const char *json;
 		const char *want;
 	} cases[] = {
-	        {"", "f.json: not valid JSON"},
+	        {"", "f.json: empty; expected a JSON value"},
 	        {"[]", "f.json: expected an object, got an array"},
 	        {"{\"vm_size\":\"unknown\",\"os\":{\"family\":\"linux\",\"id\":\"x\"},\"nics\":[]} "
 	         "x",

@@ -508,15 +508,15 @@ static const struct {
 	const char *want;
 } bad[] = {
         /* Syntax. */
-        {"{\"format\": 1,,}", ": invalid JSON near byte 14 (line 1, column 15)"},
+        {"{\"format\": 1,,}", ": not valid JSON at byte 14 (line 1, column 15)"},
         {"{\n  \"format\": 1\n  \"name\": \"x\"\n}",
-         ": invalid JSON near byte 18 (line 3, column 3)"},
+         ": not valid JSON at byte 18 (line 3, column 3)"},
         {TOP(LGOOD) " x",
          ": unexpected data after the JSON value at byte 325 (line 1, column 326)"},
         {TOP(LGOOD) "{}",
          ": unexpected data after the JSON value at byte 324 (line 1, column 325)"},
-        {"", ": empty; expected a JSON object"},
-        {" \n\t", ": empty; expected a JSON object"},
+        {"", ": empty; expected a JSON value"},
+        {" \n\t", ": empty; expected a JSON value"},
         {"{\x01\"format\":1}", ": control character 0x01 at byte 1 (line 1, column 2)"},
         {"{\"na\\u0000me\":1}", ": \\u0000 (NUL) in a string at byte 4 (line 1, column 5)"},
         {"[]", ": expected an object, got an array"},

@@ -192,7 +192,7 @@ static void test_corrupt(void)
 {
 	char link[1300];
 
-	expect_corrupt("", "not valid JSON");
+	expect_corrupt("", "empty; expected a JSON value");
 	expect_corrupt("{\"format\":1,", "not valid JSON");
 	expect_corrupt("[1,2]", "expected an object, got an array");
 	expect_corrupt(GOOD_HEAD "\"bundle\":\"b\",\"bundle_sequence\":1," GOOD_TAIL " trailing",
