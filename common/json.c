@@ -526,7 +526,8 @@ static int write_value(cJSON *obj, const struct ib_json_row *r, const char *fiel
 		s = *(const char *const *)field;
 		break;
 	case IB_T_BUF:
-		s = field[0] || r->rule[0] & IB_K_REQ ? field : NULL;
+		s = field[0] || (r->rule[0] & IB_K_REQ) ? field
+		                                        : NULL; /* "" left out if optional */
 		break;
 	case IB_T_INT:
 		return cJSON_AddNumberToObject(obj, r->key,

@@ -112,8 +112,8 @@ struct ib_json_ctx {
 	char path[IB_JSON_PATH_MAX];
 };
 
-/* Reads object v into obj by the n rows; on failure obj may hold some values (free them with
- * ib_json_free). */
+/* Reads object v into obj by the n rows (at most 16); on failure obj may hold some values (free
+ * them with ib_json_free). */
 int ib_json_read(struct ib_json_ctx *c, const cJSON *v, const struct ib_json_row *rows, size_t n,
                  void *obj);
 /* Frees what ib_json_read stored in obj (strings, arrays), not obj itself. */

@@ -96,8 +96,7 @@ static int valid_size_name(const char *s)
 static const struct ib_json_valid size_name = {valid_size_name,
                                                "a size name starting with \"Standard_\""};
 static const struct ib_json_valid rate = {valid_rate, "one of " RATES};
-static const struct ib_json_valid os_id = {ib_valid_os_id,
-                                           "an os-release ID (a-z, 0-9, '.', '_', '-')"};
+static const struct ib_json_valid os_id = {ib_valid_os_id, "an os-release ID (a-z 0-9 . _ -)"};
 
 /* A size's confirmed generation, or null. */
 static int check_nic(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)

@@ -194,7 +194,7 @@ static int valid_hex4(const char *s)
 /* The string checks of the rows below, and what is expected when one fails. */
 static const struct ib_json_valid valid[] = {
         [C_SIZE] = {ib_valid_vm_size, IB_VM_SIZE_WANTED},
-        [C_ID] = {ib_valid_os_id, "an os-release ID (a-z, 0-9, '.', '_', '-')"},
+        [C_ID] = {ib_valid_os_id, "an os-release ID (a-z 0-9 . _ -)"},
         [C_VERSION] = {ib_valid_version, "a version such as \"10.0.17763\" or \"20.04\""},
         [C_HEX4] = {valid_hex4, "4 lower-case hex digits"},
         [C_PCI] = {ib_valid_pci_address, "a PCI address such as \"0101:00:00.0\""},
