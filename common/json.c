@@ -323,6 +323,26 @@ static int get_array(struct ib_json_ctx *c, const cJSON *v, size_t min, size_t m
 	return 0;
 }
 
+/* The rule of row r in c's form: IB_K_* bits, with those of the forms resolved. */
+static int rule_of(const struct ib_json_ctx *c, const struct ib_json_row *r)
+{
+	int rule = r->rule;
+
+	if (!c->form)
+		return rule;
+	if (rule & IB_K_NOT1)
+		rule |= IB_K_NO;
+	if (rule & IB_K_REQ1)
+		rule |= IB_K_REQ;
+	return rule & ~IB_K_NOT0;
+}
+
+/* The size_t count of the array of row r in obj, after its pointer. */
+static size_t *count_of(const struct ib_json_row *r, const void *obj)
+{
+	return (size_t *)((char *)obj + r->off + sizeof(void *));
+}
+
 /*
  * Checks that v is an object whose keys all belong to rows (in this form; ib_json_parse has
  * refused keys given twice);
@@ -345,7 +365,7 @@ static int take_keys(struct ib_json_ctx *c, const cJSON *v, const struct ib_json
 
 		for (; k < n; k++) {
 			if (!strcmp(key, rows[k].key)) {
-				rule = rows[k].rule[c->form];
+				rule = rule_of(c, &rows[k]);
 				break;
 			}
 		}
@@ -362,12 +382,12 @@ static int take_keys(struct ib_json_ctx *c, const cJSON *v, const struct ib_json
 			size_t o = 0;
 			list[0] = '\0';
 			for (size_t i = 0; i < n && o < sizeof list; i++)
-				if (!(rows[i].rule[c->form] & (IB_K_NO | IB_K_REFUSED)))
+				if (!(rule_of(c, &rows[i]) & (IB_K_NO | IB_K_NOT0)))
 					o += (size_t)snprintf(list + o, sizeof list - o, "%s%s",
 					                      o ? ", " : "", rows[i].key);
 			return ib_json_fail(c, "unknown key (expected %s)", list);
 		}
-		if (rule & IB_K_REFUSED)
+		if (rule & IB_K_NOT0)
 			return ib_json_fail(c, "%s", c->refused);
 		found[k] = it;
 		ib_json_pop(c, saved);
@@ -403,7 +423,9 @@ static int read_value(struct ib_json_ctx *c, const struct ib_json_row *r, const 
 			rc = ib_oom(c->err);
 		break;
 	case IB_T_INT:
-		if ((rc = get_int(c, v, r->lo, r->hi, &n)) || !r->size)
+	case IB_T_BIG:
+		if ((rc = get_int(c, v, r->lo, r->type == IB_T_BIG ? MAX_SAFE_INT : r->hi, &n)) ||
+		    !r->size)
 			break;
 		if (r->size == sizeof(int))
 			*(int *)dst = (int)n;
@@ -444,7 +466,7 @@ static int read_array(struct ib_json_ctx *c, const struct ib_json_row *r, const 
 	if (!items)
 		return ib_oom(c->err);
 	*(void **)((char *)obj + r->off) = items;
-	*(size_t *)((char *)obj + r->n_off) = n;
+	*count_of(r, obj) = n;
 	for (const cJSON *it = v->child; it; it = it->next, i++) {
 		size_t saved = ib_json_push(c, NULL, i);
 		if ((rc = read_value(c, r, it, items + i * r->size)) ||
@@ -466,10 +488,10 @@ int ib_json_read(struct ib_json_ctx *c, const cJSON *v, const struct ib_json_row
 	c->obj[c->depth++] = obj;
 	for (size_t k = 0; k < n && rc == 0; k++) {
 		const struct ib_json_row *r = &rows[k];
-		int rule = r->rule[c->form];
+		int rule = rule_of(c, r);
 		size_t saved;
 
-		if (rule & (IB_K_NO | IB_K_REFUSED))
+		if (rule & (IB_K_NO | IB_K_NOT0))
 			continue; /* not of this form: take_keys refused it */
 		saved = ib_json_push(c, r->key, 0);
 		if (found[k] && rule >> (2 + c->windows) & 1)
@@ -478,7 +500,7 @@ int ib_json_read(struct ib_json_ctx *c, const cJSON *v, const struct ib_json_row
 			rc = ib_json_fail(c, "missing");
 		else if (!found[k])
 			rc = run_check(c, r, obj, NULL, 0);
-		else if (r->n_off)
+		else if (r->max)
 			rc = read_array(c, r, found[k], obj);
 		else if ((rc = read_value(c, r, found[k], (char *)obj + r->off)) == 0)
 			rc = run_check(c, r, obj, found[k], 0);
@@ -498,9 +520,9 @@ void ib_json_free(const struct ib_json_row *rows, size_t n, void *obj)
 
 		if (!r->size)
 			continue;
-		if (r->n_off) {
+		if (r->max) {
 			items = *(char **)items;
-			count = items ? *(size_t *)((char *)obj + r->n_off) : 0;
+			count = items ? *count_of(r, obj) : 0;
 		}
 		for (size_t i = 0; i < count; i++) {
 			char *item = items + i * r->size;
@@ -509,7 +531,7 @@ void ib_json_free(const struct ib_json_row *rows, size_t n, void *obj)
 			else if (r->type == IB_T_STR || r->type == IB_T_ENUM)
 				free(*(char **)item);
 		}
-		if (r->n_off)
+		if (r->max)
 			free(items);
 	}
 }
@@ -526,10 +548,10 @@ static int write_value(cJSON *obj, const struct ib_json_row *r, const char *fiel
 		s = *(const char *const *)field;
 		break;
 	case IB_T_BUF:
-		s = field[0] || (r->rule[0] & IB_K_REQ) ? field
-		                                        : NULL; /* "" left out if optional */
+		s = field[0] || (r->rule & IB_K_REQ) ? field : NULL; /* "" left out if optional */
 		break;
 	case IB_T_INT:
+	case IB_T_BIG:
 		return cJSON_AddNumberToObject(obj, r->key,
 		                               !r->size ? r->lo
 		                               : r->size == sizeof(int)
@@ -567,9 +589,9 @@ int ib_json_write(cJSON *obj, const struct ib_json_row *rows, size_t n, const vo
 		const char *field = (const char *)in + r->off;
 		cJSON *arr;
 
-		if (r->rule[0] & IB_K_NO)
+		if (r->rule & IB_K_NO)
 			continue;
-		if (!r->n_off) {
+		if (!r->max) {
 			if (write_value(obj, r, field))
 				return -1;
 			continue;
@@ -580,7 +602,7 @@ int ib_json_write(cJSON *obj, const struct ib_json_row *rows, size_t n, const vo
 			return -1;
 		}
 		field = *(const char *const *)field;
-		for (size_t i = 0; i < *(const size_t *)((const char *)in + r->n_off); i++) {
+		for (size_t i = 0; i < *count_of(r, in); i++) {
 			cJSON *e = cJSON_CreateObject();
 
 			if (!e || !cJSON_AddItemToArray(arr, e)) {

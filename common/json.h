@@ -42,6 +42,7 @@ enum ib_json_type {
 	IB_T_STR,   /* strdup'd into a char *; lo..hi bytes, no control characters */
 	IB_T_BUF,   /* copied into a char array of size bytes; at least lo bytes */
 	IB_T_INT,   /* an integer from lo to hi, into an int or int64_t (size 0: not stored) */
+	IB_T_BIG,   /* an integer from lo to 2^53 - 1 (doubles hold each exactly), into 8 bytes */
 	IB_T_BOOL,  /* into an int */
 	IB_T_ENUM,  /* one of the hi names of sub, strdup'd into a char * */
 	IB_T_INDEX, /* one of the hi names of sub, its position into an int */
@@ -50,10 +51,11 @@ enum ib_json_type {
 };
 
 /*
- * When a key may appear (a row has one rule a form of its document, see struct ib_json_ctx): bits
- * 0 and 1 make it required (0 while c->windows is 0, 1 while it is 1), bits 2 and 3 refuse it
- * ("only for windows", "only for linux"). IB_K_NO makes it an unknown key, IB_K_REFUSED refuses
- * it with c->refused.
+ * When a key may appear. Bits 0 and 1 make it required (0 while c->windows is 0, 1 while it is
+ * 1), bits 2 and 3 refuse it ("only for windows", "only for linux"). IB_K_NO makes it an unknown
+ * key. A document may have two forms (c->form 0 and 1, the manifest's input and resolved forms):
+ * IB_K_NOT0 refuses the key in form 0 with c->refused, IB_K_NOT1 makes it unknown in form 1,
+ * IB_K_REQ1 makes it required in form 1.
  */
 enum {
 	IB_K_OPT = 0,
@@ -63,7 +65,9 @@ enum {
 	IB_K_WIN_ONLY = 4,
 	IB_K_LINUX_ONLY = 8,
 	IB_K_NO = 16,
-	IB_K_REFUSED = 32
+	IB_K_NOT0 = 32,
+	IB_K_NOT1 = 64,
+	IB_K_REQ1 = 128
 };
 
 struct ib_json_ctx;
@@ -78,23 +82,30 @@ typedef int (*ib_json_check)(struct ib_json_ctx *c, void *obj, const cJSON *v, s
 
 struct ib_json_row {
 	const char *key;
-	int lo;                /* T_INT: the lowest value; T_STR, T_BUF: the shortest */
-	unsigned char rule[2]; /* by form */
-	unsigned char type;    /* enum ib_json_type: the value's, or each item's */
-	unsigned char min;     /* array: the fewest items */
-	unsigned short off;    /* of the field, or of an array's pointer */
-	unsigned short n_off;  /* not 0: an array, its size_t count at n_off */
-	unsigned short size;   /* of the field (0: not stored), or of each item */
-	unsigned short max;    /* array: the most items */
-	long long hi;    /* T_INT: the highest; T_STR: the longest; T_ENUM, T_OBJ: how many sub */
-	const void *sub; /* T_ENUM, T_INDEX: the names; T_OBJ: its rows; else the check's data */
+	int lo; /* T_INT, T_BIG: the lowest value; T_STR, T_BUF: the shortest */
+	int hi; /* T_INT: the highest; T_STR: the longest; T_ENUM, T_OBJ: how many sub */
+	unsigned char rule; /* IB_K_* */
+	unsigned char type; /* enum ib_json_type: the value's, or each item's */
+	unsigned char min;  /* array: the fewest items */
+	unsigned char size; /* of the field (0: not stored), or of each item */
+	unsigned short off; /* of the field, or of an array's pointer (its size_t count follows) */
+	unsigned short max; /* not 0: an array of at most max items */
+	const void *sub;    /* T_ENUM, T_INDEX: the names; T_OBJ: its rows; else the check's data */
 	ib_json_check check;
 };
 
-/* A row's off, n_off and size: a field, an array with its count, or nothing stored. */
-#define IB_FIELD(type, m) offsetof(type, m), 0, sizeof((type *)0)->m
-#define IB_ARRAY(type, m, n, item) offsetof(type, m), offsetof(type, n), sizeof(item)
-#define IB_NOSTORE 0, 0, 0
+/*
+ * A row's size and off: a field, an array (which does not compile unless its count n follows
+ * it), or nothing stored.
+ */
+#define IB_FIELD(type, m) sizeof((type *)0)->m, offsetof(type, m)
+#define IB_ARRAY(type, m, n, item)                                                                 \
+	sizeof(item),                                                                              \
+	        offsetof(type, m) +                                                                \
+	                0 * sizeof(char[offsetof(type, n) == offsetof(type, m) + sizeof(void *)    \
+	                                        ? 1                                                \
+	                                        : -1])
+#define IB_NOSTORE 0, 0
 
 /* What the walker is doing: where errors go and the JSON path of the current value. */
 struct ib_json_ctx {

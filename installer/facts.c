@@ -249,38 +249,20 @@ static int check_generation(struct ib_json_ctx *c, void *obj, const cJSON *v, si
  */
 #define STR(st, m, rule, c, max)                                                                   \
 	{                                                                                          \
-#m, 1,                                                                             \
-		        {rule }, IB_T_STR, 0, IB_FIELD(st, m), 0, max,                             \
-		         &valid[c], c == C_TEXT ? NULL : ib_json_check_valid                       \
+#m, 1, max, rule, IB_T_STR, 0, IB_FIELD(st, m), 0,                                 \
+		        &valid[c], c == C_TEXT ? NULL : ib_json_check_valid                        \
 	}
 #define HEX4(m, rule)                                                                              \
 	{                                                                                          \
-#m, 0,                                                                             \
-		        {rule }, IB_T_BUF, 0, IB_FIELD(struct ib_nic, m), 0, 0,                    \
-		         &valid[C_HEX4], ib_json_check_valid                                       \
+#m, 0, 0, rule, IB_T_BUF, 0, IB_FIELD(struct ib_nic, m), 0,                        \
+		        &valid[C_HEX4], ib_json_check_valid                                        \
 	}
 
 static const struct ib_json_row os_rows[] = {
-        {"family",
-         0,
-         {IB_K_REQ},
-         IB_T_ENUM,
-         0,
-         IB_FIELD(struct ib_os, family),
-         0,
-         2,
-         ib_os_families,
+        {"family", 0, 2, IB_K_REQ, IB_T_ENUM, 0, IB_FIELD(struct ib_os, family), 0, ib_os_families,
          ib_json_check_windows},
-        {"product",
-         0,
-         {IB_K_REQ_WIN | IB_K_WIN_ONLY},
-         IB_T_ENUM,
-         0,
-         IB_FIELD(struct ib_os, product),
-         0,
-         2,
-         ib_os_products,
-         NULL},
+        {"product", 0, 2, IB_K_REQ_WIN | IB_K_WIN_ONLY, IB_T_ENUM, 0,
+         IB_FIELD(struct ib_os, product), 0, ib_os_products, NULL},
         STR(struct ib_os, id, IB_K_REQ_LINUX | IB_K_LINUX_ONLY, C_ID, 64),
         STR(struct ib_os, version, IB_K_REQ_WIN, C_VERSION, 64),
         STR(struct ib_os, pretty_name, IB_K_OPT, C_TEXT, 256),
@@ -289,72 +271,24 @@ static const struct ib_json_row nic_rows[] = {
         STR(struct ib_nic, pci_address, IB_K_OPT, C_PCI, 32),
         HEX4(vendor, IB_K_REQ),
         HEX4(device, IB_K_REQ),
-        {"class",
-         0,
-         {IB_K_OPT},
-         IB_T_BUF,
-         0,
-         IB_FIELD(struct ib_nic, pci_class),
-         0,
-         0,
-         &valid[C_HEX4],
-         ib_json_check_valid},
-        {"generation",
-         0,
-         {IB_K_OPT},
-         IB_T_RAW,
-         0,
-         IB_FIELD(struct ib_nic, generation),
-         0,
-         0,
-         NULL,
+        {"class", 0, 0, IB_K_OPT, IB_T_BUF, 0, IB_FIELD(struct ib_nic, pci_class), 0,
+         &valid[C_HEX4], ib_json_check_valid},
+        {"generation", 0, 0, IB_K_OPT, IB_T_RAW, 0, IB_FIELD(struct ib_nic, generation), 0, NULL,
          check_generation},
-        {"virtual_function",
-         0,
-         {IB_K_REQ},
-         IB_T_BOOL,
-         0,
-         IB_FIELD(struct ib_nic, virtual_function),
-         0,
-         0,
-         NULL,
-         NULL},
-        {"link_layer",
-         0,
-         {IB_K_REQ},
-         IB_T_INDEX,
-         0,
-         IB_FIELD(struct ib_nic, link_layer),
-         0,
-         3,
-         link_names,
-         NULL},
+        {"virtual_function", 0, 0, IB_K_REQ, IB_T_BOOL, 0,
+         IB_FIELD(struct ib_nic, virtual_function), 0, NULL, NULL},
+        {"link_layer", 0, 3, IB_K_REQ, IB_T_INDEX, 0, IB_FIELD(struct ib_nic, link_layer), 0,
+         link_names, NULL},
         STR(struct ib_nic, ib_device, IB_K_OPT, C_IBDEV, 64),
 };
 static const struct ib_json_row root_rows[] = {
         STR(struct ib_facts, vm_size, IB_K_REQ, C_SIZE, 64),
-        {"os", 0, {IB_K_REQ}, IB_T_OBJ, 0, IB_FIELD(struct ib_facts, os), 0, 5, os_rows, NULL},
-        {"nd_over_vmbus",
-         0,
-         {IB_K_OPT},
-         IB_T_BOOL,
-         0,
-         IB_FIELD(struct ib_facts, nd_over_vmbus),
-         0,
-         0,
-         NULL,
-         NULL},
+        {"os", 0, 5, IB_K_REQ, IB_T_OBJ, 0, IB_FIELD(struct ib_facts, os), 0, os_rows, NULL},
+        {"nd_over_vmbus", 0, 0, IB_K_OPT, IB_T_BOOL, 0, IB_FIELD(struct ib_facts, nd_over_vmbus), 0,
+         NULL, NULL},
         STR(struct ib_facts, nd_driver_version, IB_K_OPT, C_TEXT, 256),
-        {"nics",
-         0,
-         {IB_K_REQ},
-         IB_T_OBJ,
-         0,
-         IB_ARRAY(struct ib_facts, nics, n_nics, struct ib_nic),
-         0xffff,
-         8,
-         nic_rows,
-         NULL},
+        {"nics", 0, 8, IB_K_REQ, IB_T_OBJ, 0,
+         IB_ARRAY(struct ib_facts, nics, n_nics, struct ib_nic), 0xffff, nic_rows, NULL},
 };
 
 void ib_facts_free(struct ib_facts *f)

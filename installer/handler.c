@@ -112,42 +112,18 @@ void ib_handler_env_free(struct ib_handler_env *env)
 
 /* The folders, in the entry's handlerEnvironment; the heartbeat file is optional. */
 static const struct ib_json_row folder_rows[] = {
-        {"logFolder", 1, {IB_K_REQ}, IB_T_STR, 0, ENV_AT(log_dir), 0, PATH_SETTING_MAX, NULL, NULL},
-        {"configFolder",
-         1,
-         {IB_K_REQ},
-         IB_T_STR,
-         0,
-         ENV_AT(config_dir),
-         0,
-         PATH_SETTING_MAX,
-         NULL,
+        {"logFolder", 1, PATH_SETTING_MAX, IB_K_REQ, IB_T_STR, 0, ENV_AT(log_dir), 0, NULL, NULL},
+        {"configFolder", 1, PATH_SETTING_MAX, IB_K_REQ, IB_T_STR, 0, ENV_AT(config_dir), 0, NULL,
          NULL},
-        {"statusFolder",
-         1,
-         {IB_K_REQ},
-         IB_T_STR,
-         0,
-         ENV_AT(status_dir),
-         0,
-         PATH_SETTING_MAX,
-         NULL,
+        {"statusFolder", 1, PATH_SETTING_MAX, IB_K_REQ, IB_T_STR, 0, ENV_AT(status_dir), 0, NULL,
          NULL},
-        {"heartbeatFile",
-         0,
-         {IB_K_OPT},
-         IB_T_STR,
-         0,
-         ENV_AT(heartbeat_file),
-         0,
-         PATH_SETTING_MAX,
-         NULL,
-         NULL},
+        {"heartbeatFile", 0, PATH_SETTING_MAX, IB_K_OPT, IB_T_STR, 0, ENV_AT(heartbeat_file), 0,
+         NULL, NULL},
 };
 /* A T_OBJ row that stores nothing reads its object into the same struct. */
 static const struct ib_json_row env_rows[] = {
-        {"name", 0, {IB_K_OPT}, IB_T_STR, 0, ENV_AT(name), 0, 256, NULL, NULL},
-        {"handlerEnvironment", 0, {IB_K_REQ}, IB_T_OBJ, 0, IB_NOSTORE, 0, 4, folder_rows, NULL},
+        {"name", 0, 256, IB_K_OPT, IB_T_STR, 0, ENV_AT(name), 0, NULL, NULL},
+        {"handlerEnvironment", 0, 4, IB_K_REQ, IB_T_OBJ, 0, IB_NOSTORE, 0, folder_rows, NULL},
 };
 
 static int env_from(struct ib_json_ctx *c, const cJSON *root, void *out)
@@ -182,21 +158,10 @@ int ib_handler_env_load(const char *handler_dir, struct ib_handler_env *env, str
 static int manifest_from(struct ib_json_ctx *c, const cJSON *root, void *out)
 {
 	static const struct ib_json_row hb_rows[] = {
-	        {"reportHeartbeat",
-	         0,
-	         {IB_K_OPT},
-	         IB_T_BOOL,
-	         0,
-	         0,
-	         0,
-	         sizeof(int),
-	         0,
-	         0,
-	         NULL,
-	         NULL},
+	        {"reportHeartbeat", 0, 0, IB_K_OPT, IB_T_BOOL, 0, sizeof(int), 0, 0, NULL, NULL},
 	};
 	static const struct ib_json_row rows[] = {
-	        {"handlerManifest", 0, {IB_K_REQ}, IB_T_OBJ, 0, IB_NOSTORE, 0, 1, hb_rows, NULL},
+	        {"handlerManifest", 0, 1, IB_K_REQ, IB_T_OBJ, 0, IB_NOSTORE, 0, hb_rows, NULL},
 	};
 
 	return ib_json_read(c, first_entry(c, root), rows, 1, out);
@@ -352,55 +317,23 @@ static int check_public(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t
 #define SET_AT(m) IB_FIELD(struct ib_handler_settings, m)
 
 static const struct ib_json_row public_rows[5] = {
-        {"bundlePath",
-         1,
-         {IB_K_OPT},
-         IB_T_STR,
-         0,
-         SET_AT(bundle_path),
-         0,
-         PATH_SETTING_MAX,
-         NULL,
+        {"bundlePath", 1, PATH_SETTING_MAX, IB_K_OPT, IB_T_STR, 0, SET_AT(bundle_path), 0, NULL,
          check_abs_path},
-        {"caCertPath",
-         1,
-         {IB_K_OPT},
-         IB_T_STR,
-         0,
-         SET_AT(cacert),
-         0,
-         PATH_SETTING_MAX,
-         NULL,
+        {"caCertPath", 1, PATH_SETTING_MAX, IB_K_OPT, IB_T_STR, 0, SET_AT(cacert), 0, NULL,
          check_abs_path},
-        {"bundleUrls",
-         1,
-         {IB_K_OPT},
-         IB_T_STR,
-         1,
-         IB_ARRAY(struct ib_handler_settings, urls, n_urls, char *),
-         URLS_MAX,
-         URL_MAX,
-         NULL,
-         check_url},
-        {"downloadTimeoutSeconds",
-         1,
-         {IB_K_OPT},
-         IB_T_INT,
-         0,
-         SET_AT(download_timeout_s),
-         0,
-         DOWNLOAD_TIMEOUT_MAX,
-         NULL,
-         NULL},
-        {"allowDowngrade", 0, {IB_K_OPT}, IB_T_BOOL, 0, SET_AT(allow_downgrade), 0, 0, NULL, NULL},
+        {"bundleUrls", 1, URL_MAX, IB_K_OPT, IB_T_STR, 1,
+         IB_ARRAY(struct ib_handler_settings, urls, n_urls, char *), URLS_MAX, NULL, check_url},
+        {"downloadTimeoutSeconds", 1, DOWNLOAD_TIMEOUT_MAX, IB_K_OPT, IB_T_INT, 0,
+         SET_AT(download_timeout_s), 0, NULL, NULL},
+        {"allowDowngrade", 0, 0, IB_K_OPT, IB_T_BOOL, 0, SET_AT(allow_downgrade), 0, NULL, NULL},
 };
 /* The T_OBJ rows that store nothing read their objects into the same struct. */
 static const struct ib_json_row handler_rows[] = {
-        {"protectedSettings", 0, {IB_K_OPT}, IB_T_RAW, 0, IB_NOSTORE, 0, 0, NULL, check_protected},
-        {"publicSettings", 0, {IB_K_OPT}, IB_T_OBJ, 0, IB_NOSTORE, 0, 5, public_rows, check_public},
+        {"protectedSettings", 0, 0, IB_K_OPT, IB_T_RAW, 0, IB_NOSTORE, 0, NULL, check_protected},
+        {"publicSettings", 0, 5, IB_K_OPT, IB_T_OBJ, 0, IB_NOSTORE, 0, public_rows, check_public},
 };
 static const struct ib_json_row entry_rows[] = {
-        {"handlerSettings", 0, {IB_K_OPT}, IB_T_OBJ, 0, IB_NOSTORE, 0, 2, handler_rows, NULL},
+        {"handlerSettings", 0, 2, IB_K_OPT, IB_T_OBJ, 0, IB_NOSTORE, 0, handler_rows, NULL},
 };
 
 /* The first entry of runtimeSettings (none: no settings). */
@@ -415,15 +348,7 @@ static int check_runtime(struct ib_json_ctx *c, void *obj, const cJSON *v, size_
 static int settings_from(struct ib_json_ctx *c, const cJSON *root, void *out)
 {
 	static const struct ib_json_row rows[] = {
-	        {"runtimeSettings",
-	         0,
-	         {IB_K_REQ},
-	         IB_T_RAW,
-	         0,
-	         IB_NOSTORE,
-	         0,
-	         0,
-	         NULL,
+	        {"runtimeSettings", 0, 0, IB_K_REQ, IB_T_RAW, 0, IB_NOSTORE, 0, NULL,
 	         check_runtime},
 	};
 
@@ -578,33 +503,13 @@ int ib_handler_status_write(const struct ib_handler_env *env, int64_t seq, const
 static int status_from(struct ib_json_ctx *c, const cJSON *root, void *out)
 {
 	static const struct ib_json_row fields[] = {
-	        {"status",
-	         0,
-	         {IB_K_REQ},
-	         IB_T_INDEX,
-	         0,
-	         0,
-	         0,
-	         sizeof(int),
-	         0,
-	         4,
-	         status_names + 1,
+	        {"status", 0, 4, IB_K_REQ, IB_T_INDEX, 0, sizeof(int), 0, 0, status_names + 1,
 	         NULL},
-	        {"code",
-	         INT32_MIN,
-	         {IB_K_OPT},
-	         IB_T_INT,
-	         0,
-	         sizeof(int),
-	         0,
-	         sizeof(int),
-	         0,
-	         INT32_MAX,
-	         NULL,
-	         NULL},
+	        {"code", INT32_MIN, INT32_MAX, IB_K_OPT, IB_T_INT, 0, sizeof(int), sizeof(int), 0,
+	         NULL, NULL},
 	};
 	static const struct ib_json_row rows[] = {
-	        {"status", 0, {IB_K_REQ}, IB_T_OBJ, 0, IB_NOSTORE, 0, 2, fields, NULL},
+	        {"status", 0, 2, IB_K_REQ, IB_T_OBJ, 0, IB_NOSTORE, 0, fields, NULL},
 	};
 
 	if ((root->type & 0xff) != cJSON_Array)
@@ -646,26 +551,12 @@ static int package_from(struct ib_json_ctx *c, const cJSON *root, void *out)
 {
 	/* format is the only one there is */
 	static const struct ib_json_row rows[] = {
-	        {"format", 1, {IB_K_REQ}, IB_T_INT, 0, IB_NOSTORE, 0, 1, NULL, NULL},
-	        {"keys",
-	         1,
-	         {IB_K_REQ},
-	         IB_T_STR,
-	         1,
-	         IB_ARRAY(struct ib_package_config, keys, n_keys, char *),
-	         URLS_MAX,
-	         PATH_SETTING_MAX,
-	         NULL,
+	        {"format", 1, 1, IB_K_REQ, IB_T_INT, 0, IB_NOSTORE, 0, NULL, NULL},
+	        {"keys", 1, PATH_SETTING_MAX, IB_K_REQ, IB_T_STR, 1,
+	         IB_ARRAY(struct ib_package_config, keys, n_keys, char *), URLS_MAX, NULL,
 	         check_key},
-	        {"urls",
-	         1,
-	         {IB_K_OPT},
-	         IB_T_STR,
-	         0,
-	         IB_ARRAY(struct ib_package_config, urls, n_urls, char *),
-	         URLS_MAX,
-	         URL_MAX,
-	         NULL,
+	        {"urls", 1, URL_MAX, IB_K_OPT, IB_T_STR, 0,
+	         IB_ARRAY(struct ib_package_config, urls, n_urls, char *), URLS_MAX, NULL,
 	         check_url},
 	};
 

@@ -36,17 +36,7 @@ int ib_imds_parse_vm_size(const char *json, size_t len, const char *source, char
 	/* The service answers with many more members: only vmSize is read. */
 	static const struct ib_json_valid size = {ib_valid_vm_size, IB_VM_SIZE_WANTED};
 	static const struct ib_json_row rows[] = {
-	        {"vmSize",
-	         1,
-	         {IB_K_REQ},
-	         IB_T_STR,
-	         0,
-	         0,
-	         0,
-	         sizeof(char *),
-	         0,
-	         64,
-	         &size,
+	        {"vmSize", 1, 64, IB_K_REQ, IB_T_STR, 0, sizeof(char *), 0, 0, &size,
 	         ib_json_check_valid},
 	};
 	struct ib_json_ctx c = {.source = source, .err = err, .agent = 1};

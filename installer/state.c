@@ -199,11 +199,11 @@ static int check(const char *source, const void *in, int state, struct ib_err *e
 /* A member of both files: a string of the char array, or an integer from lo to hi. */
 #define TEXT(type, m)                                                                              \
 	{                                                                                          \
-#m, 0, {IB_K_REQ }, IB_T_BUF, 0, IB_FIELD(type, m), 0, 0, NULL, NULL               \
+#m, 0, 0, IB_K_REQ, IB_T_BUF, 0, IB_FIELD(type, m), 0, NULL, NULL                  \
 	}
 #define INT(type, m, lo, hi)                                                                       \
 	{                                                                                          \
-#m, lo, {IB_K_REQ }, IB_T_INT, 0, IB_FIELD(type, m), 0, hi, NULL, NULL             \
+#m, lo, hi, IB_K_REQ, IB_T_INT, 0, IB_FIELD(type, m), 0, NULL, NULL                \
 	}
 
 /*
@@ -214,21 +214,14 @@ static int check(const char *source, const void *in, int state, struct ib_err *e
 static const struct ib_json_row rows[] = {
         TEXT(struct ib_journal, started_at),
         INT(struct ib_journal, pid, 1, 0x7fffffff),
-        {"format",
-         IB_STATE_FORMAT,
-         {IB_K_REQ},
-         IB_T_INT,
-         0,
-         IB_NOSTORE,
-         0,
-         IB_STATE_FORMAT,
-         NULL,
+        {"format", IB_STATE_FORMAT, IB_STATE_FORMAT, IB_K_REQ, IB_T_INT, 0, IB_NOSTORE, 0, NULL,
          NULL},
         TEXT(struct ib_state, driver),
         TEXT(struct ib_state, kind),
         TEXT(struct ib_state, version),
         TEXT(struct ib_state, bundle),
-        INT(struct ib_state, bundle_sequence, 0, JSON_SAFE_MAX),
+        {"bundle_sequence", 0, 0, IB_K_REQ, IB_T_BIG, 0, IB_FIELD(struct ib_state, bundle_sequence),
+         0, NULL, NULL},
         TEXT(struct ib_state, installed_at),
         INT(struct ib_state, last_code, -1, 3010),
         TEXT(struct ib_state, last_run_at),
