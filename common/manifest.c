@@ -2,11 +2,10 @@
  * manifest.c - strict reading and canonical writing of bundle manifests
  * (docs/manifest.md).
  *
- * cJSON does the parsing; what it lets through but the format forbids is
- * refused here: data after the value, duplicate keys, NUL characters, control
- * characters between tokens, numbers that are not exact integers in range.
- * Every object is read from a table of its keys (see "the model"), in a fixed
- * order, so the one error reported for a file is always the same. The writer
+ * ib_json_parse (json.h) refuses what cJSON lets through but JSON forbids;
+ * every object is read by the schema reader from a table of its keys (see
+ * "the model"), in a fixed order, so the one error reported for a file is
+ * always the same. The writer
  * does not use cJSON's printer: it writes every number as an integer and every
  * string byte-for-byte, so its output does not depend on the locale or on
  * floating-point formatting.
@@ -255,6 +254,13 @@ out:
 }
 
 /* ---- the model ---- */
+
+/*
+ * One table of rows a kind of object, in the order of docs/manifest.md (the order keys are
+ * checked in). What a row cannot say (a driver's kind against its platform, duplicate file
+ * paths, ...) is done by its check. The rules' form 0 is the input manifest, form 1 the
+ * resolved one.
+ */
 
 static const char *const kind_names[] = {"nd", "winof", "winof2", "mlnx-ofed", "rdma-core"};
 
@@ -572,6 +578,7 @@ static const struct ib_json_row file_rows[] = {
         {"size", 0, 0, IB_K_NOT0 | IB_K_REQ1, IB_T_BIG, 0, IB_FIELD(struct ib_file, size), 0, NULL,
          NULL},
         {"blake2b", 1, 256, IB_K_NOT0 | IB_K_REQ1, IB_T_STR, 0, IB_NOSTORE, 0, NULL, check_blake2b},
+        /* Set by check_path in the input form; here so that ib_manifest_free frees it. */
         {"source", 1, 0, IB_K_NO, IB_T_STR, 0, IB_FIELD(struct ib_file, source), 0, NULL, NULL},
 };
 
