@@ -13,7 +13,6 @@
 #include <string.h>
 
 #define STATE_FILE_MAX 65536
-#define JSON_SAFE_MAX 9007199254740991LL /* 2^53 - 1 */
 
 /* Joins root and an absolute system path; a Windows drive ("C:") is dropped under a root. */
 static char *prefix_root(const char *root, const char *path)
@@ -132,99 +131,73 @@ static int valid_time(const char *s)
 	return s[sizeof pattern - 1] == '\0';
 }
 
-static int bad_text(struct ib_err *err, const char *source, const char *key, const char *value,
-                    const char *what)
-{
-	return ib_fail(err, IB_EINPUT, "%s: %s: \"%s\" is not %s", source, key, value, what);
-}
-
-static int bad_number(struct ib_err *err, const char *source, const char *key, long long value,
-                      const char *what)
-{
-	return ib_fail(err, IB_EINPUT, "%s: %s: %lld is not %s", source, key, value, what);
-}
-
-#define UTC_TIME "a UTC time YYYY-MM-DDTHH:MM:SSZ"
+static const struct ib_json_valid id = {valid_id, "a driver id"},
+                                  kind = {valid_id, "a driver kind"},
+                                  version = {valid_word, "a version"},
+                                  bundle = {valid_word, "a bundle name"},
+                                  utc = {valid_time, "a UTC time YYYY-MM-DDTHH:MM:SSZ"};
 
 /*
- * The fields shared by the state and the journal (the same members at the same offsets, see
- * state.h), then the time the struct records: the journal's started_at, or the
- * state's installed_at ("" without a driver, where optional).
+ * The files are read with c->form 1 for a state, 0 for a journal. A state without a driver
+ * ("" driver) has "" kind, version and installed_at, and may have a bundle or not.
  */
-static int check_common(const char *source, const struct ib_journal *j, int optional,
-                        const char *time_key, struct ib_err *err)
+static int without_driver(const struct ib_json_ctx *c, const void *obj)
 {
-	if (!j->driver[0] && optional) {
-		if (j->kind[0] || j->version[0] || j->started_at[0])
-			return ib_fail(err, IB_EINPUT,
-			               "%s: kind, version and %s must be empty without a driver",
-			               source, time_key);
-	} else {
-		if (!valid_id(j->driver))
-			return bad_text(err, source, "driver", j->driver, "a driver id");
-		if (!valid_id(j->kind))
-			return bad_text(err, source, "kind", j->kind, "a driver kind");
-		if (!valid_word(j->version))
-			return bad_text(err, source, "version", j->version, "a version");
-		if (!valid_time(j->started_at))
-			return bad_text(err, source, time_key, j->started_at, UTC_TIME);
-	}
-	if (j->bundle[0] ? !valid_word(j->bundle) : !optional)
-		return bad_text(err, source, "bundle", j->bundle, "a bundle name");
-	if (j->bundle_sequence > (uint64_t)JSON_SAFE_MAX)
-		return ib_fail(err, IB_EINPUT, "%s: bundle_sequence: too large", source);
+	return c->form && !((const struct ib_state *)obj)->driver[0];
+}
+
+/* The driver and the bundle: "" in a state without a driver, else what the row's sub says. */
+static int check_optional(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
+{
+	return without_driver(c, obj) && !v->valuestring[0] ? 0 : ib_json_check_valid(c, obj, v, i);
+}
+
+/* What describes the driver: "" without one, else what the row's sub says. */
+static int check_described(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
+{
+	if (!without_driver(c, obj))
+		return ib_json_check_valid(c, obj, v, i);
+	return v->valuestring[0] ? ib_json_fail(c, "must be empty without a driver") : 0;
+}
+
+static int check_code(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
+{
+	(void)i;
+	if (!ib_state_code_valid(((const struct ib_state *)obj)->last_code))
+		return ib_json_expected(c, v, "an extension code (0, 3010, 100, 240, 840, -1)");
 	return 0;
 }
 
-/* Checks a state (state != 0) or a journal as it is loaded or before it is saved. */
-static int check(const char *source, const void *in, int state, struct ib_err *err)
-{
-	const struct ib_state *st = in;
-	const struct ib_journal *j = in;
-	int rc = check_common(source, j, state, state ? "installed_at" : "started_at", err);
-
-	if (rc || !state) {
-		if (rc == 0 && (j->pid <= 0 || j->pid > (int64_t)0x7fffffff))
-			rc = bad_number(err, source, "pid", j->pid, "a process id");
-		return rc;
-	}
-	if (!ib_state_code_valid(st->last_code))
-		return bad_number(err, source, "last_code", st->last_code,
-		                  "an extension code (0, 3010, 100, 240, 840, -1)");
-	if (!valid_time(st->last_run_at))
-		return bad_text(err, source, "last_run_at", st->last_run_at, UTC_TIME);
-	return 0;
-}
-
-/* A member of both files: a string of the char array, or an integer from lo to hi. */
-#define TEXT(type, m)                                                                              \
+/* A string member of both files, with its check (against sub), or an integer from lo to hi. */
+#define TEXT(type, m, sub, check)                                                                  \
 	{                                                                                          \
-#m, 0, 0, IB_K_REQ, IB_T_BUF, 0, IB_FIELD(type, m), 0, NULL, NULL                  \
+#m, 0, 0, IB_K_REQ, IB_T_BUF, 0, IB_FIELD(type, m), 0, sub, check                  \
 	}
-#define INT(type, m, lo, hi)                                                                       \
+#define INT(type, m, lo, hi, check)                                                                \
 	{                                                                                          \
-#m, lo, hi, IB_K_REQ, IB_T_INT, 0, IB_FIELD(type, m), 0, NULL, NULL                \
+#m, lo, hi, IB_K_REQ, IB_T_INT, 0, IB_FIELD(type, m), 0, NULL, check               \
 	}
 
 /*
  * The rows of both files, in the order they are written: the journal's are the first
  * JOURNAL_ROWS, the state's all but the first two (the members they share are at the same
- * offsets, see state.h). "format", stored nowhere, is written as its only value.
+ * offsets, see state.h). "format", stored nowhere, is written as its only value. Saving reads
+ * the written document back with them, so that a file is only written as it would be read.
  */
 static const struct ib_json_row rows[] = {
-        TEXT(struct ib_journal, started_at),
-        INT(struct ib_journal, pid, 1, 0x7fffffff),
+        TEXT(struct ib_journal, started_at, &utc, ib_json_check_valid),
+        INT(struct ib_journal, pid, 1, 0x7fffffff, NULL),
         {"format", IB_STATE_FORMAT, IB_STATE_FORMAT, IB_K_REQ, IB_T_INT, 0, IB_NOSTORE, 0, NULL,
          NULL},
-        TEXT(struct ib_state, driver),
-        TEXT(struct ib_state, kind),
-        TEXT(struct ib_state, version),
-        TEXT(struct ib_state, bundle),
+        TEXT(struct ib_state, driver, &id, check_optional),
+        TEXT(struct ib_state, kind, &kind, check_described),
+        TEXT(struct ib_state, version, &version, check_described),
+        TEXT(struct ib_state, bundle, &bundle, check_optional),
         {"bundle_sequence", 0, 0, IB_K_REQ, IB_T_BIG, 0, IB_FIELD(struct ib_state, bundle_sequence),
          0, NULL, NULL},
-        TEXT(struct ib_state, installed_at),
-        INT(struct ib_state, last_code, -1, 3010),
-        TEXT(struct ib_state, last_run_at),
+        TEXT(struct ib_state, installed_at, &utc, check_described),
+        INT(struct ib_state, last_code, -1, 3010, check_code),
+        TEXT(struct ib_state, last_run_at, &utc, ib_json_check_valid),
 };
 
 #define JOURNAL_ROWS 8
@@ -232,10 +205,17 @@ static const struct ib_json_row rows[] = {
 #define ROWS(state)                                                                                \
 	rows + ((state) ? 2 : 0), (state) ? sizeof rows / sizeof rows[0] - 2 : JOURNAL_ROWS
 
+/* A state (state != 0) or journal read from root into out. */
+static int read_rows(cJSON *root, const char *path, void *out, int state, struct ib_err *err)
+{
+	struct ib_json_ctx c = {.source = path, .err = err, .form = state};
+
+	return ib_json_read(&c, root, ROWS(state), out);
+}
+
 /* Reads a state (state != 0) or journal file into out (zeroed on failure or when missing). */
 static int load(const char *path, void *out, int state, int *found, struct ib_err *err)
 {
-	struct ib_json_ctx c = {.source = path, .err = err};
 	enum plat_kind kind;
 	cJSON *root = NULL;
 	int rc = plat_lstat(path, &kind, NULL, err);
@@ -246,9 +226,7 @@ static int load(const char *path, void *out, int state, int *found, struct ib_er
 		return rc;
 	rc = ib_json_load(path, STATE_FILE_MAX, &root, err);
 	if (rc == 0)
-		rc = ib_json_read(&c, root, ROWS(state), out);
-	if (rc == 0)
-		rc = check(path, out, state, err);
+		rc = read_rows(root, path, out, state, err);
 	cJSON_Delete(root);
 	if (rc) {
 		memset(out, 0, state ? sizeof(struct ib_state) : sizeof(struct ib_journal));
@@ -257,25 +235,24 @@ static int load(const char *path, void *out, int state, int *found, struct ib_er
 	return rc;
 }
 
-/* Checks a state (state != 0) or journal and writes it atomically, "format" first. */
+/* Writes a state (state != 0) or journal atomically, once it reads back as written. */
 static int save(const char *path, const void *in, int state, struct ib_err *err)
 {
-	cJSON *root;
-	char *text;
-	int rc = check(path, in, state, err);
+	union {
+		struct ib_state st;
+		struct ib_journal j;
+	} back;
+	cJSON *root = cJSON_CreateObject();
+	char *text = NULL;
+	int rc = !root || ib_json_write(root, ROWS(state), in) ? ib_oom(err) : 0;
 
-	if (rc)
-		return rc;
-	root = cJSON_CreateObject();
-	if (!root || ib_json_write(root, ROWS(state), in)) {
-		cJSON_Delete(root);
-		return ib_oom(err);
-	}
-	text = cJSON_Print(root);
+	if (rc == 0)
+		rc = read_rows(root, path, &back, state, err);
+	if (rc == 0 && !(text = cJSON_Print(root)))
+		rc = ib_oom(err);
 	cJSON_Delete(root);
-	if (!text)
-		return ib_oom(err);
-	rc = ib_outfile_printf(path, err, "%s\n", text);
+	if (rc == 0)
+		rc = ib_outfile_printf(path, err, "%s\n", text);
 	free(text);
 	return rc;
 }
