@@ -2,7 +2,6 @@
 
 #include "facts.h"
 #include "json.h"
-#include "readfile.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -190,14 +189,15 @@ void ib_catalog_free(struct ib_catalog *c)
 	free(c);
 }
 
-int ib_catalog_parse(const char *json, size_t len, const char *source, struct ib_catalog **out,
-                     struct ib_err *err)
+/* The catalog of a parsed document (or rc, when parsing failed); frees doc. */
+static int catalog_of(cJSON *doc, int rc, const char *source, struct ib_catalog **out,
+                      struct ib_err *err)
 {
 	struct ib_json_ctx c = {.source = source, .err = err};
-	struct ib_catalog *cat = calloc(1, sizeof *cat);
-	cJSON *doc = NULL;
-	int rc = cat ? ib_json_parse(json, len, source, &doc, err) : ib_oom(err);
+	struct ib_catalog *cat = NULL;
 
+	if (rc == 0 && !(cat = calloc(1, sizeof *cat)))
+		rc = ib_oom(err);
 	if (rc == 0)
 		rc = ib_json_read(&c, doc, root_rows, 3, cat);
 	cJSON_Delete(doc);
@@ -209,18 +209,21 @@ int ib_catalog_parse(const char *json, size_t len, const char *source, struct ib
 	return rc;
 }
 
+int ib_catalog_parse(const char *json, size_t len, const char *source, struct ib_catalog **out,
+                     struct ib_err *err)
+{
+	cJSON *doc;
+	int rc = ib_json_parse(json, len, source, &doc, err);
+
+	return catalog_of(doc, rc, source, out, err);
+}
+
 int ib_catalog_load(const char *path, struct ib_catalog **out, struct ib_err *err)
 {
-	char *data = NULL;
-	size_t len;
-	int rc;
+	cJSON *doc;
+	int rc = ib_json_load(path, IB_CATALOG_MAX_BYTES, &doc, err);
 
-	*out = NULL;
-	rc = ib_read_file(path, IB_CATALOG_MAX_BYTES, &data, &len, err);
-	if (!rc)
-		rc = ib_catalog_parse(data, len, path, out, err);
-	free(data);
-	return rc;
+	return catalog_of(doc, rc, path, out, err);
 }
 
 /*
