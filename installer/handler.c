@@ -298,11 +298,16 @@ static int check_protected(struct ib_json_ctx *c, void *obj, const cJSON *v, siz
 
 static const struct ib_json_row public_rows[5];
 
-/* Unknown names are warned about, not refused: the agent may pass settings of other versions. */
+/*
+ * publicSettings: unknown names are warned about first (a misspelt setting explains many an
+ * error that follows), not refused: the agent may pass settings of other versions.
+ */
 static int check_public(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
 {
-	(void)obj, (void)i;
-	for (const cJSON *m = v ? v->child : NULL; m; m = m->next) {
+	(void)i;
+	if (!v)
+		return 0;
+	for (const cJSON *m = (v->type & 0xff) == cJSON_Object ? v->child : NULL; m; m = m->next) {
 		size_t k = 0;
 
 		while (k < 5 && strcmp(m->string, public_rows[k].key))
@@ -311,7 +316,7 @@ static int check_public(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t
 			ib_warn("%s: publicSettings: unknown setting \"%s\" ignored", c->source,
 			        m->string);
 	}
-	return 0;
+	return ib_json_read(c, v, public_rows, 5, obj);
 }
 
 #define SET_AT(m) IB_FIELD(struct ib_handler_settings, m)
@@ -327,10 +332,10 @@ static const struct ib_json_row public_rows[5] = {
          SET_AT(download_timeout_s), 0, NULL, NULL},
         {"allowDowngrade", 0, 0, IB_K_OPT, IB_T_BOOL, 0, SET_AT(allow_downgrade), 0, NULL, NULL},
 };
-/* The T_OBJ rows that store nothing read their objects into the same struct. */
+/* The T_OBJ row that stores nothing reads its object into the same struct, as check_public does. */
 static const struct ib_json_row handler_rows[] = {
         {"protectedSettings", 0, 0, IB_K_OPT, IB_T_RAW, 0, IB_NOSTORE, 0, NULL, check_protected},
-        {"publicSettings", 0, 5, IB_K_OPT, IB_T_OBJ, 0, IB_NOSTORE, 0, public_rows, check_public},
+        {"publicSettings", 0, 0, IB_K_OPT, IB_T_RAW, 0, IB_NOSTORE, 0, NULL, check_public},
 };
 static const struct ib_json_row entry_rows[] = {
         {"handlerSettings", 0, 2, IB_K_OPT, IB_T_OBJ, 0, IB_NOSTORE, 0, handler_rows, NULL},
