@@ -100,11 +100,11 @@ static const cJSON *first_entry(struct ib_json_ctx *c, const cJSON *root)
 
 void ib_handler_env_free(struct ib_handler_env *env)
 {
-	free(env->name);
-	free(env->log_dir);
-	free(env->config_dir);
-	free(env->status_dir);
-	free(env->heartbeat_file);
+	/* It holds only strings: walked as an array of them. */
+	char **fields = (char **)env;
+
+	for (size_t i = 0; i < sizeof *env / sizeof *fields; i++)
+		free(fields[i]);
 	memset(env, 0, sizeof *env);
 }
 
