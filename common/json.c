@@ -345,9 +345,8 @@ static size_t *count_of(const struct ib_json_row *r, const void *obj)
 
 /*
  * Checks that v is an object whose keys all belong to rows (in this form; ib_json_parse has
- * refused keys given twice);
- * found[i] gets the value of rows[i] or NULL (ib_json_read refuses a missing required key when
- * its row's turn comes).
+ * refused keys given twice). found[i] gets the value of rows[i] or NULL (ib_json_read refuses a
+ * missing required key when its row's turn comes).
  */
 static int take_keys(struct ib_json_ctx *c, const cJSON *v, const struct ib_json_row *rows,
                      size_t n, const cJSON **found)
