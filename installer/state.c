@@ -5,7 +5,6 @@
 #include "outfile.h"
 #include "path.h"
 #include "platform.h"
-#include "readfile.h"
 
 #include <stddef.h>
 #include <stdio.h>
