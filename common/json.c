@@ -2,62 +2,111 @@
 
 #include "readfile.h"
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define JSON_SAFE_INT 9007199254740992.0 /* 2^53: doubles hold every integer up to here */
-
-/* Every message about a member: "<source>: <path>.<key>: <pre><what>". */
-static int at_key(const char *source, const char *path, const char *key, const char *pre,
-                  const char *what, struct ib_err *err)
+/* Refuses a key given twice in any object of the tree, naming its path (c's). */
+static int find_duplicate(struct ib_json_ctx *c, const cJSON *node)
 {
-	char p[IB_JSON_PATH_MAX];
-
-	return ib_fail(err, IB_EINPUT, "%s: %s: %s%s", source, ib_json_path(p, sizeof p, path, key),
-	               pre, what);
-}
-
-/* Refuses a key given twice in any object of the tree, naming its path. */
-static int find_duplicate(const cJSON *node, const char *path, const char *source,
-                          struct ib_err *err)
-{
-	char child[IB_JSON_PATH_MAX];
+	int object = (node->type & 0xff) == cJSON_Object;
 	size_t i = 0;
 
-	for (const cJSON *c = node->child; c; c = c->next, i++) {
-		if (cJSON_IsObject(node)) {
-			ib_json_path(child, sizeof child, path, c->string);
-			for (const cJSON *d = c->next; d; d = d->next)
-				if (!strcmp(c->string, d->string))
-					return at_key(source, path, c->string, "", "duplicate key",
-					              err);
-		} else {
-			ib_json_index(child, sizeof child, path, i);
-		}
-		if (find_duplicate(c, child, source, err))
+	for (const cJSON *e = node->child; e; e = e->next, i++) {
+		size_t saved = ib_json_push(c, object ? e->string : NULL, i);
+
+		for (const cJSON *d = e->next; object && d; d = d->next)
+			if (!strcmp(e->string, d->string))
+				return ib_json_fail(c, "duplicate key");
+		if (find_duplicate(c, e))
 			return IB_EINPUT;
+		ib_json_pop(c, saved);
+	}
+	return 0;
+}
+
+/* "<source>: <what> byte N (line L, column C)" for a 0-based byte offset. */
+static int fail_at(struct ib_err *err, const char *source, const char *text, size_t off,
+                   const char *what)
+{
+	size_t line = 1, col_start = 0;
+
+	for (size_t i = 0; i < off; i++) {
+		if (text[i] == '\n') {
+			line++;
+			col_start = i + 1;
+		}
+	}
+	return ib_fail(err, IB_EINPUT, "%s: %s byte %zu (line %zu, column %zu)", source, what, off,
+	               line, off - col_start + 1);
+}
+
+static int is_json_space(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r';
+}
+
+/*
+ * Refuses what cJSON accepts but JSON does not, in text cJSON has parsed up to
+ * end: "\u0000" (it would cut the string short) and control characters other
+ * than the four JSON whitespace characters between tokens.
+ */
+static int scan_text(const char *source, const char *text, size_t end, struct ib_err *err)
+{
+	int in_string = 0;
+
+	for (size_t i = 0; i < end; i++) {
+		unsigned char ch = (unsigned char)text[i];
+
+		if (in_string) {
+			if (ch == '"') {
+				in_string = 0;
+			} else if (ch == '\\') {
+				if (i + 5 < end && text[i + 1] == 'u' &&
+				    !memcmp(text + i + 2, "0000", 4)) {
+					return fail_at(err, source, text, i,
+					               "\\u0000 (NUL) in a string at");
+				}
+				i++;
+			}
+		} else if (ch == '"') {
+			in_string = 1;
+		} else if (ch < 0x20 && !is_json_space((char)ch)) {
+			char what[32];
+			snprintf(what, sizeof what, "control character 0x%02x at", ch);
+			return fail_at(err, source, text, i, what);
+		}
 	}
 	return 0;
 }
 
 int ib_json_parse(const char *text, size_t len, const char *source, cJSON **out, struct ib_err *err)
 {
-	const char *end = NULL;
-	cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-	size_t at = end && end >= text ? (size_t)(end - text) : 0;
+	struct ib_json_ctx c = {.source = source, .err = err};
+	const char *end = NULL, *nul = memchr(text, '\0', len);
+	cJSON *root = nul ? NULL : cJSON_ParseWithLengthOpts(text, len, &end, 0);
+	size_t at = end && end >= text && (size_t)(end - text) <= len ? (size_t)(end - text) : 0;
+	size_t lead = 0;
 	int rc;
 
 	*out = NULL;
-	while (root && at < len &&
-	       (text[at] == ' ' || text[at] == '\t' || text[at] == '\r' || text[at] == '\n'))
+	if (nul)
+		return fail_at(err, source, text, (size_t)(nul - text), "NUL byte at");
+	while (lead < len && is_json_space(text[lead]))
+		lead++;
+	if (lead == len)
+		return ib_fail(err, IB_EINPUT, "%s: empty; expected a JSON value", source);
+	if (!root)
+		return fail_at(err, source, text, at, "not valid JSON at");
+	rc = scan_text(source, text, at, err);
+	while (at < len && is_json_space(text[at]))
 		at++;
-	if (!root || at != len)
-		rc = ib_fail(err, IB_EINPUT, "%s: %s (at byte %zu)", source,
-		             root ? "unexpected data after the JSON value" : "not valid JSON", at);
-	else
-		rc = find_duplicate(root, "", source, err);
+	if (rc == 0 && at < len)
+		rc = fail_at(err, source, text, at, "unexpected data after the JSON value at");
+	if (rc == 0)
+		rc = find_duplicate(&c, root);
 	if (rc)
 		cJSON_Delete(root);
 	else
@@ -78,209 +127,524 @@ int ib_json_load(const char *path, size_t max, cJSON **out, struct ib_err *err)
 	return rc;
 }
 
-const char *ib_json_path(char *buf, size_t cap, const char *path, const char *key)
-{
-	snprintf(buf, cap, "%s%s%s", path, path[0] ? "." : "", key);
-	return buf;
-}
+/* ---- the schema reader ---- */
 
-const char *ib_json_index(char *buf, size_t cap, const char *path, size_t i)
-{
-	snprintf(buf, cap, "%s[%zu]", path, i);
-	return buf;
-}
+#define MAX_SAFE_INT 9007199254740991LL /* 2^53 - 1 */
 
-static const char *where(const char *path)
+const char *ib_json_quote(char *buf, size_t cap, const char *s)
 {
-	return path[0] ? path : "top level";
-}
+	/* Room for one more escape, a character's last bytes, "...", the quote and NUL. The escapes
+	 * are JSON's, so that the result is also a JSON string. */
+	size_t o = 0, limit = cap - 12;
 
-/* The key of row i of a table whose rows are stride bytes and start with a key; NULL ends. */
-static const char *key_at(const void *table, size_t stride, size_t i)
-{
-	return *(const char *const *)((const char *)table + i * stride);
-}
-
-/* ib_json_object for the first n keys of a table (or up to a NULL key); ib_json_parse has
- * refused duplicate keys already. */
-static int check_keys(const cJSON *v, const void *table, size_t stride, size_t n,
-                      const char *source, const char *path, struct ib_err *err)
-{
-	if (!cJSON_IsObject(v))
-		return ib_fail(err, IB_EINPUT, "%s: %s: expected an object", source, where(path));
-	for (const cJSON *c = v->child; c; c = c->next) {
-		size_t i;
-
-		for (i = 0; i < n && key_at(table, stride, i); i++)
-			if (!strcmp(key_at(table, stride, i), c->string))
-				break;
-		if (i == n || !key_at(table, stride, i))
-			return at_key(source, path, c->string, "", "unknown key", err);
+	buf[o++] = '"';
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (o >= limit && (*p & 0xc0) != 0x80) {
+			memcpy(buf + o, "...", 3);
+			o += 3;
+			break;
+		}
+		if (*p < 0x20 || *p == 0x7f) {
+			o += (size_t)snprintf(buf + o, cap - o, "\\u%04x", *p);
+		} else {
+			if (*p == '"' || *p == '\\')
+				buf[o++] = '\\';
+			buf[o++] = (char)*p;
+		}
 	}
+	buf[o++] = '"';
+	buf[o] = '\0';
+	return buf;
+}
+
+/* What a value is, for "expected X, got Y". */
+static const char *describe(const cJSON *v, char *buf, size_t cap)
+{
+	double d = v->valuedouble;
+	int small = d >= -(double)MAX_SAFE_INT && d <= (double)MAX_SAFE_INT;
+
+	switch (v->type & 0xff) {
+	case cJSON_String:
+		return ib_json_quote(buf, cap, v->valuestring);
+	case cJSON_Number:
+		if (small && (double)(long long)d == d) {
+			snprintf(buf, cap, "%lld", (long long)d);
+			return buf;
+		}
+		return small ? "a fractional number" : "a number of magnitude 2^53 or more";
+	case cJSON_True:
+		return "true";
+	case cJSON_False:
+		return "false";
+	case cJSON_NULL:
+		return "null";
+	case cJSON_Array:
+		return "an array";
+	default:
+		return "an object";
+	}
+}
+
+size_t ib_json_push(struct ib_json_ctx *c, const char *key, size_t i)
+{
+	size_t saved = c->plen;
+	int n = key ? snprintf(c->path + saved, sizeof c->path - saved, "%s%s", saved ? "." : "",
+	                       key)
+	            : snprintf(c->path + saved, sizeof c->path - saved, "[%zu]", i);
+
+	c->plen += n > 0 ? (size_t)n : 0;
+	if (c->plen >= sizeof c->path)
+		c->plen = sizeof c->path - 1;
+	return saved;
+}
+
+/* saved came from ib_json_push, so it is within the buffer. */
+void ib_json_pop(struct ib_json_ctx *c, size_t saved)
+{
+	c->plen = saved;
+	c->path[saved] = '\0';
+}
+
+int ib_json_fail(struct ib_json_ctx *c, const char *fmt, ...)
+{
+	char msg[IB_ERR_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	return ib_fail(c->err, IB_EINPUT, "%s: %s%s%s", c->source, c->path, c->plen ? ": " : "",
+	               msg);
+}
+
+int ib_json_expected(struct ib_json_ctx *c, const cJSON *v, const char *what)
+{
+	char got[80];
+
+	return ib_json_fail(c, "expected %s, got %s", what, describe(v, got, sizeof got));
+}
+
+int ib_json_check_windows(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
+{
+	(void)obj, (void)i;
+	c->windows = !strcmp(v->valuestring, "windows");
 	return 0;
 }
 
-int ib_json_object(const cJSON *v, const char *const *allowed, const char *source, const char *path,
-                   struct ib_err *err)
+int ib_json_check_valid(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
 {
-	return check_keys(v, allowed, sizeof *allowed, SIZE_MAX, source, path, err);
+	const struct ib_json_valid *t = c->row->sub;
+
+	(void)obj, (void)i;
+	return v && !t->ok(v->valuestring) ? ib_json_expected(c, v, t->what) : 0;
 }
 
-const cJSON *ib_json_member(const cJSON *obj, const char *key)
+/* A string of lo..max bytes without control characters (and valid UTF-8 where c->utf8). */
+static int get_str(struct ib_json_ctx *c, const cJSON *v, size_t lo, size_t max, const char **out)
 {
-	return cJSON_GetObjectItemCaseSensitive(obj, key);
+	char got[80];
+	size_t len;
+
+	if ((v->type & 0xff) != cJSON_String)
+		return ib_json_expected(c, v, "a string");
+	len = strlen(v->valuestring);
+	if (len < lo)
+		return ib_json_fail(c, "must not be empty");
+	if (len > max)
+		return ib_json_fail(c, "longer than %zu bytes", max);
+	if (c->utf8 && !ib_json_utf8_valid(v->valuestring))
+		return ib_json_fail(c, "not valid UTF-8");
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)v->valuestring[i];
+		if (ch < 0x20 || ch == 0x7f)
+			return ib_json_fail(c, "contains a control character: %s",
+			                    ib_json_quote(got, sizeof got, v->valuestring));
+	}
+	*out = v->valuestring;
+	return 0;
 }
 
-static int missing(const char *key, int required, const char *source, const char *path,
-                   struct ib_err *err)
+static int get_int(struct ib_json_ctx *c, const cJSON *v, long long lo, long long hi,
+                   long long *out)
 {
-	return required ? at_key(source, path, key, "", "missing", err) : 0;
+	char what[64];
+	double d = v->valuedouble;
+
+	/* The comparisons are false for NaN; the casts are defined once d is in range. */
+	if (!(v->type & cJSON_Number) || !(d >= (double)lo && d <= (double)hi) ||
+	    (double)(long long)d != d) {
+		/* One allowed value is named alone: the format then leaves hi unused. */
+		snprintf(what, sizeof what, lo == hi ? "%lld" : "an integer from %lld to %lld", lo,
+		         hi);
+		return ib_json_expected(c, v, what);
+	}
+	*out = (long long)d;
+	return 0;
 }
 
-static int wrong(const char *key, const char *what, const char *source, const char *path,
-                 struct ib_err *err)
+/* One of values[]; *idx is its position. */
+static int get_enum(struct ib_json_ctx *c, const cJSON *v, const char *const *values, size_t n,
+                    size_t *idx)
 {
-	return at_key(source, path, key, "expected ", what, err);
+	char list[256] = "";
+	size_t o = 0;
+
+	if ((v->type & 0xff) == cJSON_String) {
+		for (size_t i = 0; i < n; i++) {
+			if (!strcmp(v->valuestring, values[i])) {
+				*idx = i;
+				return 0;
+			}
+		}
+	}
+	for (size_t i = 0; i < n && o < sizeof list; i++)
+		o += (size_t)snprintf(list + o, sizeof list - o, "%s\"%s\"",
+		                      i == 0       ? (n > 2 ? "one of " : "")
+		                      : i + 1 == n ? (n == 2 ? " or " : ", or ")
+		                                   : ", ",
+		                      values[i]);
+	return ib_json_expected(c, v, list);
+}
+
+/* An array of min..max items; *n is its length. */
+static int get_array(struct ib_json_ctx *c, const cJSON *v, size_t min, size_t max, size_t *n)
+{
+	size_t count = 0;
+
+	if ((v->type & 0xff) != cJSON_Array)
+		return ib_json_expected(c, v, "an array");
+	for (const cJSON *it = v->child; it; it = it->next)
+		count++;
+	if (count < min)
+		return ib_json_fail(c, "must have at least %zu item%s", min, min == 1 ? "" : "s");
+	if (count > max)
+		return ib_json_fail(c, "has %zu items, at most %zu allowed", count, max);
+	*n = count;
+	return 0;
+}
+
+/* The rule of row r in c's form: IB_K_* bits, with those of the forms resolved. */
+static int rule_of(const struct ib_json_ctx *c, const struct ib_json_row *r)
+{
+	int rule = r->rule;
+
+	if (!c->form)
+		return rule;
+	if (rule & IB_K_NOT1)
+		rule |= IB_K_NO;
+	if (rule & IB_K_REQ1)
+		rule |= IB_K_REQ;
+	return rule & ~IB_K_NOT0;
+}
+
+/* The size_t count of the array of row r in obj, after its pointer. */
+static size_t *count_of(const struct ib_json_row *r, const void *obj)
+{
+	return (size_t *)((char *)obj + r->off + sizeof(void *));
 }
 
 /*
- * The member named key, when its cJSON type is one of the type bits (else "expected <what>");
- * *out is NULL when absent.
+ * Checks that v is an object whose keys all belong to rows (in this form; ib_json_parse has
+ * refused keys given twice). found[i] gets the value of rows[i] or NULL (ib_json_read refuses a
+ * missing required key when its row's turn comes).
  */
-static int typed(const cJSON *obj, const char *key, int required, int type, const char *what,
-                 const cJSON **out, const char *source, const char *path, struct ib_err *err)
+static int take_keys(struct ib_json_ctx *c, const cJSON *v, const struct ib_json_row *rows,
+                     size_t n, const cJSON **found)
 {
-	const cJSON *v = ib_json_member(obj, key);
+	char got[80];
 
-	*out = NULL;
-	if (!v)
-		return missing(key, required, source, path, err);
-	if (!(v->type & type))
-		return wrong(key, what, source, path, err);
-	*out = v;
+	if ((v->type & 0xff) != cJSON_Object)
+		return ib_json_expected(c, v, "an object");
+	for (size_t i = 0; i < n; i++)
+		found[i] = NULL;
+	for (const cJSON *it = v->child; it; it = it->next) {
+		const char *key = it->string;
+		size_t k = 0, saved, plain = 1;
+		int rule = IB_K_NO;
+
+		for (; k < n; k++) {
+			if (!strcmp(key, rows[k].key)) {
+				rule = rule_of(c, &rows[k]);
+				break;
+			}
+		}
+		/* A key that is no word is quoted, so that the message stays one clear line. */
+		for (const char *p = key; *p; p++)
+			plain &= (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			         (*p >= '0' && *p <= '9') || (p > key && strchr("_-.", *p));
+		if (c->agent && (rule & IB_K_NO || (it->type & 0xff) == cJSON_NULL))
+			continue;
+		saved = ib_json_push(c, plain && *key ? key : ib_json_quote(got, sizeof got, key),
+		                     0);
+		if (rule & IB_K_NO) {
+			char list[512];
+			size_t o = 0;
+			list[0] = '\0';
+			for (size_t i = 0; i < n && o < sizeof list; i++)
+				if (!(rule_of(c, &rows[i]) & (IB_K_NO | IB_K_NOT0)))
+					o += (size_t)snprintf(list + o, sizeof list - o, "%s%s",
+					                      o ? ", " : "", rows[i].key);
+			return ib_json_fail(c, "unknown key (expected %s)", list);
+		}
+		if (rule & IB_K_NOT0)
+			return ib_json_fail(c, "%s", c->refused);
+		found[k] = it;
+		ib_json_pop(c, saved);
+	}
 	return 0;
 }
 
-int ib_json_string(const cJSON *obj, const char *key, int required, const char **out,
-                   const char *source, const char *path, struct ib_err *err)
-{
-	const cJSON *v;
-	int rc = typed(obj, key, required, cJSON_String, "a string", &v, source, path, err);
-
-	if (v)
-		*out = v->valuestring;
-	return rc;
-}
-
-int ib_json_bool(const cJSON *obj, const char *key, int required, int *out, const char *source,
-                 const char *path, struct ib_err *err)
-{
-	const cJSON *v;
-	int rc = typed(obj, key, required, cJSON_True | cJSON_False, "true or false", &v, source,
-	               path, err);
-
-	if (v)
-		*out = (v->type & cJSON_True) != 0;
-	return rc;
-}
-
-int ib_json_uint(const cJSON *obj, const char *key, int required, unsigned long max,
-                 unsigned long *out, const char *source, const char *path, struct ib_err *err)
-{
-	int64_t v = -1;
-	int rc = ib_json_int(obj, key, required, 0, max > INT64_MAX ? INT64_MAX : (int64_t)max, &v,
-	                     source, path, err);
-
-	if (v >= 0)
-		*out = (unsigned long)v;
-	return rc;
-}
-
-int ib_json_array(const cJSON *obj, const char *key, int required, const cJSON **out,
-                  const char *source, const char *path, struct ib_err *err)
-{
-	return typed(obj, key, required, cJSON_Array, "an array", out, source, path, err);
-}
-
-int ib_json_int(const cJSON *obj, const char *key, int required, int64_t min, int64_t max,
-                int64_t *out, const char *source, const char *path, struct ib_err *err)
-{
-	const cJSON *v;
-	char what[96];
-	double d;
-	int rc;
-
-	/* One allowed value is named alone: the format then leaves max unused. */
-	snprintf(what, sizeof what, min == max ? "%lld" : "an integer from %lld to %lld",
-	         (long long)min, (long long)max);
-	rc = typed(obj, key, required, cJSON_Number, what, &v, source, path, err);
-	if (!v)
-		return rc;
-	d = v->valuedouble;
-	if (d != d || d < -JSON_SAFE_INT || d > JSON_SAFE_INT || d != (double)(int64_t)d ||
-	    (int64_t)d < min || (int64_t)d > max)
-		return wrong(key, what, source, path, err);
-	*out = (int64_t)d;
-	return 0;
-}
-
-int ib_json_string_buf(const cJSON *obj, const char *key, int required, char *out, size_t cap,
-                       const char *source, const char *path, struct ib_err *err)
+/* Reads value v of row r into dst (the field, or the array item). */
+static int read_value(struct ib_json_ctx *c, const struct ib_json_row *r, const cJSON *v, void *dst)
 {
 	const char *s = NULL;
-	char what[64];
-	int rc = ib_json_string(obj, key, required, &s, source, path, err);
+	long long n = 0;
+	size_t idx = 0;
+	int rc = 0;
 
-	if (rc || !s)
-		return rc;
-	if (strlen(s) >= cap) {
-		snprintf(what, sizeof what, "a string of at most %zu bytes", cap - 1);
-		return wrong(key, what, source, path, err);
-	}
-	memcpy(out, s, strlen(s) + 1);
-	return 0;
-}
-
-int ib_json_bind_read(const cJSON *obj, const struct ib_json_field *rows, size_t n, void *out,
-                      const char *source, const char *path, struct ib_err *err)
-{
-	int rc = check_keys(obj, rows, sizeof *rows, n, source, path, err);
-
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		const struct ib_json_field *r = &rows[i];
-		char *field = (char *)out + r->offset;
-		int64_t v;
-
-		if (r->kind == IB_JSON_TEXT)
-			rc = ib_json_string_buf(obj, r->key, 1, field, r->size, source, path, err);
-		if (r->kind != IB_JSON_INT)
-			continue;
-		rc = ib_json_int(obj, r->key, 1, r->min, r->max, &v, source, path, err);
-		if (rc == 0 && r->size == sizeof(int))
-			*(int *)field = (int)v;
-		else if (rc == 0)
-			*(int64_t *)field = v;
+	switch (r->type) {
+	case IB_T_STR:
+		if ((rc = get_str(c, v, (size_t)r->lo, (size_t)r->hi, &s)) == 0 && r->size &&
+		    !(*(char **)dst = strdup(s)))
+			rc = ib_oom(c->err);
+		break;
+	case IB_T_BUF:
+		if ((rc = get_str(c, v, (size_t)r->lo, r->size - 1u, &s)) == 0)
+			memcpy(dst, s, strlen(s) + 1);
+		break;
+	case IB_T_ENUM:
+	case IB_T_INDEX:
+		if ((rc = get_enum(c, v, r->sub, (size_t)r->hi, &idx)) || !r->size)
+			break;
+		if (r->type == IB_T_INDEX)
+			*(int *)dst = (int)idx;
+		else if (!(*(char **)dst = strdup(((const char *const *)r->sub)[idx])))
+			rc = ib_oom(c->err);
+		break;
+	case IB_T_INT:
+	case IB_T_BIG:
+		if ((rc = get_int(c, v, r->lo, r->type == IB_T_BIG ? MAX_SAFE_INT : r->hi, &n)) ||
+		    !r->size)
+			break;
+		if (r->size == sizeof(int))
+			*(int *)dst = (int)n;
+		else
+			*(int64_t *)dst = n;
+		break;
+	case IB_T_BOOL:
+		if (!(v->type & (cJSON_True | cJSON_False)))
+			rc = ib_json_expected(c, v, "true or false");
+		else
+			*(int *)dst = (v->type & cJSON_True) != 0;
+		break;
+	case IB_T_OBJ:
+		rc = ib_json_read(c, v, r->sub, (size_t)r->hi, dst);
+		break;
 	}
 	return rc;
 }
 
-int ib_json_bind_write(cJSON *obj, const struct ib_json_field *rows, size_t n, const void *in)
+/* Calls the row's check, with c->row set for it. */
+static int run_check(struct ib_json_ctx *c, const struct ib_json_row *r, void *obj, const cJSON *v,
+                     size_t i)
 {
-	for (size_t i = 0; i < n; i++) {
-		const struct ib_json_field *r = &rows[i];
-		const char *field = (const char *)in + r->offset;
+	c->row = r;
+	return r->check ? r->check(c, obj, v, i) : 0;
+}
 
-		if (r->kind == IB_JSON_OWN)
-			continue;
-		if (!(r->kind == IB_JSON_TEXT
-		              ? cJSON_AddStringToObject(obj, r->key, field)
-		              : cJSON_AddNumberToObject(obj, r->key,
-		                                        r->size == sizeof(int)
-		                                                ? *(const int *)field
-		                                                : (double)*(const int64_t *)field)))
-			return -1;
+/* An array of row r: allocated with one zeroed item more, so that argv ends in NULL. */
+static int read_array(struct ib_json_ctx *c, const struct ib_json_row *r, const cJSON *v, void *obj)
+{
+	char *items;
+	size_t n = 0, i = 0;
+	int rc;
+
+	if ((rc = get_array(c, v, r->min, r->max, &n)))
+		return rc;
+	items = calloc(n + 1, r->size);
+	if (!items)
+		return ib_oom(c->err);
+	*(void **)((char *)obj + r->off) = items;
+	*count_of(r, obj) = n;
+	for (const cJSON *it = v->child; it; it = it->next, i++) {
+		size_t saved = ib_json_push(c, NULL, i);
+		if ((rc = read_value(c, r, it, items + i * r->size)) ||
+		    (rc = run_check(c, r, obj, it, i)))
+			return rc;
+		ib_json_pop(c, saved);
 	}
-	return 0;
+	return run_check(c, r, obj, NULL, n);
+}
+
+int ib_json_read(struct ib_json_ctx *c, const cJSON *v, const struct ib_json_row *rows, size_t n,
+                 void *obj)
+{
+	const cJSON *found[16];
+	int rc;
+
+	if ((rc = take_keys(c, v, rows, n, found)))
+		return rc;
+	c->obj[c->depth++] = obj;
+	for (size_t k = 0; k < n && rc == 0; k++) {
+		const struct ib_json_row *r = &rows[k];
+		int rule = rule_of(c, r);
+		size_t saved;
+
+		if (rule & (IB_K_NO | IB_K_NOT0))
+			continue; /* not of this form: take_keys refused it */
+		saved = ib_json_push(c, r->key, 0);
+		if (found[k] && rule >> (2 + c->windows) & 1)
+			rc = ib_json_fail(c, "only for %s", c->windows ? "linux" : "windows");
+		else if (!found[k] && rule >> c->windows & 1)
+			rc = ib_json_fail(c, "missing");
+		else if (!found[k])
+			rc = run_check(c, r, obj, NULL, 0);
+		else if (r->max)
+			rc = read_array(c, r, found[k], obj);
+		else if ((rc = read_value(c, r, found[k], (char *)obj + r->off)) == 0)
+			rc = run_check(c, r, obj, found[k], 0);
+		if (rc == 0)
+			ib_json_pop(c, saved);
+	}
+	c->depth--;
+	return rc;
+}
+
+void ib_json_free(const struct ib_json_row *rows, size_t n, void *obj)
+{
+	for (size_t k = 0; k < n; k++) {
+		const struct ib_json_row *r = &rows[k];
+		char *items = (char *)obj + r->off;
+		size_t count = 1;
+
+		if (!r->size)
+			continue;
+		if (r->max) {
+			items = *(char **)items;
+			count = items ? *count_of(r, obj) : 0;
+		}
+		for (size_t i = 0; i < count; i++) {
+			char *item = items + i * r->size;
+			if (r->type == IB_T_OBJ)
+				ib_json_free(r->sub, (size_t)r->hi, item);
+			else if (r->type == IB_T_STR || r->type == IB_T_ENUM)
+				free(*(char **)item);
+		}
+		if (r->max)
+			free(items);
+	}
+}
+
+/* Text being written; oom once an allocation failed. */
+struct text {
+	char *p;
+	size_t len, cap;
+	int oom;
+};
+
+static void put(struct text *t, const char *s, size_t n)
+{
+	char *p;
+
+	if (t->oom)
+		return;
+	if (t->len + n >= t->cap) {
+		t->cap = (t->len + n + 1) * 2;
+		if (!(p = realloc(t->p, t->cap))) {
+			t->oom = 1;
+			return;
+		}
+		t->p = p;
+	}
+	memcpy(t->p + t->len, s, n);
+	t->len += n;
+	t->p[t->len] = '\0';
+}
+
+/* The members of in (an object of the n rows) as JSON text, its lines indented by depth tabs. */
+static void write_object(struct text *t, const struct ib_json_row *rows, size_t n, const char *in,
+                         size_t depth)
+{
+	static const char tabs[] = "\t\t\t\t\t\t\t\t";
+	/* Every string written is at most 256 bytes (its row's limit), each escaped in 6. */
+	char buf[256 * 6 + 16];
+	const char *sep = "{\n";
+
+	for (size_t k = 0; k < n; k++) {
+		const struct ib_json_row *r = &rows[k];
+		const char *field = in + r->off, *s = NULL, *v = buf;
+
+		if (r->rule & IB_K_NO)
+			continue;
+		switch (r->type) {
+		case IB_T_BUF:
+			if (!field[0] && !(r->rule & IB_K_REQ))
+				continue; /* "" is left out when optional */
+			s = field;
+			break;
+		case IB_T_INDEX:
+			s = ((const char *const *)r->sub)[*(const int *)field];
+			break;
+		case IB_T_BOOL:
+			v = *(const int *)field ? "true" : "false";
+			break;
+		case IB_T_INT:
+		case IB_T_BIG:
+			snprintf(buf, sizeof buf, "%lld",
+			         !r->size                 ? (long long)r->lo
+			         : r->size == sizeof(int) ? (long long)*(const int *)field
+			                                  : (long long)*(const int64_t *)field);
+			break;
+		case IB_T_OBJ:
+			v = NULL;
+			break;
+		default: /* T_STR, T_ENUM, T_RAW: a string, or NULL */
+			s = *(const char *const *)field;
+			if (!s && r->type != IB_T_RAW)
+				continue; /* an absent optional string */
+			v = s ? buf : "null";
+		}
+		if (s)
+			ib_json_quote(buf, sizeof buf, s);
+		put(t, sep, strlen(sep));
+		sep = ",\n";
+		put(t, tabs, depth + 1);
+		put(t, "\"", 1);
+		put(t, r->key, strlen(r->key));
+		put(t, "\":\t", 3);
+		if (v) {
+			put(t, v, strlen(v));
+			continue;
+		}
+		if (!r->max) {
+			write_object(t, r->sub, (size_t)r->hi, field, depth + 1);
+			continue;
+		}
+		/* Arrays the writer knows are arrays of objects. */
+		put(t, "[", 1);
+		for (size_t i = 0; i < *count_of(r, in); i++) {
+			if (i)
+				put(t, ", ", 2);
+			write_object(t, r->sub, (size_t)r->hi,
+			             *(const char *const *)field + i * r->size, depth + 2);
+		}
+		put(t, "]", 1);
+	}
+	put(t, "\n", 1);
+	put(t, tabs, depth);
+	put(t, "}", 1);
+}
+
+char *ib_json_text(const struct ib_json_row *rows, size_t n, const void *in)
+{
+	struct text t = {0};
+
+	write_object(&t, rows, n, in, 0);
+	if (t.oom) {
+		free(t.p);
+		return NULL;
+	}
+	return t.p;
 }
 
 /* Length of the valid UTF-8 sequence at s (1-4), or 0 when it is not one. */

@@ -1,10 +1,11 @@
 /*
  * json.h - strict reading of JSON documents with cJSON.
  *
- * cJSON on its own accepts trailing garbage and duplicate keys; these helpers
- * refuse both (duplicates at any depth), refuse unknown keys, and check types. Every error message
- * names the source (a file name) and the key path: "f.json: nics[0].device:
- * expected a string". A path is "" for the top level.
+ * cJSON on its own accepts trailing garbage and duplicate keys; ib_json_parse refuses both
+ * (duplicates at any depth). Objects are read by one schema reader (ib_json_read) from tables of
+ * rows that refuse unknown keys (the agent's files excepted) and check types, ranges and
+ * lengths. Every error message names the source (a file name) and the key path:
+ * "f.json: nics[0].device: expected a string, got 5".
  */
 #ifndef IBDRV_JSON_H
 #define IBDRV_JSON_H
@@ -17,82 +18,147 @@
 
 #define IB_JSON_PATH_MAX 256
 
-/* Parses exactly one JSON value from text[0..len) (only whitespace may follow). Free with
- * cJSON_Delete. */
+/*
+ * Parses exactly one JSON value from text[0..len) (only whitespace may follow), refusing what
+ * cJSON lets through but JSON forbids (NUL bytes, "\u0000", control characters between tokens)
+ * and keys given twice; errors name the byte offset, line and column. Free with cJSON_Delete.
+ */
 int ib_json_parse(const char *text, size_t len, const char *source, cJSON **out,
                   struct ib_err *err);
 
 /* Reads the file at path (at most max bytes) and parses it as ib_json_parse does. */
 int ib_json_load(const char *path, size_t max, cJSON **out, struct ib_err *err);
 
-/* Checks that v (at path) is an object whose keys are all in allowed (NULL-ended); v comes from
- * ib_json_parse or ib_json_load, which refuse duplicate keys. */
-int ib_json_object(const cJSON *v, const char *const *allowed, const char *source, const char *path,
-                   struct ib_err *err);
-
-/* The member named key (case-sensitive), or NULL. */
-const cJSON *ib_json_member(const cJSON *obj, const char *key);
-
-/* "path.key", or "key" at the top level, into buf. */
-const char *ib_json_path(char *buf, size_t cap, const char *path, const char *key);
-/* "path[i]" into buf. */
-const char *ib_json_index(char *buf, size_t cap, const char *path, size_t i);
-
 /*
- * Typed members. A missing member is an error when required, else the output
- * is left untouched and 0 is returned.
+ * The schema reader: every strict JSON input of the project (manifests, facts, the catalog, the
+ * state and the handler's package file) is read by one walker from tables of rows, one a key, in
+ * the order the keys are checked. A row says when its key may appear, what type the value has
+ * and where it goes in the struct being filled; the walker checks type, range and length and
+ * stores the value. What a row cannot say is done by its check, called with the path at the
+ * value. Every message is "<source>: <path>: <what is wrong>", with "expected X, got Y" for a
+ * value of the wrong type or range.
  */
-int ib_json_string(const cJSON *obj, const char *key, int required, const char **out,
-                   const char *source, const char *path, struct ib_err *err);
-int ib_json_bool(const cJSON *obj, const char *key, int required, int *out, const char *source,
-                 const char *path, struct ib_err *err);
-/* ib_json_int from 0 to max. */
-int ib_json_uint(const cJSON *obj, const char *key, int required, unsigned long max,
-                 unsigned long *out, const char *source, const char *path, struct ib_err *err);
-/* An array member; *out is NULL when absent and not required. */
-int ib_json_array(const cJSON *obj, const char *key, int required, const cJSON **out,
-                  const char *source, const char *path, struct ib_err *err);
-
-/* A signed integer member within [min, max] (and within 2^53, where doubles are exact). */
-int ib_json_int(const cJSON *obj, const char *key, int required, int64_t min, int64_t max,
-                int64_t *out, const char *source, const char *path, struct ib_err *err);
-/* A string member copied into out; longer than cap - 1 bytes is an error. */
-int ib_json_string_buf(const cJSON *obj, const char *key, int required, char *out, size_t cap,
-                       const char *source, const char *path, struct ib_err *err);
-
-/*
- * A table binding an object's members to the fields of a struct, one row a member in the
- * order they are written. Reading checks the object as ib_json_object does, then every row
- * in table order (all required) with the messages of ib_json_string_buf and ib_json_int.
- * IB_JSON_OWN rows are members the caller reads and writes itself: allowed, never touched.
- */
-enum ib_json_kind { IB_JSON_OWN, IB_JSON_TEXT, IB_JSON_INT };
-
-struct ib_json_field {
-	const char *key;
-	unsigned char kind;
-	unsigned short offset; /* of the field in the struct */
-	unsigned short size;   /* TEXT: of the char array; INT: of the integer (int or int64_t) */
-	int64_t min, max;      /* INT: the range */
+enum ib_json_type {
+	IB_T_STR,   /* strdup'd into a char *; lo..hi bytes, no control characters */
+	IB_T_BUF,   /* copied into a char array of size bytes; at least lo bytes */
+	IB_T_INT,   /* an integer from lo to hi, into an int or int64_t (size 0: not stored) */
+	IB_T_BIG,   /* an integer from lo to 2^53 - 1 (doubles hold each exactly), into 8 bytes */
+	IB_T_BOOL,  /* into an int */
+	IB_T_ENUM,  /* one of the hi names of sub, strdup'd into a char * */
+	IB_T_INDEX, /* one of the hi names of sub, its position into an int */
+	IB_T_OBJ,   /* an object of the hi rows of sub */
+	IB_T_RAW    /* any value, handed to the check alone */
 };
 
-#define IB_JSON_OWN_ROW(key)                                                                       \
-	{                                                                                          \
-		key, IB_JSON_OWN, 0, 0, 0, 0                                                       \
-	}
-#define IB_JSON_TEXT_ROW(type, member)                                                             \
-	{                                                                                          \
-#member, IB_JSON_TEXT, offsetof(type, member), sizeof((type *)0)->member, 0, 0     \
-	}
-#define IB_JSON_INT_ROW(type, member, lo, hi)                                                      \
-	{                                                                                          \
-#member, IB_JSON_INT, offsetof(type, member), sizeof((type *)0)->member, lo, hi    \
-	}
+/*
+ * When a key may appear. Bits 0 and 1 make it required (0 while c->windows is 0, 1 while it is
+ * 1), bits 2 and 3 refuse it ("only for windows", "only for linux"). IB_K_NO makes it an unknown
+ * key. A document may have two forms (c->form 0 and 1, the manifest's input and resolved forms):
+ * IB_K_NOT0 refuses the key in form 0 with c->refused, IB_K_NOT1 makes it unknown in form 1,
+ * IB_K_REQ1 makes it required in form 1.
+ */
+enum {
+	IB_K_OPT = 0,
+	IB_K_REQ_LINUX = 1,
+	IB_K_REQ_WIN = 2,
+	IB_K_REQ = 3,
+	IB_K_WIN_ONLY = 4,
+	IB_K_LINUX_ONLY = 8,
+	IB_K_NO = 16,
+	IB_K_NOT0 = 32,
+	IB_K_NOT1 = 64,
+	IB_K_REQ1 = 128
+};
 
-int ib_json_bind_read(const cJSON *obj, const struct ib_json_field *rows, size_t n, void *out,
-                      const char *source, const char *path, struct ib_err *err);
-/* Adds the rows but IB_JSON_OWN ones to obj; -1 when out of memory. */
-int ib_json_bind_write(cJSON *obj, const struct ib_json_field *rows, size_t n, const void *in);
+struct ib_json_ctx;
+struct ib_json_row;
+
+/*
+ * Called after each stored value (v, and i its position in an array) and once more with
+ * v == NULL after an array's last item or when an optional key is absent. obj is the struct
+ * being filled, c->obj[] the enclosing ones, c->row the row.
+ */
+typedef int (*ib_json_check)(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i);
+
+struct ib_json_row {
+	const char *key;
+	int lo; /* T_INT, T_BIG: the lowest value; T_STR, T_BUF: the shortest */
+	int hi; /* T_INT: the highest; T_STR: the longest; T_ENUM, T_OBJ: how many sub */
+	unsigned char rule; /* IB_K_* */
+	unsigned char type; /* enum ib_json_type: the value's, or each item's */
+	unsigned char min;  /* array: the fewest items */
+	unsigned char size; /* of the field (0: not stored), or of each item */
+	unsigned short off; /* of the field, or of an array's pointer (its size_t count follows) */
+	unsigned short max; /* not 0: an array of at most max items */
+	const void *sub;    /* T_ENUM, T_INDEX: the names; T_OBJ: its rows; else the check's data */
+	ib_json_check check;
+};
+
+/*
+ * A row's size and off: a field, an array (which does not compile unless its count n follows
+ * it), or nothing stored.
+ */
+#define IB_FIELD(type, m) sizeof((type *)0)->m, offsetof(type, m)
+#define IB_ARRAY(type, m, n, item)                                                                 \
+	sizeof(item),                                                                              \
+	        offsetof(type, m) +                                                                \
+	                0 * sizeof(char[offsetof(type, n) == offsetof(type, m) + sizeof(void *)    \
+	                                        ? 1                                                \
+	                                        : -1])
+#define IB_NOSTORE 0, 0
+
+/* What the walker is doing: where errors go and the JSON path of the current value. */
+struct ib_json_ctx {
+	const char *source;
+	struct ib_err *err;
+	const char *refused; /* what IB_K_REFUSED keys are told */
+	int form;            /* which of a row's rules applies */
+	int utf8;            /* strings must be valid UTF-8 */
+	int windows;         /* set by checks: the object being read is for Windows */
+	int agent;           /* the agent's files: keys of no row are ignored, null is absent */
+	const struct ib_json_row *row;
+	void *obj[4]; /* the structs being filled, outermost first */
+	size_t depth;
+	size_t plen;
+	char path[IB_JSON_PATH_MAX];
+};
+
+/* Reads object v into obj by the n rows (at most 16); on failure obj may hold some values (free
+ * them with ib_json_free). */
+int ib_json_read(struct ib_json_ctx *c, const cJSON *v, const struct ib_json_row *rows, size_t n,
+                 void *obj);
+/* Frees what ib_json_read stored in obj (strings, arrays), not obj itself. */
+void ib_json_free(const struct ib_json_row *rows, size_t n, void *obj);
+/*
+ * The object in as JSON text, members in row order, one a line ("key":<tab>value, nested ones
+ * indented by tabs); absent optional values are left out, a T_RAW string is null when NULL, a
+ * T_INT that stores nothing is written as lo, arrays are arrays of objects. NULL when out of
+ * memory; free it.
+ */
+char *ib_json_text(const struct ib_json_row *rows, size_t n, const void *in);
+
+/* "<source>: <path>: <message>" (at the top level, "<source>: <message>"). */
+__attribute__((format(printf, 2, 3))) int ib_json_fail(struct ib_json_ctx *c, const char *fmt, ...);
+/* "expected <what>, got <v>". */
+int ib_json_expected(struct ib_json_ctx *c, const cJSON *v, const char *what);
+/* Appends ".key" (or "key" at the top), or "[i]" when key is NULL, to the path; returns what
+ * ib_json_pop restores. */
+size_t ib_json_push(struct ib_json_ctx *c, const char *key, size_t i);
+void ib_json_pop(struct ib_json_ctx *c, size_t saved);
+/* s as a double-quoted JSON string, safe to put on one line; cut with "..." to fit cap. */
+const char *ib_json_quote(char *buf, size_t cap, const char *s);
+
+/* The check of an OS family or platform ("windows", "linux"): sets c->windows for the rows after.
+ */
+int ib_json_check_windows(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i);
+
+/* A T_STR row's sub: a test of the string and what is expected when it fails. */
+struct ib_json_valid {
+	int (*ok)(const char *s);
+	const char *what;
+};
+/* The check of a T_STR row whose sub is a struct ib_json_valid. */
+int ib_json_check_valid(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i);
 
 /* Non-zero when s is well-formed UTF-8 (no overlong forms, surrogates or code points above
  * U+10FFFF): cJSON passes any bytes through. */

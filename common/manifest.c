@@ -2,11 +2,10 @@
  * manifest.c - strict reading and canonical writing of bundle manifests
  * (docs/manifest.md).
  *
- * cJSON does the parsing; what it lets through but the format forbids is
- * refused here: data after the value, duplicate keys, NUL characters, control
- * characters between tokens, numbers that are not exact integers in range.
- * Every object is read from a table of its keys (see "the model"), in a fixed
- * order, so the one error reported for a file is always the same. The writer
+ * ib_json_parse (json.h) refuses what cJSON lets through but JSON forbids;
+ * every object is read by the schema reader from a table of its keys (see
+ * "the model"), in a fixed order, so the one error reported for a file is
+ * always the same. The writer
  * does not use cJSON's printer: it writes every number as an integer and every
  * string byte-for-byte, so its output does not depend on the locale or on
  * floating-point formatting.
@@ -27,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_SAFE_INT 9007199254740991LL /* 2^53 - 1: every such integer is an exact double */
 #define MAX_NAME 64
 #define MAX_DESCRIPTION 1024
 #define MAX_ARG 4096
@@ -40,18 +38,12 @@
 
 enum form { FORM_INPUT, FORM_RESOLVED };
 
-/* What the parser is doing: where errors go and the JSON path of the current value. */
+/* The walker's context, with what the input form adds. */
 struct pctx {
-	const char *source;
-	enum form form;
+	struct ib_json_ctx j;
 	const char *dir;     /* input form: the manifest's folder */
 	const char *payload; /* input form: the current driver's "source" */
-	int (*input)(struct pctx *c, void *obj, const cJSON *v, size_t i); /* input form only */
-	struct ib_err *err;
-	char path[256];
-	size_t plen;
-	void *obj[4]; /* the structs being filled, outermost first */
-	size_t depth;
+	ib_json_check input; /* input form only */
 };
 
 static const char *const platforms[] = {"windows", "linux"};
@@ -62,220 +54,6 @@ static const char *const nic_names[] = {"CX3-Pro", "CX4", "CX5", "CX6", "CX7"};
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- messages ---- */
-
-/* s as a short quoted string, safe to put on one line. */
-static const char *quote(char *buf, size_t cap, const char *s)
-{
-	/* Room for one more escape, a character's last bytes, "...", the quote and NUL. */
-	size_t o = 0, limit = cap - 12;
-
-	buf[o++] = '"';
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (o >= limit && (*p & 0xc0) != 0x80) {
-			memcpy(buf + o, "...", 3);
-			o += 3;
-			break;
-		}
-		if (*p < 0x20 || *p == 0x7f) {
-			o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", *p);
-		} else {
-			if (*p == '"' || *p == '\\')
-				buf[o++] = '\\';
-			buf[o++] = (char)*p;
-		}
-	}
-	buf[o++] = '"';
-	buf[o] = '\0';
-	return buf;
-}
-
-/* What a value is, for "expected X, got Y". */
-static const char *describe(const cJSON *v, char *buf, size_t cap)
-{
-	double d = v->valuedouble;
-	int small = d >= -(double)MAX_SAFE_INT && d <= (double)MAX_SAFE_INT;
-
-	switch (v->type & 0xff) {
-	case cJSON_String:
-		return quote(buf, cap, v->valuestring);
-	case cJSON_Number:
-		if (small && (double)(long long)d == d) {
-			snprintf(buf, cap, "%lld", (long long)d);
-			return buf;
-		}
-		return small ? "a fractional number" : "a number of magnitude 2^53 or more";
-	case cJSON_True:
-		return "true";
-	case cJSON_False:
-		return "false";
-	case cJSON_NULL:
-		return "null";
-	case cJSON_Array:
-		return "an array";
-	default:
-		return "an object";
-	}
-}
-
-static void set_plen(struct pctx *c, size_t len)
-{
-	c->plen = len < sizeof c->path ? len : sizeof c->path - 1;
-	c->path[c->plen] = '\0';
-}
-
-/* Appends ".key" (or "key" at the top) to the path; returns what pop() restores. */
-static size_t push_key(struct pctx *c, const char *key)
-{
-	size_t saved = c->plen;
-	int n = snprintf(c->path + c->plen, sizeof c->path - c->plen, "%s%s", c->plen ? "." : "",
-	                 key);
-
-	set_plen(c, c->plen + (n > 0 ? (size_t)n : 0));
-	return saved;
-}
-
-static size_t push_index(struct pctx *c, size_t i)
-{
-	size_t saved = c->plen;
-	int n = snprintf(c->path + c->plen, sizeof c->path - c->plen, "[%zu]", i);
-
-	set_plen(c, c->plen + (n > 0 ? (size_t)n : 0));
-	return saved;
-}
-
-/* saved came from push_*, so it is within the buffer. */
-static void pop(struct pctx *c, size_t saved)
-{
-	c->plen = saved;
-	c->path[saved] = '\0';
-}
-
-__attribute__((format(printf, 2, 3))) static int fail(struct pctx *c, const char *fmt, ...)
-{
-	char msg[IB_ERR_MSG_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	return ib_fail(c->err, IB_EINPUT, "%s: %s%s%s", c->source, c->path, c->plen ? ": " : "",
-	               msg);
-}
-
-/* "<source>: <what> byte N (line L, column C)" for a 0-based byte offset. */
-static int fail_at(struct ib_err *err, const char *source, const char *text, size_t off,
-                   const char *what)
-{
-	size_t line = 1, col_start = 0;
-
-	for (size_t i = 0; i < off; i++) {
-		if (text[i] == '\n') {
-			line++;
-			col_start = i + 1;
-		}
-	}
-	return ib_fail(err, IB_EINPUT, "%s: %s byte %zu (line %zu, column %zu)", source, what, off,
-	               line, off - col_start + 1);
-}
-
-/* ---- values ---- */
-
-/* "expected <what>, got <v>". */
-static int expected(struct pctx *c, const cJSON *v, const char *what)
-{
-	char got[80];
-
-	return fail(c, "expected %s, got %s", what, describe(v, got, sizeof got));
-}
-
-/* A string of 1..max bytes of UTF-8 without control characters. */
-static int get_str(struct pctx *c, const cJSON *v, size_t max, const char **out)
-{
-	char got[80];
-	size_t len;
-
-	if (!cJSON_IsString(v) || !v->valuestring)
-		return expected(c, v, "a string");
-	len = strlen(v->valuestring);
-	if (len == 0)
-		return fail(c, "must not be empty");
-	if (len > max)
-		return fail(c, "longer than %zu bytes", max);
-	if (!ib_json_utf8_valid(v->valuestring))
-		return fail(c, "not valid UTF-8");
-	for (size_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)v->valuestring[i];
-		if (ch < 0x20 || ch == 0x7f)
-			return fail(c, "contains a control character: %s",
-			            quote(got, sizeof got, v->valuestring));
-	}
-	*out = v->valuestring;
-	return 0;
-}
-
-static int get_int(struct pctx *c, const cJSON *v, long long lo, long long hi, long long *out)
-{
-	char what[64];
-	double d = v->valuedouble;
-
-	/* The comparisons are false for NaN; the casts are defined once d is in range. */
-	if (!(v->type & cJSON_Number) || !(d >= (double)lo && d <= (double)hi) ||
-	    (double)(long long)d != d) {
-		snprintf(what, sizeof what, "an integer from %lld to %lld", lo, hi);
-		return expected(c, v, what);
-	}
-	*out = (long long)d;
-	return 0;
-}
-
-static int get_bool(struct pctx *c, const cJSON *v, int *out)
-{
-	if (!(v->type & (cJSON_True | cJSON_False)))
-		return expected(c, v, "true or false");
-	*out = (v->type & cJSON_True) != 0;
-	return 0;
-}
-
-/* One of values[]; *idx is its position. */
-static int get_enum(struct pctx *c, const cJSON *v, const char *const *values, size_t n,
-                    size_t *idx)
-{
-	char list[256] = "";
-	size_t o = 0;
-
-	if (cJSON_IsString(v) && v->valuestring) {
-		for (size_t i = 0; i < n; i++) {
-			if (!strcmp(v->valuestring, values[i])) {
-				*idx = i;
-				return 0;
-			}
-		}
-	}
-	for (size_t i = 0; i < n && o < sizeof list; i++)
-		o += (size_t)snprintf(list + o, sizeof list - o, "%s\"%s\"",
-		                      i == 0       ? (n > 2 ? "one of " : "")
-		                      : i + 1 == n ? (n == 2 ? " or " : ", or ")
-		                                   : ", ",
-		                      values[i]);
-	return expected(c, v, list);
-}
-
-/* An array of min..max items; *n is its length. */
-static int get_array(struct pctx *c, const cJSON *v, size_t min, size_t max, size_t *n)
-{
-	size_t count = 0;
-
-	if (!cJSON_IsArray(v))
-		return expected(c, v, "an array");
-	for (const cJSON *it = v->child; it; it = it->next)
-		count++;
-	if (count < min)
-		return fail(c, "must have at least %zu item%s", min, min == 1 ? "" : "s");
-	if (count > max)
-		return fail(c, "has %zu items, at most %zu allowed", count, max);
-	*n = count;
-	return 0;
-}
 
 /* s matches [A-Za-z0-9] followed by characters of the set (plus letters and digits). */
 static int word_ok(const char *s, const char *punct, int upper)
@@ -290,12 +68,12 @@ static int word_ok(const char *s, const char *punct, int upper)
 }
 
 /* The message for a name that word_ok refused; chars lists what it allows. */
-static int bad_word(struct pctx *c, const char *chars, const char *s)
+static int bad_word(struct ib_json_ctx *c, const char *chars, const char *s)
 {
 	char got[80];
 
-	return fail(c, "expected up to %d of %s, starting with a letter or digit, got %s", MAX_NAME,
-	            chars, quote(got, sizeof got, s));
+	return ib_json_fail(c, "expected up to %d of %s, starting with a letter or digit, got %s",
+	                    MAX_NAME, chars, ib_json_quote(got, sizeof got, s));
 }
 
 /* "10", "10.0.17763": numbers separated by single dots. */
@@ -312,12 +90,6 @@ static int dotted_ok(const char *s)
 			return 0;
 	}
 	return digits > 0;
-}
-
-static int dup_str(const char *s, char **out, struct ib_err *err)
-{
-	*out = strdup(s);
-	return *out ? 0 : ib_oom(err);
 }
 
 /* Compares at most n bytes (up to a NUL) as strncmp does; with fold, ignoring ASCII letter case. */
@@ -359,94 +131,6 @@ static const char *windows_name_problem(const char *rel)
 			p++;
 	}
 	return NULL;
-}
-
-/* ---- objects ---- */
-
-/* How a key may appear in each form. */
-enum rule { K_NO, K_OPT, K_REQ, K_BUILD /* resolved only: ibdrv-build writes it */ };
-
-/*
- * Every object of the format is read by one walker from a table of its keys
- * (below, in the order of docs/manifest.md, which is also the order keys are
- * checked in). A row says how its key may appear in each form, what type the
- * value has and where it goes in the struct; the walker checks the type,
- * range and length and stores the value. What a row cannot say (a driver's
- * kind against its platform, duplicate file paths, ...) is done by the row's
- * check, which the walker calls with the JSON path at the value.
- */
-enum type { T_STR, T_INT, T_BOOL, T_ENUM, T_OBJ };
-
-/*
- * Called after each stored value (v, and i its position in an array) and once
- * more with v == NULL after an array's last item or when an optional key is
- * absent. obj is the struct being filled; c->obj[] holds the enclosing ones.
- */
-typedef int (*check_fn)(struct pctx *c, void *obj, const cJSON *v, size_t i);
-
-struct row {
-	const char *key;
-	unsigned char rule[2]; /* enum rule, by enum form */
-	unsigned char type;    /* enum type: the value's, or each item's */
-	unsigned char list;    /* an array: a pointer at off, its size_t count at n_off */
-	unsigned char off, n_off;
-	unsigned char size; /* of the stored value (0: not stored), or of each item */
-	unsigned char min;  /* array: the number of items */
-	unsigned short max;
-	int lo;          /* T_INT: the lowest value */
-	long long hi;    /* T_INT: the highest; T_STR: the longest; T_ENUM, T_OBJ: how many sub */
-	const void *sub; /* T_ENUM: the names; T_OBJ: the rows of its keys */
-	check_fn check;
-};
-
-/*
- * Checks that v is an object whose keys all belong to spec (in this form),
- * each at most once; found[i] gets the value of spec[i] or NULL (read_object
- * refuses a missing required key when its row's turn comes).
- */
-static int take_keys(struct pctx *c, const cJSON *v, const struct row *spec, size_t n,
-                     const cJSON **found)
-{
-	char got[80];
-
-	if (!cJSON_IsObject(v))
-		return expected(c, v, "an object");
-	for (size_t i = 0; i < n; i++)
-		found[i] = NULL;
-	for (const cJSON *it = v->child; it; it = it->next) {
-		const char *key = it->string ? it->string : "";
-		size_t k = 0, saved;
-		enum rule rule = K_NO;
-
-		for (; k < n; k++) {
-			if (!strcmp(key, spec[k].key)) {
-				rule = spec[k].rule[c->form];
-				break;
-			}
-		}
-		saved = push_key(c, rule != K_NO || word_ok(key, "_-.", 1)
-		                            ? key
-		                            : quote(got, sizeof got, key));
-		if (rule == K_NO) {
-			char list[512];
-			size_t o = 0;
-			list[0] = '\0';
-			for (size_t i = 0; i < n && o < sizeof list; i++) {
-				enum rule r = spec[i].rule[c->form];
-				if (r == K_OPT || r == K_REQ)
-					o += (size_t)snprintf(list + o, sizeof list - o, "%s%s",
-					                      o ? ", " : "", spec[i].key);
-			}
-			return fail(c, "unknown key (expected %s)", list);
-		}
-		if (rule == K_BUILD)
-			return c->input(c, NULL, NULL, 0); /* only the input form has K_BUILD */
-		if (found[k])
-			return fail(c, "duplicate key");
-		found[k] = it;
-		pop(c, saved);
-	}
-	return 0;
 }
 
 /* ---- sorting with the original positions kept for messages ---- */
@@ -510,7 +194,7 @@ enum { UNIQ_FOLD = 1, UNIQ_SORT = 2 };
  * UNIQ_SORT, the items are then sorted by key. c->path is the array's, named
  * arr; key names the key in messages.
  */
-static int check_unique(struct pctx *c, void *items, size_t n, size_t stride, int how,
+static int check_unique(struct ib_json_ctx *c, void *items, size_t n, size_t stride, int how,
                         const char *arr, const char *key)
 {
 	struct sortent *ents = malloc((n ? n : 1) * sizeof *ents);
@@ -529,16 +213,19 @@ static int check_unique(struct pctx *c, void *items, size_t n, size_t stride, in
 		if (keyncmp(ents[i - 1].key, ents[i].key, (size_t)-1, fold) == 0) {
 			/* cmp_* put the earlier position first among equals. */
 			size_t first = ents[i - 1].idx;
-			push_index(c, ents[i].idx);
-			push_key(c, key);
-			quote(a, sizeof a, ents[i].key);
+			ib_json_push(c, NULL, ents[i].idx);
+			ib_json_push(c, key, 0);
+			ib_json_quote(a, sizeof a, ents[i].key);
 			if (fold)
-				rc = fail(c,
-				          "%s differs from %s[%zu].%s %s only in case, which "
-				          "Windows ignores",
-				          a, arr, first, key, quote(b, sizeof b, ents[i - 1].key));
+				rc = ib_json_fail(
+				        c,
+				        "%s differs from %s[%zu].%s %s only in case, which "
+				        "Windows ignores",
+				        a, arr, first, key,
+				        ib_json_quote(b, sizeof b, ents[i - 1].key));
 			else
-				rc = fail(c, "%s is listed twice (also %s[%zu])", a, arr, first);
+				rc = ib_json_fail(c, "%s is listed twice (also %s[%zu])", a, arr,
+				                  first);
 			goto out;
 		}
 	}
@@ -548,11 +235,12 @@ static int check_unique(struct pctx *c, void *items, size_t n, size_t stride, in
 			const struct sortent *hit =
 			        find_prefix(ents, n, p, (size_t)(slash - p), fold);
 			if (hit) {
-				push_index(c, i);
-				push_key(c, key);
-				rc = fail(c, "%s would be inside file %s (%s[%zu])",
-				          quote(a, sizeof a, p), quote(b, sizeof b, hit->key), arr,
-				          hit->idx);
+				ib_json_push(c, NULL, i);
+				ib_json_push(c, key, 0);
+				rc = ib_json_fail(c, "%s would be inside file %s (%s[%zu])",
+				                  ib_json_quote(a, sizeof a, p),
+				                  ib_json_quote(b, sizeof b, hit->key), arr,
+				                  hit->idx);
 				goto out;
 			}
 		}
@@ -567,10 +255,12 @@ out:
 
 /* ---- the model ---- */
 
-/* A row's off, n_off and size: a field, an array with its count, or nothing stored. */
-#define FIELD(type, m) offsetof(type, m), 0, sizeof((type *)0)->m
-#define ARRAY(type, m, n, item) offsetof(type, m), offsetof(type, n), sizeof(item)
-#define NOSTORE 0, 0, 0
+/*
+ * One table of rows a kind of object, in the order of docs/manifest.md (the order keys are
+ * checked in). What a row cannot say (a driver's kind against its platform, duplicate file
+ * paths, ...) is done by its check. The rules' form 0 is the input manifest, form 1 the
+ * resolved one.
+ */
 
 static const char *const kind_names[] = {"nd", "winof", "winof2", "mlnx-ofed", "rdma-core"};
 
@@ -588,30 +278,18 @@ static size_t kind_index(const char *kind)
 	return k;
 }
 
-/* The driver being read (obj[0] is the manifest). */
-static const struct ib_driver *driver_of(const struct pctx *c)
-{
-	return c->obj[1];
-}
-
-/* platform was read before anything that asks: "windows" or "linux". */
-static int is_windows(const struct pctx *c)
-{
-	return driver_of(c)->platform[0] == 'w';
-}
-
-static int check_format(struct pctx *c, void *obj, const cJSON *v, size_t i)
+static int check_format(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
 {
 	const struct ib_manifest *m = obj;
 
 	(void)v, (void)i;
 	if (m->format != IB_MANIFEST_FORMAT)
-		return fail(c, "format %d is not supported (this ibdrv reads %d)", m->format,
-		            IB_MANIFEST_FORMAT);
+		return ib_json_fail(c, "format %d is not supported (this ibdrv reads %d)",
+		                    m->format, IB_MANIFEST_FORMAT);
 	return 0;
 }
 
-static int check_name(struct pctx *c, void *obj, const cJSON *v, size_t i)
+static int check_name(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
 {
 	(void)obj, (void)i;
 	if (!word_ok(v->valuestring, "._-", 1))
@@ -619,7 +297,7 @@ static int check_name(struct pctx *c, void *obj, const cJSON *v, size_t i)
 	return 0;
 }
 
-static int check_id(struct pctx *c, void *obj, const cJSON *v, size_t i)
+static int check_id(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
 {
 	const char *why;
 	char got[80];
@@ -629,11 +307,12 @@ static int check_id(struct pctx *c, void *obj, const cJSON *v, size_t i)
 		return bad_word(c, "a-z 0-9 . _ -", v->valuestring);
 	/* The id names the driver's folder when unpacked, on Windows too. */
 	if ((why = windows_name_problem(v->valuestring)))
-		return fail(c, "%s %s", quote(got, sizeof got, v->valuestring), why);
+		return ib_json_fail(c, "%s %s", ib_json_quote(got, sizeof got, v->valuestring),
+		                    why);
 	return 0;
 }
 
-static int check_kind(struct pctx *c, void *obj, const cJSON *v, size_t i)
+static int check_kind(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
 {
 	const struct ib_driver *d = obj;
 	size_t k = kind_index(d->kind);
@@ -641,12 +320,12 @@ static int check_kind(struct pctx *c, void *obj, const cJSON *v, size_t i)
 	(void)v, (void)i;
 	/* Both are validated names: "windows" or "linux". */
 	if (KIND_PLATFORM(k)[0] != d->platform[0])
-		return fail(c, "\"%s\" is a %s driver, but platform is \"%s\"", d->kind,
-		            KIND_PLATFORM(k), d->platform);
+		return ib_json_fail(c, "\"%s\" is a %s driver, but platform is \"%s\"", d->kind,
+		                    KIND_PLATFORM(k), d->platform);
 	return 0;
 }
 
-static int check_version(struct pctx *c, void *obj, const cJSON *v, size_t i)
+static int check_version(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
 {
 	(void)obj, (void)i;
 	if (!word_ok(v->valuestring, "._+~-", 1))
@@ -660,7 +339,7 @@ static int same_opt(const char *a, const char *b)
 }
 
 /* No two os entries alike. */
-static int check_os(struct pctx *c, void *obj, const cJSON *v, size_t i)
+static int check_os(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
 {
 	const struct ib_driver *d = obj;
 
@@ -668,69 +347,71 @@ static int check_os(struct pctx *c, void *obj, const cJSON *v, size_t i)
 		const struct ib_os_match *a = &d->os[j], *b = &d->os[i];
 		if (same_opt(a->product, b->product) && same_opt(a->id, b->id) &&
 		    same_opt(a->version, b->version))
-			return fail(c, "same as os[%zu]", j);
+			return ib_json_fail(c, "same as os[%zu]", j);
 	}
 	return 0;
 }
 
 static const char nd_sizes[] = "Network Direct is for sizes without SR-IOV";
 
-static int check_nics(struct pctx *c, void *obj, const cJSON *v, size_t i)
+static int check_nics(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
 {
 	const struct ib_driver *d = obj;
 	size_t k = kind_index(d->kind); /* 0: nd, 1: winof, 2: winof2 */
 	int nd = k == 0;
 
 	if (!v && nd && d->n_nics > 0)
-		return fail(c, "must be empty for kind \"nd\" (%s)", nd_sizes);
+		return ib_json_fail(c, "must be empty for kind \"nd\" (%s)", nd_sizes);
 	if (!v && !nd && d->n_nics == 0)
-		return fail(c, "must list the ConnectX generations kind \"%s\" is for", d->kind);
+		return ib_json_fail(c, "must list the ConnectX generations kind \"%s\" is for",
+		                    d->kind);
 	if (!v)
 		return 0;
 	for (size_t j = 0; j < i; j++)
 		if (!strcmp(d->nics[j], d->nics[i]))
-			return fail(c, "\"%s\" is listed twice", d->nics[i]);
+			return ib_json_fail(c, "\"%s\" is listed twice", d->nics[i]);
 	if (k == 1 && strcmp(d->nics[i], "CX3-Pro"))
-		return fail(c, "WinOF drives ConnectX-3 Pro only; \"%s\" needs kind \"winof2\"",
-		            d->nics[i]);
+		return ib_json_fail(
+		        c, "WinOF drives ConnectX-3 Pro only; \"%s\" needs kind \"winof2\"",
+		        d->nics[i]);
 	if (k == 2 && !strcmp(d->nics[i], "CX3-Pro"))
-		return fail(c, "WinOF-2 drives ConnectX-4 and newer; \"CX3-Pro\" needs kind "
-		               "\"winof\"");
+		return ib_json_fail(c,
+		                    "WinOF-2 drives ConnectX-4 and newer; \"CX3-Pro\" needs kind "
+		                    "\"winof\"");
 	return 0;
 }
 
-static int check_sriov(struct pctx *c, void *obj, const cJSON *v, size_t i)
+static int check_sriov(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
 {
 	const struct ib_driver *d = obj;
 	size_t k = kind_index(d->kind);
 
 	(void)v, (void)i;
 	if (d->sriov != KIND_SRIOV(k))
-		return fail(c, "must be %s for kind \"%s\" (%s)", KIND_SRIOV(k) ? "true" : "false",
-		            d->kind, KIND_SRIOV(k) ? "its drivers are for SR-IOV sizes" : nd_sizes);
+		return ib_json_fail(c, "must be %s for kind \"%s\" (%s)",
+		                    KIND_SRIOV(k) ? "true" : "false", d->kind,
+		                    KIND_SRIOV(k) ? "its drivers are for SR-IOV sizes" : nd_sizes);
 	return 0;
 }
 
 /*
  * The input form's own work, which only ib_manifest_load_input links in: with
- * v, the driver's "source", its payload folder, kept for its files; with obj
- * alone, a file whose source it sets; with neither, a key that only
- * ibdrv-build writes (refused; c->path names it).
+ * v, the driver's "source", its payload folder, kept for its files; else a
+ * file (obj) whose source it sets.
  */
-static int input_check(struct pctx *c, void *obj, const cJSON *v, size_t i)
+static int input_check(struct ib_json_ctx *j, void *obj, const cJSON *v, size_t i)
 {
+	struct pctx *c = (struct pctx *)j; /* j is the first member of c */
 	struct ib_file *file = obj;
 	char got[80], *base;
 	const char *dir = strcmp(c->dir, ".") ? c->dir : "";
 
 	(void)i;
-	if (!v && !obj)
-		return fail(c, "written by ibdrv-build; not allowed in an input manifest");
 	if (v) {
 		const char *s = v->valuestring;
 		const char *why = strcmp(s, ".") ? ib_path_unsafe_reason(s) : NULL;
 		if (why)
-			return fail(c, "%s %s", quote(got, sizeof got, s), why);
+			return ib_json_fail(j, "%s %s", ib_json_quote(got, sizeof got, s), why);
 		c->payload = s;
 		return 0;
 	}
@@ -738,70 +419,59 @@ static int input_check(struct pctx *c, void *obj, const cJSON *v, size_t i)
 	base = strcmp(c->payload, ".") ? ib_path_join(dir, c->payload) : strdup(dir);
 	file->source = base ? ib_path_join(base, file->path) : NULL;
 	free(base);
-	return file->source ? 0 : ib_oom(c->err);
+	return file->source ? 0 : ib_oom(j->err);
 }
 
 /* Input form: the driver's payload folder (see input_check). */
-static int check_source(struct pctx *c, void *obj, const cJSON *v, size_t i)
+static int check_source(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
 {
-	return c->input(c, obj, v, i);
+	return ((struct pctx *)c)->input(c, obj, v, i);
 }
 
 /* Checks the files side by side (on Windows also ignoring case), then sorts them by path. */
-static int check_files(struct pctx *c, void *obj, const cJSON *v, size_t i)
+static int check_files(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
 {
 	struct ib_driver *d = obj;
 	int rc = 0;
 
 	if (v)
 		return 0;
-	for (i = is_windows(c) ? 0 : UNIQ_SORT; rc == 0 && i <= UNIQ_SORT; i++)
+	for (i = c->windows ? 0 : UNIQ_SORT; rc == 0 && i <= UNIQ_SORT; i++)
 		rc = check_unique(c, d->files, d->n_files, sizeof *d->files, (int)i, "files",
 		                  "path");
 	return rc;
 }
 
-static int check_family(struct pctx *c, void *obj, const cJSON *v, size_t i)
+static int check_family(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
 {
 	const struct ib_os_match *os = obj;
 
 	(void)v, (void)i;
 	/* Both are validated names: "windows" or "linux". */
-	if (os->family[0] != driver_of(c)->platform[0])
-		return fail(c, "\"%s\" does not match the driver's platform \"%s\"", os->family,
-		            driver_of(c)->platform);
+	if (os->family[0] != ((const struct ib_driver *)c->obj[1])->platform[0])
+		return ib_json_fail(c, "\"%s\" does not match the driver's platform \"%s\"",
+		                    os->family, ((const struct ib_driver *)c->obj[1])->platform);
 	return 0;
 }
 
-static int check_product(struct pctx *c, void *obj, const cJSON *v, size_t i)
+static int check_os_id(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
 {
 	(void)obj, (void)i;
-	if (v && !is_windows(c))
-		return fail(c, "only for windows (Linux goes by id)");
+	if (v && !word_ok(v->valuestring, "._-", 0))
+		return ib_json_expected(c, v, "an os-release ID (a-z 0-9 . _ -)");
 	return 0;
 }
 
-static int check_os_id(struct pctx *c, void *obj, const cJSON *v, size_t i)
-{
-	(void)obj, (void)i;
-	if (!v)
-		return 0;
-	if (is_windows(c))
-		return fail(c, "only for linux (os-release ID)");
-	if (!word_ok(v->valuestring, "._-", 0))
-		return expected(c, v, "an os-release ID (a-z 0-9 . _ -)");
-	return 0;
-}
-
-static int check_os_version(struct pctx *c, void *obj, const cJSON *v, size_t i)
+static int check_os_version(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
 {
 	(void)obj, (void)i;
 	if (v && !dotted_ok(v->valuestring))
-		return expected(c, v, "numbers separated by dots (\"10.0.17763\", \"22.04\")");
+		return ib_json_expected(c, v,
+		                        "numbers separated by dots (\"10.0.17763\", \"22.04\")");
 	return 0;
 }
 
-static int check_path(struct pctx *c, void *obj, const cJSON *v, size_t i)
+static int check_path(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
 {
 	struct ib_file *file = obj;
 	const char *s = file->path, *why;
@@ -809,15 +479,15 @@ static int check_path(struct pctx *c, void *obj, const cJSON *v, size_t i)
 
 	(void)v, (void)i;
 	why = ib_path_unsafe_reason(s);
-	if (!why && is_windows(c))
+	if (!why && c->windows)
 		why = windows_name_problem(s);
 	if (why)
-		return fail(c, "%s %s", quote(got, sizeof got, s), why);
-	return c->input ? c->input(c, file, NULL, 0) : 0;
+		return ib_json_fail(c, "%s %s", ib_json_quote(got, sizeof got, s), why);
+	return ((struct pctx *)c)->input ? ((struct pctx *)c)->input(c, file, NULL, 0) : 0;
 }
 
 /* Also when absent (input form): "0644", the default. */
-static int check_mode(struct pctx *c, void *obj, const cJSON *v, size_t i)
+static int check_mode(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
 {
 	struct ib_file *file = obj;
 
@@ -826,7 +496,7 @@ static int check_mode(struct pctx *c, void *obj, const cJSON *v, size_t i)
 	return 0;
 }
 
-static int check_blake2b(struct pctx *c, void *obj, const cJSON *v, size_t i)
+static int check_blake2b(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
 {
 	struct ib_file *file = obj;
 	const char *s = v->valuestring;
@@ -837,24 +507,24 @@ static int check_blake2b(struct pctx *c, void *obj, const cJSON *v, size_t i)
 	while ((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f'))
 		n++;
 	if (s[n] || n != 2 * IB_HASH_FILE_BYTES)
-		return expected(c, v, "64 lower-case hex digits");
+		return ib_json_expected(c, v, "64 lower-case hex digits");
 	/* Cannot fail on the 64 hex digits checked above. */
 	(void)sodium_hex2bin(file->blake2b, sizeof file->blake2b, s, n, NULL, NULL, NULL);
 	return 0;
 }
 
 /* Exit code i of codes: Windows reports 32 bits (shown signed, as %ERRORLEVEL% does), POSIX 8. */
-static int check_code(struct pctx *c, const int *codes, size_t i)
+static int check_code(struct ib_json_ctx *c, const int *codes, size_t i)
 {
-	if (!is_windows(c) && (codes[i] < 0 || codes[i] > 255))
-		return fail(c, "expected a Linux exit status (0 to 255), got %d", codes[i]);
+	if (!c->windows && (codes[i] < 0 || codes[i] > 255))
+		return ib_json_fail(c, "expected a Linux exit status (0 to 255), got %d", codes[i]);
 	for (size_t j = 0; j < i; j++)
 		if (codes[j] == codes[i])
-			return fail(c, "%d is listed twice", codes[i]);
+			return ib_json_fail(c, "%d is listed twice", codes[i]);
 	return 0;
 }
 
-static int check_success(struct pctx *c, void *obj, const cJSON *v, size_t i)
+static int check_success(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
 {
 	struct ib_install *in = obj;
 
@@ -868,7 +538,7 @@ static int check_success(struct pctx *c, void *obj, const cJSON *v, size_t i)
 	return in->success_codes ? 0 : ib_oom(c->err);
 }
 
-static int check_reboot(struct pctx *c, void *obj, const cJSON *v, size_t i)
+static int check_reboot(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
 {
 	struct ib_install *in = obj;
 	int rc;
@@ -878,7 +548,8 @@ static int check_reboot(struct pctx *c, void *obj, const cJSON *v, size_t i)
 			return rc;
 		for (size_t k = 0; k < in->n_success; k++)
 			if (in->reboot_codes[i] == in->success_codes[k])
-				return fail(c, "%d is also a success code", in->reboot_codes[i]);
+				return ib_json_fail(c, "%d is also a success code",
+				                    in->reboot_codes[i]);
 		return 0;
 	}
 	/* Absent: empty, but never NULL: callers may hand it to memcmp or bsearch. */
@@ -887,395 +558,83 @@ static int check_reboot(struct pctx *c, void *obj, const cJSON *v, size_t i)
 	return 0;
 }
 
-static int check_drivers(struct pctx *c, void *obj, const cJSON *v, size_t i);
+static int check_drivers(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i);
 
-static const struct row os_rows[] = {
-        {"family",
-         {K_REQ, K_REQ},
-         T_ENUM,
-         0,
-         FIELD(struct ib_os_match, family),
-         0,
-         0,
-         0,
-         COUNT(platforms),
-         platforms,
-         check_family},
-        {"product",
-         {K_OPT, K_OPT},
-         T_ENUM,
-         0,
-         FIELD(struct ib_os_match, product),
-         0,
-         0,
-         0,
-         COUNT(products),
-         products,
-         check_product},
-        {"id",
-         {K_OPT, K_OPT},
-         T_STR,
-         0,
-         FIELD(struct ib_os_match, id),
-         0,
-         0,
-         0,
-         32,
-         NULL,
+static const struct ib_json_row os_rows[] = {
+        {"family", 0, COUNT(platforms), IB_K_REQ, IB_T_ENUM, 0,
+         IB_FIELD(struct ib_os_match, family), 0, platforms, check_family},
+        {"product", 0, COUNT(products), IB_K_WIN_ONLY, IB_T_ENUM, 0,
+         IB_FIELD(struct ib_os_match, product), 0, products, NULL},
+        {"id", 1, 32, IB_K_LINUX_ONLY, IB_T_STR, 0, IB_FIELD(struct ib_os_match, id), 0, NULL,
          check_os_id},
-        {"version",
-         {K_OPT, K_OPT},
-         T_STR,
-         0,
-         FIELD(struct ib_os_match, version),
-         0,
-         0,
-         0,
-         32,
-         NULL,
+        {"version", 1, 32, IB_K_OPT, IB_T_STR, 0, IB_FIELD(struct ib_os_match, version), 0, NULL,
          check_os_version},
 };
 
-static const struct row file_rows[] = {
-        {"path",
-         {K_REQ, K_REQ},
-         T_STR,
-         0,
-         FIELD(struct ib_file, path),
-         0,
-         0,
-         0,
-         4096,
-         NULL,
+static const struct ib_json_row file_rows[] = {
+        {"path", 1, 4096, IB_K_REQ, IB_T_STR, 0, IB_FIELD(struct ib_file, path), 0, NULL,
          check_path},
-        {"mode", {K_OPT, K_REQ}, T_ENUM, 0, NOSTORE, 0, 0, 0, COUNT(modes), modes, check_mode},
-        {"size",
-         {K_BUILD, K_REQ},
-         T_INT,
-         0,
-         FIELD(struct ib_file, size),
-         0,
-         0,
-         0,
-         MAX_SAFE_INT,
-         NULL,
+        {"mode", 0, COUNT(modes), IB_K_REQ1, IB_T_ENUM, 0, IB_NOSTORE, 0, modes, check_mode},
+        {"size", 0, 0, IB_K_NOT0 | IB_K_REQ1, IB_T_BIG, 0, IB_FIELD(struct ib_file, size), 0, NULL,
          NULL},
-        {"blake2b", {K_BUILD, K_REQ}, T_STR, 0, NOSTORE, 0, 0, 0, 256, NULL, check_blake2b},
+        {"blake2b", 1, 256, IB_K_NOT0 | IB_K_REQ1, IB_T_STR, 0, IB_NOSTORE, 0, NULL, check_blake2b},
         /* Set by check_path in the input form; here so that ib_manifest_free frees it. */
-        {"source", {K_NO, K_NO}, T_STR, 0, FIELD(struct ib_file, source), 0, 0, 0, 0, NULL, NULL},
+        {"source", 1, 0, IB_K_NO, IB_T_STR, 0, IB_FIELD(struct ib_file, source), 0, NULL, NULL},
 };
 
-static const struct row install_rows[] = {
-        {"argv",
-         {K_REQ, K_REQ},
-         T_STR,
-         1,
-         ARRAY(struct ib_install, argv, argc, char *),
-         1,
-         MAX_ARGS,
-         0,
-         MAX_ARG,
-         NULL,
-         NULL},
-        {"timeout_seconds",
-         {K_REQ, K_REQ},
-         T_INT,
-         0,
-         FIELD(struct ib_install, timeout_seconds),
-         0,
-         0,
-         1,
-         MAX_TIMEOUT,
-         NULL,
-         NULL},
-        {"success_codes",
-         {K_OPT, K_REQ},
-         T_INT,
-         1,
-         ARRAY(struct ib_install, success_codes, n_success, int),
-         1,
-         MAX_CODES,
-         INT32_MIN,
-         INT32_MAX,
-         NULL,
+static const struct ib_json_row install_rows[] = {
+        {"argv", 1, MAX_ARG, IB_K_REQ, IB_T_STR, 1, IB_ARRAY(struct ib_install, argv, argc, char *),
+         MAX_ARGS, NULL, NULL},
+        {"timeout_seconds", 1, MAX_TIMEOUT, IB_K_REQ, IB_T_INT, 0,
+         IB_FIELD(struct ib_install, timeout_seconds), 0, NULL, NULL},
+        {"success_codes", INT32_MIN, INT32_MAX, IB_K_REQ1, IB_T_INT, 1,
+         IB_ARRAY(struct ib_install, success_codes, n_success, int), MAX_CODES, NULL,
          check_success},
-        {"reboot_codes",
-         {K_OPT, K_REQ},
-         T_INT,
-         1,
-         ARRAY(struct ib_install, reboot_codes, n_reboot, int),
-         0,
-         MAX_CODES,
-         INT32_MIN,
-         INT32_MAX,
-         NULL,
-         check_reboot},
+        {"reboot_codes", INT32_MIN, INT32_MAX, IB_K_REQ1, IB_T_INT, 0,
+         IB_ARRAY(struct ib_install, reboot_codes, n_reboot, int), MAX_CODES, NULL, check_reboot},
 };
 
-static const struct row driver_rows[] = {
-        {"id",
-         {K_REQ, K_REQ},
-         T_STR,
-         0,
-         FIELD(struct ib_driver, id),
-         0,
-         0,
-         0,
-         MAX_NAME,
-         NULL,
+static const struct ib_json_row driver_rows[] = {
+        {"id", 1, MAX_NAME, IB_K_REQ, IB_T_STR, 0, IB_FIELD(struct ib_driver, id), 0, NULL,
          check_id},
-        {"platform",
-         {K_REQ, K_REQ},
-         T_ENUM,
-         0,
-         FIELD(struct ib_driver, platform),
-         0,
-         0,
-         0,
-         COUNT(platforms),
-         platforms,
-         NULL},
-        {"kind",
-         {K_REQ, K_REQ},
-         T_ENUM,
-         0,
-         FIELD(struct ib_driver, kind),
-         0,
-         0,
-         0,
-         COUNT(kind_names),
-         kind_names,
-         check_kind},
-        {"version",
-         {K_REQ, K_REQ},
-         T_STR,
-         0,
-         FIELD(struct ib_driver, version),
-         0,
-         0,
-         0,
-         MAX_NAME,
-         NULL,
-         check_version},
-        {"description",
-         {K_OPT, K_OPT},
-         T_STR,
-         0,
-         FIELD(struct ib_driver, description),
-         0,
-         0,
-         0,
-         MAX_DESCRIPTION,
-         NULL,
-         NULL},
-        {"os",
-         {K_REQ, K_REQ},
-         T_OBJ,
-         1,
-         ARRAY(struct ib_driver, os, n_os, struct ib_os_match),
-         1,
-         MAX_OS,
-         0,
-         COUNT(os_rows),
-         os_rows,
-         check_os},
-        {"nics",
-         {K_REQ, K_REQ},
-         T_ENUM,
-         1,
-         ARRAY(struct ib_driver, nics, n_nics, char *),
-         0,
-         COUNT(nic_names),
-         0,
-         COUNT(nic_names),
-         nic_names,
-         check_nics},
-        {"sriov",
-         {K_REQ, K_REQ},
-         T_BOOL,
-         0,
-         FIELD(struct ib_driver, sriov),
-         0,
-         0,
-         0,
-         0,
-         NULL,
+        {"platform", 0, COUNT(platforms), IB_K_REQ, IB_T_ENUM, 0,
+         IB_FIELD(struct ib_driver, platform), 0, platforms, ib_json_check_windows},
+        {"kind", 0, COUNT(kind_names), IB_K_REQ, IB_T_ENUM, 0, IB_FIELD(struct ib_driver, kind), 0,
+         kind_names, check_kind},
+        {"version", 1, MAX_NAME, IB_K_REQ, IB_T_STR, 0, IB_FIELD(struct ib_driver, version), 0,
+         NULL, check_version},
+        {"description", 1, MAX_DESCRIPTION, IB_K_OPT, IB_T_STR, 0,
+         IB_FIELD(struct ib_driver, description), 0, NULL, NULL},
+        {"os", 0, COUNT(os_rows), IB_K_REQ, IB_T_OBJ, 1,
+         IB_ARRAY(struct ib_driver, os, n_os, struct ib_os_match), MAX_OS, os_rows, check_os},
+        {"nics", 0, COUNT(nic_names), IB_K_REQ, IB_T_ENUM, 0,
+         IB_ARRAY(struct ib_driver, nics, n_nics, char *), COUNT(nic_names), nic_names, check_nics},
+        {"sriov", 0, 0, IB_K_REQ, IB_T_BOOL, 0, IB_FIELD(struct ib_driver, sriov), 0, NULL,
          check_sriov},
-        {"source", {K_REQ, K_NO}, T_STR, 0, NOSTORE, 0, 0, 0, 4096, NULL, check_source},
-        {"files",
-         {K_REQ, K_REQ},
-         T_OBJ,
-         1,
-         ARRAY(struct ib_driver, files, n_files, struct ib_file),
-         1,
-         MAX_FILES,
-         0,
-         COUNT(file_rows),
-         file_rows,
+        {"source", 1, 4096, IB_K_REQ | IB_K_NOT1, IB_T_STR, 0, IB_NOSTORE, 0, NULL, check_source},
+        {"files", 0, COUNT(file_rows), IB_K_REQ, IB_T_OBJ, 1,
+         IB_ARRAY(struct ib_driver, files, n_files, struct ib_file), MAX_FILES, file_rows,
          check_files},
-        {"install",
-         {K_REQ, K_REQ},
-         T_OBJ,
-         0,
-         FIELD(struct ib_driver, install),
-         0,
-         0,
-         0,
-         COUNT(install_rows),
-         install_rows,
-         NULL},
+        {"install", 0, COUNT(install_rows), IB_K_REQ, IB_T_OBJ, 0,
+         IB_FIELD(struct ib_driver, install), 0, install_rows, NULL},
 };
 
-static const struct row top_rows[] = {
-        {"format",
-         {K_REQ, K_REQ},
-         T_INT,
-         0,
-         FIELD(struct ib_manifest, format),
-         0,
-         0,
-         1,
-         INT32_MAX,
-         NULL,
-         check_format},
-        {"name",
-         {K_REQ, K_REQ},
-         T_STR,
-         0,
-         FIELD(struct ib_manifest, name),
-         0,
-         0,
-         0,
-         MAX_NAME,
-         NULL,
+static const struct ib_json_row top_rows[] = {
+        {"format", 1, INT32_MAX, IB_K_REQ, IB_T_INT, 0, IB_FIELD(struct ib_manifest, format), 0,
+         NULL, check_format},
+        {"name", 1, MAX_NAME, IB_K_REQ, IB_T_STR, 0, IB_FIELD(struct ib_manifest, name), 0, NULL,
          check_name},
-        {"sequence",
-         {K_REQ, K_REQ},
-         T_INT,
-         0,
-         FIELD(struct ib_manifest, sequence),
-         0,
-         0,
-         1,
-         MAX_SAFE_INT,
-         NULL,
+        {"sequence", 1, 0, IB_K_REQ, IB_T_BIG, 0, IB_FIELD(struct ib_manifest, sequence), 0, NULL,
          NULL},
-        {"created",
-         {K_BUILD, K_REQ},
-         T_INT,
-         0,
-         FIELD(struct ib_manifest, created),
-         0,
-         0,
-         0,
-         MAX_SAFE_INT,
-         NULL,
-         NULL},
-        {"drivers",
-         {K_REQ, K_REQ},
-         T_OBJ,
-         1,
-         ARRAY(struct ib_manifest, drivers, n_drivers, struct ib_driver),
-         1,
-         MAX_DRIVERS,
-         0,
-         COUNT(driver_rows),
-         driver_rows,
-         check_drivers},
+        {"created", 0, 0, IB_K_NOT0 | IB_K_REQ1, IB_T_BIG, 0, IB_FIELD(struct ib_manifest, created),
+         0, NULL, NULL},
+        {"drivers", 0, COUNT(driver_rows), IB_K_REQ, IB_T_OBJ, 1,
+         IB_ARRAY(struct ib_manifest, drivers, n_drivers, struct ib_driver), MAX_DRIVERS,
+         driver_rows, check_drivers},
 };
-
-static int read_object(struct pctx *c, const cJSON *v, const struct row *rows, size_t n, void *obj);
-
-/* Reads value v of row r into dst (the field, or the array item). */
-static int read_value(struct pctx *c, const struct row *r, const cJSON *v, void *dst)
-{
-	const char *s = NULL;
-	long long n = 0;
-	size_t idx = 0;
-	int rc = 0;
-
-	switch (r->type) {
-	case T_STR:
-		if ((rc = get_str(c, v, (size_t)r->hi, &s)) == 0 && r->size)
-			rc = dup_str(s, dst, c->err);
-		break;
-	case T_ENUM:
-		if ((rc = get_enum(c, v, r->sub, (size_t)r->hi, &idx)) == 0 && r->size)
-			rc = dup_str(((const char *const *)r->sub)[idx], dst, c->err);
-		break;
-	case T_INT:
-		if ((rc = get_int(c, v, r->lo, r->hi, &n)) == 0 && r->size == sizeof(int))
-			*(int *)dst = (int)n;
-		else if (rc == 0)
-			*(int64_t *)dst = n;
-		break;
-	case T_BOOL:
-		rc = get_bool(c, v, dst);
-		break;
-	default:
-		rc = read_object(c, v, r->sub, (size_t)r->hi, dst);
-	}
-	return rc;
-}
-
-/* An array of row r: allocated with one zeroed item more, so that argv ends in NULL. */
-static int read_array(struct pctx *c, const struct row *r, const cJSON *v, void *obj)
-{
-	char *items;
-	size_t n = 0, i = 0;
-	int rc;
-
-	if ((rc = get_array(c, v, r->min, r->max, &n)))
-		return rc;
-	items = calloc(n + 1, r->size);
-	if (!items)
-		return ib_oom(c->err);
-	*(void **)((char *)obj + r->off) = items;
-	*(size_t *)((char *)obj + r->n_off) = n;
-	for (const cJSON *it = v->child; it; it = it->next, i++) {
-		size_t saved = push_index(c, i);
-		if ((rc = read_value(c, r, it, items + i * r->size)) ||
-		    (r->check && (rc = r->check(c, obj, it, i))))
-			return rc;
-		pop(c, saved);
-	}
-	return r->check ? r->check(c, obj, NULL, n) : 0;
-}
-
-static int read_object(struct pctx *c, const cJSON *v, const struct row *rows, size_t n, void *obj)
-{
-	const cJSON *found[16];
-	int rc;
-
-	if ((rc = take_keys(c, v, rows, n, found)))
-		return rc;
-	c->obj[c->depth++] = obj;
-	for (size_t k = 0; k < n && rc == 0; k++) {
-		const struct row *r = &rows[k];
-		size_t saved;
-
-		enum rule rule = r->rule[c->form];
-
-		if (rule == K_NO || rule == K_BUILD)
-			continue; /* not of this form: take_keys refused it */
-		saved = push_key(c, r->key);
-		if (!found[k] && rule == K_REQ)
-			rc = fail(c, "required key is missing");
-		else if (!found[k])
-			rc = r->check ? r->check(c, obj, NULL, 0) : 0;
-		else if (r->list)
-			rc = read_array(c, r, found[k], obj);
-		else if ((rc = read_value(c, r, found[k], (char *)obj + r->off)) == 0 && r->check)
-			rc = r->check(c, obj, found[k], 0);
-		if (rc == 0)
-			pop(c, saved);
-	}
-	c->depth--;
-	return rc;
-}
 
 /* Driver ids are unique; then the drivers are sorted by id. */
-static int check_drivers(struct pctx *c, void *obj, const cJSON *v, size_t i)
+static int check_drivers(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
 {
 	struct ib_manifest *m = obj;
 
@@ -1286,58 +645,20 @@ static int check_drivers(struct pctx *c, void *obj, const cJSON *v, size_t i)
 	                    "id");
 }
 
-static int is_json_space(char ch)
-{
-	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r';
-}
-
-/*
- * Refuses what cJSON accepts but JSON does not, in text cJSON has parsed up to
- * end: "\u0000" (it would cut the string short) and control characters other
- * than the four JSON whitespace characters between tokens.
- */
-static int scan_text(const char *source, const char *text, size_t end, struct ib_err *err)
-{
-	int in_string = 0;
-
-	for (size_t i = 0; i < end; i++) {
-		unsigned char ch = (unsigned char)text[i];
-
-		if (in_string) {
-			if (ch == '"') {
-				in_string = 0;
-			} else if (ch == '\\') {
-				if (i + 5 < end && text[i + 1] == 'u' &&
-				    !memcmp(text + i + 2, "0000", 4)) {
-					return fail_at(err, source, text, i,
-					               "\\u0000 (NUL) in a string at");
-				}
-				i++;
-			}
-		} else if (ch == '"') {
-			in_string = 1;
-		} else if (ch < 0x20 && !is_json_space((char)ch)) {
-			char what[32];
-			snprintf(what, sizeof what, "control character 0x%02x at", ch);
-			return fail_at(err, source, text, i, what);
-		}
-	}
-	return 0;
-}
-
 /* input is input_check for the input form, NULL for the resolved form. */
 static int parse_text(const char *text, size_t len, const char *source, const char *dir,
-                      check_fn input, struct ib_manifest **out, struct ib_err *err)
+                      ib_json_check input, struct ib_manifest **out, struct ib_err *err)
 {
-	struct pctx c = {.source = source,
-	                 .form = input ? FORM_INPUT : FORM_RESOLVED,
-	                 .dir = dir,
-	                 .input = input,
-	                 .err = err};
+	struct pctx c = {
+	        .j = {.source = source,
+	              .err = err,
+	              .form = input ? FORM_INPUT : FORM_RESOLVED,
+	              .refused = "written by ibdrv-build; not allowed in an input manifest",
+	              .utf8 = 1},
+	        .dir = dir,
+	        .input = input};
 	struct ib_manifest *m = NULL;
-	const char *end = NULL, *nul;
 	cJSON *root = NULL;
-	size_t off;
 	int rc;
 
 	*out = NULL;
@@ -1346,35 +667,14 @@ static int parse_text(const char *text, size_t len, const char *source, const ch
 		        err, IB_EINPUT,
 		        "%s: %zu bytes, larger than the %d-byte (1 MiB) limit for a manifest",
 		        source, len, IB_MANIFEST_MAX_BYTES);
-	if ((nul = memchr(text, '\0', len))) {
-		return fail_at(err, source, text, (size_t)(nul - text), "NUL byte at");
-	}
-	for (off = 0; off < len && is_json_space(text[off]); off++)
-		;
-	if (off == len)
-		return ib_fail(err, IB_EINPUT, "%s: empty; expected a JSON object", source);
-
-	root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-	if (!root) {
-		off = end && end >= text && (size_t)(end - text) <= len ? (size_t)(end - text) : 0;
-		return fail_at(err, source, text, off, "invalid JSON near");
-	}
-	off = (size_t)(end - text);
-	if ((rc = scan_text(source, text, off, err)))
-		goto out;
-	while (off < len && is_json_space(text[off]))
-		off++;
-	if (off < len) {
-		rc = fail_at(err, source, text, off, "unexpected data after the JSON value at");
-		goto out;
-	}
-
+	if ((rc = ib_json_parse(text, len, source, &root, err)))
+		return rc;
 	m = calloc(1, sizeof *m);
 	if (!m) {
 		rc = ib_oom(err);
 		goto out;
 	}
-	if ((rc = read_object(&c, root, top_rows, COUNT(top_rows), m)))
+	if ((rc = ib_json_read(&c.j, root, top_rows, COUNT(top_rows), m)))
 		goto out;
 	*out = m;
 	m = NULL;
@@ -1683,36 +983,10 @@ char *ib_manifest_entry_name(const struct ib_driver *d, const struct ib_file *f)
 	return name;
 }
 
-/* Frees what the n rows point to in obj (what read_object stored). */
-static void free_object(const struct row *rows, size_t n, void *obj)
-{
-	for (size_t k = 0; k < n; k++) {
-		const struct row *r = &rows[k];
-		char *items = (char *)obj + r->off;
-		size_t count = 1;
-
-		if (!r->size)
-			continue;
-		if (r->list) {
-			items = *(char **)items;
-			count = items ? *(size_t *)((char *)obj + r->n_off) : 0;
-		}
-		for (size_t i = 0; i < count; i++) {
-			char *item = items + i * r->size;
-			if (r->type == T_OBJ)
-				free_object(r->sub, (size_t)r->hi, item);
-			else if (r->type == T_STR || r->type == T_ENUM)
-				free(*(char **)item);
-		}
-		if (r->list)
-			free(items);
-	}
-}
-
 void ib_manifest_free(struct ib_manifest *m)
 {
 	if (!m)
 		return;
-	free_object(top_rows, COUNT(top_rows), m);
+	ib_json_free(top_rows, COUNT(top_rows), m);
 	free(m);
 }

@@ -2,11 +2,9 @@
 
 #include "facts.h"
 #include "json.h"
-#include "readfile.h"
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,52 +76,6 @@ int ib_os_support_matches(const struct ib_os_support *s, const char *family, con
 	return 0;
 }
 
-void ib_catalog_free(struct ib_catalog *c)
-{
-	if (!c)
-		return;
-	for (size_t i = 0; i < c->n_os; i++) {
-		free(c->os[i].versions);
-		free(c->os[i].nics);
-	}
-	free(c->sizes);
-	free(c->os);
-	cJSON_Delete(c->doc);
-	free(c);
-}
-
-/* The number of items of an array. */
-static size_t count(const cJSON *arr)
-{
-	const cJSON *v;
-	size_t n = 0;
-
-	cJSON_ArrayForEach(v, arr) n++;
-	return n;
-}
-
-struct ctx {
-	const char *source;
-	struct ib_err *err;
-};
-
-static int bad_at(struct ctx *c, const char *fullpath, const char *what)
-{
-	return ib_fail(c->err, IB_EINPUT, "%s: %s: %s", c->source, fullpath, what);
-}
-
-static int valid_source(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > SOURCE_MAX)
-		return 0;
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			return 0;
-	return 1;
-}
-
 #define RATES "SDR, DDR, QDR, FDR, EDR, HDR, NDR, XDR"
 
 /* One of RATES: three letters found at the start of an entry. */
@@ -139,263 +91,115 @@ static int valid_size_name(const char *s)
 	return starts_nocase(s, SIZE_PREFIX) && s[strlen(SIZE_PREFIX)] && ib_valid_vm_size(s);
 }
 
-/* Non-zero when s is one of words (each NUL-terminated, an empty one last). */
-static int one_of(const char *words, const char *s)
+static const struct ib_json_valid size_name = {valid_size_name,
+                                               "a size name starting with \"Standard_\""};
+static const struct ib_json_valid rate = {valid_rate, "one of " RATES};
+static const struct ib_json_valid os_id = {ib_valid_os_id, "an os-release ID (a-z 0-9 . _ -)"};
+
+/* A size's confirmed generation, or null. */
+static int check_nic(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
 {
-	for (; *words; words += strlen(words) + 1)
-		if (!strcmp(words, s))
-			return 1;
+	(void)i;
+	return ib_generation_read(c, v, 1, &((struct ib_size *)obj)->generation);
+}
+
+/* The check of a list of strings (an array of char * at c->row's off), each once. */
+static int check_once(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
+{
+	const char *const *items = *(const char *const *const *)((char *)obj + c->row->off);
+
+	for (size_t j = 0; v && j < i; j++)
+		if (!strcmp(items[j], items[i]))
+			return ib_json_fail(c, "listed twice");
 	return 0;
 }
 
-static int valid_family(const char *s)
+static int check_version(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
 {
-	return one_of("windows\0linux\0", s);
+	if (v && !ib_valid_version(v->valuestring))
+		return ib_json_expected(c, v, "a version such as \"10.0.17763\" or \"20.04\"");
+	return check_once(c, obj, v, i);
 }
 
-static int valid_product(const char *s)
+/* The generations an OS supports: the static strings of facts.h, each once. */
+static int check_generations(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
 {
-	return one_of("server\0workstation\0", s);
+	struct ib_os_support *s = obj;
+	int rc = v ? ib_generation_read(c, v, 0, &s->nics[i]) : 0;
+
+	return rc ? rc : check_once(c, obj, v, i);
 }
-
-/* A string member (at path.key, fullpath) that valid accepts into *out. */
-static int take(struct ctx *c, const cJSON *o, const char *path, const char *key,
-                const char *fullpath, int required, int (*valid)(const char *), const char *what,
-                char **out)
-{
-	const char *s = NULL;
-	int rc = ib_json_string(o, key, required, &s, c->source, path, c->err);
-
-	if (rc || !s)
-		return rc;
-	if (!valid(s))
-		return bad_at(c, fullpath, what);
-	*out = (char *)s;
-	return 0;
-}
-
-#define GENERATIONS "CX3, CX3-Pro, CX4, CX5, CX6, CX7"
-
-/* A generation (or null where null_ok) at fullpath into *out. */
-static int take_generation(struct ctx *c, const cJSON *v, const char *fullpath, int null_ok,
-                           const char **out)
-{
-	if (null_ok && v->type == cJSON_NULL) {
-		*out = NULL;
-		return 0;
-	}
-	if (!cJSON_IsString(v) || !(*out = ib_generation_canonical(v->valuestring)))
-		return bad_at(c, fullpath,
-		              null_ok ? "expected one of " GENERATIONS " or null"
-		                      : "expected one of " GENERATIONS);
-	return 0;
-}
-
-/*
- * The array member key (at p): OS versions (at least one) or generations
- * (gens != 0; the static strings of facts.h), each once, into *items and the count after it.
- */
-static int take_list(struct ctx *c, const cJSON *o, const char *path, const char *key,
-                     const char *p, int gens, const char ***items)
-{
-	size_t *n = (size_t *)(items + 1);
-	const cJSON *arr, *v;
-	char ep[IB_JSON_PATH_MAX];
-	int rc = ib_json_array(o, key, 1, &arr, c->source, path, c->err);
-
-	if (rc)
-		return rc;
-	if (!gens && !arr->child)
-		return bad_at(c, p, "expected at least one version");
-	*items = calloc(count(arr) + 1, sizeof **items);
-	if (!*items)
-		return ib_oom(c->err);
-	cJSON_ArrayForEach(v, arr)
-	{
-		const char *item = v->valuestring;
-
-		ib_json_index(ep, sizeof ep, p, *n);
-		if (gens)
-			rc = take_generation(c, v, ep, 0, &item);
-		else if (!cJSON_IsString(v) || !ib_valid_version(item))
-			rc = bad_at(c, ep,
-			            "expected a version such as \"10.0.17763\" or \"20.04\"");
-		if (rc)
-			return rc;
-		for (size_t i = 0; i < *n; i++)
-			if (!strcmp((*items)[i], item))
-				return bad_at(c, ep, "listed twice");
-		(*items)[(*n)++] = item;
-	}
-	return 0;
-}
-
-_Static_assert(offsetof(struct ib_os_support, n_versions) ==
-                               offsetof(struct ib_os_support, versions) + sizeof(char **) &&
-                       offsetof(struct ib_os_support, n_nics) ==
-                               offsetof(struct ib_os_support, nics) + sizeof(char **),
-               "a list's count follows it");
-
-/* How a member is read: a string (required, or only for one OS family) a check accepts, ... */
-enum { TEXT, WINDOWS_TEXT, LINUX_TEXT, FLAG, GENERATION_OR_NULL, VERSIONS, GENERATIONS_LIST };
-
-/* The checks of a string member, indexed by the names below. */
-enum { SIZE_NAME, RATE, SOURCE, OS_NAME, FAMILY, PRODUCT, OS_ID };
-
-static const struct {
-	int (*valid)(const char *);
-	const char *what;
-} checks[] = {
-        {valid_size_name, "expected a size name starting with \"Standard_\""},
-        {valid_rate, "expected one of " RATES},
-        {valid_source, "expected 1 to 1024 printable characters"},
-        {ib_valid_text, "expected 1 to 256 printable characters"},
-        {valid_family, "expected \"windows\" or \"linux\""},
-        {valid_product, "expected \"server\" or \"workstation\""},
-        {ib_valid_os_id, "expected an os-release ID (a-z, 0-9, '.', '_', '-')"},
-};
-
-/* One member: how it is read, where it goes, the check of a string. */
-struct spec {
-	unsigned char type, offset, check;
-};
-
-/* Reads the members keys[i] (NULL-ended, all allowed ones) of o into obj as spec[i] says. */
-static int take_members(struct ctx *c, const cJSON *o, const char *path, const char *const *keys,
-                        const struct spec *spec, void *obj)
-{
-	int rc = ib_json_object(o, keys, c->source, path, c->err);
-
-	for (size_t i = 0; rc == 0 && keys[i]; i++) {
-		const char *key = keys[i];
-		void *field = (char *)obj + spec[i].offset;
-		int type = spec[i].type, required = 1;
-		char p[IB_JSON_PATH_MAX];
-
-		ib_json_path(p, sizeof p, path, key);
-		switch (type) {
-		case WINDOWS_TEXT:
-		case LINUX_TEXT:
-			/* family is read before them: see os_keys */
-			required = !strcmp(((struct ib_os_support *)obj)->family, "windows") ==
-			           (type == WINDOWS_TEXT);
-			if (!required && ib_json_member(o, key))
-				return bad_at(c, p,
-				              type == WINDOWS_TEXT ? "only for windows"
-				                                   : "only for linux");
-			/* fall through */
-		case TEXT:
-			rc = take(c, o, path, key, p, required, checks[spec[i].check].valid,
-			          checks[spec[i].check].what, field);
-			break;
-		case FLAG:
-			rc = ib_json_bool(o, key, 1, field, c->source, path, c->err);
-			break;
-		case GENERATION_OR_NULL:
-			if (!ib_json_member(o, key))
-				return bad_at(c, p, "missing (null when not confirmed)");
-			rc = take_generation(c, ib_json_member(o, key), p, 1, field);
-			break;
-		default:
-			rc = take_list(c, o, path, key, p, type == GENERATIONS_LIST, field);
-		}
-	}
-	return rc;
-}
-
-#define SIZE_AT(member) offsetof(struct ib_size, member)
-#define OS_AT(member) offsetof(struct ib_os_support, member)
-
-/* The sizes and the OS releases: the members of their entries and how each is read. */
-static const char *const size_keys[] = {"name", "ib_rate", "nic", "sriov", "source", NULL};
-static const struct spec size_spec[] = {
-        {TEXT, SIZE_AT(name), SIZE_NAME},
-        {TEXT, SIZE_AT(ib_rate), RATE},
-        {GENERATION_OR_NULL, SIZE_AT(generation), 0},
-        {FLAG, SIZE_AT(sriov), 0},
-        {TEXT, SIZE_AT(source), SOURCE},
-};
-/* family before product and id, which depend on it */
-static const char *const os_keys[] = {"name", "family", "product", "id", "versions",
-                                      "nics", "nd",     "source",  NULL};
-static const struct spec os_spec[] = {
-        {TEXT, OS_AT(name), OS_NAME},
-        {TEXT, OS_AT(family), FAMILY},
-        {WINDOWS_TEXT, OS_AT(product), PRODUCT},
-        {LINUX_TEXT, OS_AT(id), OS_ID},
-        {VERSIONS, OS_AT(versions), 0},
-        {GENERATIONS_LIST, OS_AT(nics), 0},
-        {FLAG, OS_AT(nd), 0},
-        {TEXT, OS_AT(source), SOURCE},
-};
-
-_Static_assert(offsetof(struct ib_catalog, n_sizes) ==
-                               offsetof(struct ib_catalog, sizes) + sizeof(void *) &&
-                       offsetof(struct ib_catalog, n_os) ==
-                               offsetof(struct ib_catalog, os) + sizeof(void *),
-               "an array's count follows it");
 
 /* A size named like an earlier one (with or without "Standard_", in any case) is refused. */
-static int check_unique(struct ctx *c, const struct ib_catalog *cat, const char *path)
+static int check_sizes(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
 {
-	const struct ib_size *s = &cat->sizes[cat->n_sizes - 1];
+	const struct ib_catalog *cat = obj;
 
-	for (const struct ib_size *t = cat->sizes; t < s; t++)
-		if (same_size(t->name, s->name))
-			return ib_fail(c->err, IB_EINPUT, "%s: %s.name: %s is already listed as %s",
-			               c->source, path, s->name, t->name);
+	for (size_t j = 0; v && j < i; j++)
+		if (same_size(cat->sizes[j].name, cat->sizes[i].name)) {
+			ib_json_push(c, "name", 0);
+			return ib_json_fail(c, "%s is already listed as %s", cat->sizes[i].name,
+			                    cat->sizes[j].name);
+		}
 	return 0;
 }
 
-static int parse_root(struct ctx *c, const cJSON *root, struct ib_catalog *cat)
+#define SIZE_AT(m) IB_FIELD(struct ib_size, m)
+#define OS_AT(m) IB_FIELD(struct ib_os_support, m)
+
+static const struct ib_json_row size_rows[] = {
+        {"name", 1, 64, IB_K_REQ, IB_T_STR, 0, SIZE_AT(name), 0, &size_name, ib_json_check_valid},
+        {"ib_rate", 1, 64, IB_K_REQ, IB_T_STR, 0, SIZE_AT(ib_rate), 0, &rate, ib_json_check_valid},
+        {"nic", 0, 0, IB_K_REQ, IB_T_RAW, 0, IB_NOSTORE, 0, NULL, check_nic},
+        {"sriov", 0, 0, IB_K_REQ, IB_T_BOOL, 0, SIZE_AT(sriov), 0, NULL, NULL},
+        {"source", 1, SOURCE_MAX, IB_K_REQ, IB_T_STR, 0, SIZE_AT(source), 0, NULL, NULL},
+};
+/* family before product and id, which depend on it */
+static const struct ib_json_row os_rows[] = {
+        {"name", 1, 256, IB_K_REQ, IB_T_STR, 0, OS_AT(name), 0, NULL, NULL},
+        {"family", 0, 2, IB_K_REQ, IB_T_ENUM, 0, OS_AT(family), 0, ib_os_families,
+         ib_json_check_windows},
+        {"product", 0, 2, IB_K_REQ_WIN | IB_K_WIN_ONLY, IB_T_ENUM, 0, OS_AT(product), 0,
+         ib_os_products, NULL},
+        {"id", 1, 64, IB_K_REQ_LINUX | IB_K_LINUX_ONLY, IB_T_STR, 0, OS_AT(id), 0, &os_id,
+         ib_json_check_valid},
+        {"versions", 1, 64, IB_K_REQ, IB_T_STR, 1,
+         IB_ARRAY(struct ib_os_support, versions, n_versions, char *), 0xffff, NULL, check_version},
+        {"nics", 0, 0, IB_K_REQ, IB_T_RAW, 0, IB_ARRAY(struct ib_os_support, nics, n_nics, char *),
+         0xffff, NULL, check_generations},
+        {"nd", 0, 0, IB_K_REQ, IB_T_BOOL, 0, OS_AT(nd), 0, NULL, NULL},
+        {"source", 1, SOURCE_MAX, IB_K_REQ, IB_T_STR, 0, OS_AT(source), 0, NULL, NULL},
+};
+/* "format" is the only one there is: any other is "expected 1". */
+static const struct ib_json_row root_rows[] = {
+        {"format", IB_CATALOG_FORMAT, IB_CATALOG_FORMAT, IB_K_REQ, IB_T_INT, 0, IB_NOSTORE, 0, NULL,
+         NULL},
+        {"sizes", 0, 5, IB_K_REQ, IB_T_OBJ, 0,
+         IB_ARRAY(struct ib_catalog, sizes, n_sizes, struct ib_size), 0xffff, size_rows,
+         check_sizes},
+        {"os", 0, 8, IB_K_REQ, IB_T_OBJ, 0,
+         IB_ARRAY(struct ib_catalog, os, n_os, struct ib_os_support), 0xffff, os_rows, NULL},
+};
+
+void ib_catalog_free(struct ib_catalog *c)
 {
-	static const char *const keys[] = {"format", "sizes", "os", NULL};
-	int64_t format = 0;
-	int rc;
-
-	rc = ib_json_object(root, keys, c->source, "", c->err);
-	/* "expected an integer from 1 to 1": the formats this installer reads */
-	if (!rc)
-		rc = ib_json_int(root, "format", 1, IB_CATALOG_FORMAT, IB_CATALOG_FORMAT, &format,
-		                 c->source, "", c->err);
-	/* sizes (os == 0), then os: an array of entries, each read into the next slot */
-	for (int os = 0; !rc && os < 2; os++) {
-		const char *key = keys[1 + os];
-		size_t size = os ? sizeof *cat->os : sizeof *cat->sizes;
-		char **items = os ? (char **)&cat->os : (char **)&cat->sizes;
-		size_t *n = (size_t *)(items + 1);
-		const cJSON *arr, *v;
-		char p[IB_JSON_PATH_MAX];
-
-		rc = ib_json_array(root, key, 1, &arr, c->source, "", c->err);
-		if (rc)
-			break;
-		*items = calloc(count(arr) + 1, size);
-		if (!*items)
-			return ib_oom(c->err);
-		cJSON_ArrayForEach(v, arr)
-		{
-			ib_json_index(p, sizeof p, key, *n);
-			rc = take_members(c, v, p, os ? os_keys : size_keys,
-			                  os ? os_spec : size_spec, *items + (*n)++ * size);
-			if (!rc && !os)
-				rc = check_unique(c, cat, p);
-			if (rc)
-				break;
-		}
-	}
-	return rc;
+	if (c)
+		ib_json_free(root_rows, 3, c);
+	free(c);
 }
 
-int ib_catalog_parse(const char *json, size_t len, const char *source, struct ib_catalog **out,
-                     struct ib_err *err)
+/* The catalog of a parsed document (or rc, when parsing failed); frees doc. */
+static int catalog_of(cJSON *doc, int rc, const char *source, struct ib_catalog **out,
+                      struct ib_err *err)
 {
-	struct ctx c = {source, err};
-	struct ib_catalog *cat = calloc(1, sizeof *cat);
-	int rc = cat ? ib_json_parse(json, len, source, &cat->doc, err) : ib_oom(err);
+	struct ib_json_ctx c = {.source = source, .err = err};
+	struct ib_catalog *cat = NULL;
 
+	if (rc == 0 && !(cat = calloc(1, sizeof *cat)))
+		rc = ib_oom(err);
 	if (rc == 0)
-		rc = parse_root(&c, cat->doc, cat);
+		rc = ib_json_read(&c, doc, root_rows, 3, cat);
+	cJSON_Delete(doc);
 	if (rc) {
 		ib_catalog_free(cat);
 		cat = NULL;
@@ -404,18 +208,21 @@ int ib_catalog_parse(const char *json, size_t len, const char *source, struct ib
 	return rc;
 }
 
+int ib_catalog_parse(const char *json, size_t len, const char *source, struct ib_catalog **out,
+                     struct ib_err *err)
+{
+	cJSON *doc;
+	int rc = ib_json_parse(json, len, source, &doc, err);
+
+	return catalog_of(doc, rc, source, out, err);
+}
+
 int ib_catalog_load(const char *path, struct ib_catalog **out, struct ib_err *err)
 {
-	char *data = NULL;
-	size_t len;
-	int rc;
+	cJSON *doc;
+	int rc = ib_json_load(path, IB_CATALOG_MAX_BYTES, &doc, err);
 
-	*out = NULL;
-	rc = ib_read_file(path, IB_CATALOG_MAX_BYTES, &data, &len, err);
-	if (!rc)
-		rc = ib_catalog_parse(data, len, path, out, err);
-	free(data);
-	return rc;
+	return catalog_of(doc, rc, path, out, err);
 }
 
 /*

@@ -5,9 +5,8 @@
  * The shipped catalog is compiled into the installer; a file can replace it.
  * Parsing is strict like every other input: unknown, missing, duplicate or
  * ill-typed keys, unknown generations and duplicate size names are errors
- * naming the file and key. A catalog's strings point into the parsed document
- * it keeps (generations to the static strings of facts.h); free it with
- * ib_catalog_free.
+ * naming the file and key. A catalog owns its strings (generations are the
+ * static strings of facts.h); free it with ib_catalog_free.
  */
 #ifndef IBDRV_CATALOG_H
 #define IBDRV_CATALOG_H
@@ -15,8 +14,6 @@
 #include "err.h"
 
 #include <stddef.h>
-
-struct cJSON;
 
 #define IB_CATALOG_FORMAT 1
 #define IB_CATALOG_MAX_BYTES (1024 * 1024)
@@ -48,7 +45,6 @@ struct ib_catalog {
 	size_t n_sizes;
 	struct ib_os_support *os;
 	size_t n_os;
-	struct cJSON *doc; /* the parsed document the strings point into */
 };
 
 int ib_catalog_parse(const char *json, size_t len, const char *source, struct ib_catalog **out,

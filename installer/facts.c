@@ -4,7 +4,6 @@
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,20 +81,12 @@ const char *ib_generation_long_name(const char *generation)
 	return i ? gen_long[i - 1] : NULL;
 }
 
-/* Words separated by NULs, in the order of enum ib_link_layer. */
-#define LINK_WORDS "unknown\0infiniband\0ethernet\0"
-
-/* The n-th word of a NUL-separated list. */
-static const char *word_at(const char *words, unsigned n)
-{
-	while (n--)
-		words += strlen(words) + 1;
-	return words;
-}
+/* In the order of enum ib_link_layer. */
+static const char *const link_names[] = {"unknown", "infiniband", "ethernet"};
 
 const char *ib_link_layer_name(enum ib_link_layer l)
 {
-	return word_at(LINK_WORDS, l);
+	return link_names[l];
 }
 
 int ib_nic_is_infiniband(const struct ib_nic *nic)
@@ -136,172 +127,174 @@ static struct ib_nic *new_nic(struct ib_facts *f)
 #define ALNUM "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 #define HEX "ABCDEF0123456789abcdef"
 
-/* What a string value may be, and what is expected instead when it is not. */
-enum { C_SIZE, C_FAMILY, C_PRODUCT, C_ID, C_VERSION, C_TEXT, C_HEX4, C_LINK, C_PCI, C_IBDEV };
+/* What a string value may be. */
+enum { C_SIZE, C_ID, C_VERSION, C_TEXT, C_HEX4, C_PCI, C_IBDEV };
 static const struct {
-	const char *set; /* allowed bytes; words (NUL-separated) when max is 0; NULL: text */
+	const char *set; /* allowed bytes; NULL: text */
 	unsigned short min, max;
-	const char *what;
 } checks[] = {
-        [C_SIZE] = {ALNUM "_-", 1, 64, IB_VM_SIZE_WANTED},
-        [C_FAMILY] = {"windows\0linux\0", 0, 0, "\"windows\" or \"linux\""},
-        [C_PRODUCT] = {"server\0workstation\0", 0, 0, "\"server\" or \"workstation\""},
-        [C_ID] = {"abcdefghijklmnopqrstuvwxyz0123456789._-", 1, 64,
-                  "an os-release ID (a-z, 0-9, '.', '_', '-')"},
-        [C_VERSION] = {"." ALNUM "_-", 1, 64, "a version such as \"10.0.17763\" or \"20.04\""},
-        [C_TEXT] = {NULL, 1, 256, "1 to 256 printable characters"},
-        [C_HEX4] = {"0123456789abcdef", 4, 4, "4 lower-case hex digits"},
-        [C_LINK] = {LINK_WORDS, 0, 0, "\"infiniband\", \"ethernet\" or \"unknown\""},
-        [C_PCI] = {":." HEX, 1, 32, "a PCI address such as \"0101:00:00.0\""},
-        [C_IBDEV] = {"." ALNUM "_-", 1, 64, "a device name such as \"mlx5_ib0\""},
+        [C_SIZE] = {ALNUM "_-", 1, 64},
+        [C_ID] = {"abcdefghijklmnopqrstuvwxyz0123456789._-", 1, 64},
+        [C_VERSION] = {"." ALNUM "_-", 1, 64},
+        [C_TEXT] = {NULL, 1, 256},
+        [C_HEX4] = {"0123456789abcdef", 4, 4},
+        [C_PCI] = {":." HEX, 1, 32},
+        [C_IBDEV] = {"." ALNUM "_-", 1, 64},
 };
 
-/* -1 when s fails check c, else 0 (or the index of the word it is). */
+/* Non-zero when s passes check c. */
 static int check(const char *s, int c)
 {
-	const char *set = checks[c].set;
 	size_t n = strlen(s);
-	int i = 0;
 
-	if (!checks[c].max) {
-		for (const char *w = set; *w; w = word_at(w, 1), i++)
-			if (!strcmp(w, s))
-				return i;
-		return -1;
-	}
 	if (n < checks[c].min || n > checks[c].max)
-		return -1;
+		return 0;
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		if (set ? !strchr(set, *p) : *p < 0x20 || *p == 0x7f)
-			return -1;
-	return 0;
+		if (checks[c].set ? !strchr(checks[c].set, *p) : *p < 0x20 || *p == 0x7f)
+			return 0;
+	return 1;
 }
 
 int ib_valid_vm_size(const char *s)
 {
-	return check(s, C_SIZE) == 0;
+	return check(s, C_SIZE);
 }
 
 int ib_valid_os_id(const char *s)
 {
-	return check(s, C_ID) == 0;
+	return check(s, C_ID);
 }
 
 int ib_valid_version(const char *s)
 {
-	return check(s, C_VERSION) == 0;
+	return check(s, C_VERSION);
 }
 
 int ib_valid_text(const char *s)
 {
-	return check(s, C_TEXT) == 0;
+	return check(s, C_TEXT);
 }
 
 int ib_valid_pci_address(const char *s)
 {
-	return check(s, C_PCI) == 0;
+	return check(s, C_PCI);
 }
 
 int ib_valid_ib_device(const char *s)
 {
-	return check(s, C_IBDEV) == 0;
+	return check(s, C_IBDEV);
+}
+
+static int valid_hex4(const char *s)
+{
+	return check(s, C_HEX4);
+}
+
+/* The string checks of the rows below, and what is expected when one fails. */
+static const struct ib_json_valid valid[] = {
+        [C_SIZE] = {ib_valid_vm_size, IB_VM_SIZE_WANTED},
+        [C_ID] = {ib_valid_os_id, "an os-release ID (a-z 0-9 . _ -)"},
+        [C_VERSION] = {ib_valid_version, "a version such as \"10.0.17763\" or \"20.04\""},
+        [C_HEX4] = {valid_hex4, "4 lower-case hex digits"},
+        [C_PCI] = {ib_valid_pci_address, "a PCI address such as \"0101:00:00.0\""},
+        [C_IBDEV] = {ib_valid_ib_device, "a device name such as \"mlx5_ib0\""},
+};
+
+const char *const ib_os_families[2] = {"windows", "linux"};
+const char *const ib_os_products[2] = {"server", "workstation"};
+
+#define GENERATIONS "one of CX3, CX3-Pro, CX4, CX5, CX6, CX7"
+
+int ib_generation_read(struct ib_json_ctx *c, const cJSON *v, int null_ok, const char **out)
+{
+	unsigned g = (v->type & 0xff) == cJSON_String ? gen_index(v->valuestring) : 0;
+
+	*out = g ? gen_names[g - 1] : NULL;
+	if (g || (null_ok && (v->type & 0xff) == cJSON_NULL))
+		return 0;
+	return ib_json_expected(c, v, null_ok ? GENERATIONS " or null" : GENERATIONS);
+}
+
+/* A NIC's generation: absent, that of its PCI id; given, one of it (or null). */
+static int check_generation(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
+{
+	struct ib_nic *n = obj;
+	int id = find_pci_id(n->vendor, n->device), rc;
+	unsigned g;
+
+	(void)i;
+	if (!v) {
+		n->generation = ib_pci_generation(n->vendor, n->device);
+		return 0;
+	}
+	if ((rc = ib_generation_read(c, v, 1, &n->generation)) || !n->generation)
+		return rc;
+	g = gen_index(n->generation);
+	if (strcmp(n->vendor, IB_PCI_VENDOR_MELLANOX))
+		return ib_json_fail(c, "only for Mellanox (15b3) devices");
+	if (id >= 0 && g != pci_ids[id].gen[0] && g != pci_ids[id].gen[1]) {
+		unsigned b = pci_ids[id].gen[1];
+
+		return ib_json_fail(c, "device %s is %s%s%s, not %s", n->device,
+		                    gen_names[pci_ids[id].gen[0] - 1], b ? " or " : "",
+		                    b ? gen_names[b - 1] : "", n->generation);
+	}
+	return 0;
 }
 
 /*
  * The facts file format, one table per object. Keys are in the order
- * `detect --json` writes them; each has a row saying how it is stored.
+ * `detect --json` writes them.
  */
-enum { T_STR, T_HEX4, T_BOOL, T_GEN, T_LINK, T_OS, T_NICS };
-/*
- * Where a key is required (bit 0, bit 1) or refused (bit 2, bit 3): bits 0
- * and 2 apply to every object but a windows os, bits 1 and 3 to a windows os.
- */
-enum {
-	R_OPT = 0,
-	R_REQ = 3,
-	R_WIN_ONLY = 2 | 4,
-	R_LINUX_ONLY = 1 | 8,
-	R_WIN_REQ = 2,
-};
-enum { S_ROOT, S_OS, S_NIC };
-
-struct row {
-	unsigned char type, check, req, off;
-};
-
-#define ROW(type, check, req, st, member)                                                          \
+#define STR(st, m, rule, c, max)                                                                   \
 	{                                                                                          \
-		type, check, req, offsetof(st, member)                                             \
+#m, 1, max, rule, IB_T_STR, 0, IB_FIELD(st, m), 0,                                 \
+		        &valid[c], c == C_TEXT ? NULL : ib_json_check_valid                        \
+	}
+#define HEX4(m, rule)                                                                              \
+	{                                                                                          \
+#m, 0, 0, rule, IB_T_BUF, 0, IB_FIELD(struct ib_nic, m), 0,                        \
+		        &valid[C_HEX4], ib_json_check_valid                                        \
 	}
 
-static const char *const root_keys[] = {"vm_size",           "os",   "nd_over_vmbus",
-                                        "nd_driver_version", "nics", NULL};
-static const struct row root_rows[] = {
-        ROW(T_STR, C_SIZE, R_REQ, struct ib_facts, vm_size),
-        ROW(T_OS, 0, R_REQ, struct ib_facts, os),
-        ROW(T_BOOL, 0, R_OPT, struct ib_facts, nd_over_vmbus),
-        ROW(T_STR, C_TEXT, R_OPT, struct ib_facts, nd_driver_version),
-        ROW(T_NICS, 0, R_REQ, struct ib_facts, nics),
+static const struct ib_json_row os_rows[] = {
+        {"family", 0, 2, IB_K_REQ, IB_T_ENUM, 0, IB_FIELD(struct ib_os, family), 0, ib_os_families,
+         ib_json_check_windows},
+        {"product", 0, 2, IB_K_REQ_WIN | IB_K_WIN_ONLY, IB_T_ENUM, 0,
+         IB_FIELD(struct ib_os, product), 0, ib_os_products, NULL},
+        STR(struct ib_os, id, IB_K_REQ_LINUX | IB_K_LINUX_ONLY, C_ID, 64),
+        STR(struct ib_os, version, IB_K_REQ_WIN, C_VERSION, 64),
+        STR(struct ib_os, pretty_name, IB_K_OPT, C_TEXT, 256),
 };
-static const char *const os_keys[] = {"family", "product", "id", "version", "pretty_name", NULL};
-static const struct row os_rows[] = {
-        ROW(T_STR, C_FAMILY, R_REQ, struct ib_os, family),
-        ROW(T_STR, C_PRODUCT, R_WIN_ONLY, struct ib_os, product),
-        ROW(T_STR, C_ID, R_LINUX_ONLY, struct ib_os, id),
-        ROW(T_STR, C_VERSION, R_WIN_REQ, struct ib_os, version),
-        ROW(T_STR, C_TEXT, R_OPT, struct ib_os, pretty_name),
+static const struct ib_json_row nic_rows[] = {
+        STR(struct ib_nic, pci_address, IB_K_OPT, C_PCI, 32),
+        HEX4(vendor, IB_K_REQ),
+        HEX4(device, IB_K_REQ),
+        {"class", 0, 0, IB_K_OPT, IB_T_BUF, 0, IB_FIELD(struct ib_nic, pci_class), 0,
+         &valid[C_HEX4], ib_json_check_valid},
+        {"generation", 0, 0, IB_K_OPT, IB_T_RAW, 0, IB_FIELD(struct ib_nic, generation), 0, NULL,
+         check_generation},
+        {"virtual_function", 0, 0, IB_K_REQ, IB_T_BOOL, 0,
+         IB_FIELD(struct ib_nic, virtual_function), 0, NULL, NULL},
+        {"link_layer", 0, 3, IB_K_REQ, IB_T_INDEX, 0, IB_FIELD(struct ib_nic, link_layer), 0,
+         link_names, NULL},
+        STR(struct ib_nic, ib_device, IB_K_OPT, C_IBDEV, 64),
 };
-static const char *const nic_keys[] = {"pci_address", "vendor",     "device",
-                                       "class",       "generation", "virtual_function",
-                                       "link_layer",  "ib_device",  NULL};
-static const struct row nic_rows[] = {
-        ROW(T_STR, C_PCI, R_OPT, struct ib_nic, pci_address),
-        ROW(T_HEX4, C_HEX4, R_REQ, struct ib_nic, vendor),
-        ROW(T_HEX4, C_HEX4, R_REQ, struct ib_nic, device),
-        ROW(T_HEX4, C_HEX4, R_OPT, struct ib_nic, pci_class),
-        ROW(T_GEN, 0, R_OPT, struct ib_nic, generation),
-        ROW(T_BOOL, 0, R_REQ, struct ib_nic, virtual_function),
-        ROW(T_LINK, C_LINK, R_REQ, struct ib_nic, link_layer),
-        ROW(T_STR, C_IBDEV, R_OPT, struct ib_nic, ib_device),
+static const struct ib_json_row root_rows[] = {
+        STR(struct ib_facts, vm_size, IB_K_REQ, C_SIZE, 64),
+        {"os", 0, 5, IB_K_REQ, IB_T_OBJ, 0, IB_FIELD(struct ib_facts, os), 0, os_rows, NULL},
+        {"nd_over_vmbus", 0, 0, IB_K_OPT, IB_T_BOOL, 0, IB_FIELD(struct ib_facts, nd_over_vmbus), 0,
+         NULL, NULL},
+        STR(struct ib_facts, nd_driver_version, IB_K_OPT, C_TEXT, 256),
+        {"nics", 0, 8, IB_K_REQ, IB_T_OBJ, 0,
+         IB_ARRAY(struct ib_facts, nics, n_nics, struct ib_nic), 0xffff, nic_rows, NULL},
 };
-static const struct {
-	const char *const *keys;
-	const struct row *rows;
-} schemas[] = {{root_keys, root_rows}, {os_keys, os_rows}, {nic_keys, nic_rows}};
-
-/* The cJSON types each T_* accepts, and what is expected when a value has another. */
-static const unsigned char accepts[] = {
-        [T_STR] = cJSON_String,
-        [T_HEX4] = cJSON_String,
-        [T_BOOL] = cJSON_True | cJSON_False,
-        [T_GEN] = cJSON_String | cJSON_NULL,
-        [T_LINK] = cJSON_String,
-        [T_OS] = cJSON_Object,
-        [T_NICS] = cJSON_Array,
-};
-static const char *const wrong_type[] = {
-        [T_STR] = "a string",         [T_HEX4] = "a string", [T_BOOL] = "true or false",
-        [T_GEN] = "a string or null", [T_LINK] = "a string", [T_OS] = "an object",
-        [T_NICS] = "an array",
-};
-
-/* Frees the strings of an object of the schema at base. */
-static void free_strings(int schema, void *base)
-{
-	for (size_t i = 0; schemas[schema].keys[i]; i++)
-		if (schemas[schema].rows[i].type == T_STR)
-			free(*(char **)((char *)base + schemas[schema].rows[i].off));
-}
 
 void ib_facts_free(struct ib_facts *f)
 {
 	if (!f)
 		return;
-	free_strings(S_ROOT, f);
-	free_strings(S_OS, &f->os);
-	for (size_t i = 0; i < f->n_nics; i++)
-		free_strings(S_NIC, &f->nics[i]);
-	free(f->nics);
+	ib_json_free(root_rows, 5, f);
 	free(f);
 }
 
@@ -324,131 +317,18 @@ int ib_facts_add_nic(struct ib_facts *f, const struct ib_nic *nic, struct ib_err
 	               : 0;
 }
 
-struct ctx {
-	const char *source;
-	struct ib_err *err;
-};
-
-/* "<source>: <path>.<key>: <pre><what>"; pre is "expected " or "". */
-static int bad(struct ctx *c, const char *path, const char *key, const char *pre, const char *what)
-{
-	char p[IB_JSON_PATH_MAX];
-
-	return ib_fail(c->err, IB_EINPUT, "%s: %s: %s%s", c->source,
-	               ib_json_path(p, sizeof p, path, key), pre, what);
-}
-
-/* The generation v of NIC n (a string or null), checked against its PCI id. */
-static int read_generation(struct ctx *c, const cJSON *v, const char *path, struct ib_nic *n)
-{
-	int id = find_pci_id(n->vendor, n->device);
-	const char *why = NULL;
-	char what[80];
-	unsigned g;
-
-	if (v->type == cJSON_NULL)
-		return 0;
-	g = gen_index(v->valuestring);
-	if (!g)
-		why = "expected one of CX3, CX3-Pro, CX4, CX5, CX6, CX7 or null";
-	else if (strcmp(n->vendor, IB_PCI_VENDOR_MELLANOX))
-		why = "only for Mellanox (15b3) devices";
-	else if (id >= 0 && g != pci_ids[id].gen[0] && g != pci_ids[id].gen[1]) {
-		unsigned b = pci_ids[id].gen[1];
-
-		snprintf(what, sizeof what, "device %s is %s%s%s, not %s", n->device,
-		         gen_names[pci_ids[id].gen[0] - 1], b ? " or " : "",
-		         b ? gen_names[b - 1] : "", gen_names[g - 1]);
-		why = what;
-	}
-	if (why)
-		return bad(c, path, "generation", "", why);
-	n->generation = gen_names[g - 1];
-	return 0;
-}
-
-static int read_object(struct ctx *c, const cJSON *o, const char *path, int schema, void *out)
-{
-	const char *const *keys = schemas[schema].keys;
-	int rc = ib_json_object(o, keys, c->source, path, c->err), windows = 0;
-
-	for (size_t i = 0; !rc && keys[i]; i++) {
-		const struct row *r = &schemas[schema].rows[i];
-		const cJSON *v = ib_json_member(o, keys[i]), *e;
-		char *field = (char *)out + r->off, sub[IB_JSON_PATH_MAX];
-		size_t n = 0;
-		int k;
-
-		if (!v) {
-			if (r->req >> windows & 1)
-				rc = bad(c, path, keys[i], "", "missing");
-			else if (r->type == T_GEN)
-				((struct ib_nic *)out)->generation =
-				        ib_pci_generation(((struct ib_nic *)out)->vendor,
-				                          ((struct ib_nic *)out)->device);
-			continue;
-		}
-		if (r->req >> (2 + windows) & 1) {
-			rc = bad(c, path, keys[i], "",
-			         windows ? "only for linux" : "only for windows");
-			continue;
-		}
-		if (!(v->type & accepts[r->type])) {
-			rc = bad(c, path, keys[i], "expected ", wrong_type[r->type]);
-			continue;
-		}
-		switch (r->type) {
-		case T_BOOL:
-			*(int *)field = v->type == cJSON_True;
-			break;
-		case T_GEN:
-			rc = read_generation(c, v, path, out);
-			break;
-		case T_OS:
-			rc = read_object(c, v, keys[i], S_OS, field);
-			break;
-		case T_NICS:
-			cJSON_ArrayForEach(e, v)
-			{
-				struct ib_nic *nic = new_nic(out);
-
-				rc = nic ? read_object(c, e,
-				                       ib_json_index(sub, sizeof sub, keys[i], n++),
-				                       S_NIC, nic)
-				         : ib_oom(c->err);
-				if (rc)
-					break;
-			}
-			break;
-		default:
-			k = check(v->valuestring, r->check);
-			if (k < 0)
-				rc = bad(c, path, keys[i], "expected ", checks[r->check].what);
-			else if (r->type == T_LINK)
-				*(enum ib_link_layer *)field = (enum ib_link_layer)k;
-			else if (r->type == T_HEX4)
-				memcpy(field, v->valuestring, 5);
-			else if (!(*(char **)field = strdup(v->valuestring)))
-				rc = ib_oom(c->err);
-			if (r->check == C_FAMILY)
-				windows = k == 0;
-		}
-	}
-	return rc;
-}
-
 /* The facts of a parsed document (or rc, when parsing failed); frees root. */
 static int facts_of(cJSON *root, int rc, const char *source, struct ib_facts **out,
                     struct ib_err *err)
 {
-	struct ctx c = {source, err};
+	struct ib_json_ctx c = {.source = source, .err = err};
 	struct ib_facts *f = NULL;
 
 	*out = NULL;
 	if (!rc && !(f = calloc(1, sizeof *f)))
 		rc = ib_oom(err);
 	if (!rc)
-		rc = read_object(&c, root, "", S_ROOT, f);
+		rc = ib_json_read(&c, root, root_rows, 5, f);
 	if (!rc) {
 		*out = f;
 		f = NULL;
@@ -475,60 +355,8 @@ int ib_facts_load(const char *path, struct ib_facts **out, struct ib_err *err)
 	return facts_of(root, rc, path, out, err);
 }
 
-/* Adds the members of schema from in to o; -1 when out of memory. */
-static int write_object(cJSON *o, int schema, const void *in)
-{
-	const char *const *keys = schemas[schema].keys;
-
-	for (size_t i = 0; keys[i]; i++) {
-		const struct row *r = &schemas[schema].rows[i];
-		const char *field = (const char *)in + r->off, *s = NULL;
-		cJSON *v;
-
-		if (r->type == T_STR || r->type == T_GEN)
-			s = *(char *const *)field;
-		else if (r->type == T_HEX4)
-			s = field[0] ? field : NULL;
-		else if (r->type == T_LINK)
-			s = ib_link_layer_name(*(const enum ib_link_layer *)field);
-		if (r->type == T_OS)
-			v = cJSON_CreateObject();
-		else if (r->type == T_NICS)
-			v = cJSON_CreateArray();
-		else if (r->type == T_BOOL)
-			v = cJSON_CreateBool(*(const int *)field);
-		else if (s)
-			v = cJSON_CreateString(s);
-		else if (r->type == T_GEN && !cJSON_AddNullToObject(o, keys[i]))
-			return -1;
-		else
-			continue; /* a null generation added, or an absent optional string */
-		if (!cJSON_AddItemToObject(o, keys[i], v)) {
-			cJSON_Delete(v);
-			return -1;
-		}
-		if (r->type == T_OS && write_object(v, S_OS, field))
-			return -1;
-		for (size_t j = 0; r->type == T_NICS && j < ((const struct ib_facts *)in)->n_nics;
-		     j++) {
-			cJSON *e = cJSON_CreateObject();
-
-			if (!e || !cJSON_AddItemToArray(v, e) ||
-			    write_object(e, S_NIC, &((const struct ib_facts *)in)->nics[j]))
-				return -1;
-		}
-	}
-	return 0;
-}
-
 int ib_facts_to_json(const struct ib_facts *f, char **json, struct ib_err *err)
 {
-	cJSON *root = cJSON_CreateObject();
-	int rc = 0;
-
-	*json = NULL;
-	if (!root || write_object(root, S_ROOT, f) || !(*json = cJSON_Print(root)))
-		rc = ib_oom(err);
-	cJSON_Delete(root);
-	return rc;
+	*json = ib_json_text(root_rows, 5, f);
+	return *json ? 0 : ib_oom(err);
 }

@@ -20,7 +20,6 @@
 #define IB_VM_SIZE_UNKNOWN "unknown"
 /* What a bad VM size is told (after "expected "). */
 #define IB_VM_SIZE_WANTED "an Azure size name such as \"Standard_HB120rs_v2\" or \"unknown\""
-#define IB_VM_SIZE_EXPECTED "expected " IB_VM_SIZE_WANTED
 #define IB_PCI_VENDOR_MELLANOX "15b3"
 #define IB_PCI_CLASS_INFINIBAND "0207"
 #define IB_PCI_CLASS_ETHERNET "0200"
@@ -86,6 +85,18 @@ int ib_pci_is_virtual_function(const char *vendor, const char *device);
 const char *ib_generation_long_name(const char *generation);
 /* The static string equal to s ("CX6"), or NULL when s is not a generation. */
 const char *ib_generation_canonical(const char *s);
+
+/* The OS families and Windows products a facts file or the catalog may name. */
+extern const char *const ib_os_families[2];
+extern const char *const ib_os_products[2];
+
+struct ib_json_ctx;
+struct cJSON;
+/*
+ * The generation v names (a static string) into *out, or NULL for null where null_ok; else
+ * "expected one of CX3, ..." at c's path.
+ */
+int ib_generation_read(struct ib_json_ctx *c, const struct cJSON *v, int null_ok, const char **out);
 
 /* Checks of single values, as the parser applies them (non-zero when valid). */
 int ib_valid_os_id(const char *s);       /* os-release ID: a-z, 0-9, '.', '_', '-' */

@@ -15,11 +15,9 @@
 
 #define AGENT_FILE_MAX (1024 * 1024)
 #define URL_MAX 2048
-#define URL_ITEM "an http:// or https:// URL of at most 2048 characters" /* URL_MAX */
 #define URLS_MAX 16
 #define PATH_SETTING_MAX 4096
 #define DOWNLOAD_TIMEOUT_MAX 86400
-#define NOT_OBJECT "%s: %s: expected an object" /* as json.c says it */
 
 int ib_handler_dir(const char *dir, char **out, struct ib_err *err)
 {
@@ -61,89 +59,87 @@ static int file_at(const char *dir, const char *name, int missing_ok, char **pat
 
 enum { MISSING_OK = 1, EMPTY_OK = 2 };
 
+/* Reads a document with the schema reader, c naming the file; out is what is filled. */
+typedef int (*reader)(struct ib_json_ctx *c, const cJSON *root, void *out);
+
 /*
- * Reads dir/name as JSON and hands it to fn, with path naming the file in messages. A missing
- * file (with MISSING_OK) or one of only whitespace (with EMPTY_OK) is 0 without calling fn.
+ * Reads dir/name as JSON and hands it to fn. A missing file (with MISSING_OK) or one of only
+ * whitespace (with EMPTY_OK) is 0 without calling fn. The agent's files (agent) may hold keys
+ * of their own, and null for what is absent.
  */
-static int read_json(const char *dir, const char *name, int flags,
-                     int (*fn)(const cJSON *root, const char *path, void *out, struct ib_err *err),
-                     void *out, struct ib_err *err)
+static int read_json(const char *dir, const char *name, int flags, int agent, reader fn, void *out,
+                     struct ib_err *err)
 {
+	struct ib_json_ctx c = {.err = err, .agent = agent};
 	char *path, *text = NULL;
 	cJSON *root = NULL;
 	size_t len;
 	int rc = file_at(dir, name, flags & MISSING_OK, &path, err);
 
+	c.source = path;
 	if (rc == 0)
 		rc = ib_read_file(path, AGENT_FILE_MAX, &text, &len, err);
 	if (rc == 0)
 		rc = strspn(text, " \t\r\n") == len && (flags & EMPTY_OK);
 	if (rc == 0 && (rc = ib_json_parse(text, len, path, &root, err)) == 0)
-		rc = fn(root, path, out, err);
+		rc = fn(&c, root, out);
 	cJSON_Delete(root);
 	free(text);
 	free(path);
 	return rc > 0 ? 0 : rc;
 }
 
-/* The object obj.key; NULL when absent or null and optional. */
-static int section(const cJSON *obj, const char *key, int optional, const char *source,
-                   const cJSON **out, struct ib_err *err)
-{
-	const cJSON *v = ib_json_member(obj, key);
-
-	*out = cJSON_IsObject(v) ? v : NULL;
-	if (*out || (optional && (!v || v->type == cJSON_NULL)))
-		return 0;
-	return ib_fail(err, IB_EINPUT, NOT_OBJECT, source, key);
-}
-
 /* The first entry of the agent's [{...}] files (older agents write the object alone). */
-static const cJSON *first_entry(const cJSON *root)
+static const cJSON *first_entry(struct ib_json_ctx *c, const cJSON *root)
 {
-	return cJSON_IsArray(root) ? root->child : root;
+	if ((root->type & 0xff) != cJSON_Array || !root->child)
+		return root;
+	ib_json_push(c, NULL, 0);
+	return root->child;
 }
 
 void ib_handler_env_free(struct ib_handler_env *env)
 {
-	free(env->name);
-	free(env->log_dir);
-	free(env->config_dir);
-	free(env->status_dir);
-	free(env->heartbeat_file);
+	/* It holds only strings: walked as an array of them. */
+	char **fields = (char **)env;
+
+	for (size_t i = 0; i < sizeof *env / sizeof *fields; i++)
+		free(fields[i]);
 	memset(env, 0, sizeof *env);
 }
 
-static int env_from(const cJSON *root, const char *path, void *out, struct ib_err *err)
+#define ENV_AT(m) IB_FIELD(struct ib_handler_env, m)
+
+/* The folders, in the entry's handlerEnvironment; the heartbeat file is optional. */
+static const struct ib_json_row folder_rows[] = {
+        {"logFolder", 1, PATH_SETTING_MAX, IB_K_REQ, IB_T_STR, 0, ENV_AT(log_dir), 0, NULL, NULL},
+        {"configFolder", 1, PATH_SETTING_MAX, IB_K_REQ, IB_T_STR, 0, ENV_AT(config_dir), 0, NULL,
+         NULL},
+        {"statusFolder", 1, PATH_SETTING_MAX, IB_K_REQ, IB_T_STR, 0, ENV_AT(status_dir), 0, NULL,
+         NULL},
+        {"heartbeatFile", 0, PATH_SETTING_MAX, IB_K_OPT, IB_T_STR, 0, ENV_AT(heartbeat_file), 0,
+         NULL, NULL},
+};
+/* A T_OBJ row that stores nothing reads its object into the same struct. */
+static const struct ib_json_row env_rows[] = {
+        {"name", 0, 256, IB_K_OPT, IB_T_STR, 0, ENV_AT(name), 0, NULL, NULL},
+        {"handlerEnvironment", 0, 4, IB_K_REQ, IB_T_OBJ, 0, IB_NOSTORE, 0, folder_rows, NULL},
+};
+
+static int env_from(struct ib_json_ctx *c, const cJSON *root, void *out)
 {
-	/*
-	 * The fields in the order of the keys: name is in the entry, the folders in its
-	 * handlerEnvironment; the first and the last are optional, and may be "".
-	 */
-	static const unsigned char fields[] = {offsetof(struct ib_handler_env, name),
-	                                       offsetof(struct ib_handler_env, log_dir),
-	                                       offsetof(struct ib_handler_env, config_dir),
-	                                       offsetof(struct ib_handler_env, status_dir),
-	                                       offsetof(struct ib_handler_env, heartbeat_file)};
-	const char *key = "name\0logFolder\0configFolder\0statusFolder\0heartbeatFile";
 	struct ib_handler_env *env = out;
-	const cJSON *first = first_entry(root), *he;
-	int rc = section(first, "handlerEnvironment", 0, path, &he, err);
+	int rc = ib_json_read(c, first_entry(c, root), env_rows, 2, env);
 
-	for (size_t i = 0; rc == 0 && i < sizeof fields; i++, key += strlen(key) + 1) {
-		char **field = (char **)((char *)env + fields[i]);
-		int optional = i % 4 == 0;
-		const char *s = NULL;
-
-		rc = ib_json_string(i ? he : first, key, !optional, &s, path, "", err);
-		if (optional && (!s || !s[0])) /* absent: no heartbeat file, the default name */
-			s = i ? NULL : IB_HANDLER_DEFAULT_NAME;
-		if (rc || !s)
-			continue;
-		if (!s[0])
-			rc = ib_fail(err, IB_EINPUT, "%s: %s: empty", path, key);
-		else if (!(*field = strdup(s)))
-			rc = ib_oom(err);
+	/* "" is no heartbeat file, and the default name. */
+	if (rc == 0 && env->heartbeat_file && !env->heartbeat_file[0]) {
+		free(env->heartbeat_file);
+		env->heartbeat_file = NULL;
+	}
+	if (rc == 0 && (!env->name || !env->name[0])) {
+		free(env->name);
+		env->name = strdup(IB_HANDLER_DEFAULT_NAME);
+		rc = env->name ? 0 : ib_oom(c->err);
 	}
 	return rc;
 }
@@ -153,24 +149,28 @@ int ib_handler_env_load(const char *handler_dir, struct ib_handler_env *env, str
 	int rc;
 
 	memset(env, 0, sizeof *env);
-	rc = read_json(handler_dir, "HandlerEnvironment.json", 0, env_from, env, err);
+	rc = read_json(handler_dir, "HandlerEnvironment.json", 0, 1, env_from, env, err);
 	if (rc)
 		ib_handler_env_free(env);
 	return rc;
 }
 
-static int manifest_from(const cJSON *root, const char *path, void *out, struct ib_err *err)
+static int manifest_from(struct ib_json_ctx *c, const cJSON *root, void *out)
 {
-	const cJSON *hm;
-	int rc = section(first_entry(root), "handlerManifest", 0, path, &hm, err);
+	static const struct ib_json_row hb_rows[] = {
+	        {"reportHeartbeat", 0, 0, IB_K_OPT, IB_T_BOOL, 0, sizeof(int), 0, 0, NULL, NULL},
+	};
+	static const struct ib_json_row rows[] = {
+	        {"handlerManifest", 0, 1, IB_K_REQ, IB_T_OBJ, 0, IB_NOSTORE, 0, hb_rows, NULL},
+	};
 
-	return rc ? rc : ib_json_bool(hm, "reportHeartbeat", 0, out, path, "handlerManifest", err);
+	return ib_json_read(c, first_entry(c, root), rows, 1, out);
 }
 
 int ib_handler_manifest_heartbeat(const char *handler_dir, int *report, struct ib_err *err)
 {
 	*report = 0;
-	return read_json(handler_dir, "HandlerManifest.json", 0, manifest_from, report, err);
+	return read_json(handler_dir, "HandlerManifest.json", 0, 1, manifest_from, report, err);
 }
 
 /* Parses a non-negative decimal sequence number; -1 when s is not one. */
@@ -239,134 +239,125 @@ void ib_handler_settings_free(struct ib_handler_settings *s)
 	memset(s, 0, sizeof *s);
 }
 
-static int valid_url(const char *u)
+/* An http:// or https:// URL with a host, without spaces or control characters. */
+static int check_url(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
 {
-	const char *host, *c = u;
+	const char *u = v ? v->valuestring : NULL, *host;
 
-	if (strncmp(u, "http", 4))
+	(void)obj, (void)i;
+	if (!u)
 		return 0;
 	host = u + 4 + (u[4] == 's');
-	if (strncmp(host, "://", 3))
-		return 0;
-	host += 3;
-	for (; *c; c++)
-		if ((unsigned char)*c <= ' ' || *c == 0x7f)
-			return 0;
-	return c - u <= URL_MAX && host[0] != '\0' && host[0] != '/';
-}
-
-/*
- * A list of min..URLS_MAX strings: key files (relative paths inside the package), joined to
- * base, when base is not NULL, else URLs. Fills *out and *n as it goes: on failure the caller
- * frees what is there.
- */
-static int string_list(const cJSON *v, const char *source, const char *key, int min,
-                       const char *base, char ***out, size_t *n, struct ib_err *err)
-{
-	const cJSON *item;
-	int count = 0;
-
-	cJSON_ArrayForEach(item, v) count++;
-	if (!cJSON_IsArray(v) || count < min || count > URLS_MAX)
-		return ib_fail(err, IB_EINPUT, "%s: %s: expected a list of %d to %d %s", source,
-		               key, min, URLS_MAX, base ? "key files" : "URLs");
-	*out = calloc((size_t)count + 1, sizeof **out);
-	if (!*out)
-		return ib_oom(err);
-	cJSON_ArrayForEach(item, v)
-	{
-		const char *s = cJSON_IsString(item) ? item->valuestring : NULL;
-		char *copy;
-
-		if (!s || !(base ? ib_path_is_safe_relative(s) : valid_url(s)))
-			return ib_fail(err, IB_EINPUT, "%s: %s[%zu]: expected %s", source, key, *n,
-			               base ? "a relative path inside the package" : URL_ITEM);
-		copy = base ? ib_path_join(base, s) : strdup(s);
-		if (!copy)
-			return ib_oom(err);
-		(*out)[(*n)++] = copy;
-	}
+	if (strncmp(u, "http", 4) || strncmp(host, "://", 3) || !host[3] || host[3] == '/' ||
+	    strchr(u, ' '))
+		return ib_json_expected(c, v, "an http:// or https:// URL");
 	return 0;
 }
 
-/* An absolute path of at most PATH_SETTING_MAX bytes without control characters. */
-static int path_setting(const cJSON *pub, const char *key, const char *source, char **out,
-                        struct ib_err *err)
+/* A key file: a relative path inside the package, resolved against its folder (c->source's). */
+static int check_key(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
 {
-	const cJSON *v = ib_json_member(pub, key);
-	const char *p = cJSON_IsString(v) ? v->valuestring : "";
-	size_t i = 0;
+	struct ib_package_config *p = obj;
+	char *dir, *path;
 
 	if (!v)
 		return 0;
-	while ((unsigned char)p[i] >= 0x20)
-		i++;
-	/* p[i] is the end or a control character. */
-	if (p[i] || !i || i > PATH_SETTING_MAX ||
-	    !(p[0] == '/' || p[0] == '\\' ||
-	      ((unsigned)((p[0] | 0x20) - 'a') < 26 && p[1] == ':' &&
-	       (p[2] == '/' || p[2] == '\\'))))
-		return ib_fail(err, IB_EINPUT,
-		               "%s: publicSettings.%s: expected an absolute path without control "
-		               "characters",
-		               source, key);
-	*out = strdup(p);
-	return *out ? 0 : ib_oom(err);
+	if (!ib_path_is_safe_relative(p->keys[i]))
+		return ib_json_expected(c, v, "a relative path inside the package");
+	dir = ib_path_dirname(c->source);
+	path = dir ? ib_path_join(dir, p->keys[i]) : NULL;
+	free(dir);
+	if (!path)
+		return ib_oom(c->err);
+	free(p->keys[i]);
+	p->keys[i] = path;
+	return 0;
 }
 
-static int parse_public(const cJSON *pub, const char *source, struct ib_handler_settings *s,
-                        struct ib_err *err)
+/* An absolute path (POSIX, or Windows with or without a drive). */
+static int check_abs_path(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
 {
-	const char *k[5],
-	        *p = "bundlePath\0caCertPath\0bundleUrls\0downloadTimeoutSeconds\0allowDowngrade";
-	const cJSON *v;
-	int64_t timeout = 0;
-	int rc;
+	const char *p = v ? v->valuestring : NULL;
 
-	/* The known settings, k[0] to k[4], from one string (no table of pointers). */
-	for (size_t i = 0; i < 5; i++, p += strlen(p) + 1)
-		k[i] = p;
-	/* Unknown names first: a misspelt setting explains many an error that follows. */
-	cJSON_ArrayForEach(v, pub)
-	{
-		size_t i = 0;
+	(void)obj, (void)i;
+	if (p && !(p[0] == '/' || p[0] == '\\' ||
+	           ((unsigned)((p[0] | 0x20) - 'a') < 26 && p[1] == ':' &&
+	            (p[2] == '/' || p[2] == '\\'))))
+		return ib_json_expected(c, v, "an absolute path");
+	return 0;
+}
 
-		while (i < 5 && strcmp(v->string, k[i]))
-			i++;
-		if (i == 5)
-			ib_warn("%s: publicSettings: unknown setting \"%s\" ignored", source,
-			        v->string);
+/* Protected settings are only noted as given: never read, never shown. */
+static int check_protected(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
+{
+	(void)c, (void)i;
+	((struct ib_handler_settings *)obj)->has_protected =
+	        v && !((v->type & 0xff) == cJSON_String && !v->valuestring[0]);
+	return 0;
+}
+
+static const struct ib_json_row public_rows[5];
+
+/*
+ * publicSettings: unknown names are warned about first (a misspelt setting explains many an
+ * error that follows), not refused: the agent may pass settings of other versions.
+ */
+static int check_public(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
+{
+	(void)i;
+	if (!v)
+		return 0;
+	for (const cJSON *m = (v->type & 0xff) == cJSON_Object ? v->child : NULL; m; m = m->next) {
+		size_t k = 0;
+
+		while (k < 5 && strcmp(m->string, public_rows[k].key))
+			k++;
+		if (k == 5)
+			ib_warn("%s: publicSettings: unknown setting \"%s\" ignored", c->source,
+			        m->string);
 	}
-	v = ib_json_member(pub, k[2]);
-	if ((rc = path_setting(pub, k[0], source, &s->bundle_path, err)) ||
-	    (rc = path_setting(pub, k[1], source, &s->cacert, err)) ||
-	    (v && (rc = string_list(v, source, "publicSettings.bundleUrls", 1, NULL, &s->urls,
-	                            &s->n_urls, err))) ||
-	    (rc = ib_json_int(pub, k[3], 0, 1, DOWNLOAD_TIMEOUT_MAX, &timeout, source,
-	                      "publicSettings", err)))
-		return rc;
-	s->download_timeout_s = (unsigned)timeout;
-	return ib_json_bool(pub, k[4], 0, &s->allow_downgrade, source, "publicSettings", err);
+	return ib_json_read(c, v, public_rows, 5, obj);
 }
 
-static int settings_from(const cJSON *root, const char *path, void *out, struct ib_err *err)
-{
-	struct ib_handler_settings *s = out;
-	const cJSON *rs, *first, *hs, *pub, *prot;
-	int rc = ib_json_array(root, "runtimeSettings", 1, &rs, path, "", err);
+#define SET_AT(m) IB_FIELD(struct ib_handler_settings, m)
 
-	if (rc || !(first = rs->child))
-		return rc;
-	if (!cJSON_IsObject(first))
-		return ib_fail(err, IB_EINPUT, NOT_OBJECT, path, "runtimeSettings[0]");
-	rc = section(first, "handlerSettings", 1, path, &hs, err);
-	if (rc || !hs)
-		return rc;
-	prot = ib_json_member(hs, "protectedSettings");
-	s->has_protected = prot && prot->type != cJSON_NULL &&
-	                   !(cJSON_IsString(prot) && prot->valuestring[0] == '\0');
-	rc = section(hs, "publicSettings", 1, path, &pub, err);
-	return rc || !pub ? rc : parse_public(pub, path, s, err);
+static const struct ib_json_row public_rows[5] = {
+        {"bundlePath", 1, PATH_SETTING_MAX, IB_K_OPT, IB_T_STR, 0, SET_AT(bundle_path), 0, NULL,
+         check_abs_path},
+        {"caCertPath", 1, PATH_SETTING_MAX, IB_K_OPT, IB_T_STR, 0, SET_AT(cacert), 0, NULL,
+         check_abs_path},
+        {"bundleUrls", 1, URL_MAX, IB_K_OPT, IB_T_STR, 1,
+         IB_ARRAY(struct ib_handler_settings, urls, n_urls, char *), URLS_MAX, NULL, check_url},
+        {"downloadTimeoutSeconds", 1, DOWNLOAD_TIMEOUT_MAX, IB_K_OPT, IB_T_INT, 0,
+         SET_AT(download_timeout_s), 0, NULL, NULL},
+        {"allowDowngrade", 0, 0, IB_K_OPT, IB_T_BOOL, 0, SET_AT(allow_downgrade), 0, NULL, NULL},
+};
+/* The T_OBJ row that stores nothing reads its object into the same struct, as check_public does. */
+static const struct ib_json_row handler_rows[] = {
+        {"protectedSettings", 0, 0, IB_K_OPT, IB_T_RAW, 0, IB_NOSTORE, 0, NULL, check_protected},
+        {"publicSettings", 0, 0, IB_K_OPT, IB_T_RAW, 0, IB_NOSTORE, 0, NULL, check_public},
+};
+static const struct ib_json_row entry_rows[] = {
+        {"handlerSettings", 0, 2, IB_K_OPT, IB_T_OBJ, 0, IB_NOSTORE, 0, handler_rows, NULL},
+};
+
+/* The first entry of runtimeSettings (none: no settings). */
+static int check_runtime(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
+{
+	(void)i;
+	if ((v->type & 0xff) != cJSON_Array)
+		return ib_json_expected(c, v, "an array");
+	return v->child ? ib_json_read(c, first_entry(c, v), entry_rows, 1, obj) : 0;
+}
+
+static int settings_from(struct ib_json_ctx *c, const cJSON *root, void *out)
+{
+	static const struct ib_json_row rows[] = {
+	        {"runtimeSettings", 0, 0, IB_K_REQ, IB_T_RAW, 0, IB_NOSTORE, 0, NULL,
+	         check_runtime},
+	};
+
+	return ib_json_read(c, root, rows, 1, out);
 }
 
 int ib_handler_settings_load(const struct ib_handler_env *env, int64_t seq,
@@ -378,7 +369,7 @@ int ib_handler_settings_load(const struct ib_handler_env *env, int64_t seq,
 	memset(s, 0, sizeof *s);
 	snprintf(name, sizeof name, "%lld.settings", (long long)seq);
 	/* The agent writes an empty file when there are no settings. */
-	rc = read_json(env->config_dir, name, EMPTY_OK, settings_from, s, err);
+	rc = read_json(env->config_dir, name, EMPTY_OK, 1, settings_from, s, err);
 	if (rc)
 		ib_handler_settings_free(s);
 	return rc;
@@ -441,16 +432,6 @@ int ib_status_terminal(enum ib_status st)
 	return st == IB_STATUS_SUCCESS || st == IB_STATUS_ERROR;
 }
 
-/* s as a JSON string, quoted and escaped (NULL when out of memory); cJSON_free it. */
-static char *quoted(const char *s)
-{
-	cJSON *v = cJSON_CreateString(s);
-	char *q = v ? cJSON_Print(v) : NULL;
-
-	cJSON_Delete(v);
-	return q;
-}
-
 static void status_name(char name[32], int64_t seq)
 {
 	snprintf(name, 32, "%lld.status", (long long)seq);
@@ -465,13 +446,15 @@ static int write_agent_file(const char *path, const struct ib_handler_env *env,
                             const char *operation, const char *status, int code,
                             const char *message, struct ib_err *err)
 {
-	char stamp[32], *clean = ib_json_clean_utf8(message ? message : "");
-	char *msg = NULL, *name = quoted(env->name);
+	/* Room for every byte of a name (at most 256) or message escaped as "\u00XX". */
+	char stamp[32], name[256 * 6 + 16], msg[IB_HANDLER_MESSAGE_MAX * 6 + 16];
+	char *clean = ib_json_clean_utf8(message ? message : "");
 	struct ib_outfile out;
 	size_t len;
 	int rc, n;
 
 	plat_utc_timestamp(stamp);
+	ib_json_quote(name, sizeof name, env->name);
 	if (clean) {
 		len = strlen(clean);
 		if (len > IB_HANDLER_MESSAGE_MAX) {
@@ -480,9 +463,9 @@ static int write_agent_file(const char *path, const struct ib_handler_env *env,
 				len--;
 			clean[len] = '\0';
 		}
-		msg = quoted(clean);
+		ib_json_quote(msg, sizeof msg, clean);
 	}
-	rc = msg && name ? ib_outfile_open(&out, path, 0644, err) : ib_oom(err);
+	rc = clean ? ib_outfile_open(&out, path, 0644, err) : ib_oom(err);
 	if (rc)
 		goto out;
 	n = operation ? fprintf(out.fp,
@@ -499,8 +482,6 @@ static int write_agent_file(const char *path, const struct ib_handler_env *env,
 	}
 	rc = write_end(&out, n, err);
 out:
-	cJSON_free(name);
-	cJSON_free(msg);
 	free(clean);
 	return rc;
 }
@@ -523,37 +504,34 @@ int ib_handler_status_write(const struct ib_handler_env *env, int64_t seq, const
 	return rc;
 }
 
-/* out: the status and the code. */
-static int status_from(const cJSON *root, const char *path, void *out, struct ib_err *err)
+/* out: the status (its position in status_names after "none") and the code. */
+static int status_from(struct ib_json_ctx *c, const cJSON *root, void *out)
 {
-	int *r = out;
-	const cJSON *status = ib_json_member(cJSON_IsArray(root) ? root->child : NULL, "status");
-	const char *name = "";
-	int64_t code = 0;
-	int rc = ib_json_string(status, "status", 1, &name, path, "[0].status", err);
+	static const struct ib_json_row fields[] = {
+	        {"status", 0, 4, IB_K_REQ, IB_T_INDEX, 0, sizeof(int), 0, 0, status_names + 1,
+	         NULL},
+	        {"code", INT32_MIN, INT32_MAX, IB_K_OPT, IB_T_INT, 0, sizeof(int), sizeof(int), 0,
+	         NULL, NULL},
+	};
+	static const struct ib_json_row rows[] = {
+	        {"status", 0, 2, IB_K_REQ, IB_T_OBJ, 0, IB_NOSTORE, 0, fields, NULL},
+	};
 
-	for (int i = IB_STATUS_TRANSITIONING; i <= IB_STATUS_WARNING; i++)
-		if (!strcmp(name, status_names[i]))
-			r[0] = i;
-	if (rc == 0 && r[0] == IB_STATUS_NONE)
-		rc = ib_fail(err, IB_EINPUT, "%s: %s: unexpected value '%s'", path, "status", name);
-	if (rc == 0)
-		rc = ib_json_int(status, "code", 0, INT32_MIN, INT32_MAX, &code, path, "[0].status",
-		                 err);
-	r[1] = (int)code;
-	return rc;
+	if ((root->type & 0xff) != cJSON_Array)
+		return ib_json_expected(c, root, "an array");
+	return ib_json_read(c, first_entry(c, root), rows, 1, out);
 }
 
 int ib_handler_status_read(const struct ib_handler_env *env, int64_t seq, enum ib_status *st,
                            int *code, struct ib_err *err)
 {
 	char name[32];
-	int r[2] = {IB_STATUS_NONE, 0};
+	int r[2] = {IB_STATUS_NONE - 1, 0}; /* r[0] + 1 is the status: none when missing */
 	int rc;
 
 	status_name(name, seq);
-	rc = read_json(env->status_dir, name, MISSING_OK, status_from, r, err);
-	*st = rc ? IB_STATUS_NONE : (enum ib_status)r[0];
+	rc = read_json(env->status_dir, name, MISSING_OK, 1, status_from, r, err);
+	*st = rc ? IB_STATUS_NONE : (enum ib_status)(r[0] + 1);
 	*code = r[1];
 	return rc;
 }
@@ -574,41 +552,30 @@ void ib_package_config_free(struct ib_package_config *c)
 	memset(c, 0, sizeof *c);
 }
 
-struct package {
-	int format;
-	const char *dir;
-	struct ib_package_config *c;
-};
-
-static int package_from(const cJSON *root, const char *path, void *out, struct ib_err *err)
+static int package_from(struct ib_json_ctx *c, const cJSON *root, void *out)
 {
-	static const struct ib_json_field rows[] = {
-	        IB_JSON_INT_ROW(struct package, format, 1, 1),
-	        IB_JSON_OWN_ROW("keys"),
-	        IB_JSON_OWN_ROW("urls"),
+	/* format is the only one there is */
+	static const struct ib_json_row rows[] = {
+	        {"format", 1, 1, IB_K_REQ, IB_T_INT, 0, IB_NOSTORE, 0, NULL, NULL},
+	        {"keys", 1, PATH_SETTING_MAX, IB_K_REQ, IB_T_STR, 1,
+	         IB_ARRAY(struct ib_package_config, keys, n_keys, char *), URLS_MAX, NULL,
+	         check_key},
+	        {"urls", 1, URL_MAX, IB_K_OPT, IB_T_STR, 0,
+	         IB_ARRAY(struct ib_package_config, urls, n_urls, char *), URLS_MAX, NULL,
+	         check_url},
 	};
-	struct package *p = out;
-	struct ib_package_config *c = p->c;
-	const cJSON *urls = ib_json_member(root, "urls");
-	int rc = ib_json_bind_read(root, rows, 3, p, path, "", err);
 
-	if (rc == 0)
-		rc = string_list(ib_json_member(root, "keys"), path, "keys", 1, p->dir, &c->keys,
-		                 &c->n_keys, err);
-	if (rc == 0 && urls)
-		rc = string_list(urls, path, "urls", 0, NULL, &c->urls, &c->n_urls, err);
-	return rc;
+	return ib_json_read(c, root, rows, 3, out);
 }
 
 int ib_package_config_load(const char *handler_dir, int missing_ok, struct ib_package_config *c,
                            struct ib_err *err)
 {
-	struct package p = {0, handler_dir, c};
 	int rc;
 
 	memset(c, 0, sizeof *c);
-	rc = read_json(handler_dir, IB_HANDLER_PACKAGE_CONFIG, missing_ok ? MISSING_OK : 0,
-	               package_from, &p, err);
+	rc = read_json(handler_dir, IB_HANDLER_PACKAGE_CONFIG, missing_ok ? MISSING_OK : 0, 0,
+	               package_from, c, err);
 	if (rc)
 		ib_package_config_free(c);
 	return rc;

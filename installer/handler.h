@@ -31,6 +31,7 @@
 /* The handler folder: dir when given, else $IBDRV_HANDLER_DIR, else the program's folder. */
 int ib_handler_dir(const char *dir, char **out, struct ib_err *err);
 
+/* Only strings (ib_handler_env_free walks them as an array). */
 struct ib_handler_env {
 	char *name;           /* the handler's name, reported in the status */
 	char *log_dir;        /* logFolder */

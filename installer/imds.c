@@ -33,19 +33,24 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *user)
 int ib_imds_parse_vm_size(const char *json, size_t len, const char *source, char **vm_size,
                           struct ib_err *err)
 {
+	/* The service answers with many more members: only vmSize is read. */
+	static const struct ib_json_valid size = {ib_valid_vm_size, IB_VM_SIZE_WANTED};
+	static const struct ib_json_row rows[] = {
+	        {"vmSize", 1, 64, IB_K_REQ, IB_T_STR, 0, sizeof(char *), 0, 0, &size,
+	         ib_json_check_valid},
+	};
+	struct ib_json_ctx c = {.source = source, .err = err, .agent = 1};
 	cJSON *root = NULL;
-	const char *size = NULL;
 	int rc;
 
 	*vm_size = NULL;
 	rc = ib_json_parse(json, len, source, &root, err);
-	/* Any other document than an object has no vmSize member. */
 	if (!rc)
-		rc = ib_json_string(root, "vmSize", 1, &size, source, "", err);
-	if (!rc && !ib_valid_vm_size(size))
-		rc = ib_fail(err, IB_EINPUT, "%s: %s: %s", source, "vmSize", IB_VM_SIZE_EXPECTED);
-	if (!rc && !(*vm_size = strdup(size)))
-		rc = ib_oom(err);
+		rc = ib_json_read(&c, root, rows, 1, vm_size);
+	if (rc) {
+		free(*vm_size);
+		*vm_size = NULL;
+	}
 	cJSON_Delete(root);
 	return rc;
 }

@@ -5,7 +5,6 @@
 #include "outfile.h"
 #include "path.h"
 #include "platform.h"
-#include "readfile.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -13,7 +12,6 @@
 #include <string.h>
 
 #define STATE_FILE_MAX 65536
-#define JSON_SAFE_MAX 9007199254740991LL /* 2^53 - 1 */
 
 /* Joins root and an absolute system path; a Windows drive ("C:") is dropped under a root. */
 static char *prefix_root(const char *root, const char *path)
@@ -132,109 +130,73 @@ static int valid_time(const char *s)
 	return s[sizeof pattern - 1] == '\0';
 }
 
-static int bad_text(struct ib_err *err, const char *source, const char *key, const char *value,
-                    const char *what)
-{
-	return ib_fail(err, IB_EINPUT, "%s: %s: \"%s\" is not %s", source, key, value, what);
-}
-
-static int bad_number(struct ib_err *err, const char *source, const char *key, long long value,
-                      const char *what)
-{
-	return ib_fail(err, IB_EINPUT, "%s: %s: %lld is not %s", source, key, value, what);
-}
-
-#define UTC_TIME "a UTC time YYYY-MM-DDTHH:MM:SSZ"
+static const struct ib_json_valid id = {valid_id, "a driver id"},
+                                  kind = {valid_id, "a driver kind"},
+                                  version = {valid_word, "a version"},
+                                  bundle = {valid_word, "a bundle name"},
+                                  utc = {valid_time, "a UTC time YYYY-MM-DDTHH:MM:SSZ"};
 
 /*
- * The fields shared by the state and the journal (the same members at the same offsets, see
- * state.h), then the time the struct records: the journal's started_at, or the
- * state's installed_at ("" without a driver, where optional).
+ * The files are read with c->form 1 for a state, 0 for a journal. A state without a driver
+ * ("" driver) has "" kind, version and installed_at, and may have a bundle or not.
  */
-static int check_common(const char *source, const struct ib_journal *j, int optional,
-                        const char *time_key, struct ib_err *err)
+static int without_driver(const struct ib_json_ctx *c, const void *obj)
 {
-	if (!j->driver[0] && optional) {
-		if (j->kind[0] || j->version[0] || j->started_at[0])
-			return ib_fail(err, IB_EINPUT,
-			               "%s: kind, version and %s must be empty without a driver",
-			               source, time_key);
-	} else {
-		if (!valid_id(j->driver))
-			return bad_text(err, source, "driver", j->driver, "a driver id");
-		if (!valid_id(j->kind))
-			return bad_text(err, source, "kind", j->kind, "a driver kind");
-		if (!valid_word(j->version))
-			return bad_text(err, source, "version", j->version, "a version");
-		if (!valid_time(j->started_at))
-			return bad_text(err, source, time_key, j->started_at, UTC_TIME);
-	}
-	if (j->bundle[0] ? !valid_word(j->bundle) : !optional)
-		return bad_text(err, source, "bundle", j->bundle, "a bundle name");
-	if (j->bundle_sequence > (uint64_t)JSON_SAFE_MAX)
-		return ib_fail(err, IB_EINPUT, "%s: bundle_sequence: too large", source);
+	return c->form && !((const struct ib_state *)obj)->driver[0];
+}
+
+/* The driver and the bundle: "" in a state without a driver, else what the row's sub says. */
+static int check_optional(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
+{
+	return without_driver(c, obj) && !v->valuestring[0] ? 0 : ib_json_check_valid(c, obj, v, i);
+}
+
+/* What describes the driver: "" without one, else what the row's sub says. */
+static int check_described(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
+{
+	if (!without_driver(c, obj))
+		return ib_json_check_valid(c, obj, v, i);
+	return v->valuestring[0] ? ib_json_fail(c, "must be empty without a driver") : 0;
+}
+
+static int check_code(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t i)
+{
+	(void)i;
+	if (!ib_state_code_valid(((const struct ib_state *)obj)->last_code))
+		return ib_json_expected(c, v, "an extension code (0, 3010, 100, 240, 840, -1)");
 	return 0;
 }
 
-/* Checks a state (state != 0) or a journal as it is loaded or before it is saved. */
-static int check(const char *source, const void *in, int state, struct ib_err *err)
-{
-	const struct ib_state *st = in;
-	const struct ib_journal *j = in;
-	int rc = check_common(source, j, state, state ? "installed_at" : "started_at", err);
-
-	if (rc || !state) {
-		if (rc == 0 && (j->pid <= 0 || j->pid > (int64_t)0x7fffffff))
-			rc = bad_number(err, source, "pid", j->pid, "a process id");
-		return rc;
+/* A string member of both files, with its check (against sub), or an integer from lo to hi. */
+#define TEXT(type, m, sub, check)                                                                  \
+	{                                                                                          \
+#m, 0, 0, IB_K_REQ, IB_T_BUF, 0, IB_FIELD(type, m), 0, sub, check                  \
 	}
-	if (!ib_state_code_valid(st->last_code))
-		return bad_number(err, source, "last_code", st->last_code,
-		                  "an extension code (0, 3010, 100, 240, 840, -1)");
-	if (!valid_time(st->last_run_at))
-		return bad_text(err, source, "last_run_at", st->last_run_at, UTC_TIME);
-	return 0;
-}
-
-static int load_object(const char *path, cJSON **root, int *found, struct ib_err *err)
-{
-	enum plat_kind kind;
-	int rc;
-
-	*root = NULL;
-	*found = 0;
-	rc = plat_lstat(path, &kind, NULL, err);
-	if (rc || kind == PLAT_MISSING)
-		return rc;
-	rc = ib_json_load(path, STATE_FILE_MAX, root, err);
-	if (rc)
-		return rc;
-	if (!cJSON_IsObject(*root)) {
-		cJSON_Delete(*root);
-		*root = NULL;
-		return ib_fail(err, IB_EINPUT, "%s: expected a JSON object", path);
+#define INT(type, m, lo, hi, check)                                                                \
+	{                                                                                          \
+#m, lo, hi, IB_K_REQ, IB_T_INT, 0, IB_FIELD(type, m), 0, NULL, check               \
 	}
-	*found = 1;
-	return 0;
-}
 
 /*
  * The rows of both files, in the order they are written: the journal's are the first
  * JOURNAL_ROWS, the state's all but the first two (the members they share are at the same
- * offsets, see state.h). "format" is read and written by hand, first.
+ * offsets, see state.h). "format", stored nowhere, is written as its only value. Saving reads
+ * the written document back with them, so that a file is only written as it would be read.
  */
-static const struct ib_json_field rows[] = {
-        IB_JSON_TEXT_ROW(struct ib_journal, started_at),
-        IB_JSON_INT_ROW(struct ib_journal, pid, 1, 0x7fffffff),
-        IB_JSON_OWN_ROW("format"),
-        IB_JSON_TEXT_ROW(struct ib_state, driver),
-        IB_JSON_TEXT_ROW(struct ib_state, kind),
-        IB_JSON_TEXT_ROW(struct ib_state, version),
-        IB_JSON_TEXT_ROW(struct ib_state, bundle),
-        IB_JSON_INT_ROW(struct ib_state, bundle_sequence, 0, JSON_SAFE_MAX),
-        IB_JSON_TEXT_ROW(struct ib_state, installed_at),
-        IB_JSON_INT_ROW(struct ib_state, last_code, -1, 3010),
-        IB_JSON_TEXT_ROW(struct ib_state, last_run_at),
+static const struct ib_json_row rows[] = {
+        TEXT(struct ib_journal, started_at, &utc, ib_json_check_valid),
+        INT(struct ib_journal, pid, 1, 0x7fffffff, NULL),
+        {"format", IB_STATE_FORMAT, IB_STATE_FORMAT, IB_K_REQ, IB_T_INT, 0, IB_NOSTORE, 0, NULL,
+         NULL},
+        TEXT(struct ib_state, driver, &id, check_optional),
+        TEXT(struct ib_state, kind, &kind, check_described),
+        TEXT(struct ib_state, version, &version, check_described),
+        TEXT(struct ib_state, bundle, &bundle, check_optional),
+        {"bundle_sequence", 0, 0, IB_K_REQ, IB_T_BIG, 0, IB_FIELD(struct ib_state, bundle_sequence),
+         0, NULL, NULL},
+        TEXT(struct ib_state, installed_at, &utc, check_described),
+        INT(struct ib_state, last_code, -1, 3010, check_code),
+        TEXT(struct ib_state, last_run_at, &utc, ib_json_check_valid),
 };
 
 #define JOURNAL_ROWS 8
@@ -242,54 +204,53 @@ static const struct ib_json_field rows[] = {
 #define ROWS(state)                                                                                \
 	rows + ((state) ? 2 : 0), (state) ? sizeof rows / sizeof rows[0] - 2 : JOURNAL_ROWS
 
+/* A state (state != 0) or journal read from root into out. */
+static int read_rows(cJSON *root, const char *path, void *out, int state, struct ib_err *err)
+{
+	struct ib_json_ctx c = {.source = path, .err = err, .form = state};
+
+	return ib_json_read(&c, root, ROWS(state), out);
+}
+
 /* Reads a state (state != 0) or journal file into out (zeroed on failure or when missing). */
 static int load(const char *path, void *out, int state, int *found, struct ib_err *err)
 {
-	size_t size = state ? sizeof(struct ib_state) : sizeof(struct ib_journal);
-	int64_t format;
+	enum plat_kind kind;
 	cJSON *root = NULL;
-	int rc;
+	int rc = plat_lstat(path, &kind, NULL, err);
 
-	memset(out, 0, size);
-	rc = load_object(path, &root, found, err);
-	if (rc || !*found)
+	memset(out, 0, state ? sizeof(struct ib_state) : sizeof(struct ib_journal));
+	*found = rc == 0 && kind != PLAT_MISSING;
+	if (!*found)
 		return rc;
-	/* The only format there is: any other is "expected an integer from 1 to 1". */
-	rc = ib_json_int(root, "format", 1, IB_STATE_FORMAT, IB_STATE_FORMAT, &format, path, "",
-	                 err);
+	rc = ib_json_load(path, STATE_FILE_MAX, &root, err);
 	if (rc == 0)
-		rc = ib_json_bind_read(root, ROWS(state), out, path, "", err);
-	if (rc == 0)
-		rc = check(path, out, state, err);
+		rc = read_rows(root, path, out, state, err);
 	cJSON_Delete(root);
 	if (rc) {
-		memset(out, 0, size);
+		memset(out, 0, state ? sizeof(struct ib_state) : sizeof(struct ib_journal));
 		*found = 0;
 	}
 	return rc;
 }
 
-/* Checks a state (state != 0) or journal and writes it atomically, "format" first. */
+/* Writes a state (state != 0) or journal atomically, once it reads back as written. */
 static int save(const char *path, const void *in, int state, struct ib_err *err)
 {
-	cJSON *root;
-	char *text;
-	int rc = check(path, in, state, err);
+	union {
+		struct ib_state st;
+		struct ib_journal j;
+	} back;
+	char *text = ib_json_text(ROWS(state), in);
+	cJSON *root = NULL;
+	int rc = text ? ib_json_parse(text, strlen(text), path, &root, err) : ib_oom(err);
 
-	if (rc)
-		return rc;
-	root = cJSON_CreateObject();
-	if (!root || !cJSON_AddNumberToObject(root, "format", IB_STATE_FORMAT) ||
-	    ib_json_bind_write(root, ROWS(state), in)) {
-		cJSON_Delete(root);
-		return ib_oom(err);
-	}
-	text = cJSON_Print(root);
+	if (rc == 0)
+		rc = read_rows(root, path, &back, state, err);
 	cJSON_Delete(root);
-	if (!text)
-		return ib_oom(err);
-	rc = ib_outfile_printf(path, err, "%s\n", text);
-	cJSON_free(text);
+	if (rc == 0)
+		rc = ib_outfile_printf(path, err, "%s\n", text);
+	free(text);
 	return rc;
 }
 

@@ -231,7 +231,7 @@ static void test_bad_catalogs(void)
 	         "c.json: os[0].id: missing"},
 	        {"{\"format\":1,\"sizes\":[],\"os\":[{\"name\":\"U\",\"family\":\"linux\","
 	         "\"id\":\"ubuntu\",\"versions\":[],\"nics\":[],\"nd\":false,\"source\":\"s\"}]}",
-	         "c.json: os[0].versions: expected at least one version"},
+	         "c.json: os[0].versions: must have at least 1 item"},
 	        {"{\"format\":1,\"sizes\":[],\"os\":[{\"name\":\"U\",\"family\":\"linux\","
 	         "\"id\":\"ubuntu\",\"versions\":[\"20.04\",\"20 04\"],\"nics\":[],\"nd\":false,"
 	         "\"source\":\"s\"}]}",

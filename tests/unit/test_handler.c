@@ -88,10 +88,12 @@ static void test_env(void)
 	write_at(dir, "HandlerEnvironment.json",
 	         "[{\"handlerEnvironment\": {\"logFolder\": \"/l\", \"configFolder\": \"/c\"}}]");
 	CHECK(ib_handler_env_load(dir, &env, &err) == IB_EINPUT);
-	CHECK_CONTAINS(err.msg, "HandlerEnvironment.json: statusFolder: missing");
+	CHECK_CONTAINS(err.msg,
+	               "HandlerEnvironment.json: [0].handlerEnvironment.statusFolder: missing");
 	write_at(dir, "HandlerEnvironment.json", "[{\"handlerEnvironment\": 3}]");
 	CHECK(ib_handler_env_load(dir, &env, &err) == IB_EINPUT);
-	CHECK_CONTAINS(err.msg, "HandlerEnvironment.json: handlerEnvironment: expected an object");
+	CHECK_CONTAINS(err.msg,
+	               "HandlerEnvironment.json: [0].handlerEnvironment: expected an object");
 
 	write_at(dir, "HandlerManifest.json",
 	         "[{\"name\": \"x\", \"version\": 1.0, \"handlerManifest\": {\"reportHeartbeat\": "
@@ -207,12 +209,12 @@ static void test_settings(void)
 
 	CHECK(load_settings(&env, WRAP("{\"bundleUrls\": [\"https://a/b\", 5]}"), &s, &err) ==
 	      IB_EINPUT);
-	CHECK_CONTAINS(err.msg, "1.settings: publicSettings.bundleUrls[1]: expected an http");
+	CHECK_CONTAINS(err.msg, "publicSettings.bundleUrls[1]: expected a string, got 5");
 	CHECK(load_settings(&env, WRAP("{\"bundleUrls\": [\"https://a b\"]}"), &s, &err) ==
 	      IB_EINPUT);
 	CHECK(load_settings(&env, WRAP("{\"bundleUrls\": \"https://a/b\"}"), &s, &err) ==
 	      IB_EINPUT);
-	CHECK_CONTAINS(err.msg, "publicSettings.bundleUrls: expected a list of 1 to 16 URLs");
+	CHECK_CONTAINS(err.msg, "publicSettings.bundleUrls: expected an array");
 	CHECK(load_settings(&env, WRAP("{\"downloadTimeoutSeconds\": 86401}"), &s, &err) ==
 	      IB_EINPUT);
 	CHECK_CONTAINS(
@@ -289,7 +291,7 @@ static void test_status(void)
 
 	write_at(env.status_dir, "5.status", "[{\"status\": {\"status\": \"bogus\"}}]");
 	CHECK(ib_handler_status_read(&env, 5, &st, &code, &err) == IB_EINPUT);
-	CHECK_CONTAINS(err.msg, "status: unexpected value 'bogus'");
+	CHECK_CONTAINS(err.msg, "status.status: expected one of");
 
 	CHECK(ib_handler_heartbeat_write(&env, 0, "failed", &err) == 0);
 	snprintf(path, sizeof path, "%s/heartbeat.log", dir);
@@ -327,7 +329,7 @@ static void test_package_config(void)
 
 	write_at(dir, "ibdrv.json", "{\"format\": 1, \"keys\": []}");
 	CHECK(ib_package_config_load(dir, 0, &pc, &err) == IB_EINPUT);
-	CHECK_CONTAINS(err.msg, "keys: expected a list of 1 to 16 key files");
+	CHECK_CONTAINS(err.msg, "keys: must have at least 1 item");
 	write_at(dir, "ibdrv.json", "{\"format\": 1, \"keys\": [\"/etc/k.pub\"]}");
 	CHECK(ib_package_config_load(dir, 0, &pc, &err) == IB_EINPUT);
 	CHECK_CONTAINS(err.msg, "keys[0]: expected a relative path inside the package");

@@ -154,11 +154,12 @@ static void test_save_refuses(void)
 	CHECK(ib_state_save(path, &st, &err) == 0);
 	st.last_code = 7;
 	CHECK(ib_state_save(path, &st, &err) == IB_EINPUT);
-	CHECK_CONTAINS(err.msg, "last_code: 7 is not an extension code");
+	CHECK_CONTAINS(err.msg,
+	               "last_code: expected an extension code (0, 3010, 100, 240, 840, -1), got 7");
 	st = sample();
 	strcpy(st.driver, "Bad Driver");
 	CHECK(ib_state_save(path, &st, &err) == IB_EINPUT);
-	CHECK_CONTAINS(err.msg, "driver: \"Bad Driver\" is not a driver id");
+	CHECK_CONTAINS(err.msg, "driver: expected a driver id, got \"Bad Driver\"");
 	st = sample();
 	st.installed_at[0] = '\0';
 	CHECK(ib_state_save(path, &st, &err) == IB_EINPUT);
@@ -192,9 +193,9 @@ static void test_corrupt(void)
 {
 	char link[1300];
 
-	expect_corrupt("", "not valid JSON");
+	expect_corrupt("", "empty; expected a JSON value");
 	expect_corrupt("{\"format\":1,", "not valid JSON");
-	expect_corrupt("[1,2]", "expected a JSON object");
+	expect_corrupt("[1,2]", "expected an object, got an array");
 	expect_corrupt(GOOD_HEAD "\"bundle\":\"b\",\"bundle_sequence\":1," GOOD_TAIL " trailing",
 	               "unexpected data after the JSON value");
 	expect_corrupt(GOOD_HEAD
@@ -221,16 +222,17 @@ static void test_corrupt(void)
 	expect_corrupt(GOOD_HEAD "\"bundle\":\"b\",\"bundle_sequence\":1,"
 	                         "\"installed_at\":\"2024-01-01 00:00:00\",\"last_code\":0,"
 	                         "\"last_run_at\":\"2024-01-01T00:00:00Z\"}",
-	               "installed_at: \"2024-01-01 00:00:00\" is not a UTC time");
+	               "installed_at: expected a UTC time YYYY-MM-DDTHH:MM:SSZ, got \"2024-01-01 "
+	               "00:00:00\"");
 	expect_corrupt(GOOD_HEAD "\"bundle\":\"b\",\"bundle_sequence\":1,"
 	                         "\"installed_at\":\"2024-01-01T00:00:00Z\",\"last_code\":1,"
 	                         "\"last_run_at\":\"2024-01-01T00:00:00Z\"}",
-	               "last_code: 1 is not an extension code");
+	               "last_code: expected an extension code (0, 3010, 100, 240, 840, -1), got 1");
 	expect_corrupt(
 	        "{\"format\":1,\"driver\":\"\",\"kind\":\"nd\",\"version\":\"\",\"bundle\":\"\","
 	        "\"bundle_sequence\":0,\"installed_at\":\"\",\"last_code\":0,"
 	        "\"last_run_at\":\"2024-01-01T00:00:00Z\"}",
-	        "kind, version and installed_at must be empty without a driver");
+	        "kind: must be empty without a driver");
 	expect_corrupt(
 	        "{\"format\":1,\"driver\":\"nd-1\",\"kind\":\"nd\",\"version\":\"1.0\","
 	        "\"bundle\":\"b\",\"bundle_sequence\":0,\"installed_at\":\"2024-01-01T00:00:00Z\","
@@ -246,7 +248,7 @@ static void test_corrupt(void)
 		         "\"installed_at\":\"2024-01-01T00:00:00Z\",\"last_code\":0,"
 		         "\"last_run_at\":\"2024-01-01T00:00:00Z\"}",
 		         0);
-		expect_corrupt(big, "driver: expected a string of at most 127 bytes");
+		expect_corrupt(big, "driver: longer than 127 bytes");
 	}
 
 	/* A symlink in place of the state is not followed. */
@@ -322,7 +324,7 @@ static void test_journal_and_recover(void)
 	/* The journal is checked like the state. */
 	j.pid = 0;
 	CHECK(ib_journal_begin(p.journal_file, &j, &err) == IB_EINPUT);
-	CHECK_CONTAINS(err.msg, "pid: 0 is not a process id");
+	CHECK_CONTAINS(err.msg, "pid: expected an integer from 1 to 2147483647, got 0");
 	ib_paths_free(&p);
 }
 
