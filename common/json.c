@@ -535,116 +535,84 @@ void ib_json_free(const struct ib_json_row *rows, size_t n, void *obj)
 	}
 }
 
-/* Text being written; oom once an allocation failed. */
-struct text {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
-
-static void put(struct text *t, const char *s, size_t n)
+/* Adds field (row r) to obj; -1 when out of memory. Absent optional values are left out. */
+static int write_value(cJSON *obj, const struct ib_json_row *r, const char *field)
 {
-	char *p;
+	const char *s = NULL;
+	cJSON *v = NULL;
 
-	if (t->oom)
-		return;
-	if (t->len + n >= t->cap) {
-		t->cap = (t->len + n + 1) * 2;
-		if (!(p = realloc(t->p, t->cap))) {
-			t->oom = 1;
-			return;
-		}
-		t->p = p;
+	switch (r->type) {
+	case IB_T_STR:
+	case IB_T_ENUM:
+		s = *(const char *const *)field;
+		break;
+	case IB_T_BUF:
+		s = field[0] || (r->rule & IB_K_REQ) ? field : NULL; /* "" left out if optional */
+		break;
+	case IB_T_INT:
+	case IB_T_BIG:
+		return cJSON_AddNumberToObject(obj, r->key,
+		                               !r->size ? r->lo
+		                               : r->size == sizeof(int)
+		                                       ? *(const int *)field
+		                                       : (double)*(const int64_t *)field)
+		               ? 0
+		               : -1;
+	case IB_T_INDEX:
+		s = ((const char *const *)r->sub)[*(const int *)field];
+		break;
+	case IB_T_RAW:
+		if (!(s = *(const char *const *)field))
+			return cJSON_AddNullToObject(obj, r->key) ? 0 : -1;
+		break;
+	case IB_T_BOOL:
+		v = cJSON_CreateBool(*(const int *)field);
+		break;
+	case IB_T_OBJ:
+		v = cJSON_CreateObject();
+		break;
 	}
-	memcpy(t->p + t->len, s, n);
-	t->len += n;
-	t->p[t->len] = '\0';
+	if (r->type != IB_T_BOOL && r->type != IB_T_OBJ)
+		return !s || cJSON_AddStringToObject(obj, r->key, s) ? 0 : -1;
+	if (!v || !cJSON_AddItemToObject(obj, r->key, v)) {
+		cJSON_Delete(v);
+		return -1;
+	}
+	return r->type == IB_T_OBJ ? ib_json_write(v, r->sub, (size_t)r->hi, field) : 0;
 }
 
-/* The members of in (an object of the n rows) as JSON text, its lines indented by depth tabs. */
-static void write_object(struct text *t, const struct ib_json_row *rows, size_t n, const char *in,
-                         size_t depth)
+int ib_json_write(cJSON *obj, const struct ib_json_row *rows, size_t n, const void *in)
 {
-	static const char tabs[] = "\t\t\t\t\t\t\t\t";
-	/* Every string written is at most 256 bytes (its row's limit), each escaped in 6. */
-	char buf[256 * 6 + 16];
-	const char *sep = "{\n";
-
 	for (size_t k = 0; k < n; k++) {
 		const struct ib_json_row *r = &rows[k];
-		const char *field = in + r->off, *s = NULL, *v = buf;
+		const char *field = (const char *)in + r->off;
+		cJSON *arr;
 
 		if (r->rule & IB_K_NO)
 			continue;
-		switch (r->type) {
-		case IB_T_BUF:
-			if (!field[0] && !(r->rule & IB_K_REQ))
-				continue; /* "" is left out when optional */
-			s = field;
-			break;
-		case IB_T_INDEX:
-			s = ((const char *const *)r->sub)[*(const int *)field];
-			break;
-		case IB_T_BOOL:
-			v = *(const int *)field ? "true" : "false";
-			break;
-		case IB_T_INT:
-		case IB_T_BIG:
-			snprintf(buf, sizeof buf, "%lld",
-			         !r->size                 ? (long long)r->lo
-			         : r->size == sizeof(int) ? (long long)*(const int *)field
-			                                  : (long long)*(const int64_t *)field);
-			break;
-		case IB_T_OBJ:
-			v = NULL;
-			break;
-		default: /* T_STR, T_ENUM, T_RAW: a string, or NULL */
-			s = *(const char *const *)field;
-			if (!s && r->type != IB_T_RAW)
-				continue; /* an absent optional string */
-			v = s ? buf : "null";
-		}
-		if (s)
-			ib_json_quote(buf, sizeof buf, s);
-		put(t, sep, strlen(sep));
-		sep = ",\n";
-		put(t, tabs, depth + 1);
-		put(t, "\"", 1);
-		put(t, r->key, strlen(r->key));
-		put(t, "\":\t", 3);
-		if (v) {
-			put(t, v, strlen(v));
-			continue;
-		}
 		if (!r->max) {
-			write_object(t, r->sub, (size_t)r->hi, field, depth + 1);
+			if (write_value(obj, r, field))
+				return -1;
 			continue;
 		}
 		/* Arrays the writer knows are arrays of objects. */
-		put(t, "[", 1);
-		for (size_t i = 0; i < *count_of(r, in); i++) {
-			if (i)
-				put(t, ", ", 2);
-			write_object(t, r->sub, (size_t)r->hi,
-			             *(const char *const *)field + i * r->size, depth + 2);
+		if (!(arr = cJSON_CreateArray()) || !cJSON_AddItemToObject(obj, r->key, arr)) {
+			cJSON_Delete(arr);
+			return -1;
 		}
-		put(t, "]", 1);
-	}
-	put(t, "\n", 1);
-	put(t, tabs, depth);
-	put(t, "}", 1);
-}
+		field = *(const char *const *)field;
+		for (size_t i = 0; i < *count_of(r, in); i++) {
+			cJSON *e = cJSON_CreateObject();
 
-char *ib_json_text(const struct ib_json_row *rows, size_t n, const void *in)
-{
-	struct text t = {0};
-
-	write_object(&t, rows, n, in, 0);
-	if (t.oom) {
-		free(t.p);
-		return NULL;
+			if (!e || !cJSON_AddItemToArray(arr, e)) {
+				cJSON_Delete(e);
+				return -1;
+			}
+			if (ib_json_write(e, r->sub, (size_t)r->hi, field + i * r->size))
+				return -1;
+		}
 	}
-	return t.p;
+	return 0;
 }
 
 /* Length of the valid UTF-8 sequence at s (1-4), or 0 when it is not one. */

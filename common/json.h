@@ -129,13 +129,9 @@ int ib_json_read(struct ib_json_ctx *c, const cJSON *v, const struct ib_json_row
                  void *obj);
 /* Frees what ib_json_read stored in obj (strings, arrays), not obj itself. */
 void ib_json_free(const struct ib_json_row *rows, size_t n, void *obj);
-/*
- * The object in as JSON text, members in row order, one a line ("key":<tab>value, nested ones
- * indented by tabs); absent optional values are left out, a T_RAW string is null when NULL, a
- * T_INT that stores nothing is written as lo, arrays are arrays of objects. NULL when out of
- * memory; free it.
- */
-char *ib_json_text(const struct ib_json_row *rows, size_t n, const void *in);
+/* Adds the members of in to obj by the rows (T_RAW: a string, or null when NULL; a T_INT that
+ * stores nothing: lo); -1 when out of memory. Absent optional values are left out. */
+int ib_json_write(cJSON *obj, const struct ib_json_row *rows, size_t n, const void *in);
 
 /* "<source>: <path>: <message>" (at the top level, "<source>: <message>"). */
 __attribute__((format(printf, 2, 3))) int ib_json_fail(struct ib_json_ctx *c, const char *fmt, ...);

@@ -357,6 +357,12 @@ int ib_facts_load(const char *path, struct ib_facts **out, struct ib_err *err)
 
 int ib_facts_to_json(const struct ib_facts *f, char **json, struct ib_err *err)
 {
-	*json = ib_json_text(root_rows, 5, f);
-	return *json ? 0 : ib_oom(err);
+	cJSON *root = cJSON_CreateObject();
+	int rc = 0;
+
+	*json = NULL;
+	if (!root || ib_json_write(root, root_rows, 5, f) || !(*json = cJSON_Print(root)))
+		rc = ib_oom(err);
+	cJSON_Delete(root);
+	return rc;
 }

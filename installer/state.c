@@ -241,12 +241,14 @@ static int save(const char *path, const void *in, int state, struct ib_err *err)
 		struct ib_state st;
 		struct ib_journal j;
 	} back;
-	char *text = ib_json_text(ROWS(state), in);
-	cJSON *root = NULL;
-	int rc = text ? ib_json_parse(text, strlen(text), path, &root, err) : ib_oom(err);
+	cJSON *root = cJSON_CreateObject();
+	char *text = NULL;
+	int rc = !root || ib_json_write(root, ROWS(state), in) ? ib_oom(err) : 0;
 
 	if (rc == 0)
 		rc = read_rows(root, path, &back, state, err);
+	if (rc == 0 && !(text = cJSON_Print(root)))
+		rc = ib_oom(err);
 	cJSON_Delete(root);
 	if (rc == 0)
 		rc = ib_outfile_printf(path, err, "%s\n", text);
