@@ -133,8 +133,7 @@ int ib_json_load(const char *path, size_t max, cJSON **out, struct ib_err *err)
 
 const char *ib_json_quote(char *buf, size_t cap, const char *s)
 {
-	/* Room for one more escape, a character's last bytes, "...", the quote and NUL. The escapes
-	 * are JSON's, so that the result is also a JSON string. */
+	/* Room for one more escape, a character's last bytes, "...", the quote and NUL. */
 	size_t o = 0, limit = cap - 12;
 
 	buf[o++] = '"';
@@ -145,7 +144,7 @@ const char *ib_json_quote(char *buf, size_t cap, const char *s)
 			break;
 		}
 		if (*p < 0x20 || *p == 0x7f) {
-			o += (size_t)snprintf(buf + o, cap - o, "\\u%04x", *p);
+			o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", *p);
 		} else {
 			if (*p == '"' || *p == '\\')
 				buf[o++] = '\\';

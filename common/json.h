@@ -141,7 +141,7 @@ int ib_json_expected(struct ib_json_ctx *c, const cJSON *v, const char *what);
  * ib_json_pop restores. */
 size_t ib_json_push(struct ib_json_ctx *c, const char *key, size_t i);
 void ib_json_pop(struct ib_json_ctx *c, size_t saved);
-/* s as a double-quoted JSON string, safe to put on one line; cut with "..." to fit cap. */
+/* s as a short double-quoted string, safe to put on one line. */
 const char *ib_json_quote(char *buf, size_t cap, const char *s);
 
 /* The check of an OS family or platform ("windows", "linux"): sets c->windows for the rows after.

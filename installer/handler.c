@@ -432,6 +432,16 @@ int ib_status_terminal(enum ib_status st)
 	return st == IB_STATUS_SUCCESS || st == IB_STATUS_ERROR;
 }
 
+/* s as a JSON string, quoted and escaped (NULL when out of memory); cJSON_free it. */
+static char *quoted(const char *s)
+{
+	cJSON *v = cJSON_CreateString(s);
+	char *q = v ? cJSON_Print(v) : NULL;
+
+	cJSON_Delete(v);
+	return q;
+}
+
 static void status_name(char name[32], int64_t seq)
 {
 	snprintf(name, 32, "%lld.status", (long long)seq);
@@ -446,15 +456,13 @@ static int write_agent_file(const char *path, const struct ib_handler_env *env,
                             const char *operation, const char *status, int code,
                             const char *message, struct ib_err *err)
 {
-	/* Room for every byte of a name (at most 256) or message escaped as "\u00XX". */
-	char stamp[32], name[256 * 6 + 16], msg[IB_HANDLER_MESSAGE_MAX * 6 + 16];
-	char *clean = ib_json_clean_utf8(message ? message : "");
+	char stamp[32], *clean = ib_json_clean_utf8(message ? message : "");
+	char *msg = NULL, *name = quoted(env->name);
 	struct ib_outfile out;
 	size_t len;
 	int rc, n;
 
 	plat_utc_timestamp(stamp);
-	ib_json_quote(name, sizeof name, env->name);
 	if (clean) {
 		len = strlen(clean);
 		if (len > IB_HANDLER_MESSAGE_MAX) {
@@ -463,9 +471,9 @@ static int write_agent_file(const char *path, const struct ib_handler_env *env,
 				len--;
 			clean[len] = '\0';
 		}
-		ib_json_quote(msg, sizeof msg, clean);
+		msg = quoted(clean);
 	}
-	rc = clean ? ib_outfile_open(&out, path, 0644, err) : ib_oom(err);
+	rc = msg && name ? ib_outfile_open(&out, path, 0644, err) : ib_oom(err);
 	if (rc)
 		goto out;
 	n = operation ? fprintf(out.fp,
@@ -482,6 +490,8 @@ static int write_agent_file(const char *path, const struct ib_handler_env *env,
 	}
 	rc = write_end(&out, n, err);
 out:
+	cJSON_free(name);
+	cJSON_free(msg);
 	free(clean);
 	return rc;
 }

@@ -252,7 +252,7 @@ static int save(const char *path, const void *in, int state, struct ib_err *err)
 	cJSON_Delete(root);
 	if (rc == 0)
 		rc = ib_outfile_printf(path, err, "%s\n", text);
-	free(text);
+	cJSON_free(text);
 	return rc;
 }
 

@@ -592,7 +592,7 @@ static const struct {
          ": drivers[0].version: expected up to 64 of A-Z a-z 0-9 . _ + ~ -"},
         {TOP(DRIVER("\"d1\"", "\"linux\"", "\"mlnx-ofed\"", "\"5.8\",\"description\":\"a\\nb\"",
                     L_OS, "[\"CX5\"]", "true", "\"p\"", L_FILES, L_INST)),
-         ": drivers[0].description: contains a control character: \"a\\u000ab\""},
+         ": drivers[0].description: contains a control character: \"a\\x0ab\""},
         {TOP(DRIVER("\"d1\"", "\"linux\"", "\"mlnx-ofed\"", "\"5.8\",\"description\":\"a\xff\"",
                     L_OS, "[\"CX5\"]", "true", "\"p\"", L_FILES, L_INST)),
          ": drivers[0].description: not valid UTF-8"},
