@@ -44,7 +44,7 @@ static void print_result(const struct ib_apply_result *r, int json)
 	text = cJSON_Print(o);
 	if (text)
 		puts(text);
-	free(text);
+	cJSON_free(text);
 	cJSON_Delete(o);
 }
 
