@@ -111,7 +111,7 @@ struct ib_json_row {
 struct ib_json_ctx {
 	const char *source;
 	struct ib_err *err;
-	const char *refused; /* what IB_K_REFUSED keys are told */
+	const char *refused; /* what IB_K_NOT0 keys are told in form 0 */
 	int form;            /* which of a row's rules applies */
 	int utf8;            /* strings must be valid UTF-8 */
 	int windows;         /* set by checks: the object being read is for Windows */
