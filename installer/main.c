@@ -70,6 +70,11 @@ int main(int argc, char **argv)
 		printf("ibdrv-install %s\n", IBDRV_VERSION);
 		return 0;
 	}
+	/* "CMD --help": detect explains its own options; the other commands share this usage. */
+	if (i > 0 && argc == 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+		usage(stdout);
+		return 0;
+	}
 	if (sodium_init() < 0) {
 		fprintf(stderr, "ibdrv-install: cannot initialise libsodium\n");
 		return 255;

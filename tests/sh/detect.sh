@@ -140,6 +140,12 @@ expect_rc 100 "$INSTALL" detect --facts
 expect_err "--facts needs a value"
 expect_rc 0 "$INSTALL" detect --help
 expect_out "--sysfs-root DIR"
+for cmd in plan apply enable; do
+	expect_rc 0 "$INSTALL" $cmd --help
+	expect_out "usage: ibdrv-install COMMAND"
+done
+expect_rc 0 "$INSTALL" apply -h
+expect_out "--allow-downgrade"
 
 # --- the metadata service, served for real by nginx on loopback ---
 start_nginx() {
