@@ -481,6 +481,9 @@ int ib_json_read(struct ib_json_ctx *c, const cJSON *v, const struct ib_json_row
 	const cJSON *found[16];
 	int rc;
 
+	if (n > sizeof found / sizeof *found)
+		return ib_fail(c->err, IB_EINTERNAL, "%s: a table of %zu rows (at most 16)",
+		               c->source, n);
 	if ((rc = take_keys(c, v, rows, n, found)))
 		return rc;
 	c->obj[c->depth++] = obj;
