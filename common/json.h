@@ -107,6 +107,9 @@ struct ib_json_row {
 	                                        : -1])
 #define IB_NOSTORE 0, 0
 
+/* How many rows a table (an array, not a pointer) has. */
+#define IB_JSON_COUNT(rows) (sizeof(rows) / sizeof *(rows))
+
 /* What the walker is doing: where errors go and the JSON path of the current value. */
 struct ib_json_ctx {
 	const char *source;

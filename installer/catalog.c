@@ -174,17 +174,17 @@ static const struct ib_json_row os_rows[] = {
 static const struct ib_json_row root_rows[] = {
         {"format", IB_CATALOG_FORMAT, IB_CATALOG_FORMAT, IB_K_REQ, IB_T_INT, 0, IB_NOSTORE, 0, NULL,
          NULL},
-        {"sizes", 0, 5, IB_K_REQ, IB_T_OBJ, 0,
+        {"sizes", 0, IB_JSON_COUNT(size_rows), IB_K_REQ, IB_T_OBJ, 0,
          IB_ARRAY(struct ib_catalog, sizes, n_sizes, struct ib_size), 0xffff, size_rows,
          check_sizes},
-        {"os", 0, 8, IB_K_REQ, IB_T_OBJ, 0,
+        {"os", 0, IB_JSON_COUNT(os_rows), IB_K_REQ, IB_T_OBJ, 0,
          IB_ARRAY(struct ib_catalog, os, n_os, struct ib_os_support), 0xffff, os_rows, NULL},
 };
 
 void ib_catalog_free(struct ib_catalog *c)
 {
 	if (c)
-		ib_json_free(root_rows, 3, c);
+		ib_json_free(root_rows, IB_JSON_COUNT(root_rows), c);
 	free(c);
 }
 
@@ -198,7 +198,7 @@ static int catalog_of(cJSON *doc, int rc, const char *source, struct ib_catalog 
 	if (rc == 0 && !(cat = calloc(1, sizeof *cat)))
 		rc = ib_oom(err);
 	if (rc == 0)
-		rc = ib_json_read(&c, doc, root_rows, 3, cat);
+		rc = ib_json_read(&c, doc, root_rows, IB_JSON_COUNT(root_rows), cat);
 	cJSON_Delete(doc);
 	if (rc) {
 		ib_catalog_free(cat);

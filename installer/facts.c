@@ -282,11 +282,12 @@ static const struct ib_json_row nic_rows[] = {
 };
 static const struct ib_json_row root_rows[] = {
         STR(struct ib_facts, vm_size, IB_K_REQ, C_SIZE, 64),
-        {"os", 0, 5, IB_K_REQ, IB_T_OBJ, 0, IB_FIELD(struct ib_facts, os), 0, os_rows, NULL},
+        {"os", 0, IB_JSON_COUNT(os_rows), IB_K_REQ, IB_T_OBJ, 0, IB_FIELD(struct ib_facts, os), 0,
+         os_rows, NULL},
         {"nd_over_vmbus", 0, 0, IB_K_OPT, IB_T_BOOL, 0, IB_FIELD(struct ib_facts, nd_over_vmbus), 0,
          NULL, NULL},
         STR(struct ib_facts, nd_driver_version, IB_K_OPT, C_TEXT, 256),
-        {"nics", 0, 8, IB_K_REQ, IB_T_OBJ, 0,
+        {"nics", 0, IB_JSON_COUNT(nic_rows), IB_K_REQ, IB_T_OBJ, 0,
          IB_ARRAY(struct ib_facts, nics, n_nics, struct ib_nic), 0xffff, nic_rows, NULL},
 };
 
@@ -294,7 +295,7 @@ void ib_facts_free(struct ib_facts *f)
 {
 	if (!f)
 		return;
-	ib_json_free(root_rows, 5, f);
+	ib_json_free(root_rows, IB_JSON_COUNT(root_rows), f);
 	free(f);
 }
 
@@ -328,7 +329,7 @@ static int facts_of(cJSON *root, int rc, const char *source, struct ib_facts **o
 	if (!rc && !(f = calloc(1, sizeof *f)))
 		rc = ib_oom(err);
 	if (!rc)
-		rc = ib_json_read(&c, root, root_rows, 5, f);
+		rc = ib_json_read(&c, root, root_rows, IB_JSON_COUNT(root_rows), f);
 	if (!rc) {
 		*out = f;
 		f = NULL;
@@ -361,7 +362,8 @@ int ib_facts_to_json(const struct ib_facts *f, char **json, struct ib_err *err)
 	int rc = 0;
 
 	*json = NULL;
-	if (!root || ib_json_write(root, root_rows, 5, f) || !(*json = cJSON_Print(root)))
+	if (!root || ib_json_write(root, root_rows, IB_JSON_COUNT(root_rows), f) ||
+	    !(*json = cJSON_Print(root)))
 		rc = ib_oom(err);
 	cJSON_Delete(root);
 	return rc;

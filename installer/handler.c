@@ -123,13 +123,14 @@ static const struct ib_json_row folder_rows[] = {
 /* A T_OBJ row that stores nothing reads its object into the same struct. */
 static const struct ib_json_row env_rows[] = {
         {"name", 0, 256, IB_K_OPT, IB_T_STR, 0, ENV_AT(name), 0, NULL, NULL},
-        {"handlerEnvironment", 0, 4, IB_K_REQ, IB_T_OBJ, 0, IB_NOSTORE, 0, folder_rows, NULL},
+        {"handlerEnvironment", 0, IB_JSON_COUNT(folder_rows), IB_K_REQ, IB_T_OBJ, 0, IB_NOSTORE, 0,
+         folder_rows, NULL},
 };
 
 static int env_from(struct ib_json_ctx *c, const cJSON *root, void *out)
 {
 	struct ib_handler_env *env = out;
-	int rc = ib_json_read(c, first_entry(c, root), env_rows, 2, env);
+	int rc = ib_json_read(c, first_entry(c, root), env_rows, IB_JSON_COUNT(env_rows), env);
 
 	/* "" is no heartbeat file, and the default name. */
 	if (rc == 0 && env->heartbeat_file && !env->heartbeat_file[0]) {
@@ -161,10 +162,11 @@ static int manifest_from(struct ib_json_ctx *c, const cJSON *root, void *out)
 	        {"reportHeartbeat", 0, 0, IB_K_OPT, IB_T_BOOL, 0, sizeof(int), 0, 0, NULL, NULL},
 	};
 	static const struct ib_json_row rows[] = {
-	        {"handlerManifest", 0, 1, IB_K_REQ, IB_T_OBJ, 0, IB_NOSTORE, 0, hb_rows, NULL},
+	        {"handlerManifest", 0, IB_JSON_COUNT(hb_rows), IB_K_REQ, IB_T_OBJ, 0, IB_NOSTORE, 0,
+	         hb_rows, NULL},
 	};
 
-	return ib_json_read(c, first_entry(c, root), rows, 1, out);
+	return ib_json_read(c, first_entry(c, root), rows, IB_JSON_COUNT(rows), out);
 }
 
 int ib_handler_manifest_heartbeat(const char *handler_dir, int *report, struct ib_err *err)
@@ -310,13 +312,13 @@ static int check_public(struct ib_json_ctx *c, void *obj, const cJSON *v, size_t
 	for (const cJSON *m = (v->type & 0xff) == cJSON_Object ? v->child : NULL; m; m = m->next) {
 		size_t k = 0;
 
-		while (k < 5 && strcmp(m->string, public_rows[k].key))
+		while (k < IB_JSON_COUNT(public_rows) && strcmp(m->string, public_rows[k].key))
 			k++;
-		if (k == 5)
+		if (k == IB_JSON_COUNT(public_rows))
 			ib_warn("%s: publicSettings: unknown setting \"%s\" ignored", c->source,
 			        m->string);
 	}
-	return ib_json_read(c, v, public_rows, 5, obj);
+	return ib_json_read(c, v, public_rows, IB_JSON_COUNT(public_rows), obj);
 }
 
 #define SET_AT(m) IB_FIELD(struct ib_handler_settings, m)
@@ -338,7 +340,8 @@ static const struct ib_json_row handler_rows[] = {
         {"publicSettings", 0, 0, IB_K_OPT, IB_T_RAW, 0, IB_NOSTORE, 0, NULL, check_public},
 };
 static const struct ib_json_row entry_rows[] = {
-        {"handlerSettings", 0, 2, IB_K_OPT, IB_T_OBJ, 0, IB_NOSTORE, 0, handler_rows, NULL},
+        {"handlerSettings", 0, IB_JSON_COUNT(handler_rows), IB_K_OPT, IB_T_OBJ, 0, IB_NOSTORE, 0,
+         handler_rows, NULL},
 };
 
 /* The first entry of runtimeSettings (none: no settings). */
@@ -347,7 +350,9 @@ static int check_runtime(struct ib_json_ctx *c, void *obj, const cJSON *v, size_
 	(void)i;
 	if ((v->type & 0xff) != cJSON_Array)
 		return ib_json_expected(c, v, "an array");
-	return v->child ? ib_json_read(c, first_entry(c, v), entry_rows, 1, obj) : 0;
+	return v->child ? ib_json_read(c, first_entry(c, v), entry_rows, IB_JSON_COUNT(entry_rows),
+	                               obj)
+	                : 0;
 }
 
 static int settings_from(struct ib_json_ctx *c, const cJSON *root, void *out)
@@ -357,7 +362,7 @@ static int settings_from(struct ib_json_ctx *c, const cJSON *root, void *out)
 	         check_runtime},
 	};
 
-	return ib_json_read(c, root, rows, 1, out);
+	return ib_json_read(c, root, rows, IB_JSON_COUNT(rows), out);
 }
 
 int ib_handler_settings_load(const struct ib_handler_env *env, int64_t seq,
@@ -524,12 +529,13 @@ static int status_from(struct ib_json_ctx *c, const cJSON *root, void *out)
 	         NULL, NULL},
 	};
 	static const struct ib_json_row rows[] = {
-	        {"status", 0, 2, IB_K_REQ, IB_T_OBJ, 0, IB_NOSTORE, 0, fields, NULL},
+	        {"status", 0, IB_JSON_COUNT(fields), IB_K_REQ, IB_T_OBJ, 0, IB_NOSTORE, 0, fields,
+	         NULL},
 	};
 
 	if ((root->type & 0xff) != cJSON_Array)
 		return ib_json_expected(c, root, "an array");
-	return ib_json_read(c, first_entry(c, root), rows, 1, out);
+	return ib_json_read(c, first_entry(c, root), rows, IB_JSON_COUNT(rows), out);
 }
 
 int ib_handler_status_read(const struct ib_handler_env *env, int64_t seq, enum ib_status *st,
@@ -575,7 +581,7 @@ static int package_from(struct ib_json_ctx *c, const cJSON *root, void *out)
 	         check_url},
 	};
 
-	return ib_json_read(c, root, rows, 3, out);
+	return ib_json_read(c, root, rows, IB_JSON_COUNT(rows), out);
 }
 
 int ib_package_config_load(const char *handler_dir, int missing_ok, struct ib_package_config *c,

@@ -46,7 +46,7 @@ int ib_imds_parse_vm_size(const char *json, size_t len, const char *source, char
 	*vm_size = NULL;
 	rc = ib_json_parse(json, len, source, &root, err);
 	if (!rc)
-		rc = ib_json_read(&c, root, rows, 1, vm_size);
+		rc = ib_json_read(&c, root, rows, IB_JSON_COUNT(rows), vm_size);
 	if (rc) {
 		free(*vm_size);
 		*vm_size = NULL;
