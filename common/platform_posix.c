@@ -407,9 +407,10 @@ int plat_monitor_new(struct plat_monitor **out, struct ib_err *err)
 
 void plat_monitor_free(struct plat_monitor *m)
 {
-	/* On Linux (glibc, musl) a default mutex or condition variable holds nothing but its own
-	   memory: with no thread inside or waiting, the pthread_*_destroy calls would only mark
-	   them unusable before the memory goes. */
+	if (!m)
+		return;
+	pthread_cond_destroy(&m->cond);
+	pthread_mutex_destroy(&m->mutex);
 	free(m);
 }
 
