@@ -393,15 +393,21 @@ struct plat_monitor {
 
 int plat_monitor_new(struct plat_monitor **out, struct ib_err *err)
 {
-	/* The static initializers give default attributes, as a NULL attribute to the init
-	   functions would, and cannot fail: only the allocation can. */
-	static const struct plat_monitor fresh = {PTHREAD_MUTEX_INITIALIZER,
-	                                          PTHREAD_COND_INITIALIZER};
+	struct plat_monitor *m = malloc(sizeof *m);
+	int e;
 
-	*out = malloc(sizeof **out);
-	if (!*out)
+	*out = NULL;
+	if (!m)
 		return ib_oom(err);
-	**out = fresh;
+	e = pthread_mutex_init(&m->mutex, NULL);
+	if (e == 0 && (e = pthread_cond_init(&m->cond, NULL)) != 0)
+		pthread_mutex_destroy(&m->mutex);
+	if (e) {
+		free(m);
+		return ib_fail_errno(err, IB_ENOMEM, e,
+		                     "cannot create a mutex or condition variable");
+	}
+	*out = m;
 	return 0;
 }
 
