@@ -92,7 +92,7 @@ void plat_use_utc_localtime(void);
  * thread runs fn(arg) and is joined exactly once; a monitor is a mutex with
  * one condition variable. Both are opaque so that this header stays OS-neutral.
  * Only starting a thread or creating a monitor can fail (out of resources);
- * the rest cannot, short of a program error, which ends the program at once.
+ * the rest cannot, short of a program error, which aborts.
  */
 struct plat_thread;
 struct plat_monitor;

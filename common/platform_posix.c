@@ -336,16 +336,6 @@ void plat_use_utc_localtime(void)
 	tzset();
 }
 
-/*
- * These calls fail only on a program error (platform.h): the program ends there, as abort()
- * would end it, through the trap instruction rather than one more library import.
- */
-static void must(int rc)
-{
-	if (rc != 0)
-		__builtin_trap();
-}
-
 struct plat_thread {
 	pthread_t id;
 	void (*fn)(void *arg);
@@ -382,7 +372,8 @@ int plat_thread_start(struct plat_thread **out, void (*fn)(void *arg), void *arg
 
 void plat_thread_join(struct plat_thread *t)
 {
-	must(pthread_join(t->id, NULL));
+	if (pthread_join(t->id, NULL) != 0)
+		abort();
 	free(t);
 }
 
@@ -422,20 +413,24 @@ void plat_monitor_free(struct plat_monitor *m)
 
 void plat_monitor_enter(struct plat_monitor *m)
 {
-	must(pthread_mutex_lock(&m->mutex));
+	if (pthread_mutex_lock(&m->mutex) != 0)
+		abort();
 }
 
 void plat_monitor_leave(struct plat_monitor *m)
 {
-	must(pthread_mutex_unlock(&m->mutex));
+	if (pthread_mutex_unlock(&m->mutex) != 0)
+		abort();
 }
 
 void plat_monitor_wait(struct plat_monitor *m)
 {
-	must(pthread_cond_wait(&m->cond, &m->mutex));
+	if (pthread_cond_wait(&m->cond, &m->mutex) != 0)
+		abort();
 }
 
 void plat_monitor_notify(struct plat_monitor *m)
 {
-	must(pthread_cond_broadcast(&m->cond));
+	if (pthread_cond_broadcast(&m->cond) != 0)
+		abort();
 }
