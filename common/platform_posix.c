@@ -19,25 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
-/*
- * stat(), or lstat() with O_NOFOLLOW, through an O_PATH descriptor (which needs no permission on
- * the file itself): the fstat that plat_open_read needs serves all three.
- */
-static int stat_path(const char *path, int nofollow, struct stat *st)
-{
-	int fd = open(path, O_PATH | O_CLOEXEC | nofollow), rc;
-
-	if (fd < 0)
-		return -1;
-	rc = fstat(fd, st);
-	close(fd);
-	return rc;
-}
-
 int plat_lstat(const char *path, enum plat_kind *kind, uint64_t *size, struct ib_err *err)
 {
 	struct stat st;
-	int missing = stat_path(path, O_NOFOLLOW, &st) != 0;
+	int missing = lstat(path, &st) != 0;
 
 	if (missing && errno != ENOENT && errno != ENOTDIR)
 		return ib_fail_errno(err, IB_EIO, errno, "%s", path);
@@ -159,7 +144,7 @@ int plat_mkdir_p(const char *path, int mode, struct ib_err *err)
 			break;
 	}
 	struct stat st;
-	if (stat_path(path, 0, &st) != 0 || !S_ISDIR(st.st_mode))
+	if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
 		rc = ib_fail(err, IB_EIO, "%s: not a folder", path);
 out:
 	free(copy);
@@ -311,7 +296,7 @@ int plat_mtime_ns(const char *path, int64_t *ns, struct ib_err *err)
 {
 	struct stat st;
 
-	if (stat_path(path, 0, &st) != 0)
+	if (stat(path, &st) != 0)
 		return ib_fail_errno(err, IB_EIO, errno, "%s", path);
 	*ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
 	return 0;
