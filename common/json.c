@@ -537,6 +537,25 @@ void ib_json_free(const struct ib_json_row *rows, size_t n, void *obj)
 	}
 }
 
+int ib_json_read_new(cJSON *root, int rc, struct ib_json_ctx *c, const struct ib_json_row *rows,
+                     size_t n, size_t size, void **out)
+{
+	void *obj = NULL;
+
+	if (rc == 0 && !(obj = calloc(1, size)))
+		rc = ib_oom(c->err);
+	if (rc == 0)
+		rc = ib_json_read(c, root, rows, n, obj);
+	cJSON_Delete(root);
+	if (rc && obj) {
+		ib_json_free(rows, n, obj);
+		free(obj);
+		obj = NULL;
+	}
+	*out = obj;
+	return rc;
+}
+
 /* Adds field (row r) to obj; -1 when out of memory. Absent optional values are left out. */
 static int write_value(cJSON *obj, const struct ib_json_row *r, const char *field)
 {

@@ -132,6 +132,13 @@ int ib_json_read(struct ib_json_ctx *c, const cJSON *v, const struct ib_json_row
                  void *obj);
 /* Frees what ib_json_read stored in obj (strings, arrays), not obj itself. */
 void ib_json_free(const struct ib_json_row *rows, size_t n, void *obj);
+/*
+ * Reads a parsed document (root, or rc when parsing failed) into a new zeroed struct of size
+ * bytes by the n rows, and deletes root. *out is the struct (the caller frees it with
+ * ib_json_free, then free), or NULL on failure.
+ */
+int ib_json_read_new(cJSON *root, int rc, struct ib_json_ctx *c, const struct ib_json_row *rows,
+                     size_t n, size_t size, void **out);
 /* Adds the members of in to obj by the rows (T_RAW: a string, or null when NULL; a T_INT that
  * stores nothing: lo); -1 when out of memory. Absent optional values are left out. */
 int ib_json_write(cJSON *obj, const struct ib_json_row *rows, size_t n, const void *in);

@@ -193,17 +193,9 @@ static int catalog_of(cJSON *doc, int rc, const char *source, struct ib_catalog 
                       struct ib_err *err)
 {
 	struct ib_json_ctx c = {.source = source, .err = err};
-	struct ib_catalog *cat = NULL;
+	void *cat;
 
-	if (rc == 0 && !(cat = calloc(1, sizeof *cat)))
-		rc = ib_oom(err);
-	if (rc == 0)
-		rc = ib_json_read(&c, doc, root_rows, IB_JSON_COUNT(root_rows), cat);
-	cJSON_Delete(doc);
-	if (rc) {
-		ib_catalog_free(cat);
-		cat = NULL;
-	}
+	rc = ib_json_read_new(doc, rc, &c, root_rows, IB_JSON_COUNT(root_rows), sizeof **out, &cat);
 	*out = cat;
 	return rc;
 }

@@ -323,19 +323,10 @@ static int facts_of(cJSON *root, int rc, const char *source, struct ib_facts **o
                     struct ib_err *err)
 {
 	struct ib_json_ctx c = {.source = source, .err = err};
-	struct ib_facts *f = NULL;
+	void *f;
 
-	*out = NULL;
-	if (!rc && !(f = calloc(1, sizeof *f)))
-		rc = ib_oom(err);
-	if (!rc)
-		rc = ib_json_read(&c, root, root_rows, IB_JSON_COUNT(root_rows), f);
-	if (!rc) {
-		*out = f;
-		f = NULL;
-	}
-	ib_facts_free(f);
-	cJSON_Delete(root);
+	rc = ib_json_read_new(root, rc, &c, root_rows, IB_JSON_COUNT(root_rows), sizeof **out, &f);
+	*out = f;
 	return rc;
 }
 
