@@ -44,13 +44,16 @@ make_payload() {
 JSON
 }
 
-# timed NAME CMD...: runs CMD, records wall seconds in T_<NAME> and peak RSS KiB in RSS_<NAME>.
+# timed NAME CMD...: runs CMD, records wall seconds in T_<NAME> and peak RSS KiB in RSS_<NAME>;
+# fails, showing CMD's stderr, when CMD fails.
 timed() {
 	local name=$1 start end
 	shift
 	sync
 	start=$(date +%s.%N)
-	/usr/bin/time -f '%M' -o "$BENCH_DIR/$name.rss" "$@" >/dev/null
+	# What the program logs is shown only when it fails.
+	/usr/bin/time -f '%M' -o "$BENCH_DIR/$name.rss" "$@" >/dev/null 2>"$BENCH_DIR/$name.err" ||
+		{ cat "$BENCH_DIR/$name.err" >&2; return 1; }
 	end=$(date +%s.%N)
 	printf -v "T_$name" '%s' "$(echo "$end - $start" | bc -l)"
 	printf -v "RSS_$name" '%s' "$(tail -n 1 "$BENCH_DIR/$name.rss")"
