@@ -174,6 +174,14 @@ int ib_bundle_parse_claims(const char *tc, struct ib_bundle_claims *c, struct ib
 	return 0;
 }
 
+/* libarchive's message for its last failure; it may have set none. */
+static const char *archive_why(struct archive *a)
+{
+	const char *why = archive_error_string(a);
+
+	return why ? why : "unreadable";
+}
+
 static int open_reader(struct source *s, struct archive **out, struct ib_err *err)
 {
 	struct archive *a = archive_read_new();
@@ -186,8 +194,7 @@ static int open_reader(struct source *s, struct archive **out, struct ib_err *er
 	archive_read_support_filter_zstd(a);
 	archive_read_support_format_tar(a);
 	if (archive_read_open(a, s, NULL, read_cb, NULL) != ARCHIVE_OK)
-		return ib_fail(err, IB_EVERIFY, "%s: not a bundle: %s", s->path,
-		               archive_error_string(a));
+		return ib_fail(err, IB_EVERIFY, "%s: not a bundle: %s", s->path, archive_why(a));
 	return 0;
 }
 
@@ -196,14 +203,11 @@ static int next_header(struct archive *a, struct source *s, struct archive_entry
                        size_t index, struct ib_err *err)
 {
 	int r = archive_read_next_header(a, e);
-	const char *why;
 
 	*eof = r == ARCHIVE_EOF;
 	if (r == ARCHIVE_OK || r == ARCHIVE_EOF)
 		return 0;
-	why = archive_error_string(a);
-	return ib_fail(err, IB_EVERIFY, "%s: entry %zu: %s", s->path, index,
-	               why ? why : "unreadable");
+	return ib_fail(err, IB_EVERIFY, "%s: entry %zu: %s", s->path, index, archive_why(a));
 }
 
 /* Reads the entry to its end, or to cap bytes: how many, or -1 when libarchive fails. */
@@ -277,7 +281,7 @@ static int read_manifest(struct archive *a, struct source *s, const struct ib_bu
 	size = read_to_end(a, json, IB_MANIFEST_MAX_BYTES + 1);
 	if (size < 0) {
 		rc = ib_fail(err, IB_EVERIFY, "%s: entry '%s': %s", s->path, IB_MANIFEST_ENTRY,
-		             archive_error_string(a));
+		             archive_why(a));
 		goto out;
 	}
 	rc = ib_hash_init(&h, IB_HASH_FILE_BYTES, err);
@@ -382,8 +386,7 @@ static int read_entry_data(struct archive *a, struct source *s, const char *name
 		ib_hashpipe_submit(s->entries, entry_consume, &sink, (size_t)n);
 	}
 	if (n < 0)
-		rc = ib_fail(err, IB_EVERIFY, "%s: entry '%s': %s", s->path, name,
-		             archive_error_string(a));
+		rc = ib_fail(err, IB_EVERIFY, "%s: entry '%s': %s", s->path, name, archive_why(a));
 	else if (total != f->size)
 		rc = ib_fail(err, IB_EVERIFY,
 		             "%s: entry '%s' %s %" PRIu64 " bytes, manifest says %" PRIu64, s->path,
@@ -631,7 +634,7 @@ int ib_bundle_peek_manifest(const char *path, struct ib_manifest **out, uint64_t
 	size = read_to_end(a, json, IB_MANIFEST_MAX_BYTES + 1);
 	if (size < 0)
 		rc = ib_fail(err, IB_EINPUT, "%s: entry '%s': %s", path, IB_MANIFEST_ENTRY,
-		             archive_error_string(a));
+		             archive_why(a));
 	else
 		rc = ib_manifest_parse_resolved(json, (size_t)size, path, out, err);
 out:
